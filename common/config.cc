@@ -1,0 +1,462 @@
+#include "common/config.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+#include "common/logging.h"
+#include "common/time_util.h"
+
+namespace drover {
+namespace {
+
+const char* TypeName(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    default: return "a date/time";
+  }
+}
+
+// Collects errors in "FILE:LINE: [section] key: message" form.
+class Errors {
+ public:
+  explicit Errors(std::string file) : file_(std::move(file)) {}
+  void Add(const toml::node* node, const std::string& where, const std::string& msg) {
+    std::string line = node ? std::to_string(node->source().begin.line) : "?";
+    list_.push_back(file_ + ":" + line + ": " + where + ": " + msg);
+  }
+  void AddAt(int line, const std::string& where, const std::string& msg) {
+    list_.push_back(file_ + ":" + std::to_string(line) + ": " + where + ": " + msg);
+  }
+  bool empty() const { return list_.empty(); }
+  std::string Joined() const {
+    std::string out;
+    for (const auto& e : list_) out += (out.empty() ? "" : "\n") + e;
+    return out;
+  }
+
+ private:
+  std::string file_;
+  std::vector<std::string> list_;
+};
+
+// Reads typed keys out of one table and reports unknown keys when done.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string section, Errors* errors)
+      : table_(table), section_(std::move(section)), errors_(errors) {}
+  ~TableReader() {
+    for (auto&& [key, node] : table_) {
+      if (!seen_.count(std::string(key.str()))) {
+        errors_->Add(&node, Where(std::string(key.str())),
+                     "unknown key (check the spelling; see drover.toml(5))");
+      }
+    }
+  }
+
+  const toml::node* Get(const std::string& key) {
+    seen_.insert(key);
+    return table_.get(key);
+  }
+  std::string Where(const std::string& key) const { return "[" + section_ + "] " + key; }
+  void Error(const toml::node* node, const std::string& key, const std::string& msg) {
+    errors_->Add(node ? node : &table_, Where(key), msg);
+  }
+  int line() const { return static_cast<int>(table_.source().begin.line); }
+
+  bool WrongType(const toml::node* n, const std::string& key, toml::node_type want) {
+    if (n->type() == want) return false;
+    Error(n, key, std::string("expected ") + TypeName(want) + ", got " + TypeName(n->type()));
+    return true;
+  }
+
+  void String(const std::string& key, std::string* out, bool allow_empty = false) {
+    const toml::node* n = Get(key);
+    if (!n || WrongType(n, key, toml::node_type::string)) return;
+    std::string v = n->as_string()->get();
+    if (v.empty() && !allow_empty) return Error(n, key, "must not be empty");
+    *out = v;
+  }
+  void Bool(const std::string& key, bool* out) {
+    const toml::node* n = Get(key);
+    if (!n || WrongType(n, key, toml::node_type::boolean)) return;
+    *out = n->as_boolean()->get();
+  }
+  template <typename Int>
+  void Integer(const std::string& key, Int* out, std::int64_t min, std::int64_t max) {
+    const toml::node* n = Get(key);
+    if (!n || WrongType(n, key, toml::node_type::integer)) return;
+    std::int64_t v = n->as_integer()->get();
+    if (v < min || v > max) {
+      return Error(n, key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                               " (got " + std::to_string(v) + ")");
+    }
+    *out = static_cast<Int>(v);
+  }
+  void DurationKey(const std::string& key, Duration* out, Duration min = Duration(0)) {
+    const toml::node* n = Get(key);
+    if (!n || WrongType(n, key, toml::node_type::string)) return;
+    Result<Duration> d = ParseDuration(n->as_string()->get());
+    if (!d.ok()) return Error(n, key, d.status().message());
+    if (*d < min) return Error(n, key, "must be at least " + FormatDuration(min));
+    *out = *d;
+  }
+  void Size(const std::string& key, std::uint64_t* out) {
+    const toml::node* n = Get(key);
+    if (!n || WrongType(n, key, toml::node_type::string)) return;
+    Result<std::uint64_t> s = ParseSize(n->as_string()->get());
+    if (!s.ok()) return Error(n, key, s.status().message());
+    *out = *s;
+  }
+  void StringList(const std::string& key, std::vector<std::string>* out, bool allow_empty) {
+    const toml::node* n = Get(key);
+    if (!n || WrongType(n, key, toml::node_type::array)) return;
+    std::vector<std::string> v;
+    for (const toml::node& item : *n->as_array()) {
+      if (!item.is_string() || item.as_string()->get().empty()) {
+        return Error(&item, key, "every element must be a non-empty string");
+      }
+      v.push_back(item.as_string()->get());
+    }
+    if (v.empty() && !allow_empty) return Error(n, key, "must not be empty");
+    *out = std::move(v);
+  }
+  const toml::table* Table(const std::string& key) {
+    const toml::node* n = Get(key);
+    if (!n || WrongType(n, key, toml::node_type::table)) return nullptr;
+    return n->as_table();
+  }
+
+ private:
+  const toml::table& table_;
+  std::string section_;
+  Errors* errors_;
+  std::set<std::string> seen_;
+};
+
+bool ValidName(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
+  }
+  return true;
+}
+
+nlohmann::json TomlToJson(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: {
+      nlohmann::json obj = nlohmann::json::object();
+      for (auto&& [k, v] : *node.as_table()) obj[std::string(k.str())] = TomlToJson(v);
+      return obj;
+    }
+    case toml::node_type::array: {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const toml::node& v : *node.as_array()) arr.push_back(TomlToJson(v));
+      return arr;
+    }
+    case toml::node_type::string: return node.as_string()->get();
+    case toml::node_type::integer: return node.as_integer()->get();
+    case toml::node_type::floating_point: return node.as_floating_point()->get();
+    case toml::node_type::boolean: return node.as_boolean()->get();
+    default: {
+      std::ostringstream os;
+      if (const auto* dt = node.as_date_time()) os << *dt;
+      if (const auto* d = node.as_date()) os << *d;
+      if (const auto* t = node.as_time()) os << *t;
+      return os.str();
+    }
+  }
+}
+
+std::string Resolve(const std::string& base_dir, const std::string& p) {
+  if (p.empty() || p[0] == '/') return p;
+  return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+void ReadSupervisor(TableReader& r, SupervisorConfig* s) {
+  r.String("database", &s->database);
+  r.String("socket", &s->socket);
+  r.String("socket_group", &s->socket_group, true);
+  r.String("pidfile", &s->pidfile, true);
+  r.String("log_file", &s->log_file, true);
+  if (const toml::node* n = r.Get("log_level")) {
+    if (!r.WrongType(n, "log_level", toml::node_type::string)) {
+      std::string v = n->as_string()->get();
+      if (!IsValidLogLevel(v)) {
+        r.Error(n, "log_level", "must be one of trace, debug, info, warn, error, off (got \"" + v + "\")");
+      } else {
+        s->log_level = v;
+      }
+    }
+  }
+  r.DurationKey("restart_delay", &s->restart_delay);
+  r.DurationKey("restart_delay_max", &s->restart_delay_max);
+  r.DurationKey("startsecs", &s->startsecs);
+  r.Integer("startretries", &s->startretries, 0, 1'000'000);
+  r.DurationKey("shutdown_timeout", &s->shutdown_timeout);
+  r.DurationKey("hang_timeout", &s->hang_timeout, Duration(100));
+  r.DurationKey("lease", &s->lease, Duration(1000));
+  r.DurationKey("watchdog", &s->watchdog);
+  if (const toml::node* n = r.Get("synchronous")) {
+    if (!r.WrongType(n, "synchronous", toml::node_type::string)) {
+      std::string v = n->as_string()->get();
+      if (v != "normal" && v != "full") {
+        r.Error(n, "synchronous", "must be \"normal\" or \"full\" (got \"" + v + "\")");
+      }
+      s->synchronous_full = v == "full";
+    }
+  }
+  if (s->restart_delay_max < s->restart_delay) {
+    r.Error(r.Get("restart_delay_max"), "restart_delay_max", "must not be less than restart_delay");
+  }
+}
+
+void ReadScheduler(TableReader& r, SchedulerConfig* s, Errors* errors) {
+  r.DurationKey("tick", &s->tick, Duration(10));
+  r.DurationKey("stuck_after", &s->stuck_after);
+  if (const toml::table* t = r.Table("retention")) {
+    TableReader rr(*t, "scheduler.retention", errors);
+    rr.DurationKey("succeeded", &s->retention.succeeded);
+    rr.DurationKey("failed", &s->retention.failed);
+    rr.DurationKey("cancelled", &s->retention.cancelled);
+    rr.DurationKey("expired", &s->retention.expired);
+  }
+}
+
+void ReadPool(TableReader& r, PoolConfig* p) {
+  r.Integer("workers", &p->workers, 1, 256);
+  r.StringList("queues", &p->queues, false);
+  r.Integer("concurrency", &p->concurrency, 1, 10'000);
+  r.Integer("max_jobs", &p->max_jobs, 0, INT64_MAX);
+  r.Size("max_memory", &p->max_memory);
+  r.DurationKey("max_age", &p->max_age);
+}
+
+void ReadJob(TableReader& r, JobTypeConfig* j) {
+  r.StringList("command", &j->command, false);
+  if (!j->command.empty() && j->command[0][0] != '/') {
+    r.Error(r.Get("command"), "command",
+            "the program must be an absolute path (got \"" + j->command[0] + "\"); no shell or PATH lookup is done");
+  }
+  r.String("queue", &j->queue);
+  r.Integer("priority", &j->priority, -1'000'000, 1'000'000);
+  r.DurationKey("timeout", &j->timeout);
+  r.DurationKey("kill_after", &j->kill_after);
+  r.Integer("max_attempts", &j->max_attempts, 1, 1'000'000);
+  r.DurationKey("retry_delay", &j->retry_delay);
+  r.DurationKey("retry_delay_max", &j->retry_delay_max);
+  if (const toml::node* n = r.Get("permanent_exit_codes")) {
+    if (!r.WrongType(n, "permanent_exit_codes", toml::node_type::array)) {
+      for (const toml::node& item : *n->as_array()) {
+        if (!item.is_integer() || item.as_integer()->get() < 1 || item.as_integer()->get() > 255) {
+          r.Error(&item, "permanent_exit_codes", "every element must be an exit code from 1 to 255");
+          break;
+        }
+        j->permanent_exit_codes.push_back(static_cast<int>(item.as_integer()->get()));
+      }
+    }
+  }
+  r.Bool("unique", &j->unique);
+  r.String("user", &j->user);
+  r.String("group", &j->group);
+  r.String("working_dir", &j->working_dir);
+  if (!j->working_dir.empty() && j->working_dir[0] != '/') {
+    r.Error(r.Get("working_dir"), "working_dir", "must be an absolute path");
+  }
+  if (const toml::node* n = r.Get("env")) {
+    if (!r.WrongType(n, "env", toml::node_type::table)) {
+      for (auto&& [k, v] : *n->as_table()) {
+        if (!v.is_string()) {
+          r.Error(&v, "env." + std::string(k.str()), "must be a string");
+          continue;
+        }
+        j->env[std::string(k.str())] = v.as_string()->get();
+      }
+    }
+  }
+  r.Size("max_output", &j->max_output);
+  if (r.Get("limit_nofile")) {
+    std::int64_t v = 0;
+    r.Integer("limit_nofile", &v, 1, 1 << 30);
+    if (v > 0) j->limit_nofile = v;
+  }
+  if (r.Get("limit_as")) {
+    std::uint64_t v = 0;
+    r.Size("limit_as", &v);
+    if (v > 0) j->limit_as = v;
+  }
+  if (j->retry_delay_max < j->retry_delay) {
+    r.Error(r.Get("retry_delay_max"), "retry_delay_max", "must not be less than retry_delay");
+  }
+  if (!j->is_command()) {
+    for (const char* key : {"user", "group", "working_dir", "env", "limit_nofile", "limit_as"}) {
+      if (const toml::node* n = r.Get(key)) {
+        r.Error(n, key, "only applies to command jobs (this job has no `command`, so it is an in-process handler)");
+      }
+    }
+  }
+}
+
+void ReadSchedule(TableReader& r, ScheduleConfig* s) {
+  s->line = r.line();
+  r.String("job", &s->job);
+  if (s->job.empty() && !r.Get("job")) r.Error(nullptr, "job", "is required (the [jobs.NAME] to enqueue)");
+  r.String("cron", &s->cron);
+  const toml::node* every = r.Get("every");
+  r.DurationKey("every", &s->every, Duration(1000));
+  if (s->cron.empty() == (every == nullptr)) {
+    r.Error(nullptr, "cron", "give exactly one of `cron` or `every`");
+  }
+  if (const toml::node* n = r.Get("anchor")) {
+    if (every == nullptr) r.Error(n, "anchor", "only applies with `every`");
+    std::ostringstream os;
+    if (n->is_string()) {
+      os << n->as_string()->get();
+    } else if (n->is_date_time()) {
+      os << *n->as_date_time();
+    } else {
+      r.Error(n, "anchor", std::string("expected an RFC 3339 time, got ") + TypeName(n->type()));
+    }
+    if (!os.str().empty()) {
+      Result<std::int64_t> t = ParseRfc3339(os.str());
+      if (!t.ok()) {
+        r.Error(n, "anchor", t.status().message());
+      } else {
+        s->anchor_ms = *t;
+      }
+    }
+  }
+  r.String("timezone", &s->timezone);
+  if (s->timezone != "UTC") {
+    struct stat st;
+    if (s->timezone.find("..") != std::string::npos ||
+        stat(("/usr/share/zoneinfo/" + s->timezone).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      r.Error(r.Get("timezone"), "timezone",
+              "unknown time zone \"" + s->timezone + "\" (an IANA name such as Europe/Berlin; is tzdata installed?)");
+    }
+  }
+  if (const toml::node* n = r.Get("payload")) {
+    if (n->is_table()) {
+      s->payload = TomlToJson(*n).dump();
+    } else if (n->is_string()) {
+      s->payload = n->as_string()->get();
+      if (!nlohmann::json::accept(s->payload)) r.Error(n, "payload", "is not valid JSON");
+    } else {
+      r.Error(n, "payload", "expected a table or a JSON string");
+    }
+  }
+  r.Bool("overlap", &s->overlap);
+  if (const toml::node* n = r.Get("catch_up")) {
+    if (!r.WrongType(n, "catch_up", toml::node_type::string)) {
+      s->catch_up = n->as_string()->get();
+      if (s->catch_up != "one" && s->catch_up != "none" && s->catch_up != "all") {
+        r.Error(n, "catch_up", "must be \"one\", \"none\" or \"all\" (got \"" + s->catch_up + "\")");
+      }
+    }
+  }
+}
+
+// Iterates over the sub-tables of a [section.NAME] group.
+template <typename T, typename Fn>
+void ReadNamed(TableReader& top, const std::string& section, Errors* errors, std::map<std::string, T>* out,
+               Fn read) {
+  const toml::table* t = top.Table(section);
+  if (!t) return;
+  for (auto&& [key, node] : *t) {
+    std::string name(key.str());
+    if (!ValidName(name)) {
+      errors->Add(&node, "[" + section + "." + name + "]",
+                  "invalid name (use letters, digits, '_', '-', '.'; at most 64 characters)");
+      continue;
+    }
+    if (!node.is_table()) {
+      errors->Add(&node, "[" + section + "] " + name, "expected a table");
+      continue;
+    }
+    T item;
+    item.name = name;
+    TableReader r(*node.as_table(), section + "." + name, errors);
+    read(r, &item);
+    (*out)[name] = std::move(item);
+  }
+}
+
+void CrossCheck(const Config& c, Errors* errors) {
+  for (const auto& [name, s] : c.schedules) {
+    if (!s.job.empty() && !c.jobs.count(s.job)) {
+      std::string known;
+      for (const auto& [j, _] : c.jobs) known += (known.empty() ? "" : ", ") + j;
+      errors->AddAt(s.line, "[schedules." + name + "] job",
+                    "no [jobs." + s.job + "] is configured (known: " + (known.empty() ? "none" : known) + ")");
+    }
+  }
+  if (c.pools.empty()) {
+    errors->AddAt(1, "[pools]", "at least one pool is required, e.g. [pools.default] with workers = 2");
+  }
+}
+
+}  // namespace
+
+const JobTypeConfig* Config::FindJob(const std::string& type) const {
+  auto it = jobs.find(type);
+  return it == jobs.end() ? nullptr : &it->second;
+}
+
+Result<Config> ParseConfig(const std::string& text, const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(path + ":" + std::to_string(e.source().begin.line) + ": " +
+                                   std::string(e.description()));
+  }
+  Config c;
+  c.path = path;
+  Errors errors(path);
+  {
+    TableReader top(root, "", &errors);
+    if (const toml::table* t = top.Table("supervisor")) {
+      TableReader r(*t, "supervisor", &errors);
+      ReadSupervisor(r, &c.supervisor);
+    }
+    if (const toml::table* t = top.Table("scheduler")) {
+      TableReader r(*t, "scheduler", &errors);
+      ReadScheduler(r, &c.scheduler, &errors);
+    }
+    ReadNamed(top, "pools", &errors, &c.pools, ReadPool);
+    ReadNamed(top, "jobs", &errors, &c.jobs, ReadJob);
+    ReadNamed(top, "schedules", &errors, &c.schedules, ReadSchedule);
+  }
+  CrossCheck(c, &errors);
+  if (!errors.empty()) return Status::InvalidArgument(errors.Joined());
+
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  for (std::string* p : {&c.supervisor.database, &c.supervisor.socket, &c.supervisor.pidfile,
+                         &c.supervisor.log_file}) {
+    *p = Resolve(std::filesystem::absolute(dir).string(), *p);
+  }
+  return c;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::FromErrno("read config " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Status::FromErrno("read config " + path);
+  return ParseConfig(ss.str(), path);
+}
+
+}  // namespace drover

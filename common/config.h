@@ -1,0 +1,121 @@
+// The drover configuration (DESIGN.md §7): typed structs and the TOML loader that validates
+// them. Loading is a pure function of the file; thread-compatible.
+#ifndef DROVER_COMMON_CONFIG_H_
+#define DROVER_COMMON_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/duration.h"
+#include "common/status.h"
+
+namespace drover {
+
+struct SupervisorConfig {
+  std::string database = "/var/lib/drover/drover.db";
+  std::string socket = "/run/drover/drover.sock";
+  std::string socket_group;  // group owning the socket (mode 0660); empty: the process's group
+  std::string pidfile;       // empty: none
+  std::string log_level = "info";
+  std::string log_file;      // empty: stderr (journald under systemd)
+  Duration restart_delay{1000};
+  Duration restart_delay_max{60'000};
+  Duration startsecs{10'000};
+  int startretries = 0;      // rapid failures before FATAL; 0 = never give up
+  Duration shutdown_timeout{30'000};
+  Duration hang_timeout{60'000};
+  Duration lease{60'000};    // how long a claim stays valid without renewal
+  bool synchronous_full = false;
+  Duration watchdog{0};      // systemd watchdog ping interval; 0 = use WATCHDOG_USEC if set
+};
+
+struct RetentionConfig {
+  Duration succeeded{3LL * 86'400'000};
+  Duration failed{7LL * 86'400'000};
+  Duration cancelled{7LL * 86'400'000};
+  Duration expired{7LL * 86'400'000};
+};
+
+struct SchedulerConfig {
+  Duration tick{1000};
+  Duration stuck_after{24LL * 3'600'000};
+  RetentionConfig retention;
+};
+
+struct PoolConfig {
+  std::string name;
+  int workers = 2;
+  std::vector<std::string> queues{"default"};
+  int concurrency = 4;
+  std::int64_t max_jobs = 10'000;  // 0 = never recycle on count
+  std::uint64_t max_memory = 512ULL << 20;  // 0 = no limit
+  Duration max_age{24LL * 3'600'000};      // 0 = no limit
+
+  bool operator==(const PoolConfig&) const = default;
+};
+
+struct JobTypeConfig {
+  std::string name;
+  std::vector<std::string> command;  // empty: an in-process handler named `name`
+  std::string queue = "default";
+  int priority = 0;                  // higher runs first
+  Duration timeout{0};               // 0 = no timeout
+  Duration kill_after{5000};
+  int max_attempts = 5;
+  Duration retry_delay{15'000};
+  Duration retry_delay_max{3'600'000};
+  std::vector<int> permanent_exit_codes;
+  bool unique = false;
+  std::string user;
+  std::string group;
+  std::string working_dir;
+  std::map<std::string, std::string> env;
+  std::uint64_t max_output = 1ULL << 20;
+  std::optional<std::int64_t> limit_nofile;
+  std::optional<std::uint64_t> limit_as;
+
+  bool is_command() const { return !command.empty(); }
+  bool operator==(const JobTypeConfig&) const = default;
+};
+
+struct ScheduleConfig {
+  std::string name;
+  std::string job;
+  std::string cron;           // 5-field cron expression, or empty
+  Duration every{0};          // or an interval
+  std::optional<std::int64_t> anchor_ms;
+  std::string timezone = "UTC";
+  std::string payload = "{}";  // JSON text
+  bool overlap = true;
+  std::string catch_up = "one";  // one | none | all
+  int line = 0;                  // where it was defined, for later validation errors
+
+  bool operator==(const ScheduleConfig&) const = default;
+};
+
+struct Config {
+  std::string path;  // the file it was loaded from
+  SupervisorConfig supervisor;
+  SchedulerConfig scheduler;
+  std::map<std::string, PoolConfig> pools;
+  std::map<std::string, JobTypeConfig> jobs;
+  std::map<std::string, ScheduleConfig> schedules;
+
+  // The job type's settings, or nullptr when it is not configured.
+  const JobTypeConfig* FindJob(const std::string& type) const;
+};
+
+// Loads and validates `path`. On failure the Status lists every problem found, one per line,
+// each as "FILE:LINE: [section] key: what is wrong". Relative paths in the file (database,
+// socket, pidfile, log_file) are resolved against the file's directory.
+Result<Config> LoadConfig(const std::string& path);
+
+// The same for TOML text already in memory; `path` is used for messages and relative paths.
+Result<Config> ParseConfig(const std::string& text, const std::string& path);
+
+}  // namespace drover
+
+#endif  // DROVER_COMMON_CONFIG_H_

@@ -1,0 +1,34 @@
+// Parsing and formatting of durations ("250ms", "1h30m", "3d") and sizes ("512MiB").
+// Pure functions; thread-safe.
+#ifndef DROVER_COMMON_DURATION_H_
+#define DROVER_COMMON_DURATION_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace drover {
+
+using Duration = std::chrono::milliseconds;
+
+// Parses a sequence of <integer><unit> terms (units: ms, s, m, h, d, w), e.g. "1h30m".
+// Returns the sum, or InvalidArgument naming the offending text for an empty, negative,
+// unitless or overflowing value.
+Result<Duration> ParseDuration(std::string_view text);
+
+// Formats a duration compactly and losslessly ("1h30m", "250ms", "0s").
+std::string FormatDuration(Duration d);
+
+// Parses "<integer>[unit]" with units B, KiB, MiB, GiB, TiB (binary) or KB, MB, GB, TB
+// (decimal); a bare number is bytes. Returns InvalidArgument for anything else.
+Result<std::uint64_t> ParseSize(std::string_view text);
+
+// Formats a byte count with the largest binary unit that divides it ("512MiB", "1000B").
+std::string FormatSize(std::uint64_t bytes);
+
+}  // namespace drover
+
+#endif  // DROVER_COMMON_DURATION_H_

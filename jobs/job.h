@@ -1,0 +1,121 @@
+// Job value types shared by the store, the workers and the CLI. Plain data; thread-compatible.
+#ifndef DROVER_JOBS_JOB_H_
+#define DROVER_JOBS_JOB_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace drover {
+
+enum class JobState { kQueued, kRunning, kSucceeded, kFailed, kCancelled, kExpired };
+
+// "queued", "running", ...: the names stored in the `state` column.
+std::string_view JobStateName(JobState state);
+std::optional<JobState> ParseJobState(std::string_view name);
+inline bool IsFinal(JobState s) { return s != JobState::kQueued && s != JobState::kRunning; }
+
+// The largest payload the store accepts (JSON text, bytes).
+inline constexpr size_t kMaxPayloadBytes = 1 << 20;
+
+struct EnqueueRequest {
+  std::string type;
+  std::string payload = "{}";  // JSON text
+  std::string queue = "default";
+  int priority = 0;                        // higher runs first
+  std::optional<std::int64_t> run_at_ms;   // absent: now
+  std::optional<std::int64_t> expires_at_ms;
+  int max_attempts = 5;
+  std::optional<std::string> unique_key;
+};
+
+struct EnqueueResult {
+  std::int64_t id = 0;
+  JobState state = JobState::kQueued;
+  bool duplicate = false;  // an existing queued/running job holds the unique key
+};
+
+// What a worker receives from a claim: everything needed to run one attempt.
+struct ClaimedJob {
+  std::int64_t id = 0;
+  std::string type;
+  std::string queue;
+  std::string payload;
+  int priority = 0;
+  int attempt = 0;  // 1 for the first run
+  int max_attempts = 0;
+  std::optional<std::string> checkpoint;  // JSON text of the last checkpoint, if any
+  std::int64_t run_at_ms = 0;
+  std::int64_t enqueued_at_ms = 0;
+};
+
+// The outcome of one attempt, as reported by the worker that ran it.
+struct Completion {
+  enum class Kind {
+    kSucceeded,
+    kFailed,           // retried after `retry_delay` unless attempts are exhausted
+    kFailedPermanent,  // no more attempts
+    kInterrupted,      // shutdown: back to queued without spending the attempt
+  };
+  std::int64_t id = 0;
+  int attempt = 0;
+  Kind kind = Kind::kSucceeded;
+  std::string output;  // the result on success, the error otherwise
+  std::int64_t retry_delay_ms = 0;
+};
+
+// What became of a completion: the job's new state, or `stale` when the worker no longer owned
+// the attempt (it was recovered, reaped or cancelled meanwhile) and nothing was written.
+struct CompletionResult {
+  std::int64_t id = 0;
+  bool stale = false;
+  JobState state = JobState::kQueued;
+};
+
+// A full row, for `show`, `jobs` and tests.
+struct Job {
+  std::int64_t id = 0;
+  std::string type;
+  std::string queue;
+  std::string payload;
+  JobState state = JobState::kQueued;
+  int priority = 0;
+  std::int64_t run_at_ms = 0;
+  std::optional<std::int64_t> expires_at_ms;
+  int attempts = 0;
+  int max_attempts = 0;
+  std::optional<std::string> unique_key;
+  std::optional<std::string> worker;
+  std::optional<std::int64_t> pid;
+  std::optional<std::int64_t> lease_until_ms;
+  std::int64_t enqueued_at_ms = 0;
+  std::optional<std::int64_t> started_at_ms;
+  std::optional<std::int64_t> finished_at_ms;
+  std::optional<std::string> result;
+  std::optional<std::string> last_error;
+  std::string errors = "[]";  // JSON array of {attempt, at, worker, error}
+  std::optional<double> progress;
+  std::optional<std::string> progress_message;
+  std::optional<std::string> checkpoint;
+  bool cancel_requested = false;
+};
+
+struct JobFilter {
+  std::optional<JobState> state;
+  std::optional<std::string> type;
+  std::optional<std::string> queue;
+  int limit = 100;
+};
+
+struct QueueStats {
+  std::string queue;
+  bool paused = false;
+  std::int64_t counts[6] = {0, 0, 0, 0, 0, 0};  // indexed by JobState
+  std::optional<std::int64_t> oldest_ready_ms;   // run_at of the oldest ready queued job
+};
+
+}  // namespace drover
+
+#endif  // DROVER_JOBS_JOB_H_

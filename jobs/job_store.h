@@ -1,0 +1,115 @@
+// JobStore: the one interface through which every process reads and changes the job table.
+// Every state transition happens here, each in one transaction. Implementations are not
+// thread-safe, and a store must never cross fork(): each process opens its own.
+#ifndef DROVER_JOBS_JOB_STORE_H_
+#define DROVER_JOBS_JOB_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/duration.h"
+#include "common/status.h"
+#include "jobs/job.h"
+
+namespace drover {
+
+struct StoreOptions {
+  Duration lease{60'000};         // a claim's lease; renewed by ExtendLeases
+  bool synchronous_full = false;  // PRAGMA synchronous=FULL instead of NORMAL
+  int busy_timeout_ms = 5000;
+  // Leave routine WAL checkpoints to one background process (Checkpoint()); the store then
+  // only checkpoints on its own when the WAL passes ~40 MB.
+  bool background_checkpoints = false;
+  bool read_only = false;
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Inserts a queued job. A job whose unique_key is held by a queued or running job is not
+  // inserted: the existing job's id is returned with duplicate=true. Fails with
+  // InvalidArgument for an empty type, bad JSON payload or a payload over kMaxPayloadBytes.
+  virtual Result<EnqueueResult> Enqueue(const EnqueueRequest& req) = 0;
+  // The same for many jobs in one transaction: all are accepted or none.
+  virtual Result<std::vector<EnqueueResult>> EnqueueBatch(std::span<const EnqueueRequest> reqs) = 0;
+
+  // In one transaction: records `done` (each result in `results`, stale ones untouched), then
+  // claims up to `n` ready jobs from `queues` (not paused, run_at reached, not expired), best
+  // first: priority, then run_at, then id. Claimed jobs are running, owned by `worker`, with a
+  // fresh lease and one more attempt.
+  virtual Result<std::vector<ClaimedJob>> CompleteAndClaim(const std::string& worker,
+                                                           std::span<const Completion> done,
+                                                           std::vector<CompletionResult>* results,
+                                                           const std::vector<std::string>& queues,
+                                                           int n) = 0;
+  Result<std::vector<ClaimedJob>> Claim(const std::string& worker, const std::vector<std::string>& queues,
+                                        int n) {
+    return CompleteAndClaim(worker, {}, nullptr, queues, n);
+  }
+  Status Complete(const std::string& worker, std::span<const Completion> done,
+                  std::vector<CompletionResult>* results) {
+    return CompleteAndClaim(worker, done, results, {}, 0).status();
+  }
+
+  // Renews the lease of every job `worker` runs. Returns how many leases were renewed.
+  virtual Result<int> ExtendLeases(const std::string& worker) = 0;
+  // Records the job process's pid (for `show` and orphan clean-up). Conflict when stale.
+  virtual Status SetPid(std::int64_t id, const std::string& worker, int attempt, std::int64_t pid) = 0;
+  // Stores progress (0..1, optional message) and, when given, the checkpoint JSON.
+  virtual Status UpdateProgress(std::int64_t id, const std::string& worker, int attempt,
+                                std::optional<double> progress, std::optional<std::string> message,
+                                std::optional<std::string> checkpoint) = 0;
+  // Ids of `worker`'s running jobs whose cancellation was requested.
+  virtual Result<std::vector<std::int64_t>> CancelRequested(const std::string& worker) = 0;
+
+  // Puts back what a process held. With spend_attempt (the worker crashed) the attempt counts
+  // and a job out of attempts fails; without it (shutdown, restart) the attempt is refunded.
+  // An empty `worker` recovers every running job (start-up after a crash of the supervisor).
+  // Returns the ids put back or failed.
+  virtual Result<std::vector<std::int64_t>> Recover(const std::string& worker, bool spend_attempt,
+                                                    const std::string& reason) = 0;
+  // Recovers running jobs whose lease expired before `now_ms` (their owner vanished).
+  virtual Result<std::vector<std::int64_t>> ReapExpiredLeases(std::int64_t now_ms) = 0;
+  // Marks queued jobs past their expires_at as expired. Returns how many.
+  virtual Result<int> ExpireJobs(std::int64_t now_ms) = 0;
+
+  // Cancels a queued job at once; flags a running one for its worker to stop. Returns the new
+  // state (running while the worker stops it); NotFound, or Conflict for a finished job.
+  virtual Result<JobState> Cancel(std::int64_t id) = 0;
+  // Queues a failed, cancelled or expired job again with fresh attempts. NotFound, or Conflict
+  // when it is queued/running/succeeded or its unique key is taken.
+  virtual Status Retry(std::int64_t id) = 0;
+  // Deletes a job that is not running. NotFound, or Conflict for a running job.
+  virtual Status Delete(std::int64_t id) = 0;
+  // Deletes up to `batch` jobs in `state` (a final state) finished before `before_ms`.
+  virtual Result<int> Prune(JobState state, std::int64_t before_ms, int batch) = 0;
+
+  virtual Status SetQueuePaused(const std::string& queue, bool paused) = 0;
+  virtual Result<std::vector<std::string>> PausedQueues() = 0;
+
+  virtual Result<Job> Get(std::int64_t id) = 0;
+  virtual Result<std::vector<Job>> List(const JobFilter& filter) = 0;
+  virtual Result<std::vector<QueueStats>> Stats() = 0;
+  // The earliest run_at of any queued job, if any: when a delayed or retried job becomes due.
+  virtual Result<std::optional<std::int64_t>> NextRunAt() = 0;
+  // A number that changes whenever another connection commits (PRAGMA data_version).
+  virtual Result<std::int64_t> DataVersion() = 0;
+  // Runs a WAL checkpoint (PASSIVE; TRUNCATE when `truncate`). Busy is not an error.
+  virtual Status Checkpoint(bool truncate) = 0;
+};
+
+// Opens (creating if needed) the SQLite job store at `path` and applies pending migrations.
+// Fails with the path and the reason: missing directory, not a database, no permission, or a
+// schema newer than this program (upgrade drover).
+Result<std::unique_ptr<JobStore>> OpenSqliteJobStore(const std::string& path, const StoreOptions& options);
+
+// The schema version this program writes (PRAGMA user_version).
+int CurrentSchemaVersion();
+
+}  // namespace drover
+
+#endif  // DROVER_JOBS_JOB_STORE_H_

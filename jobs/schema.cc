@@ -1,0 +1,94 @@
+#include "jobs/schema.h"
+
+#include <string>
+
+namespace drover {
+namespace {
+
+// Times are integer milliseconds since the Unix epoch (UTC). The defaults let an application
+// enqueue with a plain INSERT naming only `type` (and usually `payload` and `queue`).
+constexpr const char* kNowMs = "(CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))";
+
+std::string V1() {
+  return std::string(R"sql(
+CREATE TABLE jobs (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  type             TEXT    NOT NULL CHECK (length(type) > 0),
+  queue            TEXT    NOT NULL DEFAULT 'default',
+  payload          TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(payload)),
+  state            TEXT    NOT NULL DEFAULT 'queued'
+                   CHECK (state IN ('queued','running','succeeded','failed','cancelled','expired')),
+  priority         INTEGER NOT NULL DEFAULT 0,
+  run_at           INTEGER NOT NULL DEFAULT )sql") + kNowMs + R"sql(,
+  expires_at       INTEGER,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  max_attempts     INTEGER NOT NULL DEFAULT 5 CHECK (max_attempts >= 1),
+  unique_key       TEXT,
+  worker           TEXT,
+  pid              INTEGER,
+  lease_until      INTEGER,
+  enqueued_at      INTEGER NOT NULL DEFAULT )sql" + kNowMs + R"sql(,
+  started_at       INTEGER,
+  finished_at      INTEGER,
+  result           TEXT,
+  last_error       TEXT,
+  errors           TEXT    NOT NULL DEFAULT '[]',
+  progress         REAL,
+  progress_message TEXT,
+  checkpoint       TEXT,
+  cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+-- Claims walk this index in order and stop after LIMIT rows.
+CREATE INDEX jobs_ready ON jobs (queue, priority DESC, run_at, id) WHERE state = 'queued';
+-- When the next delayed job becomes due.
+CREATE INDEX jobs_due ON jobs (run_at) WHERE state = 'queued';
+CREATE UNIQUE INDEX jobs_unique ON jobs (unique_key)
+  WHERE unique_key IS NOT NULL AND state IN ('queued', 'running');
+CREATE INDEX jobs_running ON jobs (worker) WHERE state = 'running';
+CREATE INDEX jobs_expiring ON jobs (expires_at) WHERE state = 'queued' AND expires_at IS NOT NULL;
+CREATE INDEX jobs_finished ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX jobs_type ON jobs (type, id);
+
+CREATE TABLE queues (
+  name   TEXT PRIMARY KEY,
+  paused INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+)sql";
+}
+
+struct Migration {
+  int version;
+  std::string (*sql)();
+};
+
+constexpr Migration kMigrations[] = {{1, V1}};
+
+}  // namespace
+
+int LatestSchemaVersion() { return kMigrations[std::size(kMigrations) - 1].version; }
+
+Status MigrateSchema(SqliteDb* db) {
+  Result<std::int64_t> version = db->PragmaInt("user_version");
+  if (!version.ok()) return version.status().Prefixed("read schema version of " + db->path());
+  if (*version > LatestSchemaVersion()) {
+    return Status::Unsupported("database " + db->path() + " has schema version " + std::to_string(*version) +
+                               ", newer than this drover understands (" +
+                               std::to_string(LatestSchemaVersion()) + "); upgrade drover");
+  }
+  if (*version == LatestSchemaVersion()) return Status::Ok();
+  for (const Migration& m : kMigrations) {
+    Result<Transaction> tx = Transaction::Begin(db);
+    if (!tx.ok()) return tx.status().Prefixed("migrate " + db->path());
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    Result<std::int64_t> now = db->PragmaInt("user_version");
+    if (!now.ok()) return now.status();
+    if (*now >= m.version) continue;
+    DROVER_RETURN_IF_ERROR(db->Exec(m.sql()).Prefixed("migrate " + db->path() + " to version " +
+                                                      std::to_string(m.version)));
+    DROVER_RETURN_IF_ERROR(db->Exec("PRAGMA user_version=" + std::to_string(m.version)));
+    DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed("migrate " + db->path()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace drover

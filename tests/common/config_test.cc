@@ -1,0 +1,147 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+namespace drover {
+namespace {
+
+constexpr const char* kFull = R"(
+[supervisor]
+database = "/var/lib/drover/drover.db"
+socket = "/run/drover/drover.sock"
+log_level = "info"
+restart_delay = "1s"
+restart_delay_max = "60s"
+startsecs = "10s"
+shutdown_timeout = "30s"
+hang_timeout = "60s"
+
+[scheduler]
+tick = "1s"
+stuck_after = "24h"
+retention = { succeeded = "3d", failed = "7d", cancelled = "7d", expired = "7d" }
+
+[pools.default]
+workers = 2
+queues = ["default"]
+concurrency = 4
+max_jobs = 10000
+max_memory = "512MiB"
+max_age = "24h"
+
+[jobs.send_email]
+command = ["/usr/lib/myapp/send-email", "--quiet"]
+queue = "default"
+priority = 0
+timeout = "30s"
+kill_after = "5s"
+max_attempts = 5
+retry_delay = "15s"
+retry_delay_max = "1h"
+permanent_exit_codes = [64, 65]
+unique = false
+user = "myapp"
+working_dir = "/var/lib/myapp"
+env = { LANG = "C.UTF-8" }
+max_output = "1MiB"
+
+[jobs.report]
+
+[schedules.nightly_report]
+job = "report"
+cron = "0 3 * * *"
+timezone = "UTC"
+payload = { kind = "nightly" }
+overlap = false
+catch_up = "one"
+)";
+
+TEST(ConfigTest, ParsesTheDesignExample) {
+  Result<Config> c = ParseConfig(kFull, "/etc/drover/drover.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->supervisor.database, "/var/lib/drover/drover.db");
+  EXPECT_EQ(c->supervisor.restart_delay_max, Duration(60'000));
+  EXPECT_EQ(c->scheduler.retention.succeeded, Duration(3 * 86'400'000LL));
+  const PoolConfig& pool = c->pools.at("default");
+  EXPECT_EQ(pool.workers, 2);
+  EXPECT_EQ(pool.concurrency, 4);
+  EXPECT_EQ(pool.max_memory, 512ULL << 20);
+  const JobTypeConfig& job = c->jobs.at("send_email");
+  EXPECT_TRUE(job.is_command());
+  EXPECT_EQ(job.command[1], "--quiet");
+  EXPECT_EQ(job.timeout, Duration(30'000));
+  EXPECT_EQ(job.permanent_exit_codes, (std::vector<int>{64, 65}));
+  EXPECT_EQ(job.env.at("LANG"), "C.UTF-8");
+  EXPECT_FALSE(c->jobs.at("report").is_command());
+  const ScheduleConfig& s = c->schedules.at("nightly_report");
+  EXPECT_EQ(s.cron, "0 3 * * *");
+  EXPECT_EQ(s.payload, R"({"kind":"nightly"})");
+  EXPECT_FALSE(s.overlap);
+}
+
+TEST(ConfigTest, DefaultsApplyAndRelativePathsFollowTheFile) {
+  Result<Config> c = ParseConfig("[supervisor]\ndatabase = \"var/d.db\"\n[pools.p]\n", "/srv/app/drover.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->supervisor.database, "/srv/app/var/d.db");
+  EXPECT_EQ(c->supervisor.shutdown_timeout, Duration(30'000));
+  EXPECT_EQ(c->pools.at("p").queues, std::vector<std::string>{"default"});
+}
+
+struct BadCase {
+  const char* toml;
+  const char* expected;  // substring of the error: file:line and key
+};
+
+class ConfigErrorTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ConfigErrorTest, NamesFileLineAndKey) {
+  Result<Config> c = ParseConfig(GetParam().toml, "test.toml");
+  ASSERT_FALSE(c.ok()) << GetParam().toml;
+  EXPECT_NE(c.status().message().find(GetParam().expected), std::string::npos)
+      << "error was: " << c.status().message();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ConfigErrorTest,
+    ::testing::Values(
+        BadCase{"[pools.p]\nworkers = 0\n", "test.toml:2: [pools.p] workers: must be between 1"},
+        BadCase{"[pools.p]\nworkers = \"two\"\n", "test.toml:2: [pools.p] workers: expected an integer, got a string"},
+        BadCase{"[pools.p]\nwokers = 2\n", "test.toml:2: [pools.p] wokers: unknown key"},
+        BadCase{"[supervisor]\nrestart_delay = \"-1s\"\n[pools.p]\n",
+                "test.toml:2: [supervisor] restart_delay: invalid duration \"-1s\": must not be negative"},
+        BadCase{"[supervisor]\nstartsecs = \"10\"\n[pools.p]\n", "test.toml:2: [supervisor] startsecs: invalid duration"},
+        BadCase{"[supervisor]\nlog_level = \"loud\"\n[pools.p]\n", "test.toml:2: [supervisor] log_level"},
+        BadCase{"[pools.p]\nmax_memory = \"lots\"\n", "test.toml:2: [pools.p] max_memory: invalid size"},
+        BadCase{"[pools.p]\nqueues = []\n", "test.toml:2: [pools.p] queues: must not be empty"},
+        BadCase{"[pools.p]\n[jobs.j]\ncommand = [\"relative/bin\"]\n", "test.toml:3: [jobs.j] command: the program must be an absolute path"},
+        BadCase{"[pools.p]\n[jobs.j]\nmax_attempts = 0\n", "[jobs.j] max_attempts: must be between 1"},
+        BadCase{"[pools.p]\n[jobs.j]\npermanent_exit_codes = [0]\n", "[jobs.j] permanent_exit_codes"},
+        BadCase{"[pools.p]\n[jobs.j]\nuser = \"x\"\n", "[jobs.j] user: only applies to command jobs"},
+        BadCase{"[pools.p]\n[schedules.s]\njob = \"nope\"\nevery = \"1h\"\n", "[schedules.s] job: no [jobs.nope] is configured"},
+        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\n", "[schedules.s] cron: give exactly one of `cron` or `every`"},
+        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\nevery = \"1h\"\ntimezone = \"Mars/Olympus\"\n", "unknown time zone"},
+        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\nevery = \"1h\"\ncatch_up = \"some\"\n", "[schedules.s] catch_up"},
+        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\nevery = \"1h\"\nanchor = \"yesterday\"\n", "[schedules.s] anchor: invalid time"},
+        BadCase{"[supervisor]\n", "at least one pool is required"},
+        BadCase{"[pools.p]\nworkers = 2\nworkers = 3\n", "test.toml:3:"},
+        BadCase{"[pools.\"bad name!\"]\n", "[pools.bad name!]: invalid name"},
+        BadCase{"[supervisor]\nrestart_delay = \"10s\"\nrestart_delay_max = \"1s\"\n[pools.p]\n",
+                "restart_delay_max: must not be less than restart_delay"}));
+
+TEST(ConfigTest, ReportsEveryErrorNotJustTheFirst) {
+  Result<Config> c = ParseConfig("[pools.p]\nworkers = 0\nconcurrency = 0\nbogus = 1\n", "t.toml");
+  ASSERT_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  EXPECT_NE(m.find("t.toml:2:"), std::string::npos) << m;
+  EXPECT_NE(m.find("t.toml:3:"), std::string::npos) << m;
+  EXPECT_NE(m.find("t.toml:4:"), std::string::npos) << m;
+}
+
+TEST(ConfigTest, MissingFileNamesThePath) {
+  Result<Config> c = LoadConfig("/nonexistent/drover.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/nonexistent/drover.toml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace drover

@@ -1,0 +1,508 @@
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/sqlite.h"
+#include "common/time_util.h"
+#include "jobs/job_store.h"
+#include "tests/temp_dir.h"
+
+namespace drover {
+namespace {
+
+const std::vector<std::string> kDefault{"default"};
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.path() + "/jobs.db";
+    store_ = Open();
+  }
+  std::unique_ptr<JobStore> Open(StoreOptions o = {}) {
+    Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(path_, o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+  std::int64_t Add(EnqueueRequest r) {
+    Result<EnqueueResult> e = store_->Enqueue(r);
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return e.ok() ? e->id : 0;
+  }
+  std::int64_t Add(const std::string& type, int priority = 0) {
+    EnqueueRequest r;
+    r.type = type;
+    r.priority = priority;
+    return Add(r);
+  }
+  std::vector<ClaimedJob> ClaimN(int n, const std::string& worker = "w1") {
+    Result<std::vector<ClaimedJob>> c = store_->Claim(worker, kDefault, n);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? *c : std::vector<ClaimedJob>{};
+  }
+  CompletionResult Finish(const std::string& worker, Completion c) {
+    std::vector<CompletionResult> r;
+    Status s = store_->Complete(worker, std::span<const Completion>(&c, 1), &r);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return r.empty() ? CompletionResult{} : r[0];
+  }
+  Job GetJob(std::int64_t id) {
+    Result<Job> j = store_->Get(id);
+    EXPECT_TRUE(j.ok()) << j.status().ToString();
+    return j.ok() ? *j : Job{};
+  }
+
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<JobStore> store_;
+};
+
+TEST_F(StoreTest, ClaimOrderIsPriorityThenRunAtThenId) {
+  std::int64_t low = Add("a", 0);
+  std::int64_t high = Add("b", 10);
+  std::int64_t low2 = Add("c", 0);
+  EnqueueRequest older;
+  older.type = "d";
+  older.run_at_ms = NowMs() - 60'000;
+  std::int64_t old_low = Add(older);
+  std::vector<ClaimedJob> got = ClaimN(10);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0].id, high);
+  EXPECT_EQ(got[1].id, old_low);
+  EXPECT_EQ(got[2].id, low);
+  EXPECT_EQ(got[3].id, low2);
+  EXPECT_EQ(got[0].attempt, 1);
+  Job j = GetJob(high);
+  EXPECT_EQ(j.state, JobState::kRunning);
+  EXPECT_EQ(j.worker, "w1");
+  EXPECT_GT(*j.lease_until_ms, NowMs());
+  EXPECT_TRUE(j.started_at_ms.has_value());
+}
+
+TEST_F(StoreTest, ClaimHonoursLimitQueuesDelayAndExpiry) {
+  Add("a");
+  Add("b");
+  EnqueueRequest other;
+  other.type = "c";
+  other.queue = "other";
+  std::int64_t other_id = Add(other);
+  EnqueueRequest delayed;
+  delayed.type = "d";
+  delayed.run_at_ms = NowMs() + 60'000;
+  std::int64_t delayed_id = Add(delayed);
+  EnqueueRequest expired;
+  expired.type = "e";
+  expired.expires_at_ms = NowMs() - 1;
+  std::int64_t expired_id = Add(expired);
+
+  EXPECT_EQ(ClaimN(1).size(), 1u);
+  EXPECT_EQ(ClaimN(10).size(), 1u);
+  EXPECT_TRUE(ClaimN(10).empty());
+  EXPECT_EQ(GetJob(other_id).state, JobState::kQueued);
+  EXPECT_EQ(GetJob(delayed_id).state, JobState::kQueued);
+  EXPECT_EQ(*store_->NextRunAt(), std::optional<std::int64_t>(GetJob(expired_id).run_at_ms));
+
+  Result<std::vector<ClaimedJob>> both = store_->Claim("w2", {"default", "other"}, 10);
+  ASSERT_TRUE(both.ok());
+  ASSERT_EQ(both->size(), 1u);
+  EXPECT_EQ((*both)[0].id, other_id);
+
+  EXPECT_EQ(*store_->ExpireJobs(NowMs()), 1);
+  EXPECT_EQ(GetJob(expired_id).state, JobState::kExpired);
+  EXPECT_EQ(GetJob(delayed_id).state, JobState::kQueued);
+}
+
+TEST_F(StoreTest, PausedQueuesAreSkipped) {
+  std::int64_t id = Add("a");
+  ASSERT_TRUE(store_->SetQueuePaused("default", true).ok());
+  EXPECT_TRUE(ClaimN(10).empty());
+  EXPECT_EQ(*store_->PausedQueues(), kDefault);
+  ASSERT_TRUE(store_->SetQueuePaused("default", false).ok());
+  std::vector<ClaimedJob> got = ClaimN(10);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].id, id);
+}
+
+TEST_F(StoreTest, UniqueKeyReturnsTheExistingJobWhileQueuedOrRunning) {
+  EnqueueRequest r;
+  r.type = "a";
+  r.unique_key = "k";
+  Result<EnqueueResult> first = store_->Enqueue(r);
+  Result<EnqueueResult> dup = store_->Enqueue(r);
+  ASSERT_TRUE(first.ok() && dup.ok());
+  EXPECT_FALSE(first->duplicate);
+  EXPECT_TRUE(dup->duplicate);
+  EXPECT_EQ(dup->id, first->id);
+  std::vector<ClaimedJob> c = ClaimN(1);
+  ASSERT_EQ(c.size(), 1u);
+  Result<EnqueueResult> while_running = store_->Enqueue(r);
+  EXPECT_EQ(while_running->id, first->id);
+  EXPECT_EQ(while_running->state, JobState::kRunning);
+  Finish("w1", {c[0].id, c[0].attempt, Completion::Kind::kSucceeded, "{}", 0});
+  Result<EnqueueResult> after = store_->Enqueue(r);
+  EXPECT_FALSE(after->duplicate);
+  EXPECT_NE(after->id, first->id);
+}
+
+TEST_F(StoreTest, BatchEnqueueIsAllOrNothing) {
+  std::vector<EnqueueRequest> reqs(3);
+  for (auto& r : reqs) r.type = "a";
+  reqs[1].payload = "{not json";
+  Result<std::vector<EnqueueResult>> bad = store_->EnqueueBatch(reqs);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("not valid JSON"), std::string::npos) << bad.status().message();
+  EXPECT_TRUE(store_->List({})->empty());
+  reqs[1].payload = R"({"n": 1})";
+  Result<std::vector<EnqueueResult>> good = store_->EnqueueBatch(reqs);
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(good->size(), 3u);
+  EXPECT_EQ(store_->List({})->size(), 3u);
+}
+
+TEST_F(StoreTest, RejectsBadRequests) {
+  EnqueueRequest r;
+  EXPECT_TRUE(store_->Enqueue(r).status().IsInvalidArgument());
+  r.type = "a";
+  r.payload = std::string(kMaxPayloadBytes + 1, ' ');
+  Result<EnqueueResult> big = store_->Enqueue(r);
+  EXPECT_TRUE(big.status().IsInvalidArgument());
+  EXPECT_NE(big.status().message().find("limit"), std::string::npos);
+  r.payload = "{}";
+  r.max_attempts = 0;
+  EXPECT_TRUE(store_->Enqueue(r).status().IsInvalidArgument());
+}
+
+TEST_F(StoreTest, SuccessRecordsResultOnce) {
+  std::int64_t id = Add("a");
+  ClaimedJob c = ClaimN(1).at(0);
+  CompletionResult r = Finish("w1", {id, c.attempt, Completion::Kind::kSucceeded, R"({"ok":true})", 0});
+  EXPECT_FALSE(r.stale);
+  EXPECT_EQ(r.state, JobState::kSucceeded);
+  Job j = GetJob(id);
+  EXPECT_EQ(j.state, JobState::kSucceeded);
+  EXPECT_EQ(j.result, R"({"ok":true})");
+  EXPECT_TRUE(j.finished_at_ms.has_value());
+  // A second report of the same attempt is stale and changes nothing.
+  CompletionResult again = Finish("w1", {id, c.attempt, Completion::Kind::kFailed, "late", 0});
+  EXPECT_TRUE(again.stale);
+  EXPECT_EQ(GetJob(id).state, JobState::kSucceeded);
+}
+
+TEST_F(StoreTest, FailedAttemptsRetryWithBackoffThenFail) {
+  EnqueueRequest req;
+  req.type = "a";
+  req.max_attempts = 2;
+  std::int64_t id = Add(req);
+  ClaimedJob c = ClaimN(1).at(0);
+  std::int64_t before = NowMs();
+  CompletionResult r = Finish("w1", {id, c.attempt, Completion::Kind::kFailed, "boom 1", 30'000});
+  EXPECT_EQ(r.state, JobState::kQueued);
+  Job j = GetJob(id);
+  EXPECT_GE(j.run_at_ms, before + 30'000);
+  EXPECT_EQ(j.last_error, "boom 1");
+  EXPECT_TRUE(ClaimN(1).empty());  // not before its retry time
+
+  // Make it due now, claim and fail the last attempt.
+  SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
+  ASSERT_TRUE(db.Exec("UPDATE jobs SET run_at = 0 WHERE id = " + std::to_string(id)).ok());
+  ClaimedJob c2 = ClaimN(1).at(0);
+  EXPECT_EQ(c2.attempt, 2);
+  r = Finish("w1", {id, c2.attempt, Completion::Kind::kFailed, "boom 2", 30'000});
+  EXPECT_EQ(r.state, JobState::kFailed);
+  j = GetJob(id);
+  nlohmann::json errors = nlohmann::json::parse(j.errors);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0]["attempt"], 1);
+  EXPECT_EQ(errors[0]["error"], "boom 1");
+  EXPECT_EQ(errors[1]["error"], "boom 2");
+  EXPECT_EQ(errors[1]["worker"], "w1");
+}
+
+TEST_F(StoreTest, PermanentFailureSkipsRemainingAttempts) {
+  std::int64_t id = Add("a");
+  ClaimedJob c = ClaimN(1).at(0);
+  EXPECT_EQ(Finish("w1", {id, c.attempt, Completion::Kind::kFailedPermanent, "bad input", 0}).state,
+            JobState::kFailed);
+  EXPECT_EQ(GetJob(id).attempts, 1);
+}
+
+TEST_F(StoreTest, StaleWorkerCannotOverwriteARecoveredJob) {
+  std::int64_t id = Add("a");
+  ClaimedJob c = ClaimN(1, "old").at(0);
+  Result<std::vector<std::int64_t>> rec = store_->Recover("old", true, "worker died (signal 9)");
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(*rec, std::vector<std::int64_t>{id});
+  ClaimedJob c2 = ClaimN(1, "new").at(0);
+  EXPECT_EQ(c2.attempt, 2);
+  // The old worker reports late: rejected, for both the old and the new attempt number.
+  EXPECT_TRUE(Finish("old", {id, c.attempt, Completion::Kind::kSucceeded, "x", 0}).stale);
+  EXPECT_TRUE(Finish("old", {id, c2.attempt, Completion::Kind::kSucceeded, "x", 0}).stale);
+  EXPECT_TRUE(store_->SetPid(id, "old", c.attempt, 1).IsConflict());
+  EXPECT_FALSE(Finish("new", {id, c2.attempt, Completion::Kind::kSucceeded, "y", 0}).stale);
+  EXPECT_EQ(GetJob(id).result, "y");
+}
+
+TEST_F(StoreTest, RecoverWithoutSpendingRefundsTheAttempt) {
+  std::int64_t id = Add("a");
+  ClaimN(1);
+  ASSERT_TRUE(store_->Recover("w1", false, "shutdown").ok());
+  Job j = GetJob(id);
+  EXPECT_EQ(j.state, JobState::kQueued);
+  EXPECT_EQ(j.attempts, 0);
+  EXPECT_FALSE(j.last_error.has_value());
+}
+
+TEST_F(StoreTest, CrashOnTheLastAttemptFailsTheJob) {
+  EnqueueRequest r;
+  r.type = "a";
+  r.max_attempts = 1;
+  std::int64_t id = Add(r);
+  ClaimN(1);
+  ASSERT_TRUE(store_->Recover("w1", true, "worker died (signal 9)").ok());
+  Job j = GetJob(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_EQ(j.last_error, "worker died (signal 9)");
+}
+
+TEST_F(StoreTest, RecoverAllAtStartup) {
+  Add("a");
+  Add("b");
+  ClaimN(1, "w1");
+  ClaimN(1, "w2");
+  Result<std::vector<std::int64_t>> rec = store_->Recover("", false, "supervisor restarted");
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->size(), 2u);
+  EXPECT_EQ(ClaimN(10).size(), 2u);
+}
+
+TEST_F(StoreTest, ShutdownInterruptionRefundsTheAttempt) {
+  std::int64_t id = Add("a");
+  ClaimedJob c = ClaimN(1).at(0);
+  EXPECT_EQ(Finish("w1", {id, c.attempt, Completion::Kind::kInterrupted, "shutdown", 0}).state,
+            JobState::kQueued);
+  EXPECT_EQ(GetJob(id).attempts, 0);
+  EXPECT_EQ(ClaimN(1).at(0).attempt, 1);
+}
+
+TEST_F(StoreTest, ExpiredLeasesAreReaped) {
+  StoreOptions o;
+  o.lease = Duration(1000);
+  store_ = Open(o);
+  std::int64_t id = Add("a");
+  ClaimN(1);
+  EXPECT_TRUE(store_->ReapExpiredLeases(NowMs())->empty());
+  Result<std::vector<std::int64_t>> reaped = store_->ReapExpiredLeases(NowMs() + 2000);
+  ASSERT_TRUE(reaped.ok());
+  EXPECT_EQ(*reaped, std::vector<std::int64_t>{id});
+  Job j = GetJob(id);
+  EXPECT_EQ(j.state, JobState::kQueued);
+  EXPECT_NE(j.last_error->find("lease expired"), std::string::npos);
+}
+
+TEST_F(StoreTest, ExtendLeasesMovesTheDeadline) {
+  std::int64_t id = Add("a");
+  ClaimN(1);
+  std::int64_t first = *GetJob(id).lease_until_ms;
+  usleep(5000);
+  EXPECT_EQ(*store_->ExtendLeases("w1"), 1);
+  EXPECT_GT(*GetJob(id).lease_until_ms, first);
+  EXPECT_EQ(*store_->ExtendLeases("nobody"), 0);
+}
+
+TEST_F(StoreTest, CancelQueuedAndRunning) {
+  std::int64_t queued = Add("a");
+  EXPECT_EQ(*store_->Cancel(queued), JobState::kCancelled);
+  EXPECT_EQ(GetJob(queued).state, JobState::kCancelled);
+  EXPECT_TRUE(store_->Cancel(queued).status().IsConflict());
+  EXPECT_TRUE(store_->Cancel(9999).status().IsNotFound());
+
+  std::int64_t running = Add("b");
+  ClaimedJob c = ClaimN(1).at(0);
+  EXPECT_EQ(*store_->Cancel(running), JobState::kRunning);
+  EXPECT_EQ(*store_->CancelRequested("w1"), std::vector<std::int64_t>{running});
+  // The worker stops the job; its failure is recorded as a cancellation.
+  EXPECT_EQ(Finish("w1", {running, c.attempt, Completion::Kind::kFailed, "terminated", 1000}).state,
+            JobState::kCancelled);
+}
+
+TEST_F(StoreTest, RetryAndDelete) {
+  std::int64_t id = Add("a");
+  EXPECT_TRUE(store_->Retry(id).IsConflict());
+  ASSERT_TRUE(store_->Cancel(id).ok());
+  ASSERT_TRUE(store_->Retry(id).ok());
+  EXPECT_EQ(GetJob(id).state, JobState::kQueued);
+  ClaimN(1);
+  EXPECT_TRUE(store_->Delete(id).IsConflict());
+  ASSERT_TRUE(store_->Recover("w1", false, "x").ok());
+  ASSERT_TRUE(store_->Delete(id).ok());
+  EXPECT_TRUE(store_->Get(id).status().IsNotFound());
+  EXPECT_TRUE(store_->Delete(id).IsNotFound());
+}
+
+TEST_F(StoreTest, RetryRefusedWhileAnotherJobHoldsTheUniqueKey) {
+  EnqueueRequest r;
+  r.type = "a";
+  r.unique_key = "k";
+  std::int64_t first = Add(r);
+  ASSERT_TRUE(store_->Cancel(first).ok());
+  Add(r);
+  Status s = store_->Retry(first);
+  EXPECT_TRUE(s.IsConflict());
+  EXPECT_NE(s.message().find("unique key"), std::string::npos) << s.message();
+}
+
+TEST_F(StoreTest, PruneDeletesOldFinishedJobsInBatches) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->Cancel(Add("a")).ok());
+  std::int64_t keep = Add("b");
+  EXPECT_EQ(*store_->Prune(JobState::kCancelled, NowMs() - 60'000, 10), 0);
+  EXPECT_EQ(*store_->Prune(JobState::kCancelled, NowMs() + 1, 3), 3);
+  EXPECT_EQ(*store_->Prune(JobState::kCancelled, NowMs() + 1, 3), 2);
+  EXPECT_TRUE(store_->Get(keep).ok());
+  EXPECT_TRUE(store_->Prune(JobState::kQueued, NowMs(), 3).status().IsInvalidArgument());
+}
+
+TEST_F(StoreTest, StatsCountPerQueueAndState) {
+  Add("a");
+  Add("a");
+  EnqueueRequest other;
+  other.type = "b";
+  other.queue = "other";
+  Add(other);
+  ClaimN(1);
+  ASSERT_TRUE(store_->SetQueuePaused("empty", true).ok());
+  Result<std::vector<QueueStats>> stats = store_->Stats();
+  ASSERT_TRUE(stats.ok());
+  ASSERT_EQ(stats->size(), 3u);
+  const QueueStats& d = (*stats)[0];
+  EXPECT_EQ(d.queue, "default");
+  EXPECT_EQ(d.counts[static_cast<int>(JobState::kQueued)], 1);
+  EXPECT_EQ(d.counts[static_cast<int>(JobState::kRunning)], 1);
+  EXPECT_TRUE(d.oldest_ready_ms.has_value());
+  EXPECT_TRUE((*stats)[1].paused);
+  EXPECT_EQ((*stats)[2].queue, "other");
+}
+
+TEST_F(StoreTest, ListFilters) {
+  Add("a");
+  std::int64_t b = Add("b");
+  Add("a");
+  JobFilter f;
+  f.type = "b";
+  Result<std::vector<Job>> jobs = store_->List(f);
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].id, b);
+  f = {};
+  f.limit = 2;
+  EXPECT_EQ(store_->List(f)->size(), 2u);
+  f = {};
+  f.state = JobState::kRunning;
+  EXPECT_TRUE(store_->List(f)->empty());
+}
+
+TEST_F(StoreTest, ProgressAndCheckpointReachTheNextAttempt) {
+  std::int64_t id = Add("a");
+  ClaimedJob c = ClaimN(1).at(0);
+  EXPECT_FALSE(c.checkpoint.has_value());
+  ASSERT_TRUE(store_->UpdateProgress(id, "w1", c.attempt, 0.4, "page 40/100", R"({"page":40})").ok());
+  ASSERT_TRUE(store_->UpdateProgress(id, "w1", c.attempt, 0.5, std::nullopt, std::nullopt).ok());
+  Job j = GetJob(id);
+  EXPECT_DOUBLE_EQ(*j.progress, 0.5);
+  EXPECT_EQ(j.progress_message, "page 40/100");
+  ASSERT_TRUE(store_->Recover("w1", true, "worker died").ok());
+  ClaimedJob c2 = ClaimN(1).at(0);
+  EXPECT_EQ(c2.checkpoint, R"({"page":40})");
+}
+
+TEST_F(StoreTest, PlainSqlInsertIsAValidEnqueue) {
+  SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
+  ASSERT_TRUE(db.Exec("BEGIN; INSERT INTO jobs (type, payload) VALUES ('plain', '{\"x\":1}'); COMMIT;").ok());
+  std::vector<ClaimedJob> c = ClaimN(1);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].type, "plain");
+  EXPECT_EQ(c[0].max_attempts, 5);
+  EXPECT_NEAR(static_cast<double>(c[0].enqueued_at_ms), static_cast<double>(NowMs()), 5000.0);
+  EXPECT_FALSE(db.Exec("INSERT INTO jobs (type, payload) VALUES ('plain', 'not json')").ok());
+}
+
+TEST_F(StoreTest, DataVersionChangesOnOtherConnectionsCommits) {
+  std::int64_t v0 = *store_->DataVersion();
+  std::unique_ptr<JobStore> other = Open();
+  EnqueueRequest r;
+  r.type = "a";
+  ASSERT_TRUE(other->Enqueue(r).ok());
+  EXPECT_NE(*store_->DataVersion(), v0);
+}
+
+TEST_F(StoreTest, RefusesANewerSchema) {
+  store_.reset();
+  {
+    SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
+    ASSERT_TRUE(db.Exec("PRAGMA user_version = 999").ok());
+  }
+  Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(path_, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("upgrade drover"), std::string::npos) << s.status().message();
+}
+
+TEST_F(StoreTest, CompletionAndNextClaimShareOneTransaction) {
+  for (int i = 0; i < 4; ++i) Add("a");
+  std::vector<ClaimedJob> first = ClaimN(2);
+  std::vector<Completion> done;
+  for (const ClaimedJob& c : first) done.push_back({c.id, c.attempt, Completion::Kind::kSucceeded, "", 0});
+  std::vector<CompletionResult> results;
+  Result<std::vector<ClaimedJob>> next = store_->CompleteAndClaim("w1", done, &results, kDefault, 10);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->size(), 2u);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].state, JobState::kSucceeded);
+}
+
+// Two processes claim from the same table concurrently: no job is handed out twice.
+TEST_F(StoreTest, ConcurrentClaimsFromTwoProcessesNeverOverlap) {
+  constexpr int kJobs = 2000;
+  std::vector<EnqueueRequest> reqs(kJobs);
+  for (auto& r : reqs) r.type = "a";
+  ASSERT_TRUE(store_->EnqueueBatch(reqs).ok());
+  store_.reset();
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  pid_t kids[2];
+  for (int k = 0; k < 2; ++k) {
+    kids[k] = fork();
+    if (kids[k] == 0) {
+      close(out[0]);
+      Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(path_, {});
+      if (!s.ok()) _exit(2);
+      std::string worker = "w" + std::to_string(k);
+      while (true) {
+        Result<std::vector<ClaimedJob>> c = (*s)->Claim(worker, kDefault, 7);
+        if (!c.ok()) _exit(3);
+        if (c->empty()) break;
+        for (const ClaimedJob& j : *c) {
+          if (write(out[1], &j.id, sizeof j.id) != sizeof j.id) _exit(4);
+        }
+      }
+      _exit(0);
+    }
+  }
+  close(out[1]);
+  std::vector<std::int64_t> ids;
+  std::int64_t id;
+  while (read(out[0], &id, sizeof id) == sizeof id) ids.push_back(id);
+  close(out[0]);
+  for (pid_t p : kids) {
+    int st;
+    waitpid(p, &st, 0);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  }
+  std::set<std::int64_t> unique(ids.begin(), ids.end());
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kJobs));
+  EXPECT_EQ(unique.size(), static_cast<size_t>(kJobs));
+}
+
+}  // namespace
+}  // namespace drover
