@@ -245,10 +245,6 @@ void ReadPool(TableReader& r, PoolConfig* p) {
 
 void ReadJob(TableReader& r, JobTypeConfig* j) {
   r.StringList("command", &j->command, false);
-  if (!j->command.empty() && j->command[0][0] != '/') {
-    r.Error(r.Get("command"), "command",
-            "the program must be an absolute path (got \"" + j->command[0] + "\"); no shell or PATH lookup is done");
-  }
   r.String("queue", &j->queue);
   r.Integer("priority", &j->priority, -1'000'000, 1'000'000);
   r.DurationKey("timeout", &j->timeout);
@@ -446,6 +442,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
   for (std::string* p : {&c.supervisor.database, &c.supervisor.socket, &c.supervisor.pidfile,
                          &c.supervisor.log_file}) {
     *p = Resolve(std::filesystem::absolute(dir).string(), *p);
+  }
+  // No PATH lookup: a relative program is relative to the config file, like the other paths.
+  for (auto& [name, job] : c.jobs) {
+    if (job.is_command()) job.command[0] = Resolve(std::filesystem::absolute(dir).string(), job.command[0]);
   }
   return c;
 }

@@ -59,7 +59,8 @@ struct PoolConfig {
 
 struct JobTypeConfig {
   std::string name;
-  std::vector<std::string> command;  // empty: an in-process handler named `name`
+  std::vector<std::string> command;  // argv; empty: an in-process handler named `name`.
+                                     // A relative program is resolved against the config file's directory.
   std::string queue = "default";
   int priority = 0;                  // higher runs first
   Duration timeout{0};               // 0 = no timeout

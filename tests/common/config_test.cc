@@ -87,6 +87,12 @@ TEST(ConfigTest, DefaultsApplyAndRelativePathsFollowTheFile) {
   EXPECT_EQ(c->pools.at("p").queues, std::vector<std::string>{"default"});
 }
 
+TEST(ConfigTest, RelativeCommandsFollowTheFile) {
+  Result<Config> c = ParseConfig("[pools.p]\n[jobs.j]\ncommand = [\"bin/run\", \"x\"]\n", "/srv/app/drover.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->jobs.at("j").command, (std::vector<std::string>{"/srv/app/bin/run", "x"}));
+}
+
 struct BadCase {
   const char* toml;
   const char* expected;  // substring of the error: file:line and key
@@ -113,7 +119,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"[supervisor]\nlog_level = \"loud\"\n[pools.p]\n", "test.toml:2: [supervisor] log_level"},
         BadCase{"[pools.p]\nmax_memory = \"lots\"\n", "test.toml:2: [pools.p] max_memory: invalid size"},
         BadCase{"[pools.p]\nqueues = []\n", "test.toml:2: [pools.p] queues: must not be empty"},
-        BadCase{"[pools.p]\n[jobs.j]\ncommand = [\"relative/bin\"]\n", "test.toml:3: [jobs.j] command: the program must be an absolute path"},
+        BadCase{"[pools.p]\n[jobs.j]\ncommand = []\n", "test.toml:3: [jobs.j] command: must not be empty"},
         BadCase{"[pools.p]\n[jobs.j]\nmax_attempts = 0\n", "[jobs.j] max_attempts: must be between 1"},
         BadCase{"[pools.p]\n[jobs.j]\npermanent_exit_codes = [0]\n", "[jobs.j] permanent_exit_codes"},
         BadCase{"[pools.p]\n[jobs.j]\nuser = \"x\"\n", "[jobs.j] user: only applies to command jobs"},

@@ -1,0 +1,70 @@
+// HandlerPool: the threads a worker runs in-process handlers on. The worker's event loop
+// submits jobs and collects outcomes; a handler never touches the store. Thread-safe.
+// Created after fork, in the worker only.
+#ifndef DROVER_JOBS_HANDLER_POOL_H_
+#define DROVER_JOBS_HANDLER_POOL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "jobs/handler.h"
+#include "jobs/job.h"
+
+namespace drover {
+
+struct HandlerOutcome {
+  std::int64_t id = 0;
+  int attempt = 0;
+  HandlerResult result;
+};
+
+struct HandlerProgress {
+  std::int64_t id = 0;
+  int attempt = 0;
+  double fraction = 0;
+  std::string message;
+  std::optional<std::string> checkpoint;
+};
+
+class HandlerPool {
+ public:
+  // Starts `threads` threads. Fails if the eventfd cannot be created.
+  static Result<std::unique_ptr<HandlerPool>> Create(int threads);
+  ~HandlerPool();  // waits for running handlers to return
+
+  // Queues `job` for `fn`. `cancel` must outlive the call.
+  void Submit(ClaimedJob job, const Handler* fn, const std::atomic<bool>* cancel);
+  // Readable whenever outcomes or progress reports are waiting.
+  int event_fd() const { return event_fd_.get(); }
+  // Takes what finished and what was reported since the last call.
+  void Drain(std::vector<HandlerOutcome>* outcomes, std::vector<HandlerProgress>* progress);
+
+ private:
+  struct Task {
+    ClaimedJob job;
+    const Handler* fn;
+    const std::atomic<bool>* cancel;
+  };
+  HandlerPool() = default;
+  void Loop();
+  void Notify();
+
+  UniqueFd event_fd_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Task> tasks_;
+  std::vector<HandlerOutcome> outcomes_;
+  std::vector<HandlerProgress> progress_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace drover
+
+#endif  // DROVER_JOBS_HANDLER_POOL_H_

@@ -1,0 +1,22 @@
+// The scheduler process's main loop: every `tick` it reaps expired leases, expires jobs past
+// expires_at, prunes finished jobs past their retention in small batches, warns about stuck
+// jobs and runs the WAL checkpoint (so workers never checkpoint on their hot path).
+// Runs in a freshly forked child with its own store connection. Not thread-safe.
+#ifndef DROVER_JOBS_SCHEDULER_H_
+#define DROVER_JOBS_SCHEDULER_H_
+
+#include "common/config.h"
+
+namespace drover {
+
+struct SchedulerOptions {
+  const Config* config = nullptr;
+  int supervisor_fd = -1;  // heartbeat pipe; -1 for none
+};
+
+// Runs until SIGTERM/SIGINT. Returns 0 after a clean stop, 1 on a fatal error (logged).
+int RunScheduler(const SchedulerOptions& options);
+
+}  // namespace drover
+
+#endif  // DROVER_JOBS_SCHEDULER_H_

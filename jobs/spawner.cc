@@ -1,0 +1,141 @@
+// The only translation unit that includes Boost.Process (slow to compile).
+#include "jobs/spawner.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+// glibc declares vfork() but its feature macros hide it from Boost.Process's check; without
+// this, use_vfork fails to link. vfork keeps spawning fast from a large worker.
+#define BOOST_POSIX_HAS_VFORK 1
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/env.hpp>
+#include <boost/process/environment.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/extend.hpp>
+#include <boost/process/posix.hpp>
+#include <boost/process/start_dir.hpp>
+
+namespace drover {
+namespace {
+
+struct Identity {
+  uid_t uid;
+  gid_t gid;
+  std::vector<gid_t> groups;
+};
+
+// Looks the user and group up before spawning: the vfork child may only make syscalls.
+Result<std::optional<Identity>> ResolveIdentity(const SpawnRequest& req) {
+  if (req.user.empty() && req.group.empty()) return std::optional<Identity>();
+  if (geteuid() != 0) {
+    return Status::InvalidArgument("user/group is set but the worker does not run as root; remove `user` "
+                                   "and `group` or run droverd as root");
+  }
+  Identity id{geteuid(), getegid(), {}};
+  std::vector<char> buf(16384);
+  if (!req.user.empty()) {
+    passwd pw, *found = nullptr;
+    if (getpwnam_r(req.user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+      return Status::InvalidArgument("unknown user \"" + req.user + "\"");
+    }
+    id.uid = pw.pw_uid;
+    id.gid = pw.pw_gid;
+    int n = 64;
+    id.groups.resize(n);
+    if (getgrouplist(req.user.c_str(), pw.pw_gid, id.groups.data(), &n) < 0) {
+      id.groups.resize(n);
+      getgrouplist(req.user.c_str(), pw.pw_gid, id.groups.data(), &n);
+    }
+    id.groups.resize(n);
+  }
+  if (!req.group.empty()) {
+    group gr, *found = nullptr;
+    if (getgrnam_r(req.group.c_str(), &gr, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+      return Status::InvalidArgument("unknown group \"" + req.group + "\"");
+    }
+    id.gid = gr.gr_gid;
+  }
+  if (id.groups.empty()) id.groups.push_back(id.gid);
+  return std::optional<Identity>(id);
+}
+
+Result<UniqueFd> PayloadFd(const std::string& data) {
+  UniqueFd fd(memfd_create("drover-payload", MFD_CLOEXEC));
+  if (!fd) return Status::FromErrno("memfd_create");
+  DROVER_RETURN_IF_ERROR(WriteAll(fd.get(), data.data(), data.size()));
+  if (lseek(fd.get(), 0, SEEK_SET) != 0) return Status::FromErrno("lseek payload");
+  return fd;
+}
+
+}  // namespace
+
+Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
+  namespace bp = boost::process;
+  if (req.argv.empty()) return Status::InvalidArgument("empty command");
+  Result<std::optional<Identity>> identity = ResolveIdentity(req);
+  if (!identity.ok()) return identity.status();
+  Result<UniqueFd> in = PayloadFd(req.stdin_data);
+  if (!in.ok()) return in.status();
+  Result<Pipe> out = MakePipe(true), err = MakePipe(true), status = MakePipe(true);
+  if (!out.ok()) return out.status();
+  if (!err.ok()) return err.status();
+  if (!status.ok()) return status.status();
+
+  bp::environment env;
+  for (const auto& [k, v] : req.env) env[k] = v;
+  std::vector<std::string> args(req.argv.begin() + 1, req.argv.end());
+  const std::optional<Identity>& who = *identity;
+  const std::optional<std::int64_t> nofile = req.limit_nofile;
+  const std::optional<std::uint64_t> as = req.limit_as;
+
+  // Runs in the vfork child between fork and exec: syscalls only, no allocation.
+  auto setup = [&](auto& exec) {
+    auto fail = [&](const char* what) { exec.set_error(std::error_code(errno, std::system_category()), what); };
+    if (setpgid(0, 0) != 0) return fail("setpgid");
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return fail("sigprocmask");
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+    }
+    // The job dies with its worker; its own children are reaped by the supervisor (subreaper).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (nofile) {
+      rlimit rl{static_cast<rlim_t>(*nofile), static_cast<rlim_t>(*nofile)};
+      if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return fail("setrlimit(RLIMIT_NOFILE)");
+    }
+    if (as) {
+      rlimit rl{static_cast<rlim_t>(*as), static_cast<rlim_t>(*as)};
+      if (setrlimit(RLIMIT_AS, &rl) != 0) return fail("setrlimit(RLIMIT_AS)");
+    }
+    if (who) {
+      if (setgroups(who->groups.size(), who->groups.data()) != 0) return fail("setgroups");
+      if (setgid(who->gid) != 0) return fail("setgid");
+      if (setuid(who->uid) != 0) return fail("setuid");
+    }
+  };
+
+  std::error_code ec;
+  bp::child child(bp::exe = req.argv[0], bp::args = args, env,
+                  bp::start_dir = req.working_dir.empty() ? std::string("/") : req.working_dir,
+                  bp::posix::fd.bind(0, in->get()), bp::posix::fd.bind(1, out->write.get()),
+                  bp::posix::fd.bind(2, err->write.get()), bp::posix::fd.bind(kStatusFd, status->write.get()),
+                  bp::extend::on_exec_setup = setup, bp::posix::use_vfork, ec);
+  if (ec) return Status::IoError("start " + req.argv[0] + ": " + ec.message());
+  SpawnedProcess p;
+  p.pid = child.id();
+  child.detach();  // the worker reaps it with waitpid
+  p.stdout_fd = std::move(out->read);
+  p.stderr_fd = std::move(err->read);
+  p.status_fd = std::move(status->read);
+  return p;
+}
+
+}  // namespace drover

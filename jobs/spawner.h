@@ -1,0 +1,47 @@
+// Spawner: starts a command job's process (Boost.Process, vfork path) in its own process
+// group with a clean environment, the signal mask restored and the payload on stdin. The
+// caller reaps it: nothing here installs SIGCHLD handling. Not thread-safe.
+#ifndef DROVER_JOBS_SPAWNER_H_
+#define DROVER_JOBS_SPAWNER_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/unique_fd.h"
+
+namespace drover {
+
+struct SpawnRequest {
+  std::vector<std::string> argv;           // argv[0] is an absolute path; no shell
+  std::map<std::string, std::string> env;  // the complete environment
+  std::string stdin_data;
+  std::string working_dir;                 // empty: "/"
+  std::string user;                        // run as this user (needs root); empty: unchanged
+  std::string group;                       // primary group; empty: the user's
+  std::optional<std::int64_t> limit_nofile;
+  std::optional<std::uint64_t> limit_as;
+};
+
+struct SpawnedProcess {
+  pid_t pid = -1;  // also the process group id
+  UniqueFd stdout_fd;  // non-blocking read ends
+  UniqueFd stderr_fd;
+  UniqueFd status_fd;  // the job writes JSON lines to fd 3 (DROVER_STATUS_FD)
+};
+
+// The descriptor number a job finds its status pipe on.
+inline constexpr int kStatusFd = 3;
+
+// Starts the process. Fails with the program path and reason (not found, not executable,
+// unknown user, no permission to switch user).
+Result<SpawnedProcess> Spawn(const SpawnRequest& req);
+
+}  // namespace drover
+
+#endif  // DROVER_JOBS_SPAWNER_H_

@@ -1,0 +1,30 @@
+// The worker process's main loop: claims jobs from its pool's queues and runs up to
+// `concurrency` of them at once (command jobs as process groups, in-process handlers on
+// threads), all watched from one epoll loop. Runs in a freshly forked child; owns its own
+// store connection. Not thread-safe.
+#ifndef DROVER_JOBS_WORKER_H_
+#define DROVER_JOBS_WORKER_H_
+
+#include <string>
+
+#include "common/config.h"
+#include "jobs/handler.h"
+
+namespace drover {
+
+struct WorkerOptions {
+  std::string name;  // "worker:default:0"
+  const Config* config = nullptr;
+  const PoolConfig* pool = nullptr;
+  const HandlerRegistry* handlers = nullptr;
+  int supervisor_fd = -1;  // heartbeat/report pipe to the supervisor; -1 for none
+};
+
+// Runs until SIGTERM/SIGINT (graceful: running jobs get shutdown_timeout, then their groups
+// are killed and the jobs re-queued without spending an attempt) or until the worker is
+// recycled. Returns the process exit code: 0 after a clean stop, 1 on a fatal error (logged).
+int RunWorker(const WorkerOptions& options);
+
+}  // namespace drover
+
+#endif  // DROVER_JOBS_WORKER_H_

@@ -1,0 +1,180 @@
+#include "supervisor/control_server.h"
+
+#include <grp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/time_util.h"
+
+namespace drover {
+namespace {
+
+Result<sockaddr_un> Address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    return Status::InvalidArgument("socket path " + path + " is longer than " +
+                                   std::to_string(sizeof addr.sun_path - 1) + " bytes");
+  }
+  memcpy(addr.sun_path, path.data(), path.size());
+  return addr;
+}
+
+}  // namespace
+
+ControlServer::~ControlServer() { CloseAll(); }
+
+void ControlServer::CloseAll() {
+  clients_.clear();
+  listen_.Reset();
+}
+
+Status ControlServer::Listen(const std::string& path, const std::string& group, int epoll_fd) {
+  Result<sockaddr_un> addr = Address(path);
+  if (!addr.ok()) return addr.status();
+  listen_.Reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!listen_) return Status::FromErrno("socket");
+  // The caller holds the database lock, so a socket file left here belongs to a dead instance.
+  unlink(path.c_str());
+  if (bind(listen_.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) != 0) {
+    return Status::FromErrno("bind control socket " + path + " (does its directory exist?)");
+  }
+  if (chmod(path.c_str(), 0660) != 0) return Status::FromErrno("chmod " + path);
+  if (!group.empty()) {
+    struct group* g = getgrnam(group.c_str());
+    if (g == nullptr) return Status::InvalidArgument("socket_group \"" + group + "\" does not exist");
+    if (chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
+      return Status::FromErrno("chown " + path + " to group " + group);
+    }
+  }
+  if (listen(listen_.get(), 64) != 0) return Status::FromErrno("listen " + path);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = listen_.get();
+  if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_.get(), &ev) != 0) return Status::FromErrno("epoll_ctl");
+  path_ = path;
+  epoll_fd_ = epoll_fd;
+  return Status::Ok();
+}
+
+void ControlServer::Accept() {
+  while (true) {
+    int fd = accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    Client c;
+    c.fd.Reset(fd);
+    socklen_t len = sizeof c.peer;
+    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c.peer, &len);
+    c.last_us = MonotonicUs();
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) continue;
+    clients_.emplace(fd, std::move(c));
+  }
+}
+
+void ControlServer::Drop(int fd) {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  clients_.erase(fd);
+}
+
+void ControlServer::Flush(Client& c) {
+  while (!c.out.empty()) {
+    ssize_t n = send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0) return Drop(c.fd.get());
+    c.out.erase(0, static_cast<size_t>(n));
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN | (c.out.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
+  ev.data.fd = c.fd.get();
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd.get(), &ev);
+  if (c.out.empty() && c.closing) Drop(c.fd.get());
+}
+
+void ControlServer::OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch) {
+  if (fd == listen_.get()) return Accept();
+  auto it = clients_.find(fd);
+  if (it == clients_.end()) return;
+  Client& c = it->second;
+  c.last_us = MonotonicUs();
+  if (events & EPOLLIN) {
+    char buf[8192];
+    while (true) {
+      ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n <= 0) {
+        c.closing = true;
+        break;
+      }
+      c.in.append(buf, static_cast<size_t>(n));
+      if (c.in.size() > kMaxControlRequest && c.in.find('\n') == std::string::npos) {
+        c.out += "{\"ok\":false,\"error\":\"request too large (limit 64 KiB)\"}\n";
+        c.in.clear();
+        c.closing = true;
+        break;
+      }
+    }
+    size_t nl;
+    while ((nl = c.in.find('\n')) != std::string::npos) {
+      std::string line = c.in.substr(0, nl);
+      c.in.erase(0, nl + 1);
+      if (!line.empty()) c.out += dispatch(line, c.peer) + "\n";
+    }
+  }
+  if (events & (EPOLLHUP | EPOLLERR)) c.closing = true;
+  Flush(c);
+}
+
+void ControlServer::CloseIdle(std::int64_t now_us, std::int64_t idle_us) {
+  std::vector<int> idle;
+  for (auto& [fd, c] : clients_) {
+    if (now_us - c.last_us > idle_us) idle.push_back(fd);
+  }
+  for (int fd : idle) Drop(fd);
+}
+
+Result<std::string> ControlRequest(const std::string& path, const std::string& request, int timeout_ms) {
+  Result<sockaddr_un> addr = Address(path);
+  if (!addr.ok()) return addr.status();
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Status::FromErrno("socket");
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) != 0) {
+    int err = errno;
+    if (err == ENOENT || err == ECONNREFUSED) {
+      return Status::NotFound("droverd is not running (nothing listens on " + path + ")");
+    }
+    if (err == EACCES || err == EPERM) {
+      return Status::IoError("permission denied on " + path +
+                             ": run as root or join the socket's group (usually `drover`)");
+    }
+    return Status::FromErrno("connect " + path, err);
+  }
+  std::string line = request + "\n";
+  DROVER_RETURN_IF_ERROR(WriteAll(fd.get(), line.data(), line.size()).Prefixed("send to " + path));
+  std::string resp;
+  std::int64_t deadline = MonotonicUs() + static_cast<std::int64_t>(timeout_ms) * 1000;
+  while (resp.find('\n') == std::string::npos) {
+    int left = static_cast<int>((deadline - MonotonicUs()) / 1000);
+    if (left <= 0) return Status::Busy("droverd did not answer within " + std::to_string(timeout_ms) + " ms");
+    pollfd p{fd.get(), POLLIN, 0};
+    if (poll(&p, 1, left) <= 0) continue;
+    char buf[65536];
+    ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::IoError("droverd closed the connection without answering");
+    resp.append(buf, static_cast<size_t>(n));
+  }
+  return resp.substr(0, resp.find('\n'));
+}
+
+}  // namespace drover

@@ -1,0 +1,66 @@
+// ControlServer: the supervisor's Unix socket (mode 0660). Line-delimited JSON: one request
+// object per line, one response object per line. Non-blocking, driven by the supervisor's
+// epoll loop; peers are identified by SO_PEERCRED. Not thread-safe.
+#ifndef DROVER_SUPERVISOR_CONTROL_SERVER_H_
+#define DROVER_SUPERVISOR_CONTROL_SERVER_H_
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "common/status.h"
+#include "common/unique_fd.h"
+
+namespace drover {
+
+inline constexpr size_t kMaxControlRequest = 64 * 1024;
+
+class ControlServer {
+ public:
+  // Turns one request line into one response line (without the newline).
+  using Dispatch = std::function<std::string(const std::string& line, const ucred& peer)>;
+
+  ControlServer() = default;
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // Binds `path` (replacing a stale socket file), sets mode 0660 and, when `group` is set, its
+  // group, and registers with `epoll_fd`. Fails naming the path.
+  Status Listen(const std::string& path, const std::string& group, int epoll_fd);
+  bool Owns(int fd) const { return fd == listen_.get() || clients_.count(fd); }
+  void OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch);
+  // Drops clients silent for longer than `idle_us`.
+  void CloseIdle(std::int64_t now_us, std::int64_t idle_us);
+  // Closes every descriptor (children must not keep them); the socket file stays.
+  void CloseAll();
+
+ private:
+  struct Client {
+    UniqueFd fd;
+    ucred peer{};
+    std::string in, out;
+    std::int64_t last_us = 0;
+    bool closing = false;
+  };
+  void Accept();
+  void Flush(Client& c);
+  void Drop(int fd);
+
+  std::string path_;
+  int epoll_fd_ = -1;
+  UniqueFd listen_;
+  std::map<int, Client> clients_;
+};
+
+// Connects to the supervisor at `path`, sends `request` (one line) and returns the response
+// line. NotFound when nothing listens there (daemon not running); IoError with a hint when
+// permission is denied.
+Result<std::string> ControlRequest(const std::string& path, const std::string& request, int timeout_ms);
+
+}  // namespace drover
+
+#endif  // DROVER_SUPERVISOR_CONTROL_SERVER_H_

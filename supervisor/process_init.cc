@@ -1,0 +1,80 @@
+#include "supervisor/process_init.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+
+namespace drover {
+namespace {
+char* title_area = nullptr;
+size_t title_len = 0;
+}  // namespace
+
+void InitProcessTitle(int argc, char** argv) {
+  if (argc < 1) return;
+  // The argv strings are contiguous; their total length is what can be overwritten.
+  char* end = argv[0] + strlen(argv[0]);
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i] != end + 1) break;
+    end = argv[i] + strlen(argv[i]);
+  }
+  title_area = argv[0];
+  title_len = static_cast<size_t>(end - argv[0]);
+}
+
+void SetProcessTitle(const std::string& title) {
+  prctl(PR_SET_NAME, title.substr(0, 15).c_str());
+  if (title_area == nullptr) return;
+  size_t n = std::min(title.size(), title_len);
+  memcpy(title_area, title.data(), n);
+  memset(title_area + n, 0, title_len - n + 1);
+}
+
+int ResetChildAfterFork(int keep_fd, pid_t parent) {
+  const int target = 3;
+  if (keep_fd != target) {
+    dup2(keep_fd, target);  // clears close-on-exec; the old number is closed below
+  }
+  if (syscall(SYS_close_range, target + 1, ~0U, 0) != 0) {
+    for (int fd = target + 1; fd < 65536; ++fd) close(fd);
+  }
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  // SIGKILL, not SIGTERM: jobs must not keep running unsupervised, or the next supervisor
+  // would recover and start them a second time.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1);
+  return target;
+}
+
+bool NotifySystemd(const std::string& state) {
+  const char* path = getenv("NOTIFY_SOCKET");
+  if (path == nullptr || path[0] == '\0') return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  size_t len = strlen(path);
+  if (len >= sizeof addr.sun_path) return false;
+  memcpy(addr.sun_path, path, len);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  ssize_t n = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
+                     static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
+  close(fd);
+  return n == static_cast<ssize_t>(state.size());
+}
+
+}  // namespace drover

@@ -1,0 +1,28 @@
+// What a freshly forked child does before anything else, and small process-level helpers
+// (title, systemd notification). Async-signal-safe where noted; not thread-safe.
+#ifndef DROVER_SUPERVISOR_PROCESS_INIT_H_
+#define DROVER_SUPERVISOR_PROCESS_INIT_H_
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace drover {
+
+// Remembers the argv area so SetProcessTitle can overwrite it. Call once from main().
+void InitProcessTitle(int argc, char** argv);
+// Sets what `ps` shows ("drover: worker default#1") and the thread name (first 15 bytes).
+void SetProcessTitle(const std::string& title);
+
+// In the child right after fork: moves `keep_fd` to fd 3 and closes every other fd above 2,
+// restores default signal dispositions and an empty mask, and asks for SIGKILL when the
+// parent `parent` dies (exiting at once if it already has). Returns the new fd (3).
+int ResetChildAfterFork(int keep_fd, pid_t parent);
+
+// Sends `state` ("READY=1", "STOPPING=1", "WATCHDOG=1") to systemd when NOTIFY_SOCKET is set.
+// Returns false when there is no socket or sending failed.
+bool NotifySystemd(const std::string& state);
+
+}  // namespace drover
+
+#endif  // DROVER_SUPERVISOR_PROCESS_INIT_H_

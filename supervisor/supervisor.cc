@@ -1,0 +1,790 @@
+#include "supervisor/supervisor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <fstream>
+#include <list>
+#include <memory>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/logging.h"
+#include "common/time_util.h"
+#include "common/unique_fd.h"
+#include "jobs/job_store.h"
+#include "jobs/scheduler.h"
+#include "jobs/worker.h"
+#include "supervisor/control_server.h"
+#include "supervisor/process_init.h"
+#include "supervisor/restart_backoff.h"
+
+namespace drover {
+namespace {
+
+using json = nlohmann::json;
+
+std::int64_t Us(Duration d) { return d.count() * 1000; }
+
+enum class ChildState { kStarting, kRunning, kBackoff, kStopping, kStopped, kExited, kFatal };
+
+const char* StateName(ChildState s) {
+  static const char* kNames[] = {"STARTING", "RUNNING", "BACKOFF", "STOPPING", "STOPPED", "EXITED", "FATAL"};
+  return kNames[static_cast<int>(s)];
+}
+
+std::string DescribeWait(int st) {
+  if (WIFEXITED(st)) return "exit status " + std::to_string(WEXITSTATUS(st));
+  if (WIFSIGNALED(st)) {
+    const char* abbrev = sigabbrev_np(WTERMSIG(st));
+    return "killed by signal " + std::to_string(WTERMSIG(st)) + (abbrev ? std::string(" (SIG") + abbrev + ")" : "");
+  }
+  return "status " + std::to_string(st);
+}
+
+struct Child {
+  std::string name;  // "scheduler" or "worker:POOL:N"
+  std::string pool;  // empty for the scheduler
+  int index = 0;
+  ChildState state = ChildState::kStopped;
+  pid_t pid = 0;
+  UniqueFd pipe;  // reports from the child
+  std::string inbuf;
+  std::int64_t started_us = 0, last_seen_us = 0;
+  std::int64_t restart_at_us = 0, kill_at_us = 0;
+  std::int64_t started_wall_ms = 0;
+  int restarts = 0;
+  int rapid_failures = 0;
+  std::string last_exit;
+  std::vector<std::int64_t> jobs;
+  std::vector<pid_t> pgids;
+  bool retiring = false;  // replaced: not restarted when it exits
+  bool stop_requested = false;
+
+  bool alive() const { return pid > 0; }
+  std::string worker_id() const { return name + "@" + std::to_string(pid); }
+};
+
+class Supervisor {
+ public:
+  Supervisor(Config config, const HandlerRegistry& handlers)
+      : config_(std::move(config)), handlers_(handlers), rng_(std::random_device{}()) {}
+
+  int Run() {
+    Status s = Start();
+    if (!s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 1;
+    }
+    while (!(shutting_down_ && NoneAlive())) {
+      std::int64_t now = MonotonicUs();
+      RunTimers(now);
+      if (shutting_down_ && NoneAlive()) break;
+      Wait(NextTimeout(now));
+    }
+    control_.CloseAll();
+    unlink(config_.supervisor.socket.c_str());
+    if (!config_.supervisor.pidfile.empty()) unlink(config_.supervisor.pidfile.c_str());
+    spdlog::info("stopped");
+    return 0;
+  }
+
+ private:
+  // --- start-up ---
+
+  Status Start() {
+    DROVER_RETURN_IF_ERROR(CheckHandlers(config_, handlers_));
+    DROVER_RETURN_IF_ERROR(LockDatabase());
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return Status::FromErrno("prctl(PR_SET_CHILD_SUBREAPER)");
+    {
+      // Opened, migrated and closed again before any fork.
+      Result<std::unique_ptr<JobStore>> store = OpenStore();
+      if (!store.ok()) return store.status();
+      Result<std::vector<std::int64_t>> rec = (*store)->Recover("", false, "interrupted: droverd restarted");
+      if (!rec.ok()) return rec.status();
+      if (!rec->empty()) spdlog::warn("re-queued {} job(s) left running by an earlier droverd", rec->size());
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    sig_fd_.Reset(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
+    if (!sig_fd_ || !epoll_) return Status::FromErrno("signalfd/epoll");
+    AddFd(sig_fd_.get());
+    DROVER_RETURN_IF_ERROR(control_.Listen(config_.supervisor.socket, config_.supervisor.socket_group, epoll_.get()));
+    DROVER_RETURN_IF_ERROR(WritePidfile());
+    BuildChildren();
+    for (auto& c : children_) Spawn(*c);
+    spdlog::info("started {} process(es); database {}, socket {}", children_.size(), config_.supervisor.database,
+                 config_.supervisor.socket);
+    if (const char* usec = getenv("WATCHDOG_USEC")) watchdog_us_ = std::atoll(usec) / 2;
+    if (config_.supervisor.watchdog.count() > 0) watchdog_us_ = Us(config_.supervisor.watchdog);
+    return Status::Ok();
+  }
+
+  Result<std::unique_ptr<JobStore>> OpenStore() {
+    StoreOptions so;
+    so.lease = config_.supervisor.lease;
+    so.synchronous_full = config_.supervisor.synchronous_full;
+    return OpenSqliteJobStore(config_.supervisor.database, so);
+  }
+
+  Status LockDatabase() {
+    std::string path = config_.supervisor.database + ".lock";
+    lock_fd_.Reset(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
+    if (!lock_fd_) return Status::FromErrno("open lock file " + path + " (does the directory exist and is it writable?)");
+    if (flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+      char buf[32] = {};
+      (void)!pread(lock_fd_.get(), buf, sizeof buf - 1, 0);
+      return Status::Busy("another droverd (pid " + std::string(buf[0] ? buf : "?") + ") is already running on " +
+                          config_.supervisor.database + "; stop it first");
+    }
+    std::string pid = std::to_string(getpid());
+    if (ftruncate(lock_fd_.get(), 0) != 0 || pwrite(lock_fd_.get(), pid.data(), pid.size(), 0) < 0) {
+      return Status::FromErrno("write " + path);
+    }
+    return Status::Ok();
+  }
+
+  Status WritePidfile() {
+    if (config_.supervisor.pidfile.empty()) return Status::Ok();
+    UniqueFd fd(open(config_.supervisor.pidfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) return Status::FromErrno("open pidfile " + config_.supervisor.pidfile);
+    std::string pid = std::to_string(getpid()) + "\n";
+    return WriteAll(fd.get(), pid.data(), pid.size()).Prefixed("write pidfile " + config_.supervisor.pidfile);
+  }
+
+  void AddFd(int fd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  std::unique_ptr<Child> MakeChild(const std::string& pool, int index) {
+    auto c = std::make_unique<Child>();
+    c->pool = pool;
+    c->index = index;
+    c->name = pool.empty() ? "scheduler" : "worker:" + pool + ":" + std::to_string(index);
+    return c;
+  }
+
+  void BuildChildren() {
+    children_.push_back(MakeChild("", 0));
+    for (const auto& [name, pool] : config_.pools) {
+      for (int i = 0; i < pool.workers; ++i) children_.push_back(MakeChild(name, i));
+    }
+  }
+
+  // --- forking ---
+
+  void Spawn(Child& c) {
+    Result<Pipe> p = MakePipe(false);
+    if (!p.ok()) {
+      spdlog::error("{}: {}", c.name, p.status().ToString());
+      return Backoff(c);
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+      spdlog::error("{}: fork: {}", c.name, strerror(errno));
+      return Backoff(c);
+    }
+    if (pid == 0) ChildMain(c, p->write.Release(), parent);  // never returns
+    SetNonBlocking(p->read.get(), true).ok();
+    c.pipe = std::move(p->read);
+    AddFd(c.pipe.get());
+    c.pid = pid;
+    c.state = ChildState::kStarting;
+    c.started_us = c.last_seen_us = MonotonicUs();
+    c.started_wall_ms = NowMs();
+    c.jobs.clear();
+    c.pgids.clear();
+    c.inbuf.clear();
+    c.stop_requested = false;
+    spdlog::debug("{}: started pid {}", c.name, pid);
+  }
+
+  [[noreturn]] void ChildMain(const Child& c, int report_fd, pid_t parent) {
+    int fd = ResetChildAfterFork(report_fd, parent);
+    SetNonBlocking(fd, true).ok();
+    std::string title = c.pool.empty() ? "drover: scheduler" : "drover: worker " + c.pool + "#" + std::to_string(c.index);
+    SetProcessTitle(title);
+    LogOptions lo{config_.supervisor.log_level, config_.supervisor.log_file};
+    if (!SetupLogging(c.name, lo).ok()) _exit(1);
+    int code;
+    if (c.pool.empty()) {
+      SchedulerOptions so{&config_, fd};
+      code = RunScheduler(so);
+    } else {
+      WorkerOptions wo{c.name, &config_, &config_.pools.at(c.pool), &handlers_, fd};
+      code = RunWorker(wo);
+    }
+    spdlog::default_logger()->flush();
+    _exit(code);
+  }
+
+  void Backoff(Child& c) {
+    if (config_.supervisor.startretries > 0 && c.rapid_failures > config_.supervisor.startretries) {
+      c.state = ChildState::kFatal;
+      spdlog::error("{}: gave up after {} rapid failures (startretries = {}); `droverctl start {}` tries again",
+                    c.name, c.rapid_failures, config_.supervisor.startretries, c.name);
+      return;
+    }
+    Duration d = RestartDelay(std::max(1, c.rapid_failures), config_.supervisor.restart_delay,
+                              config_.supervisor.restart_delay_max, rng_);
+    c.state = ChildState::kBackoff;
+    c.restart_at_us = MonotonicUs() + Us(d);
+    spdlog::info("{}: restarting in {}", c.name, FormatDuration(d));
+  }
+
+  // --- reaping and recovery ---
+
+  void Reap() {
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+      Child* c = FindByPid(pid);
+      if (c == nullptr) continue;  // an orphaned job process, reparented to us
+      OnExit(*c, st);
+    }
+    std::erase_if(retiring_, [](const std::unique_ptr<Child>& c) { return !c->alive(); });
+  }
+
+  void OnExit(Child& c, int st) {
+    std::int64_t now = MonotonicUs();
+    std::string how = DescribeWait(st);
+    bool expected = shutting_down_ || c.retiring || c.stop_requested;
+    // Job process groups the worker left behind go first, so no job runs twice.
+    for (pid_t pg : c.pgids) kill(-pg, SIGKILL);
+    if (!c.pool.empty()) RecoverJobs(c, !expected, c.name + " (pid " + std::to_string(c.pid) + ") " + how);
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.pipe.get(), nullptr);
+    c.pipe.Reset();
+    c.last_exit = how;
+    c.pid = 0;
+    c.jobs.clear();
+    c.pgids.clear();
+    if (expected) {
+      if (!c.retiring) c.state = ChildState::kStopped;
+      spdlog::info("{}: stopped ({})", c.name, how);
+      return;
+    }
+    ++c.restarts;
+    bool rapid = now - c.started_us < Us(config_.supervisor.startsecs);
+    c.rapid_failures = rapid ? c.rapid_failures + 1 : 1;
+    c.state = ChildState::kExited;
+    spdlog::warn("{}: exited unexpectedly: {}", c.name, how);
+    Backoff(c);
+  }
+
+  void RecoverJobs(const Child& c, bool spend_attempt, const std::string& reason) {
+    Result<std::unique_ptr<JobStore>> store = OpenStore();
+    if (!store.ok()) {
+      spdlog::error("cannot re-queue the jobs of {}: {}; the lease reaper will", c.name, store.status().ToString());
+      return;
+    }
+    std::string why = spend_attempt ? "worker died: " + reason : "interrupted: " + reason;
+    Result<std::vector<std::int64_t>> ids = (*store)->Recover(c.worker_id(), spend_attempt, why);
+    if (!ids.ok()) {
+      spdlog::error("cannot re-queue the jobs of {}: {}", c.name, ids.status().ToString());
+    } else if (!ids->empty()) {
+      spdlog::warn("re-queued {} job(s) of {} at once", ids->size(), c.name);
+    }
+  }
+
+  // --- the loop ---
+
+  bool NoneAlive() const {
+    for (const auto& c : children_) {
+      if (c->alive()) return false;
+    }
+    return retiring_.empty();
+  }
+
+  Child* FindByPid(pid_t pid) {
+    for (auto& c : children_) {
+      if (c->pid == pid) return c.get();
+    }
+    for (auto& c : retiring_) {
+      if (c->pid == pid) return c.get();
+    }
+    return nullptr;
+  }
+  Child* FindByPipe(int fd) {
+    for (auto& c : children_) {
+      if (c->pipe.get() == fd) return c.get();
+    }
+    for (auto& c : retiring_) {
+      if (c->pipe.get() == fd) return c.get();
+    }
+    return nullptr;
+  }
+
+  void Wait(int timeout_ms) {
+    epoll_event events[64];
+    int n = epoll_wait(epoll_.get(), events, 64, timeout_ms);
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == sig_fd_.get()) {
+        OnSignal();
+      } else if (control_.Owns(fd)) {
+        control_.OnEvent(fd, events[i].events,
+                         [this](const std::string& line, const ucred& peer) { return Dispatch(line, peer); });
+      } else if (Child* c = FindByPipe(fd)) {
+        OnReport(*c);
+      }
+    }
+  }
+
+  int NextTimeout(std::int64_t now) {
+    std::int64_t next = now + 1'000'000;
+    auto consider = [&](const Child& c) {
+      if (c.state == ChildState::kBackoff) next = std::min(next, c.restart_at_us);
+      if (c.kill_at_us > 0) next = std::min(next, c.kill_at_us);
+      if (c.alive()) next = std::min(next, c.last_seen_us + Us(config_.supervisor.hang_timeout));
+    };
+    for (auto& c : children_) consider(*c);
+    for (auto& c : retiring_) consider(*c);
+    if (force_at_us_ > 0) next = std::min(next, force_at_us_);
+    if (watchdog_us_ > 0) next = std::min(next, next_watchdog_us_);
+    return static_cast<int>(std::clamp<std::int64_t>((next - now + 999) / 1000, 0, 1000));
+  }
+
+  void RunTimers(std::int64_t now) {
+    auto check = [&](Child& c) {
+      if (c.state == ChildState::kBackoff && !shutting_down_ && now >= c.restart_at_us) Spawn(c);
+      if (c.alive() && c.kill_at_us > 0 && now >= c.kill_at_us) {
+        spdlog::warn("{}: did not stop in time; SIGKILL", c.name);
+        kill(c.pid, SIGKILL);
+        c.kill_at_us = 0;
+      }
+      if (c.alive() && c.kill_at_us == 0 && now - c.last_seen_us > Us(config_.supervisor.hang_timeout)) {
+        spdlog::error("{}: no heartbeat for {}; SIGTERM, then SIGKILL", c.name,
+                      FormatDuration(config_.supervisor.hang_timeout));
+        kill(c.pid, SIGTERM);
+        c.kill_at_us = now + std::min<std::int64_t>(5'000'000, Us(config_.supervisor.hang_timeout));
+      }
+    };
+    for (auto& c : children_) check(*c);
+    for (auto& c : retiring_) check(*c);
+    if (!ready_sent_ && !shutting_down_) {
+      bool all = std::all_of(children_.begin(), children_.end(),
+                             [](const auto& c) { return c->state != ChildState::kStarting; });
+      if (all) {
+        NotifySystemd("READY=1\nSTATUS=running");
+        ready_sent_ = true;
+      }
+    }
+    if (force_at_us_ > 0 && now >= force_at_us_) {
+      force_at_us_ = 0;
+      ForceStop();
+    }
+    if (watchdog_us_ > 0 && now >= next_watchdog_us_) {
+      NotifySystemd("WATCHDOG=1");
+      next_watchdog_us_ = now + watchdog_us_;
+    }
+    control_.CloseIdle(now, 60'000'000);
+  }
+
+  void OnSignal() {
+    signalfd_siginfo si;
+    while (read(sig_fd_.get(), &si, sizeof si) == sizeof si) {
+      switch (si.ssi_signo) {
+        case SIGCHLD: Reap(); break;
+        case SIGHUP: (void)Reload(true).ok(); break;
+        default:
+          if (shutting_down_) {
+            spdlog::warn("second {}: forcing shutdown", strsignal(si.ssi_signo));
+            ForceStop();
+          } else {
+            Shutdown();
+          }
+      }
+    }
+  }
+
+  void OnReport(Child& c) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(c.pipe.get(), buf, sizeof buf)) > 0) c.inbuf.append(buf, static_cast<size_t>(n));
+    c.last_seen_us = MonotonicUs();
+    size_t nl;
+    while ((nl = c.inbuf.find('\n')) != std::string::npos) {
+      std::string line = c.inbuf.substr(0, nl);
+      c.inbuf.erase(0, nl + 1);
+      std::istringstream in(line);
+      std::string word;
+      in >> word;
+      if (word == "ready") {
+        if (c.state == ChildState::kStarting) c.state = ChildState::kRunning;
+        spdlog::debug("{}: RUNNING (pid {})", c.name, c.pid);
+      } else if (word == "hb") {
+        c.jobs.clear();
+        std::int64_t id;
+        while (in >> id) c.jobs.push_back(id);
+        if (c.state == ChildState::kRunning && c.rapid_failures > 0 &&
+            MonotonicUs() - c.started_us >= Us(config_.supervisor.startsecs)) {
+          c.rapid_failures = 0;  // stayed up: the next crash starts the cool-off from the start
+        }
+      } else if (word == "pg") {
+        pid_t pg;
+        if (in >> pg) c.pgids.push_back(pg);
+      } else if (word == "pgend") {
+        pid_t pg;
+        if (in >> pg) std::erase(c.pgids, pg);
+      } else if (word == "recycle" && !c.retiring && !shutting_down_) {
+        Replace(c, "recycled: " + line.substr(std::min(line.size(), size_t{8})));
+      }
+    }
+  }
+
+  // Starts a fresh process in `c`'s slot now and lets the old one finish its jobs.
+  void Replace(Child& c, const std::string& why) {
+    for (auto& slot : children_) {
+      if (slot.get() != &c) continue;
+      spdlog::info("{}: {}; starting a replacement", c.name, why);
+      std::unique_ptr<Child> old = std::move(slot);
+      slot = MakeChild(old->pool, old->index);
+      slot->restarts = old->restarts;
+      old->retiring = true;
+      if (old->alive() && old->state != ChildState::kStopping) {
+        old->state = ChildState::kStopping;
+        kill(old->pid, SIGTERM);
+        old->kill_at_us = MonotonicUs() + Us(config_.supervisor.shutdown_timeout) + 10'000'000;
+      }
+      Spawn(*slot);
+      if (old->alive()) retiring_.push_back(std::move(old));
+      return;
+    }
+  }
+
+  void StopChild(Child& c) {
+    c.stop_requested = true;
+    if (c.alive()) {
+      c.state = ChildState::kStopping;
+      kill(c.pid, SIGTERM);
+      c.kill_at_us = MonotonicUs() + Us(config_.supervisor.shutdown_timeout) + 10'000'000;
+    } else {
+      c.state = ChildState::kStopped;
+    }
+  }
+
+  void Shutdown() {
+    spdlog::info("shutting down: running jobs get up to {}", FormatDuration(config_.supervisor.shutdown_timeout));
+    NotifySystemd("STOPPING=1");
+    shutting_down_ = true;
+    for (auto& c : children_) StopChild(*c);
+    for (auto& c : retiring_) {
+      if (c->alive()) kill(c->pid, SIGTERM);
+    }
+    // Workers stop their jobs at shutdown_timeout and need kill_after to see them go.
+    force_at_us_ = MonotonicUs() + Us(config_.supervisor.shutdown_timeout) + 10'000'000;
+  }
+
+  void ForceStop() {
+    shutting_down_ = true;
+    for (auto* list : {&children_, &retiring_}) {
+      for (auto& c : *list) {
+        if (!c->alive()) continue;
+        for (pid_t pg : c->pgids) kill(-pg, SIGKILL);
+        kill(c->pid, SIGKILL);
+      }
+    }
+  }
+
+  // --- reload ---
+
+  struct Diff {
+    std::vector<std::string> added, changed, removed;
+    bool empty() const { return added.empty() && changed.empty() && removed.empty(); }
+  };
+
+  Diff Compare(const Config& next) const {
+    Diff d;
+    bool jobs_changed = next.jobs != config_.jobs || next.supervisor.lease != config_.supervisor.lease ||
+                        next.supervisor.shutdown_timeout != config_.supervisor.shutdown_timeout ||
+                        next.supervisor.hang_timeout != config_.supervisor.hang_timeout;
+    for (const auto& [name, pool] : next.pools) {
+      auto it = config_.pools.find(name);
+      if (it == config_.pools.end()) d.added.push_back("pool:" + name);
+      else if (!(it->second == pool) || jobs_changed) d.changed.push_back("pool:" + name);
+    }
+    for (const auto& [name, pool] : config_.pools) {
+      if (!next.pools.count(name)) d.removed.push_back("pool:" + name);
+    }
+    if (jobs_changed || next.schedules != config_.schedules || next.scheduler.tick != config_.scheduler.tick ||
+        next.scheduler.stuck_after != config_.scheduler.stuck_after) {
+      d.changed.push_back("scheduler");
+    }
+    return d;
+  }
+
+  Result<Config> Reread() {
+    Result<Config> next = LoadConfig(config_.path);
+    if (!next.ok()) return next.status();
+    DROVER_RETURN_IF_ERROR(CheckHandlers(*next, handlers_));
+    for (const char* what : {"database", "socket"}) {
+      bool same = std::string(what) == "database" ? next->supervisor.database == config_.supervisor.database
+                                                  : next->supervisor.socket == config_.supervisor.socket;
+      if (!same) spdlog::warn("reload: a change of [supervisor] {} takes effect only after a restart", what);
+    }
+    next->supervisor.database = config_.supervisor.database;
+    next->supervisor.socket = config_.supervisor.socket;
+    return next;
+  }
+
+  Result<Diff> Reload(bool from_signal) {
+    Result<Config> next = Reread();
+    if (!next.ok()) {
+      spdlog::error("reload rejected, keeping the running configuration: {}", next.status().ToString());
+      return next.status();
+    }
+    Diff d = Compare(*next);
+    config_ = std::move(next).value();
+    spdlog::set_level(spdlog::level::from_str(config_.supervisor.log_level));
+    if (from_signal || !d.empty()) spdlog::info("reloaded {}: {} added, {} changed, {} removed", config_.path,
+                                                d.added.size(), d.changed.size(), d.removed.size());
+    // Rebuild the child list: keep unchanged children, replace changed ones gracefully.
+    std::vector<std::unique_ptr<Child>> next_children;
+    auto changed = [&](const std::string& key) {
+      return std::find(d.changed.begin(), d.changed.end(), key) != d.changed.end();
+    };
+    for (auto& c : children_) {
+      std::string key = c->pool.empty() ? "scheduler" : "pool:" + c->pool;
+      bool keep = c->pool.empty() || (config_.pools.count(c->pool) && c->index < config_.pools.at(c->pool).workers);
+      if (keep && !changed(key)) {
+        next_children.push_back(std::move(c));
+        continue;
+      }
+      c->retiring = true;
+      if (c->alive()) {
+        c->state = ChildState::kStopping;
+        kill(c->pid, SIGTERM);
+        c->kill_at_us = MonotonicUs() + Us(config_.supervisor.shutdown_timeout) + 10'000'000;
+        retiring_.push_back(std::move(c));
+      }
+    }
+    auto present = [&](const std::string& pool, int i) {
+      for (auto& c : next_children) {
+        if (c->pool == pool && c->index == i) return true;
+      }
+      return false;
+    };
+    if (!present("", 0)) next_children.insert(next_children.begin(), MakeChild("", 0));
+    for (const auto& [name, pool] : config_.pools) {
+      for (int i = 0; i < pool.workers; ++i) {
+        if (!present(name, i)) next_children.push_back(MakeChild(name, i));
+      }
+    }
+    children_ = std::move(next_children);
+    for (auto& c : children_) {
+      if (!c->alive() && c->state == ChildState::kStopped && !c->stop_requested) Spawn(*c);
+    }
+    return d;
+  }
+
+  // --- control requests ---
+
+  json ProcessJson(const Child& c) const {
+    json j;
+    j["name"] = c.name;
+    j["state"] = StateName(c.state);
+    j["pid"] = c.pid > 0 ? json(c.pid) : json(nullptr);
+    j["uptime_s"] = c.alive() ? (MonotonicUs() - c.started_us) / 1e6 : 0.0;
+    j["restarts"] = c.restarts;
+    j["jobs"] = c.jobs;
+    j["last_exit"] = c.last_exit.empty() ? json(nullptr) : json(c.last_exit);
+    if (c.state == ChildState::kBackoff) {
+      j["retry_in_s"] = std::max<std::int64_t>(0, c.restart_at_us - MonotonicUs()) / 1e6;
+    }
+    if (c.alive()) j["started_at"] = FormatRfc3339(c.started_wall_ms);
+    return j;
+  }
+
+  // Children named by `names`: exact names, "all", "POOL:*" / "worker:POOL:*" / "pool:POOL".
+  Result<std::vector<Child*>> Select(const std::vector<std::string>& names) {
+    std::vector<Child*> out;
+    for (const std::string& n : names) {
+      size_t before = out.size();
+      for (auto& c : children_) {
+        bool match = n == "all" || n == c->name || (!c->pool.empty() && (n == c->pool + ":*" ||
+                                                                         n == "worker:" + c->pool + ":*" ||
+                                                                         n == "pool:" + c->pool));
+        if (match && std::find(out.begin(), out.end(), c.get()) == out.end()) out.push_back(c.get());
+      }
+      if (out.size() == before) return Status::NotFound("no such process: " + n + " (see `droverctl status`)");
+    }
+    return out;
+  }
+
+  static json DiffJson(const Diff& d) { return {{"added", d.added}, {"changed", d.changed}, {"removed", d.removed}}; }
+
+  std::string Dispatch(const std::string& line, const ucred& peer) {
+    auto error = [](const std::string& msg) { return json{{"ok", false}, {"error", msg}}.dump(); };
+    if (peer.uid != 0 && peer.uid != geteuid() && peer.gid != getegid()) {
+      spdlog::warn("control: refused uid {} (pid {})", peer.uid, peer.pid);
+      return error("permission denied: uid " + std::to_string(peer.uid) + " is neither root nor the daemon's user");
+    }
+    json req = json::parse(line, nullptr, false);
+    if (req.is_discarded() || !req.is_object() || !req.contains("cmd") || !req["cmd"].is_string()) {
+      return error(R"(malformed request: expected {"cmd": "...", "args": [...]})");
+    }
+    std::string cmd = req["cmd"];
+    std::vector<std::string> args;
+    if (req.contains("args")) {
+      if (!req["args"].is_array()) return error("\"args\" must be an array of strings");
+      for (const json& a : req["args"]) {
+        if (!a.is_string()) return error("\"args\" must be an array of strings");
+        args.push_back(a);
+      }
+    }
+    json result;
+    if (cmd == "status") {
+      std::vector<Child*> sel;
+      if (args.empty()) {
+        for (auto& c : children_) sel.push_back(c.get());
+      } else {
+        Result<std::vector<Child*>> s = Select(args);
+        if (!s.ok()) return error(s.status().message());
+        sel = *s;
+      }
+      result = json::array();
+      for (Child* c : sel) result.push_back(ProcessJson(*c));
+    } else if (cmd == "start" || cmd == "stop" || cmd == "restart") {
+      if (shutting_down_) return error("droverd is shutting down");
+      if (args.empty()) return error(cmd + " needs a process name, POOL:* or all");
+      Result<std::vector<Child*>> s = Select(args);
+      if (!s.ok()) return error(s.status().message());
+      result = json::array();
+      for (Child* c : *s) {
+        result.push_back(c->name);  // before Replace(), which may free *c
+        if (cmd == "stop") {
+          StopChild(*c);
+        } else if (cmd == "start") {
+          if (!c->alive()) {
+            c->rapid_failures = 0;
+            c->stop_requested = false;
+            Spawn(*c);
+          }
+        } else {
+          Replace(*c, "restart requested");
+        }
+      }
+    } else if (cmd == "signal") {
+      if (args.size() < 2) return error("usage: signal SIGNAL NAME...");
+      int sig = SignalNumber(args[0]);
+      if (sig <= 0) return error("unknown signal " + args[0]);
+      Result<std::vector<Child*>> s = Select({args.begin() + 1, args.end()});
+      if (!s.ok()) return error(s.status().message());
+      result = json::array();
+      for (Child* c : *s) {
+        if (c->alive()) kill(c->pid, sig);
+        result.push_back(c->name);
+      }
+    } else if (cmd == "pid") {
+      if (args.empty()) {
+        result = getpid();
+      } else {
+        Result<std::vector<Child*>> s = Select(args);
+        if (!s.ok()) return error(s.status().message());
+        result = json::array();
+        for (Child* c : *s) result.push_back(c->pid);
+      }
+    } else if (cmd == "reread") {
+      Result<Config> next = Reread();
+      if (!next.ok()) return error(next.status().message());
+      result = DiffJson(Compare(*next));
+    } else if (cmd == "update" || cmd == "reload") {
+      Result<Diff> d = Reload(false);
+      if (!d.ok()) return error(d.status().message());
+      result = DiffJson(*d);
+    } else if (cmd == "shutdown") {
+      if (!shutting_down_) Shutdown();
+      result = "shutting down";
+    } else if (cmd == "tail") {
+      return Tail(args);
+    } else if (cmd == "version") {
+      result = DROVER_VERSION;
+    } else {
+      return error("unknown command \"" + cmd + "\"");
+    }
+    return json{{"ok", true}, {"result", result}}.dump();
+  }
+
+  static int SignalNumber(std::string s) {
+    if (!s.empty() && std::isdigit(static_cast<unsigned char>(s[0]))) return std::atoi(s.c_str());
+    if (s.rfind("SIG", 0) == 0) s = s.substr(3);
+    for (int sig = 1; sig < NSIG; ++sig) {
+      const char* a = sigabbrev_np(sig);
+      if (a && s == a) return sig;
+    }
+    return -1;
+  }
+
+  // args: [NAME or "" for all, N lines]
+  std::string Tail(const std::vector<std::string>& args) {
+    auto error = [](const std::string& msg) { return json{{"ok", false}, {"error", msg}}.dump(); };
+    if (config_.supervisor.log_file.empty()) {
+      return error("logs go to stderr (under systemd: `journalctl -u drover`); set [supervisor] log_file to use tail");
+    }
+    std::string name = args.empty() ? "" : args[0];
+    int n = args.size() > 1 ? std::max(1, std::atoi(args[1].c_str())) : 20;
+    std::ifstream in(config_.supervisor.log_file);
+    if (!in) return error("cannot read " + config_.supervisor.log_file);
+    std::deque<std::string> lines;
+    std::string line, tag = "[" + name + " ";
+    while (std::getline(in, line)) {
+      if (!name.empty() && line.find(tag) == std::string::npos) continue;
+      lines.push_back(line);
+      if (static_cast<int>(lines.size()) > n) lines.pop_front();
+    }
+    return json{{"ok", true}, {"result", std::vector<std::string>(lines.begin(), lines.end())}}.dump();
+  }
+
+  Config config_;
+  const HandlerRegistry& handlers_;
+  std::mt19937_64 rng_;
+  UniqueFd lock_fd_, sig_fd_, epoll_;
+  ControlServer control_;
+  std::vector<std::unique_ptr<Child>> children_;
+  std::vector<std::unique_ptr<Child>> retiring_;
+  bool shutting_down_ = false;
+  bool ready_sent_ = false;
+  std::int64_t force_at_us_ = 0;
+  std::int64_t watchdog_us_ = 0, next_watchdog_us_ = 0;
+};
+
+}  // namespace
+
+Status CheckHandlers(const Config& config, const HandlerRegistry& handlers) {
+  std::string missing;
+  for (const auto& [name, job] : config.jobs) {
+    if (!job.is_command() && handlers.Find(name) == nullptr) missing += (missing.empty() ? "" : ", ") + name;
+  }
+  if (missing.empty()) return Status::Ok();
+  return Status::InvalidArgument(config.path + ": [jobs." + missing.substr(0, missing.find(',')) +
+                                 "] has no `command` and this program registers no in-process handler for it "
+                                 "(missing: " + missing + "); add `command = [...]` or run a program that "
+                                 "registers the handler");
+}
+
+int RunSupervisor(Config config, const HandlerRegistry& handlers) {
+  return Supervisor(std::move(config), handlers).Run();
+}
+
+}  // namespace drover
