@@ -12,6 +12,11 @@ bool IsValidLogLevel(const std::string& level) {
          level == "error" || level == "off";
 }
 
+void DropLoggers() {
+  spdlog::drop_all();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("", spdlog::sinks_init_list{}));
+}
+
 Status SetupLogging(const std::string& name, const LogOptions& options) {
   if (!IsValidLogLevel(options.level)) {
     return Status::InvalidArgument("unknown log level \"" + options.level +

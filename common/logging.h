@@ -21,6 +21,10 @@ struct LogOptions {
 // unknown level or an unwritable file (the old logger stays in place then).
 Status SetupLogging(const std::string& name, const LogOptions& options);
 
+// Destroys every logger and sink (closing an inherited log file), leaving a logger without
+// sinks as the default. A child calls this right after fork, before closing inherited fds.
+void DropLoggers();
+
 // True for the level names SetupLogging accepts.
 bool IsValidLogLevel(const std::string& level);
 

@@ -87,6 +87,8 @@ class Supervisor {
     Status s = Start();
     if (!s.ok()) {
       spdlog::error("{}", s.ToString());
+      // The operator starting it by hand looks at the terminal, not the log file.
+      if (!config_.supervisor.log_file.empty()) fprintf(stderr, "droverd: %s\n", s.ToString().c_str());
       return 1;
     }
     while (!(shutting_down_ && NoneAlive())) {
@@ -221,6 +223,7 @@ class Supervisor {
   }
 
   [[noreturn]] void ChildMain(const Child& c, int report_fd, pid_t parent) {
+    DropLoggers();  // closes the supervisor's log file before fds are renumbered
     int fd = ResetChildAfterFork(report_fd, parent);
     SetNonBlocking(fd, true).ok();
     std::string title = c.pool.empty() ? "drover: scheduler" : "drover: worker " + c.pool + "#" + std::to_string(c.index);

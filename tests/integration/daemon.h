@@ -1,0 +1,137 @@
+// Test helpers that run the real droverd binary in a temporary directory with its own
+// database and socket, and stop exactly what they started (by pid). Not thread-safe.
+#ifndef DROVER_TESTS_INTEGRATION_DAEMON_H_
+#define DROVER_TESTS_INTEGRATION_DAEMON_H_
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/time_util.h"
+#include "jobs/job_store.h"
+#include "supervisor/control_server.h"
+#include "tests/temp_dir.h"
+
+namespace drover::testing {
+
+// Polls `cond` every 5 ms until it holds or `timeout_ms` passes.
+inline bool WaitFor(const std::function<bool()>& cond, int timeout_ms) {
+  std::int64_t end = MonotonicUs() + timeout_ms * 1000LL;
+  while (MonotonicUs() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return cond();
+}
+
+inline bool Alive(pid_t pid) { return pid > 0 && kill(pid, 0) == 0; }
+
+class Daemon {
+ public:
+  // `body` is appended to a [supervisor] section that sets database, socket and log_file.
+  explicit Daemon(const std::string& body, const std::string& supervisor_extra = "") {
+    config_ = dir_.path() + "/drover.toml";
+    std::ofstream(config_) << "[supervisor]\ndatabase = \"drover.db\"\nsocket = \"drover.sock\"\n"
+                           << "log_file = \"drover.log\"\nlog_level = \"debug\"\n"
+                           << supervisor_extra << "\n" << body;
+  }
+  ~Daemon() { Kill(); }
+
+  const std::string& dir() const { return dir_.path(); }
+  const std::string& config() const { return config_; }
+  std::string db() const { return dir_.path() + "/drover.db"; }
+  std::string socket() const { return dir_.path() + "/drover.sock"; }
+  pid_t pid() const { return pid_; }
+
+  void RewriteConfig(const std::string& text) { std::ofstream(config_) << text; }
+
+  // Starts droverd and waits until every child reports RUNNING.
+  bool Start() {
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::string out = dir_.path() + "/droverd.out";
+      freopen(out.c_str(), "a", stdout);
+      freopen(out.c_str(), "a", stderr);
+      execl(DROVERD_PATH, DROVERD_PATH, "-c", config_.c_str(), nullptr);
+      _exit(127);
+    }
+    return WaitFor([&] { return AllRunning(); }, 10'000);
+  }
+
+  nlohmann::json Request(const std::string& cmd, const std::vector<std::string>& args = {}) {
+    nlohmann::json req{{"cmd", cmd}, {"args", args}};
+    Result<std::string> r = ControlRequest(socket(), req.dump(), 5000);
+    if (!r.ok()) return nlohmann::json{{"ok", false}, {"error", r.status().message()}};
+    return nlohmann::json::parse(*r);
+  }
+
+  nlohmann::json Process(const std::string& name) {
+    nlohmann::json r = Request("status", {name});
+    return r["ok"] == true ? r["result"][0] : nlohmann::json();
+  }
+  pid_t PidOf(const std::string& name) {
+    nlohmann::json p = Process(name);
+    return p.is_object() && p["pid"].is_number() ? p["pid"].get<pid_t>() : 0;
+  }
+
+  bool AllRunning() {
+    if (!Alive(pid_)) return false;
+    nlohmann::json r = Request("status");
+    if (r["ok"] != true) return false;
+    for (const auto& p : r["result"]) {
+      if (p["state"] != "RUNNING") return false;
+    }
+    return true;
+  }
+
+  // SIGTERM and wait; returns the exit status (or -1 if it did not exit within `timeout_ms`).
+  int Stop(int timeout_ms = 20'000) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, SIGTERM);
+    return Reap(timeout_ms);
+  }
+
+  int Reap(int timeout_ms) {
+    int st = -1;
+    bool done = WaitFor([&] { return waitpid(pid_, &st, WNOHANG) == pid_; }, timeout_ms);
+    if (!done) return -1;
+    pid_ = 0;
+    return st;
+  }
+
+  void Kill() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+  }
+
+  std::unique_ptr<JobStore> Store() {
+    Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(db(), {});
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+
+  std::string Log() {
+    std::ifstream in(dir_.path() + "/drover.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+ private:
+  TempDir dir_;
+  std::string config_;
+  pid_t pid_ = 0;
+};
+
+}  // namespace drover::testing
+
+#endif  // DROVER_TESTS_INTEGRATION_DAEMON_H_

@@ -1,0 +1,230 @@
+// Black-box tests of the supervisor: the real droverd binary, real children, kill -9.
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include "tests/integration/daemon.h"
+
+namespace drover::testing {
+namespace {
+
+const char* kPools = R"(
+[pools.default]
+workers = 2
+concurrency = 2
+
+[jobs.sleepy]
+command = ["/bin/sh", "-c", "sleep ${SLEEP:-1}; echo done"]
+)";
+
+std::int64_t Enqueue(JobStore* store, const std::string& type, const std::string& payload = "{}") {
+  EnqueueRequest r;
+  r.type = type;
+  r.payload = payload;
+  Result<EnqueueResult> e = store->Enqueue(r);
+  EXPECT_TRUE(e.ok()) << e.status().ToString();
+  return e.ok() ? e->id : 0;
+}
+
+JobState StateOf(JobStore* store, std::int64_t id) { return store->Get(id)->state; }
+
+TEST(DroverdTest, ChildrenAreNamedAndRunning) {
+  Daemon d(kPools);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  nlohmann::json st = d.Request("status");
+  ASSERT_EQ(st["result"].size(), 3u);
+  EXPECT_EQ(st["result"][0]["name"], "scheduler");
+  EXPECT_EQ(st["result"][1]["name"], "worker:default:0");
+  EXPECT_EQ(st["result"][2]["name"], "worker:default:1");
+  pid_t w = d.PidOf("worker:default:1");
+  std::ifstream cmdline("/proc/" + std::to_string(w) + "/cmdline");
+  std::string title;
+  std::getline(cmdline, title, '\0');
+  EXPECT_EQ(title, "drover: worker default#1");
+  // Post-fork hygiene: the worker holds no control socket or lock file of the supervisor.
+  std::string fds = "/proc/" + std::to_string(w) + "/fd";
+  for (const auto& e : std::filesystem::directory_iterator(fds)) {
+    std::string target = std::filesystem::read_symlink(e.path()).string();
+    EXPECT_EQ(target.find("drover.db.lock"), std::string::npos);
+    EXPECT_EQ(target.find("drover.sock"), std::string::npos);
+  }
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+TEST(DroverdTest, KilledWorkerIsRestartedAndItsJobRequeuedAtOnce) {
+  Daemon d(kPools, "restart_delay = \"300ms\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "sleepy");
+  ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kRunning; }, 5000));
+  Job j = *store->Get(id);
+  std::string worker = j.worker->substr(0, j.worker->find('@'));
+  pid_t old_pid = d.PidOf(worker);
+  pid_t job_pid = static_cast<pid_t>(j.pid.value_or(0));
+  ASSERT_GT(old_pid, 0);
+  ASSERT_EQ(kill(old_pid, SIGKILL), 0);
+  // Re-queued (and picked up by the other worker) long before any lease could expire.
+  ASSERT_TRUE(WaitFor([&] {
+    Job now = *store->Get(id);
+    return now.attempts == 2 || now.state == JobState::kQueued;
+  }, 1000)) << d.Log();
+  EXPECT_FALSE(WaitFor([&] { return !Alive(job_pid); }, 1000) == false) << "job process survived its worker";
+  ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kSucceeded; }, 10'000)) << d.Log();
+  EXPECT_EQ(store->Get(id)->attempts, 2);
+  ASSERT_TRUE(WaitFor([&] { return d.PidOf(worker) > 0 && d.PidOf(worker) != old_pid; }, 5000));
+  nlohmann::json p = d.Process(worker);
+  EXPECT_EQ(p["restarts"], 1);
+  EXPECT_EQ(p["last_exit"], "killed by signal 9 (SIGKILL)");
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+TEST(DroverdTest, CoolOffGrowsInACrashLoopAndIsVisible) {
+  Daemon d(kPools, "restart_delay = \"200ms\"\nrestart_delay_max = \"5s\"\nstartsecs = \"30s\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  std::vector<double> delays;
+  for (int i = 0; i < 3; ++i) {
+    pid_t pid = d.PidOf("scheduler");
+    ASSERT_GT(pid, 0);
+    kill(pid, SIGKILL);
+    ASSERT_TRUE(WaitFor([&] { return d.Process("scheduler")["state"] == "BACKOFF"; }, 2000));
+    delays.push_back(d.Process("scheduler")["retry_in_s"].get<double>());
+    ASSERT_TRUE(WaitFor([&] { return d.Process("scheduler")["state"] == "RUNNING"; }, 10'000)) << d.Log();
+  }
+  // 200ms, 400ms, 800ms each +-10%.
+  EXPECT_LT(delays[0], 0.25);
+  EXPECT_GT(delays[1], 0.3);
+  EXPECT_GT(delays[2], 0.65);
+  EXPECT_EQ(d.Process("scheduler")["restarts"], 3);
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+TEST(DroverdTest, SigtermLetsJobsFinishWithinTheTimeout) {
+  Daemon d(kPools, "shutdown_timeout = \"10s\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "sleepy");
+  ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kRunning; }, 5000));
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+  EXPECT_EQ(StateOf(store.get(), id), JobState::kSucceeded);
+}
+
+TEST(DroverdTest, SigtermPastTheTimeoutRequeuesWithoutSpendingAnAttempt) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.long]
+command = ["/bin/sh", "-c", "trap '' TERM; sleep 30"]
+kill_after = "500ms"
+)", "shutdown_timeout = \"500ms\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "long");
+  ASSERT_TRUE(WaitFor([&] { return store->Get(id)->pid.has_value(); }, 5000));
+  pid_t job_pid = static_cast<pid_t>(*store->Get(id)->pid);
+  std::int64_t t0 = MonotonicUs();
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+  EXPECT_LT(MonotonicUs() - t0, 5'000'000);
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kQueued);
+  EXPECT_EQ(j.attempts, 0);
+  EXPECT_FALSE(Alive(job_pid));
+}
+
+TEST(DroverdTest, KillingTheSupervisorTakesChildrenAlongAndTheNextStartRecovers) {
+  Daemon d(kPools);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "sleepy", "{}");
+  ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kRunning; }, 5000));
+  std::vector<pid_t> kids;
+  for (const auto& p : d.Request("status")["result"]) kids.push_back(p["pid"].get<pid_t>());
+  pid_t job_pid = static_cast<pid_t>(*store->Get(id)->pid);
+  d.Kill();
+  for (pid_t k : kids) EXPECT_TRUE(WaitFor([&] { return !Alive(k); }, 2000)) << "child " << k << " survived";
+  EXPECT_TRUE(WaitFor([&] { return !Alive(job_pid); }, 2000));
+  EXPECT_EQ(StateOf(store.get(), id), JobState::kRunning);  // nobody left to say otherwise
+  ASSERT_TRUE(d.Start()) << d.Log();
+  ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kSucceeded; }, 10'000)) << d.Log();
+  EXPECT_EQ(store->Get(id)->attempts, 1);  // the interrupted attempt was refunded
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+TEST(DroverdTest, ASecondSupervisorOnTheSameDatabaseIsRefused) {
+  Daemon d(kPools);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  std::string cmd = std::string(DROVERD_PATH) + " -c " + d.config() + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096] = {};
+  size_t n = fread(buf, 1, sizeof buf - 1, p);
+  int st = pclose(p);
+  EXPECT_EQ(WEXITSTATUS(st), 1);
+  EXPECT_NE(std::string(buf, n).find("already running"), std::string::npos) << buf;
+  EXPECT_TRUE(d.AllRunning());
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+TEST(DroverdTest, CheckConfigReportsFileLineAndKey) {
+  Daemon good(kPools);
+  std::string cmd = std::string(DROVERD_PATH) + " --check-config -c " + good.config() + " >/dev/null 2>&1";
+  EXPECT_EQ(WEXITSTATUS(system(cmd.c_str())), 0);
+  Daemon bad("[pools.default]\nworkers = 0\n");
+  cmd = std::string(DROVERD_PATH) + " --check-config -c " + bad.config() + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096] = {};
+  size_t n = fread(buf, 1, sizeof buf - 1, p);
+  EXPECT_EQ(WEXITSTATUS(pclose(p)), 1);
+  EXPECT_NE(std::string(buf, n).find("drover.toml:8: [pools.default] workers"), std::string::npos) << buf;
+}
+
+TEST(DroverdTest, SighupAppliesAValidConfigAndRejectsAnInvalidOne) {
+  Daemon d(kPools);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  pid_t w0 = d.PidOf("worker:default:0");
+  std::string head = "[supervisor]\ndatabase = \"drover.db\"\nsocket = \"drover.sock\"\nlog_file = \"drover.log\"\n";
+  d.RewriteConfig(head + "[pools.default]\nworkers = 0\n");
+  kill(d.pid(), SIGHUP);
+  ASSERT_TRUE(WaitFor([&] { return d.Log().find("reload rejected") != std::string::npos; }, 3000));
+  EXPECT_TRUE(d.AllRunning());
+  EXPECT_EQ(d.PidOf("worker:default:0"), w0);
+
+  d.RewriteConfig(std::string(head) + kPools + "\n[pools.extra]\nworkers = 1\nqueues = [\"extra\"]\n");
+  kill(d.pid(), SIGHUP);
+  ASSERT_TRUE(WaitFor([&] { return d.PidOf("worker:extra:0") > 0 && d.AllRunning(); }, 5000)) << d.Log();
+  EXPECT_EQ(d.PidOf("worker:default:0"), w0);  // unchanged pools keep running
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+TEST(DroverdTest, ControlSocketRejectsGarbageAndKeepsServing) {
+  Daemon d(kPools);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  struct stat st;
+  ASSERT_EQ(stat(d.socket().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  Result<std::string> r = ControlRequest(d.socket(), "not json", 2000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->find("malformed request"), std::string::npos);
+  r = ControlRequest(d.socket(), std::string(100'000, 'x'), 2000);
+  EXPECT_TRUE(!r.ok() || r->find("too large") != std::string::npos);
+  EXPECT_EQ(d.Request("frobnicate")["error"], "unknown command \"frobnicate\"");
+  EXPECT_TRUE(d.AllRunning());
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+TEST(DroverdTest, StopStartAndRestartProcesses) {
+  Daemon d(kPools);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  pid_t w1 = d.PidOf("worker:default:1");
+  ASSERT_EQ(d.Request("stop", {"worker:default:1"})["ok"], true);
+  ASSERT_TRUE(WaitFor([&] { return d.Process("worker:default:1")["state"] == "STOPPED"; }, 5000));
+  EXPECT_FALSE(Alive(w1));
+  ASSERT_EQ(d.Request("start", {"default:*"})["ok"], true);
+  ASSERT_TRUE(WaitFor([&] { return d.Process("worker:default:1")["state"] == "RUNNING"; }, 5000));
+  pid_t w0 = d.PidOf("worker:default:0");
+  ASSERT_EQ(d.Request("restart", {"worker:default:0"})["ok"], true);
+  ASSERT_TRUE(WaitFor([&] { return d.PidOf("worker:default:0") != w0 && d.AllRunning(); }, 5000));
+  EXPECT_EQ(d.Request("stop", {"nope"})["ok"], false);
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+}  // namespace
+}  // namespace drover::testing
