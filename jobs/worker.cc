@@ -189,6 +189,7 @@ class Worker {
     std::int64_t next = std::min({next_hb_us_, next_poll_us_, next_hygiene_us_});
     if (!running_.empty()) next = std::min(next, next_lease_us_);
     if (due_us_ > 0) next = std::min(next, due_us_);
+    if (recheck_us_ > 0) next = std::min(next, recheck_us_);
     if (drain_deadline_us_ > 0) next = std::min(next, drain_deadline_us_);
     for (const auto& [id, r] : running_) {
       if (r.deadline_us > 0 && !r.timed_out) next = std::min(next, r.deadline_us);
@@ -215,7 +216,9 @@ class Worker {
       return;
     }
     store_backoff_ = false;
+    bool retry_pending = false;
     for (const CompletionResult& r : results) {
+      retry_pending |= !r.stale && r.state == JobState::kQueued;
       if (r.stale) {
         spdlog::warn("job {}: outcome not recorded, this worker no longer owns it (recovered or reaped)", r.id);
       } else {
@@ -227,8 +230,8 @@ class Worker {
     if (want > 0) {
       claim_wanted_ = static_cast<int>(claimed->size()) == want;
       for (ClaimedJob& j : *claimed) Start(std::move(j));
-      if (!claim_wanted_) ScheduleDue();
     }
+    if ((want > 0 && !claim_wanted_) || retry_pending) ScheduleDue();
     CheckHygiene(false);
   }
 
@@ -261,6 +264,10 @@ class Worker {
       claim_wanted_ = true;
       CheckCancels();
       next_poll_us_ = now + kPollIntervalUs;
+    }
+    if (recheck_us_ > 0 && now >= recheck_us_) {
+      recheck_us_ = 0;
+      if (!NewCommits() && ++recheck_step_ < 4) recheck_us_ = now + (1000LL << (2 * recheck_step_));
     }
     if (due_us_ > 0 && now >= due_us_) {
       claim_wanted_ = true;
@@ -361,11 +368,30 @@ class Worker {
       }
     }
     if (!relevant) return;
+    // The WAL write that woke us precedes the commit becoming visible (the wal-index update
+    // makes no inotify event): look again for a moment, then on a short timer.
+    for (int i = 0; i < 20; ++i) {
+      if (NewCommits()) return;
+      if (i < 4) {
+        sched_yield();
+      } else {
+        timespec ts{0, 10'000};
+        nanosleep(&ts, nullptr);
+      }
+    }
+    recheck_step_ = 0;
+    recheck_us_ = MonotonicUs() + 1000;
+  }
+
+  // True when another connection committed since the last look; then a claim is due.
+  bool NewCommits() {
     Result<std::int64_t> v = store_->DataVersion();
-    if (!v.ok() || *v == data_version_) return;  // our own commit
+    if (!v.ok() || *v == data_version_) return false;  // nothing new, or our own commit
     data_version_ = *v;
     claim_wanted_ = true;
+    recheck_us_ = 0;
     if (!running_.empty()) CheckCancels();
+    return true;
   }
 
   void CheckCancels() {
@@ -662,6 +688,8 @@ class Worker {
   std::vector<Completion> completions_;
   std::string wal_name_;
   std::int64_t data_version_ = 0;
+  std::int64_t recheck_us_ = 0;
+  int recheck_step_ = 0;
   bool claim_wanted_ = true;
   bool draining_ = false;
   bool store_backoff_ = false;

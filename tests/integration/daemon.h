@@ -39,7 +39,9 @@ inline bool Alive(pid_t pid) { return pid > 0 && kill(pid, 0) == 0; }
 class Daemon {
  public:
   // `body` is appended to a [supervisor] section that sets database, socket and log_file.
-  explicit Daemon(const std::string& body, const std::string& supervisor_extra = "") {
+  explicit Daemon(const std::string& body, const std::string& supervisor_extra = "",
+                  std::string binary = DROVERD_PATH)
+      : binary_(std::move(binary)) {
     config_ = dir_.path() + "/drover.toml";
     std::ofstream(config_) << "[supervisor]\ndatabase = \"drover.db\"\nsocket = \"drover.sock\"\n"
                            << "log_file = \"drover.log\"\nlog_level = \"debug\"\n"
@@ -62,7 +64,7 @@ class Daemon {
       std::string out = dir_.path() + "/droverd.out";
       freopen(out.c_str(), "a", stdout);
       freopen(out.c_str(), "a", stderr);
-      execl(DROVERD_PATH, DROVERD_PATH, "-c", config_.c_str(), nullptr);
+      execl(binary_.c_str(), binary_.c_str(), "-c", config_.c_str(), nullptr);
       _exit(127);
     }
     return WaitFor([&] { return AllRunning(); }, 10'000);
@@ -127,6 +129,7 @@ class Daemon {
   }
 
  private:
+  std::string binary_;
   TempDir dir_;
   std::string config_;
   pid_t pid_ = 0;

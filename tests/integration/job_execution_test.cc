@@ -1,0 +1,278 @@
+// Black-box tests of running jobs: real command processes and in-process handlers under a
+// real droverd.
+#include <gtest/gtest.h>
+
+#include "tests/integration/daemon.h"
+
+namespace drover::testing {
+namespace {
+
+std::int64_t Enqueue(JobStore* store, const std::string& type, const std::string& payload = "{}",
+                     int max_attempts = 5) {
+  EnqueueRequest r;
+  r.type = type;
+  r.payload = payload;
+  r.max_attempts = max_attempts;
+  Result<EnqueueResult> e = store->Enqueue(r);
+  EXPECT_TRUE(e.ok()) << e.status().ToString();
+  return e.ok() ? e->id : 0;
+}
+
+bool Finished(JobStore* store, std::int64_t id, int timeout_ms = 10'000) {
+  return WaitFor([&] { return IsFinal(store->Get(id)->state); }, timeout_ms);
+}
+
+TEST(CommandJobTest, PayloadOnStdinEnvironmentAndResult) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.echo]
+command = ["/bin/sh", "-c", "printf '%s|%s|%s|%s|%s|' \"$DROVER_JOB_ID\" \"$DROVER_JOB_TYPE\" \"$DROVER_ATTEMPT\" \"$DROVER_QUEUE\" \"$GREETING\"; cat"]
+env = { GREETING = "hi" }
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "echo", R"({"n":1})");
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kSucceeded) << j.last_error.value_or("");
+  EXPECT_EQ(j.result, std::to_string(id) + "|echo|1|default|hi|{\"n\":1}");
+}
+
+TEST(CommandJobTest, FailureIsRetriedThenSucceeds) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.flaky]
+command = ["/bin/sh", "-c", "if [ \"$DROVER_ATTEMPT\" -lt 2 ]; then echo 'not yet' >&2; exit 3; fi; echo ok"]
+retry_delay = "100ms"
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "flaky");
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kSucceeded);
+  EXPECT_EQ(j.attempts, 2);
+  nlohmann::json errors = nlohmann::json::parse(j.errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0]["error"], "exit code 3: not yet\n");
+}
+
+TEST(CommandJobTest, PermanentExitCodeFailsAtOnce) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.bad]
+command = ["/bin/sh", "-c", "exit 64"]
+permanent_exit_codes = [64]
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "bad");
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_EQ(j.attempts, 1);
+  EXPECT_EQ(j.last_error, "exit code 64");
+}
+
+TEST(CommandJobTest, TimeoutKillsTheWholeGroupIncludingStubbornGrandchildren) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.stuck]
+command = ["/bin/sh", "-c", "(trap '' TERM; echo $$ > \"$PIDFILE\"; exec sleep 60) & sleep 60"]
+timeout = "300ms"
+kill_after = "200ms"
+max_attempts = 1
+)");
+  std::string pidfile = d.dir() + "/grandchild.pid";
+  // The env table is per job type; append it now that the directory is known.
+  std::ofstream(d.config(), std::ios::app) << "env = { PIDFILE = \"" << pidfile << "\" }\n";
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "stuck", "{}", 1);
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_EQ(j.last_error, "timed out after 300ms");
+  pid_t grandchild = 0;
+  std::ifstream(pidfile) >> grandchild;
+  ASSERT_GT(grandchild, 0);
+  EXPECT_TRUE(WaitFor([&] { return !Alive(grandchild); }, 2000)) << "grandchild " << grandchild << " survived";
+}
+
+TEST(CommandJobTest, CancelOfARunningJobStopsItsGroup) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.long]
+command = ["/bin/sh", "-c", "sleep 30"]
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "long");
+  ASSERT_TRUE(WaitFor([&] { return store->Get(id)->pid.has_value(); }, 5000));
+  pid_t pid = static_cast<pid_t>(*store->Get(id)->pid);
+  ASSERT_EQ(*store->Cancel(id), JobState::kRunning);
+  ASSERT_TRUE(Finished(store.get(), id, 5000)) << d.Log();
+  EXPECT_EQ(store->Get(id)->state, JobState::kCancelled);
+  EXPECT_FALSE(Alive(pid));
+}
+
+TEST(CommandJobTest, OutputIsBoundedAndTruncationMarked) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.chatty]
+command = ["/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\0' 'x'"]
+max_output = "1KiB"
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "chatty");
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kSucceeded);
+  EXPECT_EQ(j.result->substr(0, 1024), std::string(1024, 'x'));
+  EXPECT_NE(j.result->find("[output truncated at 1KiB]"), std::string::npos);
+  EXPECT_LT(j.result->size(), 1100u);
+}
+
+TEST(CommandJobTest, CheckpointSurvivesAKilledWorker) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.steps]
+command = ["/bin/sh", "-c", "i=${DROVER_CHECKPOINT#*:}; i=${i%\\}}; [ -n \"$DROVER_CHECKPOINT\" ] || i=0; echo \"start $i\" >&2; while [ $i -lt 6 ]; do i=$((i+1)); echo \"{\\\"progress\\\":0.1,\\\"checkpoint\\\":{\\\"i\\\":$i}}\" >&3; sleep 0.3; done; echo \"from ${DROVER_CHECKPOINT:-scratch}\""]
+)", "restart_delay = \"100ms\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "steps");
+  ASSERT_TRUE(WaitFor([&] { return store->Get(id)->checkpoint.has_value() && *store->Get(id)->checkpoint >= std::string("{\"i\":3}"); }, 10'000)) << d.Log();
+  ASSERT_EQ(kill(d.PidOf("worker:default:0"), SIGKILL), 0);
+  ASSERT_TRUE(Finished(store.get(), id, 15'000)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kSucceeded);
+  EXPECT_EQ(j.attempts, 2);
+  ASSERT_TRUE(j.result.has_value());
+  EXPECT_NE(j.result->find("from {\"i\":"), std::string::npos) << *j.result;
+}
+
+TEST(CommandJobTest, ConcurrencyRunsNJobsAtOnce) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+concurrency = 4
+[jobs.nap]
+command = ["/bin/sh", "-c", "sleep 1"]
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(Enqueue(store.get(), "nap"));
+  ASSERT_TRUE(WaitFor([&] {
+    JobFilter f;
+    f.state = JobState::kRunning;
+    return store->List(f)->size() == 4;
+  }, 3000)) << d.Log();
+  for (std::int64_t id : ids) ASSERT_TRUE(Finished(store.get(), id, 5000));
+  // All four overlapped: each started before any finished.
+  std::int64_t last_start = 0, first_end = INT64_MAX;
+  for (std::int64_t id : ids) {
+    Job j = *store->Get(id);
+    last_start = std::max(last_start, *j.started_at_ms);
+    first_end = std::min(first_end, *j.finished_at_ms);
+  }
+  EXPECT_LT(last_start, first_end);
+}
+
+TEST(CommandJobTest, MissingProgramIsAClearFailedAttempt) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.ghost]
+command = ["/nonexistent/program"]
+max_attempts = 1
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "ghost", "{}", 1);
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_NE(j.last_error->find("/nonexistent/program"), std::string::npos) << *j.last_error;
+}
+
+TEST(CommandJobTest, UnknownJobTypeFailsPermanentlyNamingIt) {
+  Daemon d("[pools.default]\nworkers = 1\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "mystery");
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_EQ(j.attempts, 1);
+  EXPECT_NE(j.last_error->find("unknown job type \"mystery\""), std::string::npos);
+}
+
+const char* kHandlers = R"(
+[pools.default]
+workers = 1
+concurrency = 4
+[jobs.noop]
+[jobs.sleep]
+[jobs.count]
+[jobs.explode]
+max_attempts = 2
+retry_delay = "50ms"
+)";
+
+TEST(HandlerTest, InProcessHandlersRunAndReportResults) {
+  Daemon d(kHandlers, "", EMBEDDED_PATH);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t noop = Enqueue(store.get(), "noop");
+  std::int64_t sleep = Enqueue(store.get(), "sleep", R"({"ms":50})");
+  ASSERT_TRUE(Finished(store.get(), noop));
+  ASSERT_TRUE(Finished(store.get(), sleep));
+  EXPECT_EQ(store->Get(noop)->state, JobState::kSucceeded);
+  EXPECT_EQ(store->Get(sleep)->result, R"({"slept_ms":50})");
+}
+
+TEST(HandlerTest, ThrowingHandlerIsAFailedAttemptWithTheMessage) {
+  Daemon d(kHandlers, "", EMBEDDED_PATH);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "explode", "{}", 2);
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_EQ(j.attempts, 2);
+  EXPECT_EQ(j.last_error, "handler threw: boom");
+}
+
+TEST(HandlerTest, CancelReachesTheHandler) {
+  Daemon d(kHandlers, "", EMBEDDED_PATH);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "sleep", R"({"ms":30000})");
+  ASSERT_TRUE(WaitFor([&] { return store->Get(id)->state == JobState::kRunning; }, 5000));
+  ASSERT_TRUE(store->Cancel(id).ok());
+  ASSERT_TRUE(Finished(store.get(), id, 5000)) << d.Log();
+  EXPECT_EQ(store->Get(id)->state, JobState::kCancelled);
+}
+
+TEST(HandlerTest, ConfigNamingAnUnregisteredHandlerIsRejectedAtStart) {
+  Daemon d("[pools.default]\n[jobs.not_registered]\n");
+  std::string cmd = std::string(DROVERD_PATH) + " --check-config -c " + d.config() + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096] = {};
+  size_t n = fread(buf, 1, sizeof buf - 1, p);
+  EXPECT_EQ(WEXITSTATUS(pclose(p)), 1);
+  EXPECT_NE(std::string(buf, n).find("[jobs.not_registered] has no `command`"), std::string::npos) << buf;
+}
+
+}  // namespace
+}  // namespace drover::testing
