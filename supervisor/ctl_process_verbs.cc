@@ -1,0 +1,182 @@
+// droverctl's process verbs: requests over droverd's control socket.
+#include <unistd.h>
+
+#include <iomanip>
+#include <ostream>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "supervisor/control_server.h"
+#include "supervisor/droverctl.h"
+
+namespace drover {
+namespace {
+
+using json = nlohmann::json;
+
+const std::set<std::string> kVerbs = {"status", "start", "stop", "restart", "signal", "pid", "tail",
+                                      "maintail", "reread", "update", "reload", "shutdown", "avail", "version"};
+
+int Usage(CtlContext& ctx, const std::string& verb) {
+  *ctx.err << VerbHelp(verb);
+  return kExitUsage;
+}
+
+// Sends one request; on failure prints why and sets *code.
+std::optional<json> Call(CtlContext& ctx, const std::string& cmd, const std::vector<std::string>& args, int* code) {
+  Result<std::string> r = ControlRequest(ctx.config.supervisor.socket, json{{"cmd", cmd}, {"args", args}}.dump(), 30'000);
+  if (!r.ok()) {
+    *ctx.err << "droverctl: " << r.status().message() << "\n";
+    *code = r.status().IsNotFound() ? kExitNotRunning : kExitError;
+    return std::nullopt;
+  }
+  json resp = json::parse(*r, nullptr, false);
+  if (resp.is_discarded() || !resp.is_object()) {
+    *ctx.err << "droverctl: unreadable answer from droverd\n";
+    *code = kExitError;
+    return std::nullopt;
+  }
+  if (resp["ok"] != true) {
+    std::string e = resp.value("error", "request failed");
+    *ctx.err << "droverctl: " << e << "\n";
+    *code = e.rfind("no such process", 0) == 0 ? kExitNotRunning : kExitError;
+    return std::nullopt;
+  }
+  return resp["result"];
+}
+
+std::string Uptime(double s) {
+  long t = static_cast<long>(s);
+  char buf[32];
+  snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  return buf;
+}
+
+int StatusVerb(CtlContext& ctx, const std::vector<std::string>& args) {
+  int code = kExitOk;
+  std::optional<json> r = Call(ctx, "status", args, &code);
+  if (!r) return code;
+  bool all_running = true;
+  for (const json& p : *r) all_running &= p["state"] == "RUNNING";
+  if (ctx.json) {
+    *ctx.out << r->dump(2) << "\n";
+  } else {
+    for (const json& p : *r) {
+      std::string detail;
+      if (p["state"] == "RUNNING" || p["state"] == "STARTING") {
+        detail = "pid " + std::to_string(p["pid"].get<int>()) + ", uptime " + Uptime(p["uptime_s"].get<double>());
+        if (!p["jobs"].empty()) {
+          detail += ", jobs";
+          for (const json& j : p["jobs"]) detail += " " + std::to_string(j.get<std::int64_t>());
+        }
+      } else if (p["state"] == "BACKOFF") {
+        char buf[64];
+        snprintf(buf, sizeof buf, "retry in %.1fs", p.value("retry_in_s", 0.0));
+        detail = buf;
+      }
+      if (!p["last_exit"].is_null() && p["state"] != "RUNNING") detail += (detail.empty() ? "" : ", ") + std::string("last: ") + p["last_exit"].get<std::string>();
+      if (p["restarts"].get<int>() > 0) detail += (detail.empty() ? "" : ", ") + std::to_string(p["restarts"].get<int>()) + " restart(s)";
+      *ctx.out << std::left << std::setw(24) << p["name"].get<std::string>() << std::setw(10)
+               << p["state"].get<std::string>() << detail << "\n";
+    }
+  }
+  return all_running ? kExitOk : kExitNotRunning;
+}
+
+int Tail(CtlContext& ctx, const std::string& verb, const std::vector<std::string>& args) {
+  bool follow = false;
+  int n = 20;
+  std::string name;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-f") follow = true;
+    else if (args[i] == "-n" && i + 1 < args.size()) n = std::atoi(args[++i].c_str());
+    else if (verb == "tail" && name.empty() && args[i][0] != '-') name = args[i];
+    else return Usage(ctx, verb);
+  }
+  if (verb == "tail" && name.empty()) return Usage(ctx, verb);
+  if (n <= 0) return Usage(ctx, verb);
+  std::vector<std::string> seen;
+  while (true) {
+    int code = kExitOk;
+    std::optional<json> r = Call(ctx, "tail", {name, std::to_string(follow ? 1000 : n)}, &code);
+    if (!r) return code;
+    std::vector<std::string> lines = r->get<std::vector<std::string>>();
+    // In follow mode print what is new since the last look.
+    size_t start = 0;
+    if (!seen.empty()) {
+      auto it = std::find(lines.rbegin(), lines.rend(), seen.back());
+      start = it == lines.rend() ? 0 : static_cast<size_t>(lines.rend() - it);
+    } else if (lines.size() > static_cast<size_t>(n)) {
+      start = lines.size() - static_cast<size_t>(n);
+    }
+    if (ctx.json && !follow) {
+      *ctx.out << json(std::vector<std::string>(lines.begin() + static_cast<long>(start), lines.end())).dump(2) << "\n";
+    } else {
+      for (size_t i = start; i < lines.size(); ++i) *ctx.out << lines[i] << "\n";
+    }
+    ctx.out->flush();
+    if (!follow) return kExitOk;
+    if (!lines.empty()) seen = {lines.back()};
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+}  // namespace
+
+bool IsProcessVerb(const std::string& verb) { return kVerbs.count(verb) > 0; }
+
+int RunProcessVerb(CtlContext& ctx, const std::string& verb, const std::vector<std::string>& args) {
+  if (verb == "status") return StatusVerb(ctx, args);
+  if (verb == "tail" || verb == "maintail") return Tail(ctx, verb, args);
+  if (verb == "avail") {
+    if (!args.empty()) return Usage(ctx, verb);
+    json names = json::array({"scheduler"});
+    for (const auto& [name, pool] : ctx.config.pools) {
+      for (int i = 0; i < pool.workers; ++i) names.push_back("worker:" + name + ":" + std::to_string(i));
+    }
+    if (ctx.json) *ctx.out << names.dump(2) << "\n";
+    else for (const json& n : names) *ctx.out << n.get<std::string>() << "\n";
+    return kExitOk;
+  }
+  bool needs_names = verb == "start" || verb == "stop" || verb == "restart";
+  if ((needs_names && args.empty()) || (verb == "signal" && args.size() < 2)) return Usage(ctx, verb);
+  if ((verb == "reread" || verb == "update" || verb == "reload" || verb == "shutdown" || verb == "version") &&
+      !args.empty()) {
+    return Usage(ctx, verb);
+  }
+  int code = kExitOk;
+  std::optional<json> r = Call(ctx, verb == "reload" ? "update" : verb, args, &code);
+  if (!r) {
+    if (verb == "version" && code == kExitNotRunning) *ctx.out << "droverctl " << DROVER_VERSION << "\n";
+    return code;
+  }
+  if (ctx.json) {
+    *ctx.out << r->dump(2) << "\n";
+    return kExitOk;
+  }
+  if (verb == "version") {
+    *ctx.out << "droverctl " << DROVER_VERSION << "\ndroverd " << r->get<std::string>() << "\n";
+  } else if (verb == "pid") {
+    if (r->is_array()) for (const json& p : *r) *ctx.out << p.dump() << "\n";
+    else *ctx.out << r->dump() << "\n";
+  } else if (verb == "reread" || verb == "update" || verb == "reload") {
+    bool any = false;
+    for (const char* k : {"added", "changed", "removed"}) {
+      for (const json& n : (*r)[k]) {
+        *ctx.out << n.get<std::string>() << ": " << k << "\n";
+        any = true;
+      }
+    }
+    if (!any) *ctx.out << "no changes\n";
+  } else if (verb == "shutdown") {
+    *ctx.out << "shutting down\n";
+  } else {
+    const char* done = verb == "start" ? "started" : verb == "stop" ? "stopping" : verb == "restart" ? "restarting" : "signalled";
+    for (const json& n : *r) *ctx.out << n.get<std::string>() << ": " << done << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace drover

@@ -1,0 +1,45 @@
+// droverctl: the operator CLI. Process verbs talk to droverd over its control socket; job
+// verbs work on the database directly, so they also work while the daemon is down.
+// Not thread-safe.
+#ifndef DROVER_SUPERVISOR_DROVERCTL_H_
+#define DROVER_SUPERVISOR_DROVERCTL_H_
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+namespace drover {
+
+// Exit codes, as supervisorctl's users expect them.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitNotRunning = 3;  // also: not found, timeout
+
+struct CtlContext {
+  Config config;
+  bool json = false;
+  std::ostream* out;
+  std::ostream* err;
+};
+
+// Runs one verb with its arguments. Returns the exit code; output goes to ctx.out/ctx.err.
+int RunVerb(CtlContext& ctx, const std::vector<std::string>& words);
+
+// The process and job verbs (ctl_process_verbs.cc, ctl_job_verbs.cc): nullptr-free tables.
+int RunProcessVerb(CtlContext& ctx, const std::string& verb, const std::vector<std::string>& args);
+int RunJobVerb(CtlContext& ctx, const std::string& verb, const std::vector<std::string>& args);
+bool IsProcessVerb(const std::string& verb);
+bool IsJobVerb(const std::string& verb);
+
+// The help text of one verb, or the overview for "".
+std::string VerbHelp(const std::string& verb);
+
+// The whole command line: [-c FILE] [--json] [VERB ARGS...]; no verb opens the prompt.
+int DroverctlMain(int argc, char** argv);
+
+}  // namespace drover
+
+#endif  // DROVER_SUPERVISOR_DROVERCTL_H_
