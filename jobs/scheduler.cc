@@ -42,6 +42,10 @@ class Scheduler {
     store_ = std::move(store).value();
     Report("ready");
     spdlog::info("started; tick {}", FormatDuration(o_.config->scheduler.tick));
+    if (!o_.config->schedules.empty()) {
+      spdlog::warn("{} [schedules] are configured but this version does not run periodic schedules yet",
+                   o_.config->schedules.size());
+    }
     const std::int64_t tick_ms = o_.config->scheduler.tick.count();
     const std::int64_t hb_ms = std::clamp<std::int64_t>(o_.config->supervisor.hang_timeout.count() / 4, 50, 1000);
     std::int64_t next_tick = 0;

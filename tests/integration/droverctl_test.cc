@@ -1,0 +1,169 @@
+// Black-box tests of droverctl against a real droverd and database.
+#include <gtest/gtest.h>
+
+#include "tests/integration/daemon.h"
+
+namespace drover::testing {
+namespace {
+
+struct CtlRun {
+  int code;
+  std::string out;
+};
+
+// Runs droverctl with `args` (stdin from `input`), capturing stdout and stderr together.
+CtlRun Ctl(const Daemon& d, const std::string& args, const std::string& input = "") {
+  std::string in_file = d.dir() + "/ctl.in";
+  std::ofstream(in_file) << input;
+  std::string cmd = std::string(DROVERCTL_PATH) + " -c " + d.config() + " " + args + " <" + in_file + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  return {WEXITSTATUS(st), out};
+}
+
+const char* kConfig = R"(
+[pools.default]
+workers = 1
+concurrency = 2
+[jobs.echo]
+command = ["/bin/cat"]
+[jobs.fail]
+command = ["/bin/sh", "-c", "echo nope >&2; exit 64"]
+permanent_exit_codes = [64]
+[jobs.once]
+command = ["/bin/sh", "-c", "sleep 5"]
+unique = true
+)";
+
+TEST(DroverctlTest, JobVerbsWorkWhileTheDaemonIsDown) {
+  Daemon d(kConfig);
+  CtlRun r = Ctl(d, "enqueue echo '{\"a\":1}' --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  nlohmann::json e = nlohmann::json::parse(r.out);
+  EXPECT_EQ(e["state"], "queued");
+  std::int64_t id = e["id"];
+  r = Ctl(d, "show " + std::to_string(id) + " --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  for (const char* k : {"id", "type", "queue", "state", "priority", "attempts", "max_attempts", "run_at", "result",
+                        "last_error", "errors", "progress", "checkpoint"}) {
+    EXPECT_TRUE(j.contains(k)) << k;
+  }
+  EXPECT_EQ(j["payload"]["a"], 1);
+  EXPECT_EQ(Ctl(d, "why " + std::to_string(id)).out.find("nothing holds it back") != std::string::npos, true);
+  r = Ctl(d, "status");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.out.find("not running"), std::string::npos);
+  EXPECT_EQ(Ctl(d, "wait " + std::to_string(id) + " --timeout 100ms").code, 3);
+}
+
+TEST(DroverctlTest, EnqueueWaitShowAgainstARunningDaemon) {
+  Daemon d(kConfig);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  CtlRun r = Ctl(d, "enqueue echo -", "{\"from\":\"stdin\"}");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::string id = r.out.substr(0, r.out.find('\n'));
+  r = Ctl(d, "wait " + id + " --timeout 10s");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find(id + ": succeeded"), std::string::npos);
+  r = Ctl(d, "show " + id);
+  EXPECT_NE(r.out.find("{\"from\":\"stdin\"}"), std::string::npos) << r.out;
+
+  r = Ctl(d, "enqueue fail");
+  std::string fid = r.out.substr(0, r.out.find('\n'));
+  r = Ctl(d, "wait " + fid + " --timeout 10s");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("failed: exit code 64: nope"), std::string::npos) << r.out;
+  r = Ctl(d, "jobs --state failed --json");
+  EXPECT_EQ(nlohmann::json::parse(r.out).size(), 1u);
+  EXPECT_EQ(Ctl(d, "retry --failed").code, 0);
+  EXPECT_EQ(Ctl(d, "wait " + fid + " --timeout 10s").code, 1);
+  EXPECT_EQ(Ctl(d, "stats --json").code, 0);
+}
+
+TEST(DroverctlTest, UniqueJobsAndCancel) {
+  Daemon d(kConfig);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  CtlRun a = Ctl(d, "enqueue once '{\"k\":1}' --json");
+  CtlRun b = Ctl(d, "enqueue once '{ \"k\" : 1 }' --json");
+  ASSERT_EQ(a.code, 0);
+  ASSERT_EQ(b.code, 0);
+  EXPECT_EQ(nlohmann::json::parse(a.out)["id"], nlohmann::json::parse(b.out)["id"]);
+  EXPECT_EQ(nlohmann::json::parse(b.out)["duplicate"], true);
+  std::string id = std::to_string(nlohmann::json::parse(a.out)["id"].get<std::int64_t>());
+  ASSERT_TRUE(WaitFor([&] { return Ctl(d, "show " + id).out.find("running") != std::string::npos; }, 5000));
+  EXPECT_EQ(Ctl(d, "cancel " + id).code, 0);
+  CtlRun w = Ctl(d, "wait " + id + " --timeout 10s");
+  EXPECT_NE(w.out.find("cancelled"), std::string::npos) << w.out;
+  EXPECT_EQ(Ctl(d, "cancel " + id).code, 1);  // already finished
+  EXPECT_EQ(Ctl(d, "cancel 99999").code, 3);
+}
+
+TEST(DroverctlTest, PauseResumeAndWhy) {
+  Daemon d(kConfig);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  ASSERT_EQ(Ctl(d, "pause default").code, 0);
+  std::string id = Ctl(d, "enqueue echo").out;
+  id = id.substr(0, id.find('\n'));
+  EXPECT_NE(Ctl(d, "why " + id).out.find("queue \"default\" is paused"), std::string::npos);
+  EXPECT_EQ(Ctl(d, "wait " + id + " --timeout 300ms").code, 3);
+  ASSERT_EQ(Ctl(d, "resume default").code, 0);
+  EXPECT_EQ(Ctl(d, "wait " + id + " --timeout 10s").code, 0);
+}
+
+TEST(DroverctlTest, ProcessVerbs) {
+  Daemon d(kConfig);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  CtlRun r = Ctl(d, "status --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  nlohmann::json st = nlohmann::json::parse(r.out);
+  ASSERT_EQ(st.size(), 2u);
+  EXPECT_EQ(st[1]["name"], "worker:default:0");
+  EXPECT_EQ(st[1]["state"], "RUNNING");
+  r = Ctl(d, "status");
+  EXPECT_NE(r.out.find("worker:default:0"), std::string::npos);
+  EXPECT_EQ(std::stoi(Ctl(d, "pid").out), d.pid());
+  EXPECT_EQ(Ctl(d, "stop worker:default:0").code, 0);
+  ASSERT_TRUE(WaitFor([&] { return Ctl(d, "status worker:default:0").code == 3; }, 5000));
+  EXPECT_EQ(Ctl(d, "start all").code, 0);
+  ASSERT_TRUE(WaitFor([&] { return Ctl(d, "status").code == 0; }, 5000));
+  EXPECT_EQ(Ctl(d, "status nope").code, 3);
+  EXPECT_NE(Ctl(d, "reread").out.find("no changes"), std::string::npos);
+  r = Ctl(d, "tail -n 5 worker:default:0");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("[worker:default:0 "), std::string::npos) << r.out;
+  EXPECT_EQ(Ctl(d, "shutdown").code, 0);
+  EXPECT_EQ(WEXITSTATUS(d.Reap(20'000)), 0);
+}
+
+TEST(DroverctlTest, UsageErrorsExitTwo) {
+  Daemon d(kConfig);
+  for (const char* args : {"frobnicate", "show", "show abc", "enqueue", "jobs --state bogus", "jobs --limit",
+                           "enqueue echo --delay soon", "wait", "start", "signal HUP", "prune --state queued",
+                           "enqueue echo {} {}"}) {
+    CtlRun r = Ctl(d, args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.out;
+  }
+  CtlRun r = Ctl(d, "enqueue nosuch");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("known: echo, fail, once"), std::string::npos) << r.out;
+  r = Ctl(d, "enqueue echo '{\"a\":'");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("not valid JSON"), std::string::npos) << r.out;
+  EXPECT_EQ(Ctl(d, "jobs --json").out, "[]\n");  // nothing was enqueued by the failures
+}
+
+TEST(DroverctlTest, InteractivePromptThroughAPipe) {
+  Daemon d(kConfig);
+  CtlRun r = Ctl(d, "", "help show\nenqueue echo\njobs\nexit\n");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("usage: droverctl show ID"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("echo"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace drover::testing
