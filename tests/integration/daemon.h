@@ -34,7 +34,16 @@ inline bool WaitFor(const std::function<bool()>& cond, int timeout_ms) {
   return cond();
 }
 
-inline bool Alive(pid_t pid) { return pid > 0 && kill(pid, 0) == 0; }
+// True while `pid` exists and is not a zombie (an orphan's zombie waits for whoever reaps
+// orphans on this machine, which may be slow or nobody in a container).
+inline bool Alive(pid_t pid) {
+  if (pid <= 0 || kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  size_t paren = line.rfind(')');
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
+}
 
 class Daemon {
  public:

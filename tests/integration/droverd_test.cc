@@ -68,7 +68,7 @@ TEST(DroverdTest, KilledWorkerIsRestartedAndItsJobRequeuedAtOnce) {
     Job now = *store->Get(id);
     return now.attempts == 2 || now.state == JobState::kQueued;
   }, 1000)) << d.Log();
-  EXPECT_FALSE(WaitFor([&] { return !Alive(job_pid); }, 1000) == false) << "job process survived its worker";
+  EXPECT_TRUE(WaitFor([&] { return !Alive(job_pid); }, 1000)) << "job process survived its worker";
   ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kSucceeded; }, 10'000)) << d.Log();
   EXPECT_EQ(store->Get(id)->attempts, 2);
   ASSERT_TRUE(WaitFor([&] { return d.PidOf(worker) > 0 && d.PidOf(worker) != old_pid; }, 5000));
