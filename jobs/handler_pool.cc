@@ -5,6 +5,8 @@
 
 #include <exception>
 
+#include "common/time_util.h"
+
 namespace drover {
 
 Result<std::unique_ptr<HandlerPool>> HandlerPool::Create(int threads) {
@@ -25,11 +27,30 @@ HandlerPool::~HandlerPool() {
 }
 
 void HandlerPool::Submit(ClaimedJob job, const Handler* fn, const std::atomic<bool>* cancel) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tasks_.push_back({MonotonicUs(), std::move(job), fn, cancel});
+}
+
+// A wake-up costs more than a fast handler, so threads are added only where tasks wait: a
+// thread that takes a task wakes another when the next one has already waited a while. Fast
+// handlers are then drained by one thread without a wake-up per job, while slow ones fan out
+// to every thread (the worker's timer Kick()s while tasks are queued).
+constexpr std::int64_t kWaitBeforeWakeUs = 1000;
+
+bool HandlerPool::HasQueued() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !tasks_.empty();
+}
+
+void HandlerPool::Kick() {
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    tasks_.push_back({std::move(job), fn, cancel});
+    bool none_busy = idle_ == static_cast<int>(threads_.size());
+    wake = idle_ > 0 && !tasks_.empty() &&
+           (none_busy || MonotonicUs() - tasks_.front().queued_us > kWaitBeforeWakeUs);
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void HandlerPool::Notify() {
@@ -40,7 +61,7 @@ void HandlerPool::Notify() {
 void HandlerPool::Drain(std::vector<HandlerOutcome>* outcomes, std::vector<HandlerProgress>* progress) {
   std::uint64_t n;
   (void)!read(event_fd_.get(), &n, sizeof n);
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(out_mu_);
   for (HandlerOutcome& o : outcomes_) outcomes->push_back(std::move(o));
   for (HandlerProgress& p : progress_) progress->push_back(std::move(p));
   outcomes_.clear();
@@ -50,13 +71,18 @@ void HandlerPool::Drain(std::vector<HandlerOutcome>* outcomes, std::vector<Handl
 void HandlerPool::Loop() {
   while (true) {
     Task task;
+    bool more;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      ++idle_;
       cv_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
+      --idle_;
       if (tasks_.empty()) return;
       task = std::move(tasks_.front());
       tasks_.pop_front();
+      more = idle_ > 0 && !tasks_.empty() && MonotonicUs() - tasks_.front().queued_us > kWaitBeforeWakeUs;
     }
+    if (more) cv_.notify_one();
     JobContext ctx;
     ctx.id = task.job.id;
     ctx.type = task.job.type;
@@ -69,7 +95,7 @@ void HandlerPool::Loop() {
     ctx.report_ = [this, id = ctx.id, attempt = ctx.attempt](double f, std::string m,
                                                              std::optional<std::string> cp) {
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<std::mutex> lock(out_mu_);
         progress_.push_back({id, attempt, f, std::move(m), std::move(cp)});
       }
       Notify();
@@ -84,7 +110,7 @@ void HandlerPool::Loop() {
     }
     bool first;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> lock(out_mu_);
       first = outcomes_.empty();
       outcomes_.push_back(std::move(out));
     }

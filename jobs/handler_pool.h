@@ -40,6 +40,10 @@ class HandlerPool {
 
   // Queues `job` for `fn`. `cancel` must outlive the call.
   void Submit(ClaimedJob job, const Handler* fn, const std::atomic<bool>* cancel);
+  // Wakes a thread for what Submit queued: after a batch of Submits, and on a timer while
+  // HasQueued(), so tasks behind slow handlers get threads of their own.
+  void Kick();
+  bool HasQueued();
   // Readable whenever outcomes or progress reports are waiting.
   int event_fd() const { return event_fd_.get(); }
   // Takes what finished and what was reported since the last call.
@@ -47,6 +51,7 @@ class HandlerPool {
 
  private:
   struct Task {
+    std::int64_t queued_us;
     ClaimedJob job;
     const Handler* fn;
     const std::atomic<bool>* cancel;
@@ -56,12 +61,14 @@ class HandlerPool {
   void Notify();
 
   UniqueFd event_fd_;
-  std::mutex mu_;
+  std::mutex mu_;  // guards tasks_, idle_, stop_
   std::condition_variable cv_;
   std::deque<Task> tasks_;
+  int idle_ = 0;  // threads waiting on cv_
+  bool stop_ = false;
+  std::mutex out_mu_;  // guards outcomes_, progress_
   std::vector<HandlerOutcome> outcomes_;
   std::vector<HandlerProgress> progress_;
-  bool stop_ = false;
   std::vector<std::thread> threads_;
 };
 

@@ -118,9 +118,14 @@ class SqliteJobStore final : public JobStore {
     std::vector<ClaimedJob> claimed;
     if (done.empty() && (n <= 0 || queues.empty())) return claimed;
     std::int64_t now = NowMs();
+    // Paused queues are left out up front: claims then never walk their rows.
+    Result<std::vector<std::string>> active = ActiveQueues(queues);
+    if (!active.ok()) return active.status();
+    if (active->empty()) n = 0;
     // Looking before taking the write lock keeps idle workers from queueing up behind it.
     if (done.empty()) {
-      Result<bool> ready = AnyReady(queues, now);
+      if (n <= 0) return claimed;
+      Result<bool> ready = AnyReady(*active, now);
       if (!ready.ok()) return ready.status();
       if (!*ready) return claimed;
     }
@@ -132,11 +137,11 @@ class SqliteJobStore final : public JobStore {
       if (!r.ok()) return r.status().Prefixed("finish job " + std::to_string(c.id));
       if (results) results->push_back(*r);
     }
-    if (n > 0 && !queues.empty()) {
-      Result<Statement> st = db_.Prepare(ClaimSql(queues.size()));
+    if (n > 0) {
+      Result<Statement> st = db_.Prepare(ClaimSql(active->size()));
       if (!st.ok()) return st.status();
       st->Bind(1, worker).Bind(2, now).Bind(3, now + options_.lease.count()).Bind(4, n);
-      for (size_t i = 0; i < queues.size(); ++i) st->Bind(static_cast<int>(5 + i), queues[i]);
+      for (size_t i = 0; i < active->size(); ++i) st->Bind(static_cast<int>(5 + i), (*active)[i]);
       while (true) {
         Result<bool> row = st->Step();
         if (!row.ok()) return row.status().Prefixed("claim");
@@ -431,9 +436,23 @@ class SqliteJobStore final : public JobStore {
            "  lease_until = ?3, pid = NULL, progress = NULL, progress_message = NULL "
            "WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND queue IN (" + in + ") "
            "  AND run_at <= ?2 AND (expires_at IS NULL OR expires_at > ?2) "
-           "  AND queue NOT IN (SELECT name FROM queues WHERE paused = 1) "
            "  ORDER BY priority DESC, run_at, id LIMIT ?4) "
            "RETURNING id, type, queue, payload, priority, attempts, max_attempts, checkpoint, run_at, enqueued_at";
+  }
+
+  // `queues` without the paused ones. Read outside the claim's transaction: a pause is
+  // advisory, and a claim racing it by microseconds is indistinguishable from one just before.
+  Result<std::vector<std::string>> ActiveQueues(const std::vector<std::string>& queues) {
+    if (queues.empty()) return queues;
+    Result<Statement> st = db_.Prepare("SELECT name FROM queues WHERE paused = 1");
+    if (!st.ok()) return st.status();
+    std::vector<std::string> out = queues;
+    while (true) {
+      Result<bool> row = st->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return out;
+      std::erase(out, st->Text(0));
+    }
   }
 
   Result<bool> AnyReady(const std::vector<std::string>& queues, std::int64_t now) {

@@ -190,6 +190,7 @@ class Worker {
     if (!running_.empty()) next = std::min(next, next_lease_us_);
     if (due_us_ > 0) next = std::min(next, due_us_);
     if (recheck_us_ > 0) next = std::min(next, recheck_us_);
+    if (handlers_ && handlers_->HasQueued()) next = std::min(next, now + 1000);
     if (drain_deadline_us_ > 0) next = std::min(next, drain_deadline_us_);
     for (const auto& [id, r] : running_) {
       if (r.deadline_us > 0 && !r.timed_out) next = std::min(next, r.deadline_us);
@@ -208,6 +209,7 @@ class Worker {
     std::vector<CompletionResult> results;
     Result<std::vector<ClaimedJob>> claimed =
         store_->CompleteAndClaim(worker_id_, completions_, &results, o_.pool->queues, std::max(want, 0));
+    AfterOwnWrite();
     if (!claimed.ok()) {
       // Keep the completions: nothing is lost, they are written once the store answers.
       spdlog::error("{}; retrying in 1s", claimed.status().ToString());
@@ -230,6 +232,7 @@ class Worker {
     if (want > 0) {
       claim_wanted_ = static_cast<int>(claimed->size()) == want;
       for (ClaimedJob& j : *claimed) Start(std::move(j));
+      if (handlers_) handlers_->Kick();
     }
     if ((want > 0 && !claim_wanted_) || retry_pending) ScheduleDue();
     CheckHygiene(false);
@@ -257,6 +260,7 @@ class Worker {
     }
     if (!running_.empty() && now >= next_lease_us_) {
       Result<int> n = store_->ExtendLeases(worker_id_);
+      AfterOwnWrite();
       if (!n.ok()) spdlog::warn("{}", n.status().ToString());
       next_lease_us_ = now + Us(o_.config->supervisor.lease) / 3;
     }
@@ -265,6 +269,7 @@ class Worker {
       CheckCancels();
       next_poll_us_ = now + kPollIntervalUs;
     }
+    if (handlers_) handlers_->Kick();
     if (recheck_us_ > 0 && now >= recheck_us_) {
       recheck_us_ = 0;
       if (!NewCommits() && ++recheck_step_ < 4) recheck_us_ = now + (1000LL << (2 * recheck_step_));
@@ -356,7 +361,8 @@ class Worker {
     }
   }
 
-  void OnInotify() {
+  // Reads every pending inotify event; true if one was about the WAL file.
+  bool DrainInotify() {
     alignas(inotify_event) char buf[4096];
     bool relevant = false;
     ssize_t n;
@@ -367,7 +373,20 @@ class Worker {
         p += sizeof(inotify_event) + ev->len;
       }
     }
-    if (!relevant) return;
+    return relevant;
+  }
+
+  // Our own commits touch the WAL too. Their events are queued by the time the commit returns:
+  // drop them here rather than spin on them, and look once for anyone else's commit that may
+  // have been among them.
+  void AfterOwnWrite() {
+    if (!DrainInotify() || NewCommits()) return;
+    recheck_step_ = 0;
+    recheck_us_ = MonotonicUs() + 1000;
+  }
+
+  void OnInotify() {
+    if (!DrainInotify()) return;
     // The WAL write that woke us precedes the commit becoming visible (the wal-index update
     // makes no inotify event): look again for a moment, then on a short timer.
     for (int i = 0; i < 20; ++i) {
@@ -502,6 +521,7 @@ class Worker {
     pids_[cmd->pid] = r.job.id;
     Report("pg " + std::to_string(cmd->pid));
     Status s = store_->SetPid(r.job.id, worker_id_, r.job.attempt, cmd->pid);
+    AfterOwnWrite();
     if (!s.ok()) spdlog::warn("{}", s.ToString());
     spdlog::debug("job {} ({}) attempt {}: started pid {}", r.job.id, r.job.type, r.job.attempt, cmd->pid);
     r.cmd = std::move(cmd);
@@ -573,6 +593,7 @@ class Worker {
     if (!r.pending) return;
     Status s = store_->UpdateProgress(r.job.id, worker_id_, r.job.attempt, r.pending->progress,
                                       r.pending->message, r.pending->checkpoint);
+    AfterOwnWrite();
     if (!s.ok()) spdlog::warn("{}", s.ToString());
     r.pending.reset();
     r.last_progress_us = MonotonicUs();

@@ -296,7 +296,9 @@ class Supervisor {
   }
 
   void RecoverJobs(const Child& c, bool spend_attempt, const std::string& reason) {
+    std::int64_t t0 = MonotonicUs();
     Result<std::unique_ptr<JobStore>> store = OpenStore();
+    spdlog::debug("opened store in {} us", MonotonicUs() - t0);
     if (!store.ok()) {
       spdlog::error("cannot re-queue the jobs of {}: {}; the lease reaper will", c.name, store.status().ToString());
       return;
@@ -306,7 +308,7 @@ class Supervisor {
     if (!ids.ok()) {
       spdlog::error("cannot re-queue the jobs of {}: {}", c.name, ids.status().ToString());
     } else if (!ids->empty()) {
-      spdlog::warn("re-queued {} job(s) of {} at once", ids->size(), c.name);
+      spdlog::warn("re-queued {} job(s) of {} at once ({} us)", ids->size(), c.name, MonotonicUs() - t0);
     }
   }
 

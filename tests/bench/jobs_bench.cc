@@ -176,6 +176,7 @@ int main(int argc, char** argv) {
   }
   const std::string supervisor = "log_level = \"warn\"\n";
   std::printf("jobs_bench: medians of %d runs; baselines measured in the same run\n", runs);
+  std::fflush(stdout);  // the daemons are forked from here
   for (int workers : {1, 2}) {
     std::vector<double> ours, raw;
     Daemon d(Config(workers, 128), supervisor, BENCH_DROVERD_PATH);

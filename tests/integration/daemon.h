@@ -53,7 +53,8 @@ class Daemon {
       : binary_(std::move(binary)) {
     config_ = dir_.path() + "/drover.toml";
     std::ofstream(config_) << "[supervisor]\ndatabase = \"drover.db\"\nsocket = \"drover.sock\"\n"
-                           << "log_file = \"drover.log\"\nlog_level = \"debug\"\n"
+                           << "log_file = \"drover.log\"\n"
+                           << (supervisor_extra.find("log_level") == std::string::npos ? "log_level = \"debug\"\n" : "")
                            << supervisor_extra << "\n" << body;
   }
   ~Daemon() { Kill(); }
