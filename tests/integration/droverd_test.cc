@@ -98,6 +98,40 @@ TEST(DroverdTest, CoolOffGrowsInACrashLoopAndIsVisible) {
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
+TEST(DroverdTest, ASilentChildIsKilledAndRestarted) {
+  Daemon d(kPools, "hang_timeout = \"500ms\"\nrestart_delay = \"100ms\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  pid_t hung = d.PidOf("worker:default:0");
+  ASSERT_EQ(kill(hung, SIGSTOP), 0);  // alive, but no heartbeat
+  ASSERT_TRUE(WaitFor([&] { return d.PidOf("worker:default:0") != hung && d.AllRunning(); }, 5000)) << d.Log();
+  EXPECT_FALSE(Alive(hung));
+  EXPECT_NE(d.Log().find("worker:default:0: no heartbeat for 500ms"), std::string::npos);
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+TEST(DroverdTest, WorkerIsRecycledAfterMaxJobsWithoutLosingAny) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+max_jobs = 3
+[jobs.quick]
+command = ["/bin/true"]
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  pid_t first = d.PidOf("worker:default:0");
+  auto store = d.Store();
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(Enqueue(store.get(), "quick"));
+  for (std::int64_t id : ids) {
+    ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kSucceeded; }, 10'000)) << d.Log();
+  }
+  EXPECT_NE(d.PidOf("worker:default:0"), first);
+  EXPECT_FALSE(Alive(first));
+  EXPECT_NE(d.Log().find("jobs (max_jobs)"), std::string::npos);
+  EXPECT_EQ(d.Process("worker:default:0")["restarts"], 0);  // a recycle is not a crash
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
 TEST(DroverdTest, SigtermLetsJobsFinishWithinTheTimeout) {
   Daemon d(kPools, "shutdown_timeout = \"10s\"\n");
   ASSERT_TRUE(d.Start()) << d.Log();
