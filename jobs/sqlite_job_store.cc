@@ -118,19 +118,28 @@ class SqliteJobStore final : public JobStore {
     std::vector<ClaimedJob> claimed;
     if (done.empty() && (n <= 0 || queues.empty())) return claimed;
     std::int64_t now = NowMs();
-    // Paused queues are left out up front: claims then never walk their rows.
-    Result<std::vector<std::string>> active = ActiveQueues(queues);
-    if (!active.ok()) return active.status();
-    if (active->empty()) n = 0;
-    // Looking before taking the write lock keeps idle workers from queueing up behind it.
-    if (done.empty()) {
-      if (n <= 0) return claimed;
-      Result<bool> ready = AnyReady(*active, now);
+    // A claimer that found too little last time is probably idle: it looks before taking the
+    // write lock, so idle workers do not queue up behind busy ones. A busy one goes straight in.
+    bool look_first = done.empty() && last_claim_short_;
+    std::vector<std::string> active;
+    if (look_first) {
+      Result<std::vector<std::string>> a = ActiveQueues(queues);
+      if (!a.ok()) return a.status();
+      active = std::move(a).value();
+      if (active.empty()) return claimed;
+      Result<bool> ready = AnyReady(active, now);
       if (!ready.ok()) return ready.status();
       if (!*ready) return claimed;
     }
     Result<Transaction> tx = Transaction::Begin(&db_);
     if (!tx.ok()) return tx.status().Prefixed("claim");
+    if (!look_first && n > 0) {
+      // Paused queues are left out up front: claims then never walk their rows.
+      Result<std::vector<std::string>> a = ActiveQueues(queues);
+      if (!a.ok()) return a.status();
+      active = std::move(a).value();
+    }
+    if (active.empty()) n = 0;
     if (results) results->clear();
     for (const Completion& c : done) {
       Result<CompletionResult> r = Finish(worker, c, now);
@@ -138,10 +147,10 @@ class SqliteJobStore final : public JobStore {
       if (results) results->push_back(*r);
     }
     if (n > 0) {
-      Result<Statement> st = db_.Prepare(ClaimSql(active->size()));
+      Result<Statement> st = db_.Prepare(ClaimSql(active.size()));
       if (!st.ok()) return st.status();
       st->Bind(1, worker).Bind(2, now).Bind(3, now + options_.lease.count()).Bind(4, n);
-      for (size_t i = 0; i < active->size(); ++i) st->Bind(static_cast<int>(5 + i), (*active)[i]);
+      for (size_t i = 0; i < active.size(); ++i) st->Bind(static_cast<int>(5 + i), active[i]);
       while (true) {
         Result<bool> row = st->Step();
         if (!row.ok()) return row.status().Prefixed("claim");
@@ -161,6 +170,7 @@ class SqliteJobStore final : public JobStore {
       }
     }
     DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed("claim"));
+    if (n > 0) last_claim_short_ = static_cast<int>(claimed.size()) < n;
     // RETURNING gives no order guarantee; hand jobs out best first.
     std::sort(claimed.begin(), claimed.end(), [](const ClaimedJob& a, const ClaimedJob& b) {
       if (a.priority != b.priority) return a.priority > b.priority;
@@ -440,8 +450,8 @@ class SqliteJobStore final : public JobStore {
            "RETURNING id, type, queue, payload, priority, attempts, max_attempts, checkpoint, run_at, enqueued_at";
   }
 
-  // `queues` without the paused ones. Read outside the claim's transaction: a pause is
-  // advisory, and a claim racing it by microseconds is indistinguishable from one just before.
+  // `queues` without the paused ones. An idle claimer reads them before its transaction: a
+  // pause is advisory, and a claim racing it by microseconds is no different from one just before.
   Result<std::vector<std::string>> ActiveQueues(const std::vector<std::string>& queues) {
     if (queues.empty()) return queues;
     Result<Statement> st = db_.Prepare("SELECT name FROM queues WHERE paused = 1");
@@ -538,6 +548,7 @@ class SqliteJobStore final : public JobStore {
 
   SqliteDb db_;
   StoreOptions options_;
+  bool last_claim_short_ = true;
 };
 
 }  // namespace

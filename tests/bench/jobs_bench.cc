@@ -135,6 +135,8 @@ std::vector<double> PipeLatency(int samples) {
   if (pipe(p) != 0 || pipe(back) != 0) Die("pipe");
   pid_t child = fork();
   if (child == 0) {
+    close(p[1]);
+    close(back[0]);
     std::int64_t t0;
     while (read(p[0], &t0, sizeof t0) == sizeof t0) {
       std::int64_t d = MonotonicUs() - t0;
@@ -142,6 +144,8 @@ std::vector<double> PipeLatency(int samples) {
     }
     _exit(0);
   }
+  close(p[0]);
+  close(back[1]);
   std::vector<double> out;
   for (int i = 0; i < samples; ++i) {
     std::int64_t t0 = MonotonicUs(), d;
@@ -151,6 +155,7 @@ std::vector<double> PipeLatency(int samples) {
     usleep(20'000);
   }
   close(p[1]);
+  close(back[0]);
   waitpid(child, nullptr, 0);
   return out;
 }
