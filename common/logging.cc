@@ -1,11 +1,36 @@
 #include "common/logging.h"
 
-#include <spdlog/sinks/basic_file_sink.h>
+#include <fcntl.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <memory>
+#include <mutex>
+
+#include "common/unique_fd.h"
 
 namespace drover {
+namespace {
+
+// Appends to a file opened O_APPEND|O_CLOEXEC (spdlog's own file sink leaks its descriptor into
+// job processes): whole lines, one write each, so several processes can share the file.
+class AppendFileSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit AppendFileSink(UniqueFd fd) : fd_(std::move(fd)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t buf;
+    formatter_->format(msg, buf);
+    (void)WriteAll(fd_.get(), buf.data(), buf.size());
+  }
+  void flush_() override {}
+
+ private:
+  UniqueFd fd_;
+};
+
+}  // namespace
 
 bool IsValidLogLevel(const std::string& level) {
   return level == "trace" || level == "debug" || level == "info" || level == "warn" ||
@@ -23,18 +48,12 @@ Status SetupLogging(const std::string& name, const LogOptions& options) {
                                    "\" (use trace, debug, info, warn, error or off)");
   }
   std::shared_ptr<spdlog::logger> logger;
-  try {
-    // Single-process sinks: every process has its own; the file sink appends with O_APPEND so
-    // lines of several processes interleave whole.
-    if (options.file.empty()) {
-      logger = std::make_shared<spdlog::logger>(
-          name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    } else {
-      logger = std::make_shared<spdlog::logger>(
-          name, std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file));
-    }
-  } catch (const spdlog::spdlog_ex& e) {
-    return Status::IoError("open log file " + options.file + ": " + e.what());
+  if (options.file.empty()) {
+    logger = std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  } else {
+    UniqueFd fd(open(options.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+    if (!fd) return Status::FromErrno("open log file " + options.file);
+    logger = std::make_shared<spdlog::logger>(name, std::make_shared<AppendFileSink>(std::move(fd)));
   }
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ [%n %P] %v");
   logger->set_level(spdlog::level::from_str(options.level));

@@ -83,10 +83,12 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
   if (!identity.ok()) return identity.status();
   Result<UniqueFd> in = PayloadFd(req.stdin_data);
   if (!in.ok()) return in.status();
-  Result<Pipe> out = MakePipe(true), err = MakePipe(true), status = MakePipe(true);
+  // Only our read ends are non-blocking: the job writes to ordinary blocking pipes.
+  Result<Pipe> out = MakePipe(false), err = MakePipe(false), status = MakePipe(false);
   if (!out.ok()) return out.status();
   if (!err.ok()) return err.status();
   if (!status.ok()) return status.status();
+  for (Result<Pipe>* p : {&out, &err, &status}) DROVER_RETURN_IF_ERROR(SetNonBlocking((*p)->read.get(), true));
 
   bp::environment env;
   for (const auto& [k, v] : req.env) env[k] = v;

@@ -272,10 +272,11 @@ class Supervisor {
   void OnExit(Child& c, int st) {
     std::int64_t now = MonotonicUs();
     std::string how = DescribeWait(st);
+    std::string worker_id = c.pool.empty() ? "" : c.worker_id();
+    std::string who = c.name + " (pid " + std::to_string(c.pid) + ") " + how;
     bool expected = shutting_down_ || c.retiring || c.stop_requested;
     // Job process groups the worker left behind go first, so no job runs twice.
     for (pid_t pg : c.pgids) kill(-pg, SIGKILL);
-    if (!c.pool.empty()) RecoverJobs(c, !expected, c.name + " (pid " + std::to_string(c.pid) + ") " + how);
     epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.pipe.get(), nullptr);
     c.pipe.Reset();
     c.last_exit = how;
@@ -285,6 +286,7 @@ class Supervisor {
     if (expected) {
       if (!c.retiring) c.state = ChildState::kStopped;
       spdlog::info("{}: stopped ({})", c.name, how);
+      if (!worker_id.empty()) RecoverJobs(worker_id, false, who);
       return;
     }
     ++c.restarts;
@@ -293,22 +295,25 @@ class Supervisor {
     c.state = ChildState::kExited;
     spdlog::warn("{}: exited unexpectedly: {}", c.name, how);
     Backoff(c);
+    // Without a cool-off the replacement starts before the recovery: it cannot take the dead
+    // worker's jobs (they are still running under the old worker id) and the fork happens
+    // while no database connection is open.
+    if (c.state == ChildState::kBackoff && c.restart_at_us <= MonotonicUs()) Spawn(c);
+    if (!worker_id.empty()) RecoverJobs(worker_id, true, who);
   }
 
-  void RecoverJobs(const Child& c, bool spend_attempt, const std::string& reason) {
-    std::int64_t t0 = MonotonicUs();
+  void RecoverJobs(const std::string& worker_id, bool spend_attempt, const std::string& reason) {
     Result<std::unique_ptr<JobStore>> store = OpenStore();
-    spdlog::debug("opened store in {} us", MonotonicUs() - t0);
     if (!store.ok()) {
-      spdlog::error("cannot re-queue the jobs of {}: {}; the lease reaper will", c.name, store.status().ToString());
+      spdlog::error("cannot re-queue the jobs of {}: {}; the lease reaper will", worker_id, store.status().ToString());
       return;
     }
     std::string why = spend_attempt ? "worker died: " + reason : "interrupted: " + reason;
-    Result<std::vector<std::int64_t>> ids = (*store)->Recover(c.worker_id(), spend_attempt, why);
+    Result<std::vector<std::int64_t>> ids = (*store)->Recover(worker_id, spend_attempt, why);
     if (!ids.ok()) {
-      spdlog::error("cannot re-queue the jobs of {}: {}", c.name, ids.status().ToString());
+      spdlog::error("cannot re-queue the jobs of {}: {}", worker_id, ids.status().ToString());
     } else if (!ids->empty()) {
-      spdlog::warn("re-queued {} job(s) of {} at once ({} us)", ids->size(), c.name, MonotonicUs() - t0);
+      spdlog::warn("re-queued {} job(s) of {} at once", ids->size(), worker_id);
     }
   }
 

@@ -1,5 +1,7 @@
 // Black-box tests of running jobs: real command processes and in-process handlers under a
 // real droverd.
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "tests/integration/daemon.h"
@@ -37,6 +39,30 @@ env = { GREETING = "hi" }
   Job j = *store->Get(id);
   EXPECT_EQ(j.state, JobState::kSucceeded) << j.last_error.value_or("");
   EXPECT_EQ(j.result, std::to_string(id) + "|echo|1|default|hi|{\"n\":1}");
+}
+
+TEST(CommandJobTest, JobGetsBlockingDescriptorsAndNoStrayOnes) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.fds]
+command = ["/bin/sh", "-c", "for f in 0 1 2 3; do sed -n 's/^flags:[[:space:]]*//p' /proc/$$/fdinfo/$f; done; ls /proc/self/fd | wc -l"]
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "fds");
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  ASSERT_EQ(j.state, JobState::kSucceeded) << j.last_error.value_or("");
+  std::istringstream in(*j.result);
+  for (int fd = 0; fd < 4; ++fd) {
+    std::string flags;
+    in >> flags;
+    EXPECT_EQ(std::stol(flags, nullptr, 8) & 04000, 0) << "fd " << fd << " is non-blocking";
+  }
+  int open_fds = 0;
+  in >> open_fds;
+  EXPECT_EQ(open_fds, 5);  // ls: 0-3 inherited, plus the one it reads /proc/self/fd with
 }
 
 TEST(CommandJobTest, FailureIsRetriedThenSucceeds) {
