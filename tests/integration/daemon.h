@@ -45,6 +45,18 @@ inline bool Alive(pid_t pid) {
   return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
 }
 
+// Enqueues one job through the store; 0 (and a test failure message on stderr) on error.
+inline std::int64_t Enqueue(JobStore* store, const std::string& type, const std::string& payload = "{}",
+                            int max_attempts = 5) {
+  EnqueueRequest r;
+  r.type = type;
+  r.payload = payload;
+  r.max_attempts = max_attempts;
+  Result<EnqueueResult> e = store->Enqueue(r);
+  if (!e.ok()) fprintf(stderr, "enqueue %s: %s\n", type.c_str(), e.status().ToString().c_str());
+  return e.ok() ? e->id : 0;
+}
+
 class Daemon {
  public:
   // `body` is appended to a [supervisor] section that sets database, socket and log_file.

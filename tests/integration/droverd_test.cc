@@ -17,15 +17,6 @@ concurrency = 2
 command = ["/bin/sh", "-c", "sleep ${SLEEP:-1}; echo done"]
 )";
 
-std::int64_t Enqueue(JobStore* store, const std::string& type, const std::string& payload = "{}") {
-  EnqueueRequest r;
-  r.type = type;
-  r.payload = payload;
-  Result<EnqueueResult> e = store->Enqueue(r);
-  EXPECT_TRUE(e.ok()) << e.status().ToString();
-  return e.ok() ? e->id : 0;
-}
-
 JobState StateOf(JobStore* store, std::int64_t id) { return store->Get(id)->state; }
 
 TEST(DroverdTest, ChildrenAreNamedAndRunning) {

@@ -9,17 +9,6 @@
 namespace drover::testing {
 namespace {
 
-std::int64_t Enqueue(JobStore* store, const std::string& type, const std::string& payload = "{}",
-                     int max_attempts = 5) {
-  EnqueueRequest r;
-  r.type = type;
-  r.payload = payload;
-  r.max_attempts = max_attempts;
-  Result<EnqueueResult> e = store->Enqueue(r);
-  EXPECT_TRUE(e.ok()) << e.status().ToString();
-  return e.ok() ? e->id : 0;
-}
-
 bool Finished(JobStore* store, std::int64_t id, int timeout_ms = 10'000) {
   return WaitFor([&] { return IsFinal(store->Get(id)->state); }, timeout_ms);
 }
