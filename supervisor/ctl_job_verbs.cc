@@ -106,6 +106,7 @@ std::string Ago(std::int64_t ms) {
 }
 
 std::string Shorten(std::string s, size_t n) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   for (char& c : s) {
     if (c == '\n') c = ' ';
   }
