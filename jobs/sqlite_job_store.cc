@@ -480,11 +480,11 @@ class SqliteJobStore final : public JobStore {
     using Kind = Completion::Kind;
     Result<Statement> st = [&]() -> Result<Statement> {
       switch (c.kind) {
-        case Kind::kSucceeded:
+        case Kind::kSucceeded:  // the new state is known: no RETURNING on the hot path
           return db_.Prepare(
               "UPDATE jobs SET state = 'succeeded', finished_at = ?4, result = ?5, lease_until = NULL, "
               "  progress = 1.0 "
-              "WHERE id = ?1 AND state = 'running' AND worker = ?2 AND attempts = ?3 RETURNING state");
+              "WHERE id = ?1 AND state = 'running' AND worker = ?2 AND attempts = ?3");
         case Kind::kInterrupted:
           return db_.Prepare(
               "UPDATE jobs SET state = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'queued' END, "
@@ -514,6 +514,11 @@ class SqliteJobStore final : public JobStore {
     if (c.kind == Kind::kFailed || c.kind == Kind::kFailedPermanent) {
       st->Bind(6, c.kind == Kind::kFailedPermanent ? 1 : 0).Bind(7, c.retry_delay_ms)
           .Bind(8, Truncated(c.output, kMaxHistoryErrorBytes));
+    }
+    if (c.kind == Kind::kSucceeded) {
+      DROVER_RETURN_IF_ERROR(st->Run());
+      bool applied = db_.Changes() == 1;
+      return CompletionResult{c.id, !applied, applied ? JobState::kSucceeded : JobState::kRunning};
     }
     Result<bool> row = st->Step();
     if (!row.ok()) return row.status();

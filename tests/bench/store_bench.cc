@@ -212,11 +212,13 @@ int main(int argc, char** argv) {
   using namespace drover::bench;
   int runs = 5;
   int jobs = 20'000;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--jobs") && i + 1 < argc) jobs = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--quick")) { runs = 1; jobs = 2000; }
-    else { std::fprintf(stderr, "usage: store_bench [--runs N] [--jobs N] [--quick]\n"); return 2; }
+    else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+    else { std::fprintf(stderr, "usage: store_bench [--runs N] [--jobs N] [--quick] [--only SUBSTRING]\n"); return 2; }
   }
   std::vector<Case> cases;
   cases.push_back({"enqueue, 1 row/txn", [&](bool raw, const std::string& p) {
@@ -239,6 +241,7 @@ int main(int argc, char** argv) {
   std::printf("store_bench: %d runs each, medians; raw = hand-written SQL, same pragmas and batching\n", runs);
   std::printf("%-36s %14s %14s %8s\n", "case", "store ops/s", "raw ops/s", "ratio");
   for (const Case& c : cases) {
+    if (c.name.find(only) == std::string::npos) continue;
     std::vector<double> store, raw;
     for (int r = 0; r < runs; ++r) {
       for (bool is_raw : {r % 2 == 1, r % 2 == 0}) {  // alternate which goes first
