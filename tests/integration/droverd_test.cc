@@ -162,7 +162,8 @@ TEST(DroverdTest, KillingTheSupervisorTakesChildrenAlongAndTheNextStartRecovers)
   std::int64_t id = Enqueue(store.get(), "sleepy", "{}");
   ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kRunning; }, 5000));
   std::vector<pid_t> kids;
-  for (const auto& p : d.Request("status")["result"]) kids.push_back(p["pid"].get<pid_t>());
+  nlohmann::json status = d.Request("status");
+  for (const auto& p : status["result"]) kids.push_back(p["pid"].get<pid_t>());
   pid_t job_pid = static_cast<pid_t>(*store->Get(id)->pid);
   d.Kill();
   for (pid_t k : kids) EXPECT_TRUE(WaitFor([&] { return !Alive(k); }, 2000)) << "child " << k << " survived";
