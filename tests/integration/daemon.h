@@ -45,6 +45,21 @@ inline bool Alive(pid_t pid) {
   return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
 }
 
+struct ShellResult {
+  int code;         // exit status
+  std::string out;  // stdout and stderr together, when the command redirects 2>&1
+};
+
+// Runs `cmd` through /bin/sh and captures its standard output.
+inline ShellResult RunShell(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  return {WEXITSTATUS(pclose(p)), out};
+}
+
 // Enqueues one job through the store; 0 (and a test failure message on stderr) on error.
 inline std::int64_t Enqueue(JobStore* store, const std::string& type, const std::string& payload = "{}",
                             int max_attempts = 5) {

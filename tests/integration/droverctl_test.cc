@@ -6,23 +6,11 @@
 namespace drover::testing {
 namespace {
 
-struct CtlRun {
-  int code;
-  std::string out;
-};
-
 // Runs droverctl with `args` (stdin from `input`), capturing stdout and stderr together.
-CtlRun Ctl(const Daemon& d, const std::string& args, const std::string& input = "") {
+ShellResult Ctl(const Daemon& d, const std::string& args, const std::string& input = "") {
   std::string in_file = d.dir() + "/ctl.in";
   std::ofstream(in_file) << input;
-  std::string cmd = std::string(DROVERCTL_PATH) + " -c " + d.config() + " " + args + " <" + in_file + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WEXITSTATUS(st), out};
+  return RunShell(std::string(DROVERCTL_PATH) + " -c " + d.config() + " " + args + " <" + in_file + " 2>&1");
 }
 
 const char* kConfig = R"(
@@ -41,7 +29,7 @@ unique = true
 
 TEST(DroverctlTest, JobVerbsWorkWhileTheDaemonIsDown) {
   Daemon d(kConfig);
-  CtlRun r = Ctl(d, "enqueue echo '{\"a\":1}' --json");
+  ShellResult r = Ctl(d, "enqueue echo '{\"a\":1}' --json");
   ASSERT_EQ(r.code, 0) << r.out;
   nlohmann::json e = nlohmann::json::parse(r.out);
   EXPECT_EQ(e["state"], "queued");
@@ -64,7 +52,7 @@ TEST(DroverctlTest, JobVerbsWorkWhileTheDaemonIsDown) {
 TEST(DroverctlTest, EnqueueWaitShowAgainstARunningDaemon) {
   Daemon d(kConfig);
   ASSERT_TRUE(d.Start()) << d.Log();
-  CtlRun r = Ctl(d, "enqueue echo -", "{\"from\":\"stdin\"}");
+  ShellResult r = Ctl(d, "enqueue echo -", "{\"from\":\"stdin\"}");
   ASSERT_EQ(r.code, 0) << r.out;
   std::string id = r.out.substr(0, r.out.find('\n'));
   r = Ctl(d, "wait " + id + " --timeout 10s");
@@ -88,8 +76,8 @@ TEST(DroverctlTest, EnqueueWaitShowAgainstARunningDaemon) {
 TEST(DroverctlTest, UniqueJobsAndCancel) {
   Daemon d(kConfig);
   ASSERT_TRUE(d.Start()) << d.Log();
-  CtlRun a = Ctl(d, "enqueue once '{\"k\":1}' --json");
-  CtlRun b = Ctl(d, "enqueue once '{ \"k\" : 1 }' --json");
+  ShellResult a = Ctl(d, "enqueue once '{\"k\":1}' --json");
+  ShellResult b = Ctl(d, "enqueue once '{ \"k\" : 1 }' --json");
   ASSERT_EQ(a.code, 0);
   ASSERT_EQ(b.code, 0);
   EXPECT_EQ(nlohmann::json::parse(a.out)["id"], nlohmann::json::parse(b.out)["id"]);
@@ -97,7 +85,7 @@ TEST(DroverctlTest, UniqueJobsAndCancel) {
   std::string id = std::to_string(nlohmann::json::parse(a.out)["id"].get<std::int64_t>());
   ASSERT_TRUE(WaitFor([&] { return Ctl(d, "show " + id).out.find("running") != std::string::npos; }, 5000));
   EXPECT_EQ(Ctl(d, "cancel " + id).code, 0);
-  CtlRun w = Ctl(d, "wait " + id + " --timeout 10s");
+  ShellResult w = Ctl(d, "wait " + id + " --timeout 10s");
   EXPECT_NE(w.out.find("cancelled"), std::string::npos) << w.out;
   EXPECT_EQ(Ctl(d, "cancel " + id).code, 1);  // already finished
   EXPECT_EQ(Ctl(d, "cancel 99999").code, 3);
@@ -118,7 +106,7 @@ TEST(DroverctlTest, PauseResumeAndWhy) {
 TEST(DroverctlTest, ProcessVerbs) {
   Daemon d(kConfig);
   ASSERT_TRUE(d.Start()) << d.Log();
-  CtlRun r = Ctl(d, "status --json");
+  ShellResult r = Ctl(d, "status --json");
   ASSERT_EQ(r.code, 0) << r.out;
   nlohmann::json st = nlohmann::json::parse(r.out);
   ASSERT_EQ(st.size(), 2u);
@@ -145,10 +133,10 @@ TEST(DroverctlTest, UsageErrorsExitTwo) {
   for (const char* args : {"frobnicate", "show", "show abc", "enqueue", "jobs --state bogus", "jobs --limit",
                            "enqueue echo --delay soon", "wait", "start", "signal HUP", "prune --state queued",
                            "enqueue echo {} {}"}) {
-    CtlRun r = Ctl(d, args);
+    ShellResult r = Ctl(d, args);
     EXPECT_EQ(r.code, 2) << args << ": " << r.out;
   }
-  CtlRun r = Ctl(d, "enqueue nosuch");
+  ShellResult r = Ctl(d, "enqueue nosuch");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("known: echo, fail, once"), std::string::npos) << r.out;
   r = Ctl(d, "enqueue echo '{\"a\":'");
@@ -159,7 +147,7 @@ TEST(DroverctlTest, UsageErrorsExitTwo) {
 
 TEST(DroverctlTest, InteractivePromptThroughAPipe) {
   Daemon d(kConfig);
-  CtlRun r = Ctl(d, "", "help show\nenqueue echo\njobs\nexit\n");
+  ShellResult r = Ctl(d, "", "help show\nenqueue echo\njobs\nexit\n");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("usage: droverctl show ID"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("echo"), std::string::npos);

@@ -178,28 +178,20 @@ TEST(DroverdTest, KillingTheSupervisorTakesChildrenAlongAndTheNextStartRecovers)
 TEST(DroverdTest, ASecondSupervisorOnTheSameDatabaseIsRefused) {
   Daemon d(kPools);
   ASSERT_TRUE(d.Start()) << d.Log();
-  std::string cmd = std::string(DROVERD_PATH) + " -c " + d.config() + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096] = {};
-  size_t n = fread(buf, 1, sizeof buf - 1, p);
-  int st = pclose(p);
-  EXPECT_EQ(WEXITSTATUS(st), 1);
-  EXPECT_NE(std::string(buf, n).find("already running"), std::string::npos) << buf;
+  ShellResult second = RunShell(std::string(DROVERD_PATH) + " -c " + d.config() + " 2>&1");
+  EXPECT_EQ(second.code, 1);
+  EXPECT_NE(second.out.find("already running"), std::string::npos) << second.out;
   EXPECT_TRUE(d.AllRunning());
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
 TEST(DroverdTest, CheckConfigReportsFileLineAndKey) {
   Daemon good(kPools);
-  std::string cmd = std::string(DROVERD_PATH) + " --check-config -c " + good.config() + " >/dev/null 2>&1";
-  EXPECT_EQ(WEXITSTATUS(system(cmd.c_str())), 0);
+  EXPECT_EQ(RunShell(std::string(DROVERD_PATH) + " --check-config -c " + good.config() + " 2>&1").code, 0);
   Daemon bad("[pools.default]\nworkers = 0\n");
-  cmd = std::string(DROVERD_PATH) + " --check-config -c " + bad.config() + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096] = {};
-  size_t n = fread(buf, 1, sizeof buf - 1, p);
-  EXPECT_EQ(WEXITSTATUS(pclose(p)), 1);
-  EXPECT_NE(std::string(buf, n).find("drover.toml:8: [pools.default] workers"), std::string::npos) << buf;
+  ShellResult r = RunShell(std::string(DROVERD_PATH) + " --check-config -c " + bad.config() + " 2>&1");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("drover.toml:8: [pools.default] workers"), std::string::npos) << r.out;
 }
 
 TEST(DroverdTest, SighupAppliesAValidConfigAndRejectsAnInvalidOne) {

@@ -289,12 +289,9 @@ TEST(HandlerTest, SlowHandlersRunConcurrently) {
 
 TEST(HandlerTest, ConfigNamingAnUnregisteredHandlerIsRejectedAtStart) {
   Daemon d("[pools.default]\n[jobs.not_registered]\n");
-  std::string cmd = std::string(DROVERD_PATH) + " --check-config -c " + d.config() + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096] = {};
-  size_t n = fread(buf, 1, sizeof buf - 1, p);
-  EXPECT_EQ(WEXITSTATUS(pclose(p)), 1);
-  EXPECT_NE(std::string(buf, n).find("[jobs.not_registered] has no `command`"), std::string::npos) << buf;
+  ShellResult r = RunShell(std::string(DROVERD_PATH) + " --check-config -c " + d.config() + " 2>&1");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("[jobs.not_registered] has no `command`"), std::string::npos) << r.out;
 }
 
 }  // namespace
