@@ -326,23 +326,21 @@ class Supervisor {
     return retiring_.empty();
   }
 
-  Child* FindByPid(pid_t pid) {
-    for (auto& c : children_) {
-      if (c->pid == pid) return c.get();
-    }
-    for (auto& c : retiring_) {
-      if (c->pid == pid) return c.get();
+  // The first live or waiting child (current or retiring) for which `match` holds.
+  template <typename Pred>
+  Child* Find(Pred match) {
+    for (auto* list : {&children_, &retiring_}) {
+      for (auto& c : *list) {
+        if (match(*c)) return c.get();
+      }
     }
     return nullptr;
   }
+  Child* FindByPid(pid_t pid) {
+    return Find([&](const Child& c) { return c.pid == pid; });
+  }
   Child* FindByPipe(int fd) {
-    for (auto& c : children_) {
-      if (c->pipe.get() == fd) return c.get();
-    }
-    for (auto& c : retiring_) {
-      if (c->pipe.get() == fd) return c.get();
-    }
-    return nullptr;
+    return Find([&](const Child& c) { return c.pipe.get() == fd; });
   }
 
   void Wait(int timeout_ms) {
@@ -472,23 +470,25 @@ class Supervisor {
       slot = MakeChild(old->pool, old->index);
       slot->restarts = old->restarts;
       old->retiring = true;
-      if (old->alive() && old->state != ChildState::kStopping) {
-        old->state = ChildState::kStopping;
-        kill(old->pid, SIGTERM);
-        old->kill_at_us = MonotonicUs() + Us(config_.supervisor.shutdown_timeout) + 10'000'000;
-      }
+      if (old->alive() && old->state != ChildState::kStopping) Terminate(*old);
       Spawn(*slot);
       if (old->alive()) retiring_.push_back(std::move(old));
       return;
     }
   }
 
+  // SIGTERM: the child finishes its jobs within shutdown_timeout (then stops them, which takes
+  // up to kill_after); SIGKILL if it is still there well after that.
+  void Terminate(Child& c) {
+    c.state = ChildState::kStopping;
+    kill(c.pid, SIGTERM);
+    c.kill_at_us = MonotonicUs() + Us(config_.supervisor.shutdown_timeout) + 10'000'000;
+  }
+
   void StopChild(Child& c) {
     c.stop_requested = true;
     if (c.alive()) {
-      c.state = ChildState::kStopping;
-      kill(c.pid, SIGTERM);
-      c.kill_at_us = MonotonicUs() + Us(config_.supervisor.shutdown_timeout) + 10'000'000;
+      Terminate(c);
     } else {
       c.state = ChildState::kStopped;
     }
@@ -583,9 +583,7 @@ class Supervisor {
       }
       c->retiring = true;
       if (c->alive()) {
-        c->state = ChildState::kStopping;
-        kill(c->pid, SIGTERM);
-        c->kill_at_us = MonotonicUs() + Us(config_.supervisor.shutdown_timeout) + 10'000'000;
+        Terminate(*c);
         retiring_.push_back(std::move(c));
       }
     }
