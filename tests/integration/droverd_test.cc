@@ -117,7 +117,7 @@ command = ["/bin/true"]
     ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kSucceeded; }, 10'000)) << d.Log();
   }
   EXPECT_NE(d.PidOf("worker:default:0"), first);
-  EXPECT_FALSE(Alive(first));
+  EXPECT_TRUE(WaitFor([&] { return !Alive(first); }, 5000)) << "the recycled worker did not exit";
   EXPECT_NE(d.Log().find("jobs (max_jobs)"), std::string::npos);
   EXPECT_EQ(d.Process("worker:default:0")["restarts"], 0);  // a recycle is not a crash
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
