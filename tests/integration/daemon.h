@@ -40,7 +40,7 @@ inline bool Alive(pid_t pid) {
   if (pid <= 0 || kill(pid, 0) != 0) return false;
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  std::getline(stat, line);
+  if (!std::getline(stat, line)) return false;  // reaped between the two checks
   size_t paren = line.rfind(')');
   return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
 }

@@ -160,7 +160,8 @@ TEST(DroverdTest, KillingTheSupervisorTakesChildrenAlongAndTheNextStartRecovers)
   ASSERT_TRUE(d.Start()) << d.Log();
   auto store = d.Store();
   std::int64_t id = Enqueue(store.get(), "sleepy", "{}");
-  ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kRunning; }, 5000));
+  // The claim marks the job running; its pid is recorded a moment later, after the spawn.
+  ASSERT_TRUE(WaitFor([&] { return store->Get(id)->pid.has_value(); }, 5000));
   std::vector<pid_t> kids;
   nlohmann::json status = d.Request("status");
   for (const auto& p : status["result"]) kids.push_back(p["pid"].get<pid_t>());
