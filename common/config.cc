@@ -10,8 +10,10 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
+#include "common/cron.h"
 #include "common/logging.h"
 #include "common/time_util.h"
+#include "common/time_zone.h"
 
 namespace drover {
 namespace {
@@ -309,6 +311,10 @@ void ReadSchedule(TableReader& r, ScheduleConfig* s) {
   r.String("job", &s->job);
   if (s->job.empty() && !r.Get("job")) r.Error(nullptr, "job", "is required (the [jobs.NAME] to enqueue)");
   r.String("cron", &s->cron);
+  if (!s->cron.empty()) {
+    Result<CronExpr> e = CronExpr::Parse(s->cron);
+    if (!e.ok()) r.Error(r.Get("cron"), "cron", e.status().message());
+  }
   const toml::node* every = r.Get("every");
   r.DurationKey("every", &s->every, Duration(1000));
   if (s->cron.empty() == (every == nullptr)) {
@@ -334,13 +340,10 @@ void ReadSchedule(TableReader& r, ScheduleConfig* s) {
     }
   }
   r.String("timezone", &s->timezone);
-  if (s->timezone != "UTC") {
-    struct stat st;
-    if (s->timezone.find("..") != std::string::npos ||
-        stat(("/usr/share/zoneinfo/" + s->timezone).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      r.Error(r.Get("timezone"), "timezone",
-              "unknown time zone \"" + s->timezone + "\" (an IANA name such as Europe/Berlin; is tzdata installed?)");
-    }
+  if (const toml::node* n = r.Get("timezone")) {
+    if (every != nullptr) r.Error(n, "timezone", "only applies with `cron` (`every` counts real time)");
+    Result<TimeZone> tz = TimeZone::Load(s->timezone);
+    if (!tz.ok()) r.Error(n, "timezone", tz.status().message());
   }
   if (const toml::node* n = r.Get("payload")) {
     if (n->is_table()) {
