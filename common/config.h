@@ -37,12 +37,16 @@ struct RetentionConfig {
   Duration failed{7LL * 86'400'000};
   Duration cancelled{7LL * 86'400'000};
   Duration expired{7LL * 86'400'000};
+
+  bool operator==(const RetentionConfig&) const = default;
 };
 
 struct SchedulerConfig {
   Duration tick{1000};
   Duration stuck_after{24LL * 3'600'000};
   RetentionConfig retention;
+
+  bool operator==(const SchedulerConfig&) const = default;
 };
 
 struct PoolConfig {

@@ -106,6 +106,7 @@ struct JobFilter {
   std::optional<JobState> state;
   std::optional<std::string> type;
   std::optional<std::string> queue;
+  std::optional<std::int64_t> started_before_ms;  // only jobs whose current attempt started earlier
   int limit = 100;
 };
 
@@ -114,6 +115,25 @@ struct QueueStats {
   bool paused = false;
   std::int64_t counts[6] = {0, 0, 0, 0, 0, 0};  // indexed by JobState
   std::optional<std::int64_t> oldest_ready_ms;   // run_at of the oldest ready queued job
+};
+
+// A periodic schedule as the scheduler wants it stored: `spec` describes its timing (cron,
+// zone, interval, anchor); when the stored spec differs, next_run is reset to `next_run_ms`.
+struct ScheduleSeed {
+  std::string name;
+  std::string spec;
+  std::int64_t next_run_ms = 0;
+};
+
+// A schedule's stored state, with the state of the job its last run enqueued.
+struct ScheduleState {
+  std::string name;
+  std::string spec;
+  std::int64_t next_run_ms = 0;
+  std::optional<std::int64_t> last_run_ms;  // the time slot of the last run
+  std::optional<std::int64_t> last_job_id;
+  std::optional<JobState> last_job_state;   // absent when that job was pruned or deleted
+  bool paused = false;
 };
 
 }  // namespace drover

@@ -91,6 +91,24 @@ class JobStore {
   virtual Status SetQueuePaused(const std::string& queue, bool paused) = 0;
   virtual Result<std::vector<std::string>> PausedQueues() = 0;
 
+  // Periodic schedules. Makes the stored set match `wanted`: adds new ones, resets next_run of
+  // those whose spec changed, deletes those no longer wanted (in one transaction).
+  virtual Status SyncSchedules(std::span<const ScheduleSeed> wanted) = 0;
+  virtual Result<std::vector<ScheduleState>> Schedules() = 0;
+  // Handles the due time slot(s) of schedule `name` in one transaction: enqueues `runs` (none
+  // when the slot is skipped), records `last_run_ms` when a run was enqueued, and moves
+  // next_run from `expected_next_ms` to `next_run_ms`. Fails with Conflict, changing nothing,
+  // when the stored next_run is not `expected_next_ms` (the slot was handled already).
+  virtual Result<std::vector<EnqueueResult>> AdvanceSchedule(const std::string& name, std::int64_t expected_next_ms,
+                                                             std::int64_t next_run_ms,
+                                                             std::span<const EnqueueRequest> runs,
+                                                             std::int64_t last_run_ms) = 0;
+  // Enqueues `run` now as the schedule's latest run, outside its timetable. NotFound when the
+  // schedule is not stored (the scheduler has not started with it yet).
+  virtual Result<EnqueueResult> TriggerSchedule(const std::string& name, const EnqueueRequest& run) = 0;
+  // A paused schedule's slots pass without runs. NotFound for an unknown schedule.
+  virtual Status SetSchedulePaused(const std::string& name, bool paused) = 0;
+
   virtual Result<Job> Get(std::int64_t id) = 0;
   virtual Result<std::vector<Job>> List(const JobFilter& filter) = 0;
   virtual Result<std::vector<QueueStats>> Stats() = 0;
@@ -100,6 +118,9 @@ class JobStore {
   virtual Result<std::int64_t> DataVersion() = 0;
   // Runs a WAL checkpoint (PASSIVE; TRUNCATE when `truncate`). Busy is not an error.
   virtual Status Checkpoint(bool truncate) = 0;
+  // When at least a quarter of the file is free pages (after pruning), hands up to `max_pages`
+  // of them back to the file system. Returns how many were released.
+  virtual Result<int> ReleaseFreePages(int max_pages) = 0;
 };
 
 // Opens (creating if needed) the SQLite job store at `path` and applies pending migrations.

@@ -6,17 +6,21 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
 #include "common/time_util.h"
 #include "common/unique_fd.h"
 #include "jobs/job_store.h"
+#include "jobs/schedule_runner.h"
 
 namespace drover {
 namespace {
 
 constexpr int kPruneBatch = 500;
+constexpr int kReleasePages = 2048;  // per tick: 8 MiB of 4 KiB pages, a short write lock
 
 class Scheduler {
  public:
@@ -40,12 +44,15 @@ class Scheduler {
       return 1;
     }
     store_ = std::move(store).value();
-    Report("ready");
-    spdlog::info("started; tick {}", FormatDuration(o_.config->scheduler.tick));
-    if (!o_.config->schedules.empty()) {
-      spdlog::warn("{} [schedules] are configured but this version does not run periodic schedules yet",
-                   o_.config->schedules.size());
+    schedules_.emplace(*o_.config, store_.get());
+    Status started = schedules_->Start(NowMs());
+    if (!started.ok()) {
+      spdlog::error("scheduler cannot store the schedules: {}", started.ToString());
+      return 1;
     }
+    Report("ready");
+    spdlog::info("started; tick {}, {} schedule(s)", FormatDuration(o_.config->scheduler.tick),
+                 o_.config->schedules.size());
     const std::int64_t tick_ms = o_.config->scheduler.tick.count();
     const std::int64_t hb_ms = std::clamp<std::int64_t>(o_.config->supervisor.hang_timeout.count() / 4, 50, 1000);
     std::int64_t next_tick = 0;
@@ -55,9 +62,13 @@ class Scheduler {
         Tick();
         next_tick = now + tick_ms;
       }
+      // Schedules fire on time, not on the next tick.
+      std::optional<std::int64_t> next_run = schedules_->RunDue(NowMs());
+      std::int64_t wake = next_tick;
+      if (next_run) wake = std::min(wake, now + std::max<std::int64_t>(*next_run - NowMs(), 0));
       Report("hb");
       pollfd p{sig_fd_.get(), POLLIN, 0};
-      int timeout = static_cast<int>(std::clamp<std::int64_t>(std::min(next_tick - now, hb_ms), 0, 60'000));
+      int timeout = static_cast<int>(std::clamp<std::int64_t>(std::min(wake - now, hb_ms), 0, 60'000));
       if (poll(&p, 1, timeout) > 0) {
         signalfd_siginfo si;
         while (read(sig_fd_.get(), &si, sizeof si) == sizeof si) {
@@ -88,9 +99,37 @@ class Scheduler {
     Result<int> expired = store_->ExpireJobs(now);
     if (!expired.ok()) spdlog::warn("{}", expired.status().ToString());
     else if (*expired > 0) spdlog::info("{} job(s) expired before they could start", *expired);
+    WarnStuck(now);
     Prune(now);
+    Result<int> released = store_->ReleaseFreePages(kReleasePages);
+    if (!released.ok()) spdlog::warn("{}", released.status().ToString());
+    else if (*released > 0) spdlog::debug("released {} free page(s) of the database file", *released);
     Status s = store_->Checkpoint(false);
     if (!s.ok()) spdlog::warn("{}", s.ToString());
+  }
+
+  // Logs each attempt that runs longer than stuck_after once.
+  void WarnStuck(std::int64_t now) {
+    const Duration limit = o_.config->scheduler.stuck_after;
+    if (limit.count() <= 0) return;
+    JobFilter f;
+    f.state = JobState::kRunning;
+    f.started_before_ms = now - limit.count();
+    f.limit = 1000;
+    Result<std::vector<Job>> stuck = store_->List(f);
+    if (!stuck.ok()) {
+      spdlog::warn("{}", stuck.status().ToString());
+      return;
+    }
+    std::set<std::pair<std::int64_t, int>> still;  // (id, attempt): a new attempt is a new warning
+    for (const Job& j : *stuck) {
+      still.emplace(j.id, j.attempts);
+      if (warned_.count({j.id, j.attempts})) continue;
+      spdlog::warn("job {} ({}) has been running for {} on {} (attempt {}; stuck_after = {})", j.id, j.type,
+                   FormatDuration(Duration((now - j.started_at_ms.value_or(now)) / 1000 * 1000)),
+                   j.worker.value_or("?"), j.attempts, FormatDuration(limit));
+    }
+    warned_ = std::move(still);
   }
 
   // Deletes in small batches, each its own short transaction, so workers wait at most one
@@ -120,6 +159,8 @@ class Scheduler {
   const SchedulerOptions& o_;
   UniqueFd sig_fd_;
   std::unique_ptr<JobStore> store_;
+  std::optional<ScheduleRunner> schedules_;
+  std::set<std::pair<std::int64_t, int>> warned_;  // stuck attempts already logged
 };
 
 }  // namespace

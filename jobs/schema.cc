@@ -56,12 +56,27 @@ CREATE TABLE queues (
 )sql";
 }
 
+// Periodic schedules: when each runs next and what its last run was. Handling a slot moves
+// next_run in the same transaction that enqueues the run, so no restart can double or skip it.
+std::string V2() {
+  return R"sql(
+CREATE TABLE schedules (
+  name        TEXT    PRIMARY KEY,
+  spec        TEXT    NOT NULL,
+  next_run    INTEGER NOT NULL,
+  last_run    INTEGER,
+  last_job_id INTEGER,
+  paused      INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+)sql";
+}
+
 struct Migration {
   int version;
   std::string (*sql)();
 };
 
-constexpr Migration kMigrations[] = {{1, V1}};
+constexpr Migration kMigrations[] = {{1, V1}, {2, V2}};
 
 }  // namespace
 
@@ -83,6 +98,11 @@ Status MigrateSchema(SqliteDb* db) {
     Result<std::int64_t> now = db->PragmaInt("user_version");
     if (!now.ok()) return now.status();
     if (*now >= m.version) continue;
+    if (*now == 0) {
+      // Only possible before the first table exists: lets the scheduler hand pages freed by
+      // pruning back to the file system (PRAGMA incremental_vacuum).
+      DROVER_RETURN_IF_ERROR(db->Exec("PRAGMA auto_vacuum=INCREMENTAL").Prefixed("create " + db->path()));
+    }
     DROVER_RETURN_IF_ERROR(db->Exec(m.sql()).Prefixed("migrate " + db->path() + " to version " +
                                                       std::to_string(m.version)));
     DROVER_RETURN_IF_ERROR(db->Exec("PRAGMA user_version=" + std::to_string(m.version)));

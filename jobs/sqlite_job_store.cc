@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 #include "common/json_util.h"
 #include "common/sqlite.h"
 #include "common/time_util.h"
@@ -80,34 +82,10 @@ class SqliteJobStore final : public JobStore {
 
   Result<std::vector<EnqueueResult>> EnqueueBatch(std::span<const EnqueueRequest> reqs) override {
     for (const EnqueueRequest& r : reqs) DROVER_RETURN_IF_ERROR(ValidateRequest(r).Prefixed("enqueue " + r.type));
-    std::vector<EnqueueResult> out;
-    out.reserve(reqs.size());
     Result<Transaction> tx = Transaction::Begin(&db_);
     if (!tx.ok()) return tx.status().Prefixed("enqueue");
-    std::int64_t now = NowMs();
-    for (const EnqueueRequest& r : reqs) {
-      Result<Statement> ins = db_.Prepare(
-          "INSERT INTO jobs (type, queue, payload, priority, run_at, expires_at, max_attempts, "
-          "unique_key, enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-          "ON CONFLICT DO NOTHING");
-      if (!ins.ok()) return ins.status();
-      ins->Bind(1, r.type).Bind(2, r.queue).Bind(3, r.payload).Bind(4, r.priority)
-          .Bind(5, r.run_at_ms.value_or(now)).Bind(6, r.expires_at_ms).Bind(7, r.max_attempts)
-          .Bind(8, r.unique_key).Bind(9, now);
-      DROVER_RETURN_IF_ERROR(ins->Run().Prefixed("enqueue " + r.type));
-      if (db_.Changes() == 1) {
-        out.push_back({db_.LastInsertRowid(), JobState::kQueued, false});
-        continue;
-      }
-      Result<Statement> existing = db_.Prepare(
-          "SELECT id, state FROM jobs WHERE unique_key = ?1 AND state IN ('queued', 'running')");
-      if (!existing.ok()) return existing.status();
-      existing->Bind(1, r.unique_key.value_or(""));
-      Result<bool> row = existing->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) return Status::Internal("enqueue " + r.type + ": insert ignored but no job holds its unique key");
-      out.push_back({existing->Int64(0), *ParseJobState(existing->Text(1)), true});
-    }
+    Result<std::vector<EnqueueResult>> out = InsertJobs(reqs);
+    if (!out.ok()) return out.status();
     DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed("enqueue"));
     return out;
   }
@@ -364,6 +342,90 @@ class SqliteJobStore final : public JobStore {
     }
   }
 
+  Status SyncSchedules(std::span<const ScheduleSeed> wanted) override {
+    Result<Transaction> tx = Transaction::Begin(&db_);
+    if (!tx.ok()) return tx.status().Prefixed("store schedules");
+    nlohmann::json names = nlohmann::json::array();
+    for (const ScheduleSeed& w : wanted) {
+      Result<Statement> up = db_.Prepare(
+          "INSERT INTO schedules (name, spec, next_run) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, next_run = excluded.next_run "
+          "WHERE spec != excluded.spec");
+      if (!up.ok()) return up.status();
+      up->Bind(1, w.name).Bind(2, w.spec).Bind(3, w.next_run_ms);
+      DROVER_RETURN_IF_ERROR(up->Run().Prefixed("store schedule " + w.name));
+      names.push_back(w.name);
+    }
+    Result<Statement> del = db_.Prepare("DELETE FROM schedules WHERE name NOT IN (SELECT value FROM json_each(?1))");
+    if (!del.ok()) return del.status();
+    del->Bind(1, names.dump());
+    DROVER_RETURN_IF_ERROR(del->Run().Prefixed("store schedules"));
+    return tx->Commit().Prefixed("store schedules");
+  }
+
+  Result<std::vector<ScheduleState>> Schedules() override {
+    Result<Statement> st = db_.Prepare(
+        "SELECT s.name, s.spec, s.next_run, s.last_run, s.last_job_id, s.paused, j.state "
+        "FROM schedules s LEFT JOIN jobs j ON j.id = s.last_job_id ORDER BY s.name");
+    if (!st.ok()) return st.status();
+    std::vector<ScheduleState> out;
+    while (true) {
+      Result<bool> row = st->Step();
+      if (!row.ok()) return row.status().Prefixed("read schedules");
+      if (!*row) return out;
+      ScheduleState s;
+      s.name = st->Text(0);
+      s.spec = st->Text(1);
+      s.next_run_ms = st->Int64(2);
+      s.last_run_ms = st->OptInt64(3);
+      s.last_job_id = st->OptInt64(4);
+      s.paused = st->Int64(5) != 0;
+      if (std::optional<std::string> state = st->OptText(6)) s.last_job_state = ParseJobState(*state);
+      out.push_back(std::move(s));
+    }
+  }
+
+  Result<std::vector<EnqueueResult>> AdvanceSchedule(const std::string& name, std::int64_t expected_next_ms,
+                                                     std::int64_t next_run_ms, std::span<const EnqueueRequest> runs,
+                                                     std::int64_t last_run_ms) override {
+    const std::string what = "schedule " + name;
+    for (const EnqueueRequest& r : runs) DROVER_RETURN_IF_ERROR(ValidateRequest(r).Prefixed(what));
+    Result<Transaction> tx = Transaction::Begin(&db_);
+    if (!tx.ok()) return tx.status().Prefixed(what);
+    Result<Statement> move = db_.Prepare("UPDATE schedules SET next_run = ?3 WHERE name = ?1 AND next_run = ?2");
+    if (!move.ok()) return move.status();
+    move->Bind(1, name).Bind(2, expected_next_ms).Bind(3, next_run_ms);
+    DROVER_RETURN_IF_ERROR(move->Run().Prefixed(what));
+    if (db_.Changes() != 1) return Status::Conflict(what + ": this time slot was handled already");
+    Result<std::vector<EnqueueResult>> out = InsertJobs(runs);
+    if (!out.ok()) return out.status().Prefixed(what);
+    if (!out->empty()) DROVER_RETURN_IF_ERROR(RecordScheduleRun(name, last_run_ms, out->back().id));
+    DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed(what));
+    return out;
+  }
+
+  Result<EnqueueResult> TriggerSchedule(const std::string& name, const EnqueueRequest& run) override {
+    const std::string what = "trigger schedule " + name;
+    DROVER_RETURN_IF_ERROR(ValidateRequest(run).Prefixed(what));
+    Result<Transaction> tx = Transaction::Begin(&db_);
+    if (!tx.ok()) return tx.status().Prefixed(what);
+    Result<std::vector<EnqueueResult>> out = InsertJobs(std::span<const EnqueueRequest>(&run, 1));
+    if (!out.ok()) return out.status().Prefixed(what);
+    DROVER_RETURN_IF_ERROR(RecordScheduleRun(name, NowMs(), out->front().id));
+    if (db_.Changes() != 1) return Status::NotFound("no schedule " + name + " is stored (is droverd running with it?)");
+    DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed(what));
+    return out->front();
+  }
+
+  Status SetSchedulePaused(const std::string& name, bool paused) override {
+    Result<Statement> st = db_.Prepare("UPDATE schedules SET paused = ?2 WHERE name = ?1");
+    if (!st.ok()) return st.status();
+    st->Bind(1, name).Bind(2, paused ? 1 : 0);
+    DROVER_RETURN_IF_ERROR(st->Run().Prefixed(std::string(paused ? "pause" : "resume") + " schedule " + name));
+    if (db_.Changes() != 1) return Status::NotFound("no schedule " + name + " is stored (is droverd running with it?)");
+    return Status::Ok();
+  }
+
   Result<Job> Get(std::int64_t id) override {
     Result<Statement> st = db_.Prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1");
     if (!st.ok()) return st.status();
@@ -378,11 +440,11 @@ class SqliteJobStore final : public JobStore {
     Result<Statement> st = db_.Prepare(
         std::string("SELECT ") + kJobColumns +
         " FROM jobs WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR type = ?2) "
-        "AND (?3 IS NULL OR queue = ?3) ORDER BY id DESC LIMIT ?4");
+        "AND (?3 IS NULL OR queue = ?3) AND (?5 IS NULL OR started_at < ?5) ORDER BY id DESC LIMIT ?4");
     if (!st.ok()) return st.status();
     std::optional<std::string> state;
     if (f.state) state = std::string(JobStateName(*f.state));
-    st->Bind(1, state).Bind(2, f.type).Bind(3, f.queue).Bind(4, f.limit);
+    st->Bind(1, state).Bind(2, f.type).Bind(3, f.queue).Bind(4, f.limit).Bind(5, f.started_before_ms);
     std::vector<Job> out;
     while (true) {
       Result<bool> row = st->Step();
@@ -439,6 +501,57 @@ class SqliteJobStore final : public JobStore {
   }
 
  private:
+  // Inserts jobs inside the caller's transaction (see Enqueue for unique keys).
+  Result<std::vector<EnqueueResult>> InsertJobs(std::span<const EnqueueRequest> reqs) {
+    std::vector<EnqueueResult> out;
+    out.reserve(reqs.size());
+    std::int64_t now = NowMs();
+    for (const EnqueueRequest& r : reqs) {
+      Result<Statement> ins = db_.Prepare(
+          "INSERT INTO jobs (type, queue, payload, priority, run_at, expires_at, max_attempts, "
+          "unique_key, enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+          "ON CONFLICT DO NOTHING");
+      if (!ins.ok()) return ins.status();
+      ins->Bind(1, r.type).Bind(2, r.queue).Bind(3, r.payload).Bind(4, r.priority)
+          .Bind(5, r.run_at_ms.value_or(now)).Bind(6, r.expires_at_ms).Bind(7, r.max_attempts)
+          .Bind(8, r.unique_key).Bind(9, now);
+      DROVER_RETURN_IF_ERROR(ins->Run().Prefixed("enqueue " + r.type));
+      if (db_.Changes() == 1) {
+        out.push_back({db_.LastInsertRowid(), JobState::kQueued, false});
+        continue;
+      }
+      Result<Statement> existing = db_.Prepare(
+          "SELECT id, state FROM jobs WHERE unique_key = ?1 AND state IN ('queued', 'running')");
+      if (!existing.ok()) return existing.status();
+      existing->Bind(1, r.unique_key.value_or(""));
+      Result<bool> row = existing->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return Status::Internal("enqueue " + r.type + ": insert ignored but no job holds its unique key");
+      out.push_back({existing->Int64(0), *ParseJobState(existing->Text(1)), true});
+    }
+    return out;
+  }
+
+  Status RecordScheduleRun(const std::string& name, std::int64_t slot_ms, std::int64_t job_id) {
+    Result<Statement> st = db_.Prepare("UPDATE schedules SET last_run = ?2, last_job_id = ?3 WHERE name = ?1");
+    if (!st.ok()) return st.status();
+    st->Bind(1, name).Bind(2, slot_ms).Bind(3, job_id);
+    return st->Run().Prefixed("schedule " + name);
+  }
+
+  Result<int> ReleaseFreePages(int max_pages) override {
+    Result<std::int64_t> free_pages = db_.PragmaInt("freelist_count");
+    if (!free_pages.ok()) return free_pages.status();
+    Result<std::int64_t> pages = db_.PragmaInt("page_count");
+    if (!pages.ok()) return pages.status();
+    if (*free_pages == 0 || *free_pages * 4 < *pages) return 0;
+    DROVER_RETURN_IF_ERROR(
+        db_.Exec("PRAGMA incremental_vacuum(" + std::to_string(max_pages) + ")").Prefixed("release free pages"));
+    Result<std::int64_t> after = db_.PragmaInt("freelist_count");
+    if (!after.ok()) return after.status();
+    return static_cast<int>(*free_pages - *after);
+  }
+
   static std::string ClaimSql(size_t nqueues) {
     std::string in;
     for (size_t i = 0; i < nqueues; ++i) in += (i ? ", ?" : "?") + std::to_string(5 + i);

@@ -537,8 +537,7 @@ class Supervisor {
     for (const auto& [name, pool] : config_.pools) {
       if (!next.pools.count(name)) d.removed.push_back("pool:" + name);
     }
-    if (jobs_changed || next.schedules != config_.schedules || next.scheduler.tick != config_.scheduler.tick ||
-        next.scheduler.stuck_after != config_.scheduler.stuck_after) {
+    if (jobs_changed || next.schedules != config_.schedules || next.scheduler != config_.scheduler) {
       d.changed.push_back("scheduler");
     }
     return d;
