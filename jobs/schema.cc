@@ -91,6 +91,17 @@ Status MigrateSchema(SqliteDb* db) {
                                std::to_string(LatestSchemaVersion()) + "); upgrade drover");
   }
   if (*version == LatestSchemaVersion()) return Status::Ok();
+  Result<Statement> tables = db->Prepare("SELECT count(*) FROM sqlite_master");
+  if (!tables.ok()) return tables.status().Prefixed("read " + db->path());
+  Result<bool> row = tables->Step();
+  if (!row.ok()) return row.status().Prefixed("read " + db->path());
+  const bool empty = *row && tables->Int64(0) == 0;
+  tables->Reset();
+  if (empty) {
+    // A new file: incremental auto-vacuum lets the scheduler hand pages freed by pruning back to
+    // the file system. The mode only changes through a VACUUM, which costs nothing while empty.
+    DROVER_RETURN_IF_ERROR(db->Exec("PRAGMA auto_vacuum=INCREMENTAL; VACUUM").Prefixed("create " + db->path()));
+  }
   for (const Migration& m : kMigrations) {
     Result<Transaction> tx = Transaction::Begin(db);
     if (!tx.ok()) return tx.status().Prefixed("migrate " + db->path());
@@ -98,11 +109,6 @@ Status MigrateSchema(SqliteDb* db) {
     Result<std::int64_t> now = db->PragmaInt("user_version");
     if (!now.ok()) return now.status();
     if (*now >= m.version) continue;
-    if (*now == 0) {
-      // Only possible before the first table exists: lets the scheduler hand pages freed by
-      // pruning back to the file system (PRAGMA incremental_vacuum).
-      DROVER_RETURN_IF_ERROR(db->Exec("PRAGMA auto_vacuum=INCREMENTAL").Prefixed("create " + db->path()));
-    }
     DROVER_RETURN_IF_ERROR(db->Exec(m.sql()).Prefixed("migrate " + db->path() + " to version " +
                                                       std::to_string(m.version)));
     DROVER_RETURN_IF_ERROR(db->Exec("PRAGMA user_version=" + std::to_string(m.version)));

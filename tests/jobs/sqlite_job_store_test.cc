@@ -505,5 +505,124 @@ TEST_F(StoreTest, ConcurrentClaimsFromTwoProcessesNeverOverlap) {
   EXPECT_EQ(unique.size(), static_cast<size_t>(kJobs));
 }
 
+TEST_F(StoreTest, SyncSchedulesAddsResetsOnChangedSpecAndDeletesTheRest) {
+  std::vector<ScheduleSeed> seeds{{"a", "every 1h", 1000}, {"b", "cron 0 3 * * * in UTC", 2000}};
+  ASSERT_TRUE(store_->SyncSchedules(seeds).ok());
+  // Same spec: the stored next run stays; a changed spec resets it; "b" is gone, "c" is new.
+  std::vector<ScheduleSeed> again{{"a", "every 1h", 9999}, {"c", "every 5m", 3000}};
+  ASSERT_TRUE(store_->SyncSchedules(again).ok());
+  std::vector<ScheduleState> s = *store_->Schedules();
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].name, "a");
+  EXPECT_EQ(s[0].next_run_ms, 1000);
+  EXPECT_EQ(s[1].name, "c");
+  EXPECT_EQ(s[1].next_run_ms, 3000);
+  std::vector<ScheduleSeed> changed{{"a", "every 2h", 7000}};
+  ASSERT_TRUE(store_->SyncSchedules(changed).ok());
+  s = *store_->Schedules();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].next_run_ms, 7000);
+}
+
+TEST_F(StoreTest, AdvanceScheduleEnqueuesAndMovesOnInOneStepAndOnlyOnce) {
+  std::vector<ScheduleSeed> seeds{{"tick", "every 1s", 1000}};
+  ASSERT_TRUE(store_->SyncSchedules(seeds).ok());
+  EnqueueRequest run;
+  run.type = "report";
+  run.unique_key = "schedule:tick:1000";
+  Result<std::vector<EnqueueResult>> r =
+      store_->AdvanceSchedule("tick", 1000, 2000, std::span<const EnqueueRequest>(&run, 1), 1000);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 1u);
+  ScheduleState st = store_->Schedules()->front();
+  EXPECT_EQ(st.next_run_ms, 2000);
+  EXPECT_EQ(st.last_run_ms, 1000);
+  EXPECT_EQ(st.last_job_id, r->front().id);
+  EXPECT_EQ(st.last_job_state, JobState::kQueued);
+  // A second scheduler (or a restarted one) that read the old next_run changes nothing.
+  Result<std::vector<EnqueueResult>> again =
+      store_->AdvanceSchedule("tick", 1000, 2000, std::span<const EnqueueRequest>(&run, 1), 1000);
+  EXPECT_EQ(again.status().code(), Status::Code::kConflict);
+  JobFilter all;
+  EXPECT_EQ(store_->List(all)->size(), 1u);
+  // A skipped slot moves on without a job and keeps the last run.
+  ASSERT_TRUE(store_->AdvanceSchedule("tick", 2000, 3000, {}, 2000).ok());
+  st = store_->Schedules()->front();
+  EXPECT_EQ(st.next_run_ms, 3000);
+  EXPECT_EQ(st.last_run_ms, 1000);
+  // The last job's state is joined in, and absent once the job is gone.
+  ASSERT_TRUE(store_->Cancel(r->front().id).ok());
+  EXPECT_EQ(store_->Schedules()->front().last_job_state, JobState::kCancelled);
+  ASSERT_TRUE(store_->Delete(r->front().id).ok());
+  EXPECT_FALSE(store_->Schedules()->front().last_job_state.has_value());
+}
+
+TEST_F(StoreTest, AdvanceScheduleWithABadRunChangesNothing) {
+  std::vector<ScheduleSeed> seeds{{"tick", "every 1s", 1000}};
+  ASSERT_TRUE(store_->SyncSchedules(seeds).ok());
+  EnqueueRequest bad;
+  bad.type = "report";
+  bad.payload = "{not json";
+  EXPECT_FALSE(store_->AdvanceSchedule("tick", 1000, 2000, std::span<const EnqueueRequest>(&bad, 1), 1000).ok());
+  EXPECT_EQ(store_->Schedules()->front().next_run_ms, 1000);
+}
+
+TEST_F(StoreTest, TriggerAndPauseNeedAStoredSchedule) {
+  EnqueueRequest run;
+  run.type = "report";
+  EXPECT_EQ(store_->TriggerSchedule("nope", run).status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(store_->SetSchedulePaused("nope", true).code(), Status::Code::kNotFound);
+  JobFilter all;
+  EXPECT_TRUE(store_->List(all)->empty());  // the failed trigger enqueued nothing
+  std::vector<ScheduleSeed> seeds{{"nightly", "cron 0 3 * * * in UTC", 1000}};
+  ASSERT_TRUE(store_->SyncSchedules(seeds).ok());
+  Result<EnqueueResult> t = store_->TriggerSchedule("nightly", run);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(store_->Schedules()->front().last_job_id, t->id);
+  EXPECT_EQ(store_->Schedules()->front().next_run_ms, 1000);  // the timetable is untouched
+  ASSERT_TRUE(store_->SetSchedulePaused("nightly", true).ok());
+  EXPECT_TRUE(store_->Schedules()->front().paused);
+}
+
+TEST_F(StoreTest, OlderSchemaIsMigratedForward) {
+  {
+    SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
+    ASSERT_TRUE(db.Exec("DROP TABLE schedules; PRAGMA user_version=1").ok());
+  }
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  std::vector<ScheduleSeed> seeds{{"a", "every 1h", 1000}};
+  EXPECT_TRUE(store_->SyncSchedules(seeds).ok());
+  SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
+  EXPECT_EQ(*db.PragmaInt("user_version"), CurrentSchemaVersion());
+}
+
+TEST_F(StoreTest, FreedPagesGoBackToTheFileSystem) {
+  {
+    SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
+    EXPECT_EQ(*db.PragmaInt("auto_vacuum"), 2);  // incremental
+  }
+  std::vector<EnqueueRequest> batch(5000);
+  for (EnqueueRequest& r : batch) {
+    r.type = "big";
+    r.payload = "{\"pad\":\"" + std::string(400, 'x') + "\"}";
+  }
+  ASSERT_TRUE(store_->EnqueueBatch(batch).ok());
+  ASSERT_TRUE(store_->Checkpoint(true).ok());
+  SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
+  std::int64_t full = *db.PragmaInt("page_count");
+  ASSERT_TRUE(db.Exec("DELETE FROM jobs").ok());
+  EXPECT_EQ(*store_->ReleaseFreePages(100), 100);
+  int released = 100;
+  while (true) {
+    int n = *store_->ReleaseFreePages(100);
+    if (n == 0) break;
+    released += n;
+  }
+  EXPECT_GT(released, full / 2);
+  EXPECT_LT(*db.PragmaInt("page_count"), full / 2);
+  EXPECT_EQ(*store_->ReleaseFreePages(100), 0);  // nothing left worth releasing
+}
+
 }  // namespace
 }  // namespace drover
