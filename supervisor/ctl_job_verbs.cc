@@ -14,6 +14,7 @@
 #include "common/time_util.h"
 #include "jobs/job_json.h"
 #include "jobs/job_store.h"
+#include "jobs/schedule.h"
 #include "supervisor/droverctl.h"
 
 namespace drover {
@@ -21,8 +22,8 @@ namespace {
 
 using json = nlohmann::json;
 
-const std::set<std::string> kVerbs = {"enqueue", "jobs",  "show",   "cancel", "retry", "delete", "prune",
-                                      "stats",   "queues", "pause", "resume", "wait",  "why"};
+const std::set<std::string> kVerbs = {"enqueue", "jobs",   "show",  "cancel", "retry",     "delete",  "prune", "stats",
+                                      "queues",  "pause", "resume", "wait", "why",    "schedules", "trigger"};
 
 int Usage(CtlContext& ctx, const std::string& verb, const std::string& why = "") {
   if (!why.empty()) *ctx.err << "droverctl " << verb << ": " << why << "\n";
@@ -512,6 +513,105 @@ int Why(CtlContext& ctx, const std::vector<std::string>& in) {
   return kExitOk;
 }
 
+// Configured schedules with their stored state; a schedule droverd has not started with yet
+// shows no next run.
+int Schedules(CtlContext& ctx, const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage(ctx, "schedules", "takes no arguments");
+  Result<std::unique_ptr<JobStore>> store = Open(ctx);
+  if (!store.ok()) return Fail(ctx, store.status());
+  Result<std::vector<ScheduleState>> states = (*store)->Schedules();
+  if (!states.ok()) return Fail(ctx, states.status());
+  std::map<std::string, ScheduleState> by;
+  for (ScheduleState& st : *states) by[st.name] = std::move(st);
+  auto time_or_null = [](std::optional<std::int64_t> ms) { return ms ? json(FormatRfc3339(*ms)) : json(nullptr); };
+  json arr = json::array();
+  for (const auto& [name, s] : ctx.config.schedules) {
+    json o{{"name", name}, {"job", s.job}, {"timing", s.cron.empty() ? "every " + FormatDuration(s.every) : s.cron + " (" + s.timezone + ")"},
+           {"overlap", s.overlap}, {"catch_up", s.catch_up}, {"next_run", nullptr}, {"last_run", nullptr},
+           {"last_job", nullptr}, {"last_state", nullptr}, {"paused", false}};
+    auto it = by.find(name);
+    if (it != by.end()) {
+      const ScheduleState& st = it->second;
+      o["next_run"] = time_or_null(st.next_run_ms);
+      o["last_run"] = time_or_null(st.last_run_ms);
+      o["last_job"] = st.last_job_id ? json(*st.last_job_id) : json(nullptr);
+      o["last_state"] = st.last_job_state ? json(JobStateName(*st.last_job_state)) : json(nullptr);
+      o["paused"] = st.paused;
+    }
+    arr.push_back(o);
+  }
+  if (ctx.json) {
+    *ctx.out << arr.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (arr.empty()) {
+    *ctx.out << "no [schedules] in " << ctx.config.path << "\n";
+    return kExitOk;
+  }
+  *ctx.out << std::left << std::setw(20) << "NAME" << std::setw(22) << "TIMING" << std::setw(18) << "NEXT RUN"
+           << std::setw(18) << "LAST RUN" << "LAST JOB\n";
+  for (const json& o : arr) {
+    std::string next = o["paused"].get<bool>() ? "paused"
+                       : o["next_run"].is_null() ? "(droverd not started with it)"
+                                                 : Ago(*ParseRfc3339(o["next_run"].get<std::string>()));
+    std::string last = o["last_run"].is_null() ? "never" : Ago(*ParseRfc3339(o["last_run"].get<std::string>()));
+    std::string job = o["last_job"].is_null() ? "-"
+                      : std::to_string(o["last_job"].get<std::int64_t>()) + " " +
+                            (o["last_state"].is_null() ? "(gone)" : o["last_state"].get<std::string>());
+    *ctx.out << std::setw(20) << o["name"].get<std::string>() << std::setw(22) << Shorten(o["timing"].get<std::string>(), 21)
+             << std::setw(18) << next << std::setw(18) << last << job << "\n";
+  }
+  return kExitOk;
+}
+
+// Enqueues a run of a schedule now, outside its timetable.
+int Trigger(CtlContext& ctx, const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage(ctx, "trigger", "give one schedule name");
+  auto s = ctx.config.schedules.find(args[0]);
+  if (s == ctx.config.schedules.end()) {
+    *ctx.err << "droverctl: no [schedules." << args[0] << "] in " << ctx.config.path << "\n";
+    return kExitNotRunning;
+  }
+  const JobTypeConfig* type = ctx.config.FindJob(s->second.job);
+  if (type == nullptr) return Fail(ctx, Status::NotFound("no [jobs." + s->second.job + "] in " + ctx.config.path));
+  Result<std::unique_ptr<JobStore>> store = Open(ctx);
+  if (!store.ok()) return Fail(ctx, store.status());
+  Result<EnqueueResult> r = (*store)->TriggerSchedule(args[0], ScheduledRun(s->second, *type, NowMs()));
+  if (!r.ok()) return Fail(ctx, r.status());
+  if (ctx.json) {
+    *ctx.out << json{{"schedule", args[0]}, {"id", r->id}, {"state", JobStateName(r->state)}}.dump() << "\n";
+  } else {
+    *ctx.out << args[0] << ": enqueued " << s->second.job << " job " << r->id << "\n";
+  }
+  return kExitOk;
+}
+
+// pause/resume QUEUE, or pause/resume --schedule NAME.
+int PauseResume(CtlContext& ctx, const std::string& verb, const std::vector<std::string>& in) {
+  std::optional<Args> a = Parse(ctx, verb, in, {"--schedule"}, {});
+  if (!a) return kExitUsage;
+  auto schedule = a->options.find("--schedule");
+  const bool pause = verb == "pause";
+  if (schedule != a->options.end() ? !a->positional.empty() : a->positional.size() != 1) {
+    return Usage(ctx, verb, "give one queue, or --schedule NAME");
+  }
+  Result<std::unique_ptr<JobStore>> store = Open(ctx);
+  if (!store.ok()) return Fail(ctx, store.status());
+  if (schedule != a->options.end()) {
+    Status st = (*store)->SetSchedulePaused(schedule->second, pause);
+    if (!st.ok()) return Fail(ctx, st);
+    if (ctx.json) *ctx.out << json{{"schedule", schedule->second}, {"paused", pause}}.dump() << "\n";
+    else *ctx.out << "schedule " << schedule->second << ": " << (pause ? "paused" : "resumed") << "\n";
+    return kExitOk;
+  }
+  const std::string& queue = a->positional[0];
+  Status st = (*store)->SetQueuePaused(queue, pause);
+  if (!st.ok()) return Fail(ctx, st);
+  if (ctx.json) *ctx.out << json{{"queue", queue}, {"paused", pause}}.dump() << "\n";
+  else *ctx.out << queue << ": " << (pause ? "paused" : "resumed") << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 bool IsJobVerb(const std::string& verb) { return kVerbs.count(verb) > 0; }
@@ -528,16 +628,9 @@ int RunJobVerb(CtlContext& ctx, const std::string& verb, const std::vector<std::
     if (!args.empty()) return Usage(ctx, verb, "takes no arguments");
     return Stats(ctx, verb == "queues");
   }
-  if (verb == "pause" || verb == "resume") {
-    if (args.size() != 1) return Usage(ctx, verb, "give one queue");
-    Result<std::unique_ptr<JobStore>> store = Open(ctx);
-    if (!store.ok()) return Fail(ctx, store.status());
-    Status s = (*store)->SetQueuePaused(args[0], verb == "pause");
-    if (!s.ok()) return Fail(ctx, s);
-    if (ctx.json) *ctx.out << json{{"queue", args[0]}, {"paused", verb == "pause"}}.dump() << "\n";
-    else *ctx.out << args[0] << ": " << (verb == "pause" ? "paused" : "resumed") << "\n";
-    return kExitOk;
-  }
+  if (verb == "pause" || verb == "resume") return PauseResume(ctx, verb, args);
+  if (verb == "schedules") return Schedules(ctx, args);
+  if (verb == "trigger") return Trigger(ctx, args);
   if (verb == "cancel") {
     return ForEachId(ctx, verb, args, [](JobStore& s, std::int64_t id) -> Result<std::string> {
       Result<JobState> st = s.Cancel(id);
