@@ -14,12 +14,12 @@
 #include "common/time_util.h"
 #include "common/unique_fd.h"
 #include "jobs/job_store.h"
+#include "jobs/pruner.h"
 #include "jobs/schedule_runner.h"
 
 namespace drover {
 namespace {
 
-constexpr int kPruneBatch = 500;
 constexpr int kReleasePages = 2048;  // per tick: 8 MiB of 4 KiB pages, a short write lock
 
 class Scheduler {
@@ -100,7 +100,7 @@ class Scheduler {
     if (!expired.ok()) spdlog::warn("{}", expired.status().ToString());
     else if (*expired > 0) spdlog::info("{} job(s) expired before they could start", *expired);
     WarnStuck(now);
-    Prune(now);
+    PruneFinishedJobs(store_.get(), o_.config->scheduler.retention, now);
     Result<int> released = store_->ReleaseFreePages(kReleasePages);
     if (!released.ok()) spdlog::warn("{}", released.status().ToString());
     else if (*released > 0) spdlog::debug("released {} free page(s) of the database file", *released);
@@ -130,30 +130,6 @@ class Scheduler {
                    j.worker.value_or("?"), j.attempts, FormatDuration(limit));
     }
     warned_ = std::move(still);
-  }
-
-  // Deletes in small batches, each its own short transaction, so workers wait at most one
-  // batch for the write lock.
-  void Prune(std::int64_t now) {
-    const RetentionConfig& r = o_.config->scheduler.retention;
-    const std::pair<JobState, Duration> rules[] = {{JobState::kSucceeded, r.succeeded},
-                                                   {JobState::kFailed, r.failed},
-                                                   {JobState::kCancelled, r.cancelled},
-                                                   {JobState::kExpired, r.expired}};
-    for (auto [state, keep] : rules) {
-      int total = 0;
-      for (int i = 0; i < 200; ++i) {  // bounded per tick; the rest next tick
-        Result<int> n = store_->Prune(state, now - keep.count(), kPruneBatch);
-        if (!n.ok()) {
-          spdlog::warn("{}", n.status().ToString());
-          break;
-        }
-        total += *n;
-        if (*n < kPruneBatch) break;
-        usleep(1000);
-      }
-      if (total > 0) spdlog::info("pruned {} {} job(s) older than {}", total, JobStateName(state), FormatDuration(keep));
-    }
   }
 
   const SchedulerOptions& o_;
