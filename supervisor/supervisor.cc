@@ -28,6 +28,7 @@
 #include "jobs/job_store.h"
 #include "jobs/scheduler.h"
 #include "jobs/worker.h"
+#include "supervisor/control_request.h"
 #include "supervisor/control_server.h"
 #include "supervisor/process_init.h"
 #include "supervisor/restart_backoff.h"
@@ -647,19 +648,10 @@ class Supervisor {
       spdlog::warn("control: refused uid {} (pid {})", peer.uid, peer.pid);
       return error("permission denied: uid " + std::to_string(peer.uid) + " is neither root nor the daemon's user");
     }
-    json req = json::parse(line, nullptr, false);
-    if (req.is_discarded() || !req.is_object() || !req.contains("cmd") || !req["cmd"].is_string()) {
-      return error(R"(malformed request: expected {"cmd": "...", "args": [...]})");
-    }
-    std::string cmd = req["cmd"];
-    std::vector<std::string> args;
-    if (req.contains("args")) {
-      if (!req["args"].is_array()) return error("\"args\" must be an array of strings");
-      for (const json& a : req["args"]) {
-        if (!a.is_string()) return error("\"args\" must be an array of strings");
-        args.push_back(a);
-      }
-    }
+    Result<ControlCommand> request = ParseControlRequest(line);
+    if (!request.ok()) return error(request.status().message());
+    const std::string& cmd = request->cmd;
+    const std::vector<std::string>& args = request->args;
     json result;
     if (cmd == "status") {
       std::vector<Child*> sel;
