@@ -46,6 +46,12 @@ int BusyHandler(void* ctx, int count) {
   return 1;
 }
 
+// "database /var/lib/drover/drover.db": errors name the file they are about.
+std::string DatabaseName(sqlite3* db) {
+  const char* f = sqlite3_db_filename(db, "main");
+  return std::string("database ") + (f && *f ? f : "(in memory)");
+}
+
 }  // namespace
 
 Status SqliteStatus(sqlite3* db, int rc, std::string_view what) {
@@ -114,7 +120,7 @@ Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  Status st = SqliteStatus(db_->handle(), rc, "sqlite");
+  Status st = SqliteStatus(db_->handle(), rc, DatabaseName(db_->handle()));
   sqlite3_reset(stmt_);
   return st;
 }
@@ -197,7 +203,7 @@ Status SqliteDb::Exec(std::string_view sql) {
   std::string s(sql);
   int rc = sqlite3_exec(impl_->db, s.c_str(), nullptr, nullptr, &err);
   if (rc == SQLITE_OK) return Status::Ok();
-  Status st = SqliteStatus(impl_->db, rc, "sqlite");
+  Status st = SqliteStatus(impl_->db, rc, DatabaseName(impl_->db));
   sqlite3_free(err);
   return st;
 }
@@ -208,7 +214,7 @@ Result<Statement> SqliteDb::Prepare(const std::string& sql) {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(impl_->db, sql.data(), static_cast<int>(sql.size()),
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (rc != SQLITE_OK) return SqliteStatus(impl_->db, rc, "prepare");
+    if (rc != SQLITE_OK) return SqliteStatus(impl_->db, rc, "prepare (" + DatabaseName(impl_->db) + ")");
     it = impl_->cache.emplace(sql, stmt).first;
   }
   return Statement(it->second, this);

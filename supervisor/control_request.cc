@@ -13,9 +13,9 @@ Result<ControlCommand> ParseControlRequest(std::string_view line) {
   ControlCommand c;
   c.cmd = req["cmd"].get<std::string>();
   if (req.contains("args")) {
-    if (!req["args"].is_array()) return Status::InvalidArgument("\"args\" must be an array of strings");
+    if (!req["args"].is_array()) return Status::InvalidArgument("malformed request: \"args\" must be an array of strings");
     for (const json& a : req["args"]) {
-      if (!a.is_string()) return Status::InvalidArgument("\"args\" must be an array of strings");
+      if (!a.is_string()) return Status::InvalidArgument("malformed request: \"args\" must be an array of strings");
       c.args.push_back(a.get<std::string>());
     }
   }
