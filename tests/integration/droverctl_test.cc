@@ -130,11 +130,28 @@ TEST(DroverctlTest, ProcessVerbs) {
 
 TEST(DroverctlTest, UsageErrorsExitTwo) {
   Daemon d(kConfig);
-  for (const char* args : {"frobnicate", "show", "show abc", "enqueue", "jobs --state bogus", "jobs --limit",
+  for (const char* args : {"show", "show abc", "enqueue", "jobs --state bogus", "jobs --limit",
                            "enqueue echo --delay soon", "wait", "start", "signal HUP", "prune --state queued",
-                           "enqueue echo {} {}"}) {
+                           "enqueue echo {} {}", "enqueue echo --priority high", "enqueue echo --delay 1s --at 2026-01-01T00:00:00Z",
+                           "enqueue echo --bogus 1", "jobs extra", "show 1 2", "cancel", "cancel x", "retry", "delete",
+                           "delete -1", "prune --older-than soon", "stats extra", "queues extra", "pause", "pause a b",
+                           "resume", "wait 1 --timeout never", "why", "why 1 2", "schedules extra", "trigger",
+                           "trigger a b", "pause --schedule", "stop", "restart", "signal",
+                           "tail", "version extra"}) {
     ShellResult r = Ctl(d, args);
     EXPECT_EQ(r.code, 2) << args << ": " << r.out;
+    EXPECT_NE(r.out.find("usage"), std::string::npos) << args << ": " << r.out.substr(0, 300);
+  }
+  for (const char* args : {"frobnicate", "help nosuchverb"}) {
+    ShellResult r = Ctl(d, args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_NE(r.out.find("unknown verb"), std::string::npos) << args << ": " << r.out.substr(0, 300);
+  }
+  {
+    std::ofstream(d.dir() + "/huge.json") << "{\"pad\":\"" << std::string(kMaxPayloadBytes, 'x') << "\"}";
+    ShellResult huge = Ctl(d, "enqueue echo @" + d.dir() + "/huge.json");
+    EXPECT_EQ(huge.code, 1) << huge.out.substr(0, 300);
+    EXPECT_NE(huge.out.find("the limit is " + std::to_string(kMaxPayloadBytes)), std::string::npos) << huge.out.substr(0, 300);
   }
   ShellResult r = Ctl(d, "enqueue nosuch");
   EXPECT_EQ(r.code, 1);
