@@ -1,5 +1,7 @@
 // Black-box tests of the supervisor: the real droverd binary, real children, kill -9.
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <gtest/gtest.h>
 
@@ -225,6 +227,20 @@ TEST(DroverdTest, ControlSocketRejectsGarbageAndKeepsServing) {
   r = ControlRequest(d.socket(), std::string(100'000, 'x'), 2000);
   EXPECT_TRUE(!r.ok() || r->find("too large") != std::string::npos);
   EXPECT_EQ(d.Request("frobnicate")["error"], "unknown command \"frobnicate\"");
+  // A client that connects and never speaks does not hold up the others.
+  UniqueFd silent(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", d.socket().c_str());
+  ASSERT_EQ(connect(silent.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(d.Request("status")["ok"], true);
+  // Another user gets no answer from the socket (mode 0660, owner and group of the daemon).
+  if (geteuid() == 0) {
+    ShellResult other = RunShell("setpriv --reuid=65534 --regid=65534 --clear-groups " + std::string(DROVERCTL_PATH) +
+                                 " -c " + d.config() + " status 2>&1");
+    EXPECT_NE(other.code, 0) << other.out;
+    EXPECT_NE(other.out.find("ermission denied"), std::string::npos) << other.out;
+  }
   EXPECT_TRUE(d.AllRunning());
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
