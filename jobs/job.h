@@ -115,6 +115,8 @@ struct QueueStats {
   bool paused = false;
   std::int64_t counts[6] = {0, 0, 0, 0, 0, 0};  // indexed by JobState
   std::optional<std::int64_t> oldest_ready_ms;   // run_at of the oldest ready queued job
+  std::int64_t finished_last_minute = 0;         // throughput: jobs that reached a final state
+  std::int64_t finished_last_5_minutes = 0;
 };
 
 // A periodic schedule as the scheduler wants it stored: `spec` describes its timing (cron,

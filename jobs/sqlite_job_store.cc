@@ -471,6 +471,23 @@ class SqliteJobStore final : public JobStore {
       if (!st->IsNull(3)) q.oldest_ready_ms = st->Int64(3);
     }
     st->Reset();
+    // Throughput, from the finished-jobs index: one range per final state.
+    Result<Statement> done = db_.Prepare(
+        "SELECT queue, sum(finished_at >= ?1 - 60000), count(*) FROM jobs "
+        "WHERE state IN ('succeeded', 'failed', 'cancelled', 'expired') AND finished_at >= ?1 - 300000 "
+        "GROUP BY queue");
+    if (!done.ok()) return done.status();
+    done->Bind(1, NowMs());
+    while (true) {
+      Result<bool> row = done->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      QueueStats& q = by_queue[done->Text(0)];
+      q.queue = done->Text(0);
+      q.finished_last_minute = done->Int64(1);
+      q.finished_last_5_minutes = done->Int64(2);
+    }
+    done->Reset();
     Result<std::vector<std::string>> paused = PausedQueues();
     if (!paused.ok()) return paused.status();
     for (const std::string& p : *paused) {

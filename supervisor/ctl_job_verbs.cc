@@ -390,6 +390,8 @@ int Stats(CtlContext& ctx, bool queues_only) {
       for (int s = 0; s < 6; ++s) counts[std::string(JobStateName(static_cast<JobState>(s)))] = q.counts[s];
       o["counts"] = counts;
       o["oldest_ready_age_s"] = q.oldest_ready_ms ? json((NowMs() - *q.oldest_ready_ms) / 1000.0) : json(nullptr);
+      o["finished_last_1m"] = q.finished_last_minute;
+      o["finished_last_5m"] = q.finished_last_5_minutes;
     }
     arr.push_back(o);
   }
@@ -409,12 +411,14 @@ int Stats(CtlContext& ctx, bool queues_only) {
   }
   *ctx.out << std::left << std::setw(16) << "QUEUE" << std::right;
   for (const char* s : {"queued", "running", "succeeded", "failed", "cancelled", "expired"}) *ctx.out << std::setw(10) << s;
-  *ctx.out << "  OLDEST READY\n";
+  *ctx.out << "  DONE/1M  DONE/5M  OLDEST READY\n";
   for (const json& o : arr) {
     *ctx.out << std::left << std::setw(16) << (o["queue"].get<std::string>() + (o["paused"] ? " (p)" : "")) << std::right;
     for (const char* s : {"queued", "running", "succeeded", "failed", "cancelled", "expired"}) {
       *ctx.out << std::setw(10) << o["counts"][s].get<std::int64_t>();
     }
+    *ctx.out << std::setw(9) << o["finished_last_1m"].get<std::int64_t>() << std::setw(9)
+             << o["finished_last_5m"].get<std::int64_t>();
     *ctx.out << "  " << (o["oldest_ready_age_s"].is_null() ? "-" : FormatDuration(Duration(static_cast<std::int64_t>(o["oldest_ready_age_s"].get<double>()) * 1000))) << "\n";
   }
   return kExitOk;

@@ -38,7 +38,7 @@ const std::map<std::string, VerbDoc>& Docs() {
       {"retry", {"retry ID ... | retry --failed [--type T]", "queue failed, cancelled or expired jobs again"}},
       {"delete", {"delete ID ...", "delete jobs that are not running"}},
       {"prune", {"prune [--older-than DUR] [--state S]", "delete finished jobs (default: all final states, older than 0s)"}},
-      {"stats", {"stats", "jobs per queue and state, oldest waiting job"}},
+      {"stats", {"stats", "jobs per queue and state, finished in the last 1 and 5 minutes, oldest waiting job"}},
       {"queues", {"queues", "queues with their pools and paused state"}},
       {"pause", {"pause QUEUE | pause --schedule NAME", "stop claiming from a queue, or stop a schedule's runs"}},
       {"resume", {"resume QUEUE | resume --schedule NAME", "undo pause"}},

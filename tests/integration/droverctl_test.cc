@@ -70,7 +70,16 @@ TEST(DroverctlTest, EnqueueWaitShowAgainstARunningDaemon) {
   EXPECT_EQ(nlohmann::json::parse(r.out).size(), 1u);
   EXPECT_EQ(Ctl(d, "retry --failed").code, 0);
   EXPECT_EQ(Ctl(d, "wait " + fid + " --timeout 10s").code, 1);
-  EXPECT_EQ(Ctl(d, "stats --json").code, 0);
+  r = Ctl(d, "stats --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  nlohmann::json stats = nlohmann::json::parse(r.out);
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0]["queue"], "default");
+  EXPECT_EQ(stats[0]["counts"]["succeeded"], 1);
+  EXPECT_EQ(stats[0]["counts"]["failed"], 1);
+  EXPECT_EQ(stats[0]["finished_last_1m"], 2);  // the throughput of the last minutes
+  EXPECT_EQ(stats[0]["finished_last_5m"], 2);
+  EXPECT_NE(Ctl(d, "stats").out.find("DONE/1M"), std::string::npos);
 }
 
 TEST(DroverctlTest, UniqueJobsAndCancel) {
