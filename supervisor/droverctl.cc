@@ -1,5 +1,6 @@
 #include "supervisor/droverctl.h"
 
+#include <editline/readline.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -113,20 +114,41 @@ std::vector<std::string> SplitWords(const std::string& line) {
   return out;
 }
 
+// The interactive prompt. On a terminal: line editing and history (kept in ~/.drover_history)
+// through libedit, as supervisorctl has through readline; from a pipe: plain lines.
 int Prompt(CtlContext& ctx) {
-  bool tty = isatty(STDIN_FILENO);
+  const bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  std::string history;
+  if (tty) {
+    if (const char* home = getenv("HOME"); home && *home) history = std::string(home) + "/.drover_history";
+    using_history();
+    if (!history.empty()) read_history(history.c_str());
+  }
   int last = kExitOk;
-  std::string line;
   while (true) {
-    if (tty) *ctx.out << "drover> " << std::flush;
-    if (!std::getline(std::cin, line)) break;
+    std::string line;
+    if (tty) {
+      char* raw = readline("drover> ");
+      if (raw == nullptr) break;
+      line = raw;
+      free(raw);
+      if (!SplitWords(line).empty()) add_history(line.c_str());
+    } else if (!std::getline(std::cin, line)) {
+      break;
+    }
     std::vector<std::string> words = SplitWords(line);
     if (words.empty()) continue;
     if (words[0] == "exit" || words[0] == "quit") break;
     last = RunVerb(ctx, words);
     ctx.out->flush();
   }
-  if (tty) *ctx.out << "\n";
+  if (tty) {
+    *ctx.out << "\n";
+    if (!history.empty()) {
+      stifle_history(1000);
+      write_history(history.c_str());
+    }
+  }
   return last;
 }
 

@@ -171,6 +171,22 @@ TEST(DroverctlTest, UsageErrorsExitTwo) {
   EXPECT_EQ(Ctl(d, "jobs --json").out, "[]\n");  // nothing was enqueued by the failures
 }
 
+// On a terminal (a pty from script(1)) the prompt edits lines: the up arrow recalls the last
+// command, and the history is kept in ~/.drover_history for the next session.
+TEST(DroverctlTest, InteractivePromptOnATerminalRecallsHistory) {
+  Daemon d(kConfig);
+  const std::string cmd = "(printf 'help version\\n'; sleep 0.5; printf '\\033[A\\n'; sleep 0.5; printf 'exit\\n') | "
+                          "HOME=" + d.dir() + " script -qfec '" + DROVERCTL_PATH + " -c " + d.config() + "' /dev/null";
+  ShellResult r = RunShell(cmd);
+  EXPECT_EQ(r.code, 0) << r.out;
+  size_t first = r.out.find("usage: droverctl version");
+  ASSERT_NE(first, std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("usage: droverctl version", first + 1), std::string::npos) << "the up arrow did not recall: " << r.out;
+  std::ifstream history(d.dir() + "/.drover_history");
+  std::string saved((std::istreambuf_iterator<char>(history)), {});
+  EXPECT_NE(saved.find("help\\040version"), std::string::npos) << saved;
+}
+
 TEST(DroverctlTest, InteractivePromptThroughAPipe) {
   Daemon d(kConfig);
   ShellResult r = Ctl(d, "", "help show\nenqueue echo\njobs\nexit\n");
