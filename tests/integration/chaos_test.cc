@@ -78,8 +78,13 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
   const char* seed_env = getenv("DROVER_CHAOS_SEED");
   const char* seconds_env = getenv("DROVER_CHAOS_SECONDS");
   const unsigned seed = seed_env ? static_cast<unsigned>(std::stoul(seed_env)) : std::random_device{}();
-  const int seconds = seconds_env ? std::stoi(seconds_env) : 12;
-  const int per_enqueuer = seconds_env ? 30 * seconds : 700;  // ~90 jobs/s: what the pools drain under chaos
+#ifdef DROVER_SANITIZED
+  const int default_seconds = 6, default_jobs = 150;  // sanitized processes run several times slower
+#else
+  const int default_seconds = 12, default_jobs = 700;
+#endif
+  const int seconds = seconds_env ? std::stoi(seconds_env) : default_seconds;
+  const int per_enqueuer = seconds_env ? 30 * seconds : default_jobs;  // ~90 jobs/s: what the pools drain under chaos
   std::printf("chaos seed %u, %d s (replay with DROVER_CHAOS_SEED=%u)\n", seed, seconds, seed);
   std::fflush(stdout);
   std::mt19937 rng(seed);
