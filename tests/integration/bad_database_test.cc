@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "common/sqlite.h"
+#include "common/unique_fd.h"
 #include "tests/integration/daemon.h"
 
 namespace drover::testing {
@@ -94,14 +95,19 @@ TEST(BadDatabaseTest, ALongLockIsReportedThenWorkResumes) {
   Daemon d(kJobs);
   ASSERT_EQ(Ctl(d, "enqueue big").code, 0);
   // Another process holds the write lock for longer than the busy timeout (5 s).
+  Result<Pipe> locked = MakePipe(false);
+  ASSERT_TRUE(locked.ok());
   pid_t holder = fork();
   if (holder == 0) {
     Result<SqliteDb> db = SqliteDb::Open(d.db(), SqliteOptions{});
     if (!db.ok() || !db->Exec("BEGIN EXCLUSIVE").ok()) _exit(1);
+    (void)!write(locked->write.get(), "x", 1);
     sleep(8);
     _exit(0);
   }
-  usleep(300'000);
+  locked->write.Reset();
+  char c;
+  ASSERT_EQ(read(locked->read.get(), &c, 1), 1) << "the lock holder failed";
   ShellResult e = Ctl(d, "enqueue big");
   EXPECT_EQ(e.code, 1) << e.out;
   EXPECT_NE(e.out.find("locked"), std::string::npos) << e.out;
