@@ -13,6 +13,7 @@ namespace drover {
 namespace {
 
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kRetryMs = 1000;  // after a failed read or write of the schedules
 
 // How late a slot may be handled and still count as on time for catch_up = "none": a busy or
 // briefly stalled scheduler must not drop the run it is about to make.
@@ -39,28 +40,21 @@ std::optional<std::int64_t> ScheduleRunner::RunDue(std::int64_t now_ms) {
   Result<std::vector<ScheduleState>> states = store_->Schedules();
   if (!states.ok()) {
     spdlog::warn("{}", states.status().Prefixed("read schedules").ToString());
-    return std::nullopt;
+    return now_ms + kRetryMs;
   }
   std::optional<std::int64_t> earliest;
   for (const ScheduleState& st : *states) {
     auto t = timetables_.find(st.name);
     auto s = config_.schedules.find(st.name);
     if (t == timetables_.end() || s == config_.schedules.end()) continue;
-    if (st.next_run_ms <= now_ms) Handle(s->second, t->second, st, now_ms);
-  }
-  // Read back rather than compute: a slot that failed to advance stays the earliest.
-  states = store_->Schedules();
-  if (!states.ok()) return std::nullopt;
-  for (const ScheduleState& st : *states) {
-    if (timetables_.count(st.name) && st.next_run_ms != kNever) {
-      earliest = std::min(earliest.value_or(st.next_run_ms), st.next_run_ms);
-    }
+    const std::int64_t next = st.next_run_ms <= now_ms ? Handle(s->second, t->second, st, now_ms) : st.next_run_ms;
+    if (next != kNever) earliest = std::min(earliest.value_or(next), next);
   }
   return earliest;
 }
 
-void ScheduleRunner::Handle(const ScheduleConfig& s, const Timetable& t, const ScheduleState& st,
-                            std::int64_t now_ms) {
+std::int64_t ScheduleRunner::Handle(const ScheduleConfig& s, const Timetable& t, const ScheduleState& st,
+                                    std::int64_t now_ms) {
   // The due slots, oldest first, the newest kMaxCatchUp of them.
   std::vector<std::int64_t> due;
   std::int64_t next = st.next_run_ms;
@@ -89,13 +83,13 @@ void ScheduleRunner::Handle(const ScheduleConfig& s, const Timetable& t, const S
     runs = {latest};
   }
   const JobTypeConfig* type = config_.FindJob(s.job);
-  if (type == nullptr) return;  // the config loader guarantees it; never enqueue an unconfigured type
+  if (type == nullptr) return kNever;  // the config loader guarantees it; never enqueue an unconfigured type
   std::vector<EnqueueRequest> requests;
   for (std::int64_t slot : runs) requests.push_back(ScheduledRun(s, *type, slot));
   Result<std::vector<EnqueueResult>> r = store_->AdvanceSchedule(s.name, st.next_run_ms, next, requests, latest);
   if (!r.ok()) {
     spdlog::warn("{}", r.status().ToString());
-    return;
+    return now_ms + kRetryMs;  // the slot stays due
   }
   for (size_t i = 0; i < r->size(); ++i) {
     spdlog::info("schedule {}: enqueued {} job {} for {}", s.name, s.job, (*r)[i].id, FormatRfc3339(runs[i]));
@@ -104,6 +98,7 @@ void ScheduleRunner::Handle(const ScheduleConfig& s, const Timetable& t, const S
   if (missed > 0 && runs.size() <= 1) {
     spdlog::info("schedule {}: {} earlier slot(s) were missed (catch_up = \"{}\")", s.name, missed, s.catch_up);
   }
+  return next;
 }
 
 }  // namespace drover

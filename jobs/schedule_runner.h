@@ -28,13 +28,15 @@ class ScheduleRunner {
   // caller); a schedule with a bad timetable is logged and left out.
   Status Start(std::int64_t now_ms);
 
-  // Enqueues (or skips) every slot that is due at `now_ms`. Returns the earliest next run of
-  // any schedule, so the caller can sleep until then. Errors are logged; the slot stays due and
-  // is tried again next time.
+  // Enqueues (or skips) every slot that is due at `now_ms`. Returns when to call again: the
+  // earliest next run of any schedule (nullopt: none ever). Only this runner moves next runs,
+  // so nothing is due before then. Errors are logged; the slot stays due and is tried again a
+  // second later.
   std::optional<std::int64_t> RunDue(std::int64_t now_ms);
 
  private:
-  void Handle(const ScheduleConfig& s, const Timetable& t, const ScheduleState& st, std::int64_t now_ms);
+  // Handles the due slot(s) of one schedule; returns its next run as now stored.
+  std::int64_t Handle(const ScheduleConfig& s, const Timetable& t, const ScheduleState& st, std::int64_t now_ms);
 
   const Config& config_;
   JobStore* store_;

@@ -56,14 +56,15 @@ class Scheduler {
     const std::int64_t tick_ms = o_.config->scheduler.tick.count();
     const std::int64_t hb_ms = std::clamp<std::int64_t>(o_.config->supervisor.hang_timeout.count() / 4, 50, 1000);
     std::int64_t next_tick = 0;
+    std::optional<std::int64_t> next_run = 0;  // wall-clock ms at which a schedule is due
     while (true) {
       std::int64_t now = MonotonicUs() / 1000;
       if (now >= next_tick) {
         Tick();
         next_tick = now + tick_ms;
       }
-      // Schedules fire on time, not on the next tick.
-      std::optional<std::int64_t> next_run = schedules_->RunDue(NowMs());
+      // Schedules fire on time, not on the next tick; the table is read only when a slot is due.
+      if (next_run && NowMs() >= *next_run) next_run = schedules_->RunDue(NowMs());
       std::int64_t wake = next_tick;
       if (next_run) wake = std::min(wake, now + std::max<std::int64_t>(*next_run - NowMs(), 0));
       Report("hb");
