@@ -10,6 +10,7 @@
 
 #include "common/sqlite.h"
 #include "common/unique_fd.h"
+#include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
 
 namespace drover::testing {
@@ -24,10 +25,6 @@ std::string ReadFile(const std::string& path) {
 
 ShellResult Droverd(const Daemon& d, const std::string& prefix = "") {
   return RunShell(prefix + DROVERD_PATH + " -c " + d.config() + " 2>&1");
-}
-
-ShellResult Ctl(const Daemon& d, const std::string& args, const std::string& prefix = "") {
-  return RunShell(prefix + DROVERCTL_PATH + " -c " + d.config() + " " + args + " 2>&1");
 }
 
 TEST(BadDatabaseTest, NotADatabaseIsNamedAndLeftUntouched) {
@@ -80,11 +77,11 @@ TEST(BadDatabaseTest, ReadOnlyDatabaseIsAClearError) {
   }
   chmod(d.db().c_str(), 0444);
   std::string before = ReadFile(d.db());
-  ShellResult e = Ctl(d, "enqueue big", as_nobody);
+  ShellResult e = Ctl(d, "enqueue big", "", as_nobody);
   EXPECT_EQ(e.code, 1) << e.out;
   EXPECT_NE(e.out.find(d.db()), std::string::npos) << e.out;
   EXPECT_NE(e.out.find("readonly"), std::string::npos) << e.out;
-  ShellResult jobs = Ctl(d, "jobs --json", as_nobody);  // reading still works
+  ShellResult jobs = Ctl(d, "jobs --json", "", as_nobody);  // reading still works
   EXPECT_EQ(jobs.code, 0) << jobs.out;
   EXPECT_EQ(ReadFile(d.db()), before);
   chmod(d.db().c_str(), 0644);

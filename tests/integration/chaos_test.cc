@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
 
 namespace drover::testing {
@@ -111,9 +112,7 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
   }
 
   Counts c;
-  auto ctl = [&](const std::string& args) {
-    return RunShell(std::string(DROVERCTL_PATH) + " -c " + d.config() + " " + args + " 2>&1").code;
-  };
+  auto ctl = [&](const std::string& args) { return Ctl(d, args).code; };
   std::unique_ptr<JobStore> store = d.Store();
   while (MonotonicUs() - t0 < seconds * 1'000'000LL) {
     usleep(static_cast<useconds_t>(50'000 + rng() % 250'000));

@@ -1,17 +1,11 @@
 // Black-box tests of droverctl against a real droverd and database.
 #include <gtest/gtest.h>
 
+#include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
 
 namespace drover::testing {
 namespace {
-
-// Runs droverctl with `args` (stdin from `input`), capturing stdout and stderr together.
-ShellResult Ctl(const Daemon& d, const std::string& args, const std::string& input = "") {
-  std::string in_file = d.dir() + "/ctl.in";
-  std::ofstream(in_file) << input;
-  return RunShell(std::string(DROVERCTL_PATH) + " -c " + d.config() + " " + args + " <" + in_file + " 2>&1");
-}
 
 const char* kConfig = R"(
 [pools.default]

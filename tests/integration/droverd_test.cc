@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
 
 namespace drover::testing {
@@ -238,8 +239,7 @@ TEST(DroverdTest, ControlSocketRejectsGarbageAndKeepsServing) {
   if (geteuid() == 0) {
     chmod(d.dir().c_str(), 0755);  // the config may be read by all, the socket stays 0660
     chmod(d.config().c_str(), 0644);
-    ShellResult other = RunShell("setpriv --reuid=65534 --regid=65534 --clear-groups " + std::string(DROVERCTL_PATH) +
-                                 " -c " + d.config() + " status 2>&1");
+    ShellResult other = Ctl(d, "status", "", "setpriv --reuid=65534 --regid=65534 --clear-groups ");
     EXPECT_NE(other.code, 0) << other.out;
     EXPECT_NE(other.out.find("join the socket's group"), std::string::npos) << other.out;
   }

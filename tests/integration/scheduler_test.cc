@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
 
 namespace drover::testing {
@@ -25,10 +26,6 @@ std::vector<std::int64_t> Slots(JobStore* store, const std::string& name) {
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-ShellResult Ctl(const Daemon& d, const std::string& args) {
-  return RunShell(std::string(DROVERCTL_PATH) + " -c " + d.config() + " " + args + " 2>&1");
 }
 
 constexpr const char* kTicker = R"(
