@@ -1,4 +1,4 @@
-// Helpers for the benchmark programs: medians, temp directories, forking N processes.
+// Helpers for the benchmark programs: medians, forking N processes, failing fast.
 // Not thread-safe.
 #ifndef DROVER_TESTS_BENCH_BENCH_UTIL_H_
 #define DROVER_TESTS_BENCH_BENCH_UTIL_H_
@@ -10,7 +10,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <memory>
+#include <string>
 #include <vector>
+
+#include "common/status.h"
+#include "jobs/job_store.h"
 
 namespace drover::bench {
 
@@ -45,6 +50,20 @@ inline bool RunInProcesses(int n, const std::function<int(int)>& body) {
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) ok = false;
   }
   return ok;
+}
+
+// A benchmark cannot go on after an error: print it and exit 1.
+inline void Check(const Status& s) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "bench: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+inline std::unique_ptr<JobStore> OpenStore(const std::string& path, const StoreOptions& options) {
+  Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(path, options);
+  Check(s.status());
+  return std::move(s).value();
 }
 
 }  // namespace drover::bench

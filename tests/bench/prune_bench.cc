@@ -24,28 +24,15 @@
 namespace drover::bench {
 namespace {
 
-void Check(const Status& s) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "prune_bench: %s\n", s.ToString().c_str());
-    std::exit(1);
-  }
-}
-
 StoreOptions Options() {
   StoreOptions o;
   o.background_checkpoints = true;
   return o;
 }
 
-std::unique_ptr<JobStore> OpenStore(const std::string& path) {
-  Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(path, Options());
-  Check(s.status());
-  return std::move(s).value();
-}
-
 // `old` succeeded jobs finished at the epoch (so any retention prunes them) and `queued` jobs.
 void Seed(const std::string& path, int old, int queued) {
-  std::unique_ptr<JobStore> store = OpenStore(path);
+  std::unique_ptr<JobStore> store = OpenStore(path, Options());
   std::vector<EnqueueRequest> batch(1000);
   for (EnqueueRequest& r : batch) {
     r.type = "bench";
@@ -64,7 +51,7 @@ void Seed(const std::string& path, int old, int queued) {
 // Completes the previous job and claims the next until `stop_file` appears; writes one latency
 // (µs, as text) per call to `out`.
 int Worker(const std::string& db, const std::string& stop_file, const std::string& out, int index) {
-  std::unique_ptr<JobStore> store = OpenStore(db);
+  std::unique_ptr<JobStore> store = OpenStore(db, Options());
   const std::string name = "bench@" + std::to_string(index);
   const std::vector<std::string> queues{"default"};
   std::vector<Completion> done;
@@ -152,14 +139,14 @@ int main(int argc, char** argv) {
     std::int64_t window_us = prune_secs.empty() ? 2'000'000 : static_cast<std::int64_t>(prune_secs.back() * 1e6);
     // Both phases run what the scheduler runs meanwhile: a PASSIVE checkpoint every tick (1 s).
     Phase base = RunPhase(dir.path(), db, workers, [&] {
-      std::unique_ptr<JobStore> store = OpenStore(db);
+      std::unique_ptr<JobStore> store = OpenStore(db, Options());
       for (std::int64_t end = MonotonicUs() + window_us; MonotonicUs() < end;) {
         usleep(static_cast<useconds_t>(std::min<std::int64_t>(1'000'000, std::max<std::int64_t>(end - MonotonicUs(), 0))));
         Check(store->Checkpoint(false));
       }
     });
     Phase pruned = RunPhase(dir.path(), db, workers, [&] {
-      std::unique_ptr<JobStore> store = OpenStore(db);
+      std::unique_ptr<JobStore> store = OpenStore(db, Options());
       RetentionConfig keep;  // the default retention: 3 days for succeeded jobs
       std::int64_t t0 = MonotonicUs();
       PruneLimits unbounded;

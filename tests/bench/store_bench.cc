@@ -39,21 +39,8 @@ SqliteDb RawOpen(const std::string& path) {
   return std::move(db).value();
 }
 
-void Check(const Status& s) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "bench: %s\n", s.ToString().c_str());
-    std::exit(1);
-  }
-}
-
-std::unique_ptr<JobStore> OpenStore(const std::string& path) {
-  Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(path, BenchStoreOptions());
-  Check(s.status());
-  return std::move(s).value();
-}
-
 void Fill(const std::string& path, int jobs) {
-  std::unique_ptr<JobStore> store = OpenStore(path);
+  std::unique_ptr<JobStore> store = OpenStore(path, BenchStoreOptions());
   std::vector<EnqueueRequest> reqs(1000);
   for (auto& r : reqs) {
     r.type = "bench";
@@ -67,7 +54,7 @@ void Fill(const std::string& path, int jobs) {
 // --- enqueue ---
 
 double EnqueueStore(const std::string& path, int jobs, int batch) {
-  std::unique_ptr<JobStore> store = OpenStore(path);
+  std::unique_ptr<JobStore> store = OpenStore(path, BenchStoreOptions());
   std::vector<EnqueueRequest> reqs(batch);
   for (auto& r : reqs) {
     r.type = "bench";
@@ -85,7 +72,7 @@ double EnqueueStore(const std::string& path, int jobs, int batch) {
 }
 
 double EnqueueRaw(const std::string& path, int jobs, int batch) {
-  { OpenStore(path); }  // same schema and indexes
+  { OpenStore(path, BenchStoreOptions()); }  // same schema and indexes
   SqliteDb db = RawOpen(path);
   std::int64_t t0 = MonotonicUs();
   for (int done = 0; done < jobs; done += batch) {
@@ -107,7 +94,7 @@ double EnqueueRaw(const std::string& path, int jobs, int batch) {
 // --- claim + finish ---
 
 int ClaimLoopStore(const std::string& path, const std::string& worker, int batch) {
-  std::unique_ptr<JobStore> store = OpenStore(path);
+  std::unique_ptr<JobStore> store = OpenStore(path, BenchStoreOptions());
   std::vector<Completion> done;
   std::vector<CompletionResult> results;
   while (true) {
