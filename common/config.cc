@@ -1,7 +1,5 @@
 #include "common/config.h"
 
-#include <sys/stat.h>
-
 #include <filesystem>
 #include <fstream>
 #include <set>
