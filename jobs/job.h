@@ -106,7 +106,6 @@ struct JobFilter {
   std::optional<JobState> state;
   std::optional<std::string> type;
   std::optional<std::string> queue;
-  std::optional<std::int64_t> started_before_ms;  // only jobs whose current attempt started earlier
   int limit = 100;
 };
 

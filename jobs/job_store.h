@@ -111,6 +111,8 @@ class JobStore {
 
   virtual Result<Job> Get(std::int64_t id) = 0;
   virtual Result<std::vector<Job>> List(const JobFilter& filter) = 0;
+  // Running jobs whose current attempt started before `started_before_ms`, in no particular order.
+  virtual Result<std::vector<Job>> RunningSince(std::int64_t started_before_ms) = 0;
   virtual Result<std::vector<QueueStats>> Stats() = 0;
   // The earliest run_at of any queued job, if any: when a delayed or retried job becomes due.
   virtual Result<std::optional<std::int64_t>> NextRunAt() = 0;

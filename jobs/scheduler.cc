@@ -113,11 +113,7 @@ class Scheduler {
   void WarnStuck(std::int64_t now) {
     const Duration limit = o_.config->scheduler.stuck_after;
     if (limit.count() <= 0) return;
-    JobFilter f;
-    f.state = JobState::kRunning;
-    f.started_before_ms = now - limit.count();
-    f.limit = 1000;
-    Result<std::vector<Job>> stuck = store_->List(f);
+    Result<std::vector<Job>> stuck = store_->RunningSince(now - limit.count());
     if (!stuck.ok()) {
       spdlog::warn("{}", stuck.status().ToString());
       return;

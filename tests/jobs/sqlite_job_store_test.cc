@@ -289,6 +289,18 @@ TEST_F(StoreTest, ShutdownInterruptionRefundsTheAttempt) {
   EXPECT_EQ(ClaimN(1).at(0).attempt, 1);
 }
 
+TEST_F(StoreTest, RunningSinceListsOnlyAttemptsStartedBeforeTheTime) {
+  std::int64_t a = Add("a");
+  Add("queued-only");
+  std::int64_t before_claim = NowMs();
+  ASSERT_EQ(ClaimN(1).size(), 1u);
+  EXPECT_TRUE(store_->RunningSince(before_claim - 1)->empty());
+  std::vector<Job> running = *store_->RunningSince(NowMs() + 1);
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(running[0].id, a);
+  EXPECT_EQ(running[0].state, JobState::kRunning);
+}
+
 TEST_F(StoreTest, ExpiredLeasesAreReaped) {
   StoreOptions o;
   o.lease = Duration(1000);
