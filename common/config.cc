@@ -208,6 +208,7 @@ void ReadSupervisor(TableReader& r, SupervisorConfig* s) {
   r.DurationKey("hang_timeout", &s->hang_timeout, Duration(100));
   r.DurationKey("lease", &s->lease, Duration(1000));
   r.DurationKey("watchdog", &s->watchdog);
+  r.Bool("spare", &s->spare);
   if (const toml::node* n = r.Get("synchronous")) {
     if (!r.WrongType(n, "synchronous", toml::node_type::string)) {
       std::string v = n->as_string()->get();

@@ -30,6 +30,7 @@ struct SupervisorConfig {
   Duration lease{60'000};    // how long a claim stays valid without renewal
   bool synchronous_full = false;
   Duration watchdog{0};      // systemd watchdog ping interval; 0 = use WATCHDOG_USEC if set
+  bool spare = true;         // keep one pre-started process ready to replace a child that exits
 };
 
 struct RetentionConfig {

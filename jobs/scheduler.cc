@@ -14,6 +14,7 @@
 #include "common/time_util.h"
 #include "common/unique_fd.h"
 #include "jobs/job_store.h"
+#include "jobs/process_store.h"
 #include "jobs/pruner.h"
 #include "jobs/schedule_runner.h"
 
@@ -34,17 +35,17 @@ class Scheduler {
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, nullptr);
     sig_fd_.Reset(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-    StoreOptions so;
-    so.lease = o_.config->supervisor.lease;
-    so.synchronous_full = o_.config->supervisor.synchronous_full;
-    so.background_checkpoints = true;
-    Result<std::unique_ptr<JobStore>> store = OpenSqliteJobStore(o_.config->supervisor.database, so);
-    if (!store.ok()) {
-      spdlog::error("scheduler cannot start: {}", store.status().ToString());
-      return 1;
+    store_ = o_.store;
+    if (store_ == nullptr) {
+      Result<std::unique_ptr<JobStore>> store = OpenProcessStore(o_.config->supervisor);
+      if (!store.ok()) {
+        spdlog::error("scheduler cannot start: {}", store.status().ToString());
+        return 1;
+      }
+      own_store_ = std::move(store).value();
+      store_ = own_store_.get();
     }
-    store_ = std::move(store).value();
-    schedules_.emplace(*o_.config, store_.get());
+    schedules_.emplace(*o_.config, store_);
     Status started = schedules_->Start(NowMs());
     if (!started.ok()) {
       spdlog::error("scheduler cannot store the schedules: {}", started.ToString());
@@ -101,7 +102,7 @@ class Scheduler {
     if (!expired.ok()) spdlog::warn("{}", expired.status().ToString());
     else if (*expired > 0) spdlog::info("{} job(s) expired before they could start", *expired);
     WarnStuck(now);
-    PruneFinishedJobs(store_.get(), o_.config->scheduler.retention, now);
+    PruneFinishedJobs(store_, o_.config->scheduler.retention, now);
     Result<int> released = store_->ReleaseFreePages(kReleasePages);
     if (!released.ok()) spdlog::warn("{}", released.status().ToString());
     else if (*released > 0) spdlog::debug("released {} free page(s) of the database file", *released);
@@ -131,7 +132,8 @@ class Scheduler {
 
   const SchedulerOptions& o_;
   UniqueFd sig_fd_;
-  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<JobStore> own_store_;
+  JobStore* store_ = nullptr;
   std::optional<ScheduleRunner> schedules_;
   std::set<std::pair<std::int64_t, int>> warned_;  // stuck attempts already logged
 };

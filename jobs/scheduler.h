@@ -7,12 +7,14 @@
 #define DROVER_JOBS_SCHEDULER_H_
 
 #include "common/config.h"
+#include "jobs/job_store.h"
 
 namespace drover {
 
 struct SchedulerOptions {
   const Config* config = nullptr;
   int supervisor_fd = -1;  // heartbeat pipe; -1 for none
+  JobStore* store = nullptr;  // a connection opened beforehand (owned by the caller); null: opens its own
 };
 
 // Runs until SIGTERM/SIGINT. Returns 0 after a clean stop, 1 on a fatal error (logged).

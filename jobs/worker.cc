@@ -20,6 +20,7 @@
 #include "common/time_util.h"
 #include "jobs/handler_pool.h"
 #include "jobs/job_store.h"
+#include "jobs/process_store.h"
 #include "jobs/retry_policy.h"
 #include "jobs/spawner.h"
 #include "jobs/status_line.h"
@@ -104,13 +105,13 @@ class Worker {
     if (!epoll_) return Status::FromErrno("epoll_create1");
     DROVER_RETURN_IF_ERROR(Watch(sig_fd_.get(), {FdKind::kSignal}));
 
-    StoreOptions so;
-    so.lease = o_.config->supervisor.lease;
-    so.synchronous_full = o_.config->supervisor.synchronous_full;
-    so.background_checkpoints = true;
-    Result<std::unique_ptr<JobStore>> store = OpenSqliteJobStore(o_.config->supervisor.database, so);
-    if (!store.ok()) return store.status();
-    store_ = std::move(store).value();
+    store_ = o_.store;
+    if (store_ == nullptr) {
+      Result<std::unique_ptr<JobStore>> store = OpenProcessStore(o_.config->supervisor);
+      if (!store.ok()) return store.status();
+      own_store_ = std::move(store).value();
+      store_ = own_store_.get();
+    }
 
     // Commits by other processes touch the WAL file: that is the wake-up for new jobs.
     std::filesystem::path db(o_.config->supervisor.database);
@@ -700,7 +701,8 @@ class Worker {
   const WorkerOptions& o_;
   const std::string worker_id_;
   std::mt19937_64 rng_;
-  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<JobStore> own_store_;
+  JobStore* store_ = nullptr;
   UniqueFd epoll_, sig_fd_, inotify_;
   std::unordered_map<int, FdRef> fds_;
   std::unordered_map<pid_t, std::int64_t> pids_;

@@ -9,6 +9,7 @@
 
 #include "common/config.h"
 #include "jobs/handler.h"
+#include "jobs/job_store.h"
 
 namespace drover {
 
@@ -18,6 +19,7 @@ struct WorkerOptions {
   const PoolConfig* pool = nullptr;
   const HandlerRegistry* handlers = nullptr;
   int supervisor_fd = -1;  // heartbeat/report pipe to the supervisor; -1 for none
+  JobStore* store = nullptr;  // a connection opened beforehand (owned by the caller); null: opens its own
 };
 
 // Runs until SIGTERM/SIGINT (graceful: running jobs get shutdown_timeout, then their groups

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -39,13 +41,18 @@ void SetProcessTitle(const std::string& title) {
   memset(title_area + n, 0, title_len - n + 1);
 }
 
-int ResetChildAfterFork(int keep_fd, pid_t parent) {
-  const int target = 3;
-  if (keep_fd != target) {
-    dup2(keep_fd, target);  // clears close-on-exec; the old number is closed below
+void ResetChildAfterFork(std::span<int> keep, pid_t parent) {
+  const int first = 3;
+  // Out of the way first, so that moving one fd into place cannot overwrite another.
+  int high = first + static_cast<int>(keep.size()) + 100;
+  for (int& fd : keep) fd = fcntl(fd, F_DUPFD, high);
+  int next = first;
+  for (int& fd : keep) {
+    dup2(fd, next);  // without close-on-exec; the high copy is closed below
+    fd = next++;
   }
-  if (syscall(SYS_close_range, target + 1, ~0U, 0) != 0) {
-    for (int fd = target + 1; fd < 65536; ++fd) close(fd);
+  if (syscall(SYS_close_range, next, ~0U, 0) != 0) {
+    for (int fd = next; fd < 65536; ++fd) close(fd);
   }
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
@@ -59,7 +66,23 @@ int ResetChildAfterFork(int keep_fd, pid_t parent) {
   if (getppid() != parent) _exit(1);
   // Short waits (busy handler, commit re-checks) should not be stretched by the default 50 µs slack.
   prctl(PR_SET_TIMERSLACK, 1);
-  return target;
+}
+
+size_t PrefaultWritableMemory(size_t max_bytes) {
+  FILE* maps = fopen("/proc/self/maps", "re");
+  if (maps == nullptr) return 0;
+  size_t total = 0;
+  char line[512];
+  while (fgets(line, sizeof line, maps) != nullptr) {
+    unsigned long start = 0, end = 0;
+    char perms[5] = {};
+    if (sscanf(line, "%lx-%lx %4s", &start, &end, perms) != 3 || strcmp(perms, "rw-p") != 0) continue;
+    size_t len = end - start;
+    if (len > max_bytes) continue;
+    if (madvise(reinterpret_cast<void*>(start), len, MADV_POPULATE_WRITE) == 0) total += len;
+  }
+  fclose(maps);
+  return total;
 }
 
 bool NotifySystemd(const std::string& state) {

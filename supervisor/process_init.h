@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <span>
 #include <string>
 
 namespace drover {
@@ -14,10 +15,17 @@ void InitProcessTitle(int argc, char** argv);
 // Sets what `ps` shows ("drover: worker default#1") and the thread name (first 15 bytes).
 void SetProcessTitle(const std::string& title);
 
-// In the child right after fork: moves `keep_fd` to fd 3 and closes every other fd above 2,
-// restores default signal dispositions and an empty mask, and asks for SIGKILL when the
-// parent `parent` dies (exiting at once if it already has). Returns the new fd (3).
-int ResetChildAfterFork(int keep_fd, pid_t parent);
+// In the child right after fork: moves the fds in `keep` to 3, 4, ... (in that order, updating
+// `keep`) and closes every other fd above 2, restores default signal dispositions and an
+// empty mask, and asks for SIGKILL when the parent `parent` dies (exiting at once if it
+// already has).
+void ResetChildAfterFork(std::span<int> keep, pid_t parent);
+
+// Makes every private writable page of this process its own now (copy-on-write broken, fresh
+// pages allocated) instead of at first touch; mappings over `max_bytes` are left alone. For a
+// forked child that waits before it works: each such fault costs ~15 µs on some VMs. Returns
+// the bytes populated.
+size_t PrefaultWritableMemory(size_t max_bytes);
 
 // Sends `state` ("READY=1", "STOPPING=1", "WATCHDOG=1") to systemd when NOTIFY_SOCKET is set.
 // Returns false when there is no socket or sending failed.

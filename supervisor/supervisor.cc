@@ -26,12 +26,14 @@
 #include "common/time_util.h"
 #include "common/unique_fd.h"
 #include "jobs/job_store.h"
+#include "jobs/process_store.h"
 #include "jobs/scheduler.h"
 #include "jobs/worker.h"
 #include "supervisor/control_request.h"
 #include "supervisor/control_server.h"
 #include "supervisor/process_init.h"
 #include "supervisor/restart_backoff.h"
+#include "supervisor/spare.h"
 
 namespace drover {
 namespace {
@@ -74,6 +76,9 @@ struct Child {
   std::vector<pid_t> pgids;
   bool retiring = false;  // replaced: not restarted when it exits
   bool stop_requested = false;
+  bool spare = false;      // a spare process waiting to become another child (spare.h)
+  UniqueFd commands;       // spare only: the write end of its command pipe
+  std::vector<RecoverRequest> recoveries;  // asked of this process, not confirmed yet
 
   bool alive() const { return pid > 0; }
   std::string worker_id() const { return name + "@" + std::to_string(pid); }
@@ -133,6 +138,7 @@ class Supervisor {
     DROVER_RETURN_IF_ERROR(WritePidfile());
     BuildChildren();
     for (auto& c : children_) Spawn(*c);
+    if (config_.supervisor.spare) StartSpare();
     spdlog::info("started {} process(es); database {}, socket {}", children_.size(), config_.supervisor.database,
                  config_.supervisor.socket);
     if (const char* usec = getenv("WATCHDOG_USEC")) watchdog_us_ = std::atoll(usec) / 2;
@@ -196,10 +202,13 @@ class Supervisor {
 
   // --- forking ---
 
+  // Starts `c`: through the spare when one is idle, else by a fork of its own.
   void Spawn(Child& c) {
+    if (!c.spare && HandOver(c)) return;
     Result<Pipe> p = MakePipe(false);
-    if (!p.ok()) {
-      spdlog::error("{}: {}", c.name, p.status().ToString());
+    Result<Pipe> commands = c.spare ? MakePipe(false) : Result<Pipe>(Pipe{});
+    if (!p.ok() || !commands.ok()) {
+      spdlog::error("{}: {}", c.name, (p.ok() ? commands : p).status().ToString());
       return Backoff(c);
     }
     pid_t parent = getpid();
@@ -208,10 +217,21 @@ class Supervisor {
       spdlog::error("{}: fork: {}", c.name, strerror(errno));
       return Backoff(c);
     }
-    if (pid == 0) ChildMain(c, p->write.Release(), parent);  // never returns
-    SetNonBlocking(p->read.get(), true).ok();
-    c.pipe = std::move(p->read);
+    if (pid == 0) {  // never returns
+      if (c.spare) SpareMain(p->write.Release(), commands->read.Release(), parent);
+      ChildMain(c, p->write.Release(), parent);
+    }
+    // Non-blocking: a spare that stopped reading must not stall the supervisor.
+    if (c.spare) SetNonBlocking(commands->write.get(), true).ok();
+    c.commands = std::move(commands->write);
+    Started(c, pid, std::move(p->read));
     AddFd(c.pipe.get());
+    spdlog::debug("{}: started pid {}", c.name, pid);
+  }
+
+  void Started(Child& c, pid_t pid, UniqueFd pipe) {
+    SetNonBlocking(pipe.get(), true).ok();
+    c.pipe = std::move(pipe);
     c.pid = pid;
     c.state = ChildState::kStarting;
     c.started_us = c.last_seen_us = MonotonicUs();
@@ -220,23 +240,97 @@ class Supervisor {
     c.pgids.clear();
     c.inbuf.clear();
     c.stop_requested = false;
-    spdlog::debug("{}: started pid {}", c.name, pid);
+  }
+
+  // --- the spare (spare.h) ---
+
+  bool WantSpare() const { return config_.supervisor.spare && !spare_ && !shutting_down_; }
+
+  bool SpareIdle() const { return spare_ && spare_->alive() && spare_->state == ChildState::kRunning; }
+
+  void StartSpare() {
+    spare_ = std::make_unique<Child>();
+    spare_->name = "spare";
+    spare_->spare = true;
+    Spawn(*spare_);
+  }
+
+  // Turns the idle spare into `c`; false when there is none or it cannot be told.
+  bool HandOver(Child& c) {
+    if (!SpareIdle()) return false;
+    std::string cmd = BecomeCommand(c.name);
+    if (!WriteAll(spare_->commands.get(), cmd.data(), cmd.size()).ok()) {
+      spdlog::warn("spare (pid {}) does not take commands; SIGKILL", spare_->pid);
+      kill(spare_->pid, SIGKILL);
+      spare_->state = ChildState::kStopping;
+      return false;
+    }
+    std::string pending = std::move(spare_->inbuf);
+    c.recoveries = std::move(spare_->recoveries);
+    Started(c, spare_->pid, std::move(spare_->pipe));
+    c.inbuf = std::move(pending);  // replies to recover commands may be waiting
+    spare_.reset();
+    next_spare_us_ = MonotonicUs() + kSpareDelayUs;
+    spdlog::debug("{}: started pid {} (the spare)", c.name, c.pid);
+    return true;
+  }
+
+  // After a reload or at shutdown: the spare holds the old configuration.
+  void RetireSpare() {
+    if (!spare_) return;
+    if (spare_->alive()) {
+      spare_->retiring = true;
+      spare_->state = ChildState::kStopping;
+      kill(spare_->pid, SIGTERM);
+      retiring_.push_back(std::move(spare_));
+    }
+    spare_.reset();
+  }
+
+  [[noreturn]] void SpareMain(int report_fd, int command_fd, pid_t parent) {
+    DropLoggers();  // closes the supervisor's log file before fds are renumbered
+    int fds[] = {report_fd, command_fd};
+    ResetChildAfterFork(fds, parent);
+    SetProcessTitle("drover: spare");
+    if (!SetupLogging("spare", LogOptions{config_.supervisor.log_level, config_.supervisor.log_file}).ok()) _exit(1);
+    Result<std::unique_ptr<JobStore>> store = OpenProcessStore(config_.supervisor);
+    if (!store.ok()) {
+      spdlog::error("spare cannot start: {}", store.status().ToString());
+      _exit(1);
+    }
+    // The first use of each statement and of the page cache happens now, not when needed.
+    (void)(*store)->Recover("spare@" + std::to_string(getpid()), false, "");
+    size_t bytes = PrefaultWritableMemory(64 << 20);
+    spdlog::debug("ready; {} KiB made private ahead of use", bytes >> 10);
+    std::string name = ServeAsSpare(store->get(), fds[1], fds[0]);
+    close(fds[1]);
+    for (const auto& c : children_) {
+      if (c->name == name) RunChild(*c, fds[0], store->get());
+    }
+    if (!name.empty()) spdlog::error("spare: asked to become unknown process \"{}\"", name);
+    _exit(name.empty() ? 0 : 1);
   }
 
   [[noreturn]] void ChildMain(const Child& c, int report_fd, pid_t parent) {
     DropLoggers();  // closes the supervisor's log file before fds are renumbered
-    int fd = ResetChildAfterFork(report_fd, parent);
-    SetNonBlocking(fd, true).ok();
+    int fds[] = {report_fd};
+    ResetChildAfterFork(fds, parent);
+    RunChild(c, fds[0], nullptr);
+  }
+
+  // The child's own part of a start; `store` is an open connection or null.
+  [[noreturn]] void RunChild(const Child& c, int report_fd, JobStore* store) {
+    SetNonBlocking(report_fd, true).ok();
     std::string title = c.pool.empty() ? "drover: scheduler" : "drover: worker " + c.pool + "#" + std::to_string(c.index);
     SetProcessTitle(title);
     LogOptions lo{config_.supervisor.log_level, config_.supervisor.log_file};
     if (!SetupLogging(c.name, lo).ok()) _exit(1);
     int code;
     if (c.pool.empty()) {
-      SchedulerOptions so{&config_, fd};
+      SchedulerOptions so{&config_, report_fd, store};
       code = RunScheduler(so);
     } else {
-      WorkerOptions wo{c.name, &config_, &config_.pools.at(c.pool), &handlers_, fd};
+      WorkerOptions wo{c.name, &config_, &config_.pools.at(c.pool), &handlers_, report_fd, store};
       code = RunWorker(wo);
     }
     spdlog::default_logger()->flush();
@@ -284,10 +378,13 @@ class Supervisor {
     c.pid = 0;
     c.jobs.clear();
     c.pgids.clear();
+    std::vector<RecoverRequest> unconfirmed = std::move(c.recoveries);
+    c.recoveries.clear();
     if (expected) {
       if (!c.retiring) c.state = ChildState::kStopped;
       spdlog::info("{}: stopped ({})", c.name, how);
-      if (!worker_id.empty()) RecoverJobs(worker_id, false, who);
+      if (!worker_id.empty()) RecoverJobs({worker_id, false, "interrupted: " + who});
+      for (const RecoverRequest& r : unconfirmed) RecoverJobs(r);
       return;
     }
     ++c.restarts;
@@ -296,26 +393,61 @@ class Supervisor {
     c.state = ChildState::kExited;
     spdlog::warn("{}: exited unexpectedly: {}", c.name, how);
     Backoff(c);
-    // Without a cool-off the replacement starts before the recovery: it cannot take the dead
-    // worker's jobs (they are still running under the old worker id) and the fork happens
-    // while no database connection is open.
-    if (c.state == ChildState::kBackoff && c.restart_at_us <= MonotonicUs()) Spawn(c);
-    if (!worker_id.empty()) RecoverJobs(worker_id, true, who);
+    for (const RecoverRequest& r : unconfirmed) RecoverJobs(r);
+    // The spare re-queues the jobs first and then becomes the replacement, which may take them.
+    // Without a spare the fork goes first, and the replacement's start overlaps the recovery
+    // here (it cannot take the jobs before: they still belong to the old worker id).
+    const bool restart_now = c.state == ChildState::kBackoff && c.restart_at_us <= MonotonicUs();
+    const bool via_spare = SpareIdle();
+    if (restart_now && !via_spare) Spawn(c);
+    if (!worker_id.empty()) RecoverJobs({worker_id, true, "worker died: " + who});
+    if (restart_now && via_spare) Spawn(c);
   }
 
-  void RecoverJobs(const std::string& worker_id, bool spend_attempt, const std::string& reason) {
+  // Re-queues a worker's jobs through the idle spare, or here when there is none.
+  void RecoverJobs(const RecoverRequest& r) {
+    if (SpareIdle()) {
+      std::string cmd = RecoverCommand(r);
+      if (WriteAll(spare_->commands.get(), cmd.data(), cmd.size()).ok()) {
+        spare_->recoveries.push_back(r);
+        return;
+      }
+    }
+    RecoverJobsHere(r);
+  }
+
+  void RecoverJobsHere(const RecoverRequest& r) {
     Result<std::unique_ptr<JobStore>> store = OpenStore();
     if (!store.ok()) {
-      spdlog::error("cannot re-queue the jobs of {}: {}; the lease reaper will", worker_id, store.status().ToString());
+      spdlog::error("cannot re-queue the jobs of {}: {}; the lease reaper will", r.worker_id,
+                    store.status().ToString());
       return;
     }
-    std::string why = spend_attempt ? "worker died: " + reason : "interrupted: " + reason;
-    Result<std::vector<std::int64_t>> ids = (*store)->Recover(worker_id, spend_attempt, why);
+    Result<std::vector<std::int64_t>> ids = (*store)->Recover(r.worker_id, r.spend_attempt, r.reason);
     if (!ids.ok()) {
-      spdlog::error("cannot re-queue the jobs of {}: {}", worker_id, ids.status().ToString());
-    } else if (!ids->empty()) {
-      spdlog::warn("re-queued {} job(s) of {} at once", ids->size(), worker_id);
+      spdlog::error("cannot re-queue the jobs of {}: {}", r.worker_id, ids.status().ToString());
+    } else {
+      LogRecovered(r.worker_id, ids->size());
     }
+  }
+
+  static void LogRecovered(const std::string& worker_id, size_t n) {
+    if (n > 0) spdlog::warn("re-queued {} job(s) of {} at once", n, worker_id);
+  }
+
+  // A spare's (or the process it became) answer to a recover command.
+  void OnRecoverReply(Child& c, bool ok, std::istringstream& in) {
+    std::string worker_id, rest;
+    in >> worker_id;
+    std::getline(in >> std::ws, rest);
+    auto it = std::find_if(c.recoveries.begin(), c.recoveries.end(),
+                           [&](const RecoverRequest& r) { return r.worker_id == worker_id; });
+    if (it == c.recoveries.end()) return;
+    RecoverRequest r = std::move(*it);
+    c.recoveries.erase(it);
+    if (ok) return LogRecovered(worker_id, static_cast<size_t>(std::atoll(rest.c_str())));
+    spdlog::error("{} could not re-queue the jobs of {}: {}; trying again here", c.name, worker_id, rest);
+    RecoverJobsHere(r);
   }
 
   // --- the loop ---
@@ -324,7 +456,7 @@ class Supervisor {
     for (const auto& c : children_) {
       if (c->alive()) return false;
     }
-    return retiring_.empty();
+    return retiring_.empty() && !(spare_ && spare_->alive());
   }
 
   // The first live or waiting child (current or retiring) for which `match` holds.
@@ -335,7 +467,7 @@ class Supervisor {
         if (match(*c)) return c.get();
       }
     }
-    return nullptr;
+    return spare_ && match(*spare_) ? spare_.get() : nullptr;
   }
   Child* FindByPid(pid_t pid) {
     return Find([&](const Child& c) { return c.pid == pid; });
@@ -365,10 +497,12 @@ class Supervisor {
     auto consider = [&](const Child& c) {
       if (c.state == ChildState::kBackoff) next = std::min(next, c.restart_at_us);
       if (c.kill_at_us > 0) next = std::min(next, c.kill_at_us);
-      if (c.alive()) next = std::min(next, c.last_seen_us + Us(config_.supervisor.hang_timeout));
+      if (c.alive() && !c.spare) next = std::min(next, c.last_seen_us + Us(config_.supervisor.hang_timeout));
     };
     for (auto& c : children_) consider(*c);
     for (auto& c : retiring_) consider(*c);
+    if (spare_) consider(*spare_);
+    if (WantSpare()) next = std::min(next, next_spare_us_);
     if (force_at_us_ > 0) next = std::min(next, force_at_us_);
     if (watchdog_us_ > 0) next = std::min(next, next_watchdog_us_);
     return static_cast<int>(std::clamp<std::int64_t>((next - now + 999) / 1000, 0, 1000));
@@ -382,7 +516,8 @@ class Supervisor {
         kill(c.pid, SIGKILL);
         c.kill_at_us = 0;
       }
-      if (c.alive() && c.kill_at_us == 0 && now - c.last_seen_us > Us(config_.supervisor.hang_timeout)) {
+      // A spare is quiet until it is given work; the process it becomes is watched from then on.
+      if (c.alive() && !c.spare && c.kill_at_us == 0 && now - c.last_seen_us > Us(config_.supervisor.hang_timeout)) {
         spdlog::error("{}: no heartbeat for {}; SIGTERM, then SIGKILL", c.name,
                       FormatDuration(config_.supervisor.hang_timeout));
         kill(c.pid, SIGTERM);
@@ -391,6 +526,8 @@ class Supervisor {
     };
     for (auto& c : children_) check(*c);
     for (auto& c : retiring_) check(*c);
+    if (spare_) check(*spare_);
+    if (WantSpare() && now >= next_spare_us_) StartSpare();
     if (!ready_sent_ && !shutting_down_) {
       bool all = std::all_of(children_.begin(), children_.end(),
                              [](const auto& c) { return c->state != ChildState::kStarting; });
@@ -456,6 +593,11 @@ class Supervisor {
       } else if (word == "pgend") {
         pid_t pg;
         if (in >> pg) std::erase(c.pgids, pg);
+      } else if (word == "spare") {
+        if (c.state == ChildState::kStarting) c.state = ChildState::kRunning;
+        spdlog::debug("spare: idle (pid {})", c.pid);
+      } else if (word == "recovered" || word == "recover-failed") {
+        OnRecoverReply(c, word == "recovered", in);
       } else if (word == "recycle" && !c.retiring && !shutting_down_) {
         Replace(c, "recycled: " + line.substr(std::min(line.size(), size_t{8})));
       }
@@ -500,6 +642,7 @@ class Supervisor {
     NotifySystemd("STOPPING=1");
     shutting_down_ = true;
     for (auto& c : children_) StopChild(*c);
+    RetireSpare();
     for (auto& c : retiring_) {
       if (c->alive()) kill(c->pid, SIGTERM);
     }
@@ -600,6 +743,8 @@ class Supervisor {
       }
     }
     children_ = std::move(next_children);
+    RetireSpare();  // it knows the old configuration; the next one starts right away
+    next_spare_us_ = 0;
     for (auto& c : children_) {
       if (!c->alive() && c->state == ChildState::kStopped && !c->stop_requested) Spawn(*c);
     }
@@ -762,6 +907,11 @@ class Supervisor {
   ControlServer control_;
   std::vector<std::unique_ptr<Child>> children_;
   std::vector<std::unique_ptr<Child>> retiring_;
+  // Forked again this long after the spare was used, so the fork does not delay the new
+  // process's start (the supervisor's own copy-on-write faults come after a fork).
+  static constexpr std::int64_t kSpareDelayUs = 50'000;
+  std::unique_ptr<Child> spare_;  // null: none (yet); in BACKOFF after a crash
+  std::int64_t next_spare_us_ = 0;
   bool shutting_down_ = false;
   bool ready_sent_ = false;
   std::int64_t force_at_us_ = 0;

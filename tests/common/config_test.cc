@@ -84,6 +84,7 @@ TEST(ConfigTest, DefaultsApplyAndRelativePathsFollowTheFile) {
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->supervisor.database, "/srv/app/var/d.db");
   EXPECT_EQ(c->supervisor.shutdown_timeout, Duration(30'000));
+  EXPECT_TRUE(c->supervisor.spare);
   EXPECT_EQ(c->pools.at("p").queues, std::vector<std::string>{"default"});
 }
 
@@ -117,6 +118,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "test.toml:2: [supervisor] restart_delay: invalid duration \"-1s\": must not be negative"},
         BadCase{"[supervisor]\nstartsecs = \"10\"\n[pools.p]\n", "test.toml:2: [supervisor] startsecs: invalid duration"},
         BadCase{"[supervisor]\nlog_level = \"loud\"\n[pools.p]\n", "test.toml:2: [supervisor] log_level"},
+        BadCase{"[supervisor]\nspare = \"yes\"\n[pools.p]\n", "test.toml:2: [supervisor] spare: expected a boolean"},
         BadCase{"[pools.p]\nmax_memory = \"lots\"\n", "test.toml:2: [pools.p] max_memory: invalid size"},
         BadCase{"[pools.p]\nqueues = []\n", "test.toml:2: [pools.p] queues: must not be empty"},
         BadCase{"[pools.p]\n[jobs.j]\ncommand = []\n", "test.toml:3: [jobs.j] command: must not be empty"},

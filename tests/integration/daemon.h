@@ -155,6 +155,20 @@ class Daemon {
     pid_ = 0;
   }
 
+  // The pid of droverd's spare process ("drover: spare" in ps); 0 when there is none.
+  pid_t SparePid() const {
+    std::string self = std::to_string(pid_);
+    std::ifstream children("/proc/" + self + "/task/" + self + "/children");
+    pid_t child;
+    while (children >> child) {
+      std::ifstream cmdline("/proc/" + std::to_string(child) + "/cmdline");
+      std::string title;
+      std::getline(cmdline, title, '\0');
+      if (title == "drover: spare") return child;
+    }
+    return 0;
+  }
+
   std::unique_ptr<JobStore> Store() {
     Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(db(), {});
     return s.ok() ? std::move(s).value() : nullptr;

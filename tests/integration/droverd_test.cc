@@ -72,6 +72,84 @@ TEST(DroverdTest, KilledWorkerIsRestartedAndItsJobRequeuedAtOnce) {
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
+std::string TitleOf(pid_t pid) {
+  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string title;
+  std::getline(cmdline, title, '\0');
+  return title;
+}
+
+// Waits for the spare to report idle; its pid, or 0.
+pid_t IdleSpare(Daemon& d) {
+  pid_t spare = 0;
+  WaitFor([&] {
+    spare = d.SparePid();
+    return spare > 0 && d.Log().find("spare: idle (pid " + std::to_string(spare) + ")") != std::string::npos;
+  }, 5000);
+  return spare;
+}
+
+// Kills the worker running a fresh `sleepy` job; returns the job id and the worker's name.
+std::pair<std::int64_t, std::string> KillWorkerHoldingAJob(Daemon& d, JobStore* store) {
+  std::int64_t id = Enqueue(store, "sleepy");
+  EXPECT_TRUE(WaitFor([&] { return store->Get(id)->pid.has_value(); }, 5000));
+  Job j = *store->Get(id);
+  std::string worker = j.worker->substr(0, j.worker->find('@'));
+  EXPECT_EQ(kill(d.PidOf(worker), SIGKILL), 0);
+  return {id, worker};
+}
+
+TEST(DroverdTest, TheSpareReplacesAKilledWorkerAndReQueuesItsJobFirst) {
+  Daemon d(kPools, "restart_delay = \"0s\"\nrestart_delay_max = \"0s\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  pid_t spare = IdleSpare(d);
+  ASSERT_GT(spare, 0) << d.Log();
+  auto store = d.Store();
+  auto [id, worker] = KillWorkerHoldingAJob(d, store.get());
+  ASSERT_TRUE(WaitFor([&] { return d.PidOf(worker) == spare && d.AllRunning(); }, 2000)) << d.Log();
+  EXPECT_EQ(TitleOf(spare), "drover: worker " + worker.substr(7, worker.rfind(':') - 7) + "#" + worker.substr(worker.rfind(':') + 1));
+  ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kSucceeded; }, 10'000)) << d.Log();
+  EXPECT_EQ(store->Get(id)->attempts, 2);
+  EXPECT_NE(d.Log().find("re-queued 1 job(s) of " + worker + "@"), std::string::npos) << d.Log();
+  // A new spare takes its place.
+  pid_t next = 0;
+  ASSERT_TRUE(WaitFor([&] { return (next = d.SparePid()) > 0 && next != spare; }, 2000)) << d.Log();
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+  EXPECT_FALSE(Alive(next));
+  EXPECT_FALSE(Alive(spare));
+}
+
+TEST(DroverdTest, WithoutASpareAKilledWorkerIsForkedAgain) {
+  Daemon d(kPools, "spare = false\nrestart_delay = \"0s\"\nrestart_delay_max = \"0s\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(d.SparePid(), 0);
+  auto store = d.Store();
+  auto [id, worker] = KillWorkerHoldingAJob(d, store.get());
+  ASSERT_TRUE(WaitFor([&] { return d.Process(worker)["restarts"] == 1 && d.AllRunning(); }, 2000)) << d.Log();
+  ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kSucceeded; }, 10'000)) << d.Log();
+  EXPECT_EQ(store->Get(id)->attempts, 2);
+  EXPECT_EQ(d.SparePid(), 0);
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+TEST(DroverdTest, AKilledSpareIsReplacedAndAReloadRenewsIt) {
+  Daemon d(kPools, "restart_delay = \"100ms\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  pid_t first = IdleSpare(d);
+  ASSERT_GT(first, 0) << d.Log();
+  ASSERT_EQ(kill(first, SIGKILL), 0);
+  pid_t second = 0;
+  ASSERT_TRUE(WaitFor([&] { return (second = d.SparePid()) > 0 && second != first; }, 3000)) << d.Log();
+  for (const auto& p : d.Request("status")["result"]) EXPECT_EQ(p["restarts"], 0) << p.dump();
+  ASSERT_EQ(kill(d.pid(), SIGHUP), 0);  // the spare holds the configuration it was forked with
+  pid_t third = 0;
+  ASSERT_TRUE(WaitFor([&] { return (third = d.SparePid()) > 0 && third != second; }, 3000)) << d.Log();
+  EXPECT_TRUE(WaitFor([&] { return !Alive(second); }, 2000));
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+  EXPECT_FALSE(Alive(third));
+}
+
 TEST(DroverdTest, CoolOffGrowsInACrashLoopAndIsVisible) {
   Daemon d(kPools, "restart_delay = \"200ms\"\nrestart_delay_max = \"5s\"\nstartsecs = \"30s\"\n");
   ASSERT_TRUE(d.Start()) << d.Log();
