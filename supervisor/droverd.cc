@@ -19,6 +19,7 @@ constexpr const char* kUsage =
 
 int DroverdMain(int argc, char** argv, const HandlerRegistry& handlers) {
   InitProcessTitle(argc, argv);
+  KeepFreedMemory();
   const char* env = getenv("DROVER_CONFIG");
   std::string path = env && *env ? env : "/etc/drover/drover.toml";
   bool check = false;

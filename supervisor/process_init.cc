@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -66,6 +67,11 @@ void ResetChildAfterFork(std::span<int> keep, pid_t parent) {
   if (getppid() != parent) _exit(1);
   // Short waits (busy handler, commit re-checks) should not be stretched by the default 50 µs slack.
   prctl(PR_SET_TIMERSLACK, 1);
+}
+
+void KeepFreedMemory() {
+  mallopt(M_TRIM_THRESHOLD, 32 << 20);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
 }
 
 size_t PrefaultWritableMemory(size_t max_bytes) {

@@ -27,6 +27,13 @@ void ResetChildAfterFork(std::span<int> keep, pid_t parent);
 // the bytes populated.
 size_t PrefaultWritableMemory(size_t max_bytes);
 
+// Tells malloc to keep freed memory for reuse instead of handing the top of the heap back to
+// the kernel at 128 KiB and serving blocks over 128 KiB with mmap. SQLite drops and re-reads
+// its page cache whenever another process commits, so with the defaults every claim shrank and
+// regrew the heap, and a fresh page costs ~11 µs to fault on some VMs (a claim took 0.37 ms
+// instead of 0.07 ms). Inherited by forked children; call before forking them.
+void KeepFreedMemory();
+
 // Sends `state` ("READY=1", "STOPPING=1", "WATCHDOG=1") to systemd when NOTIFY_SOCKET is set.
 // Returns false when there is no socket or sending failed.
 bool NotifySystemd(const std::string& state);

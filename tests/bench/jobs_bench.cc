@@ -3,7 +3,7 @@
 //  - no-op in-process jobs/s (1 and 2 workers) vs a raw SQLite claim+finish loop (batch 100);
 //  - /bin/true command jobs/s vs a raw posix_spawn+waitpid loop with the same parallelism;
 //  - enqueue-to-start latency on an idle system (in-process and command) vs a worker woken
-//    through a pipe.
+//    through a pipe and vs posix_spawn of the same command straight to its main().
 //
 //   jobs_bench [--runs N] [--jobs N] [--quick]
 #include <spawn.h>
@@ -160,6 +160,31 @@ std::vector<double> PipeLatency(int samples) {
   return out;
 }
 
+// posix_spawn of the stamp binary straight from this process: spawn -> its main().
+std::vector<double> SpawnLatency(int samples) {
+  std::vector<double> out;
+  char* argv[] = {const_cast<char*>(BENCH_STAMP_PATH), nullptr};
+  for (int i = 0; i < samples; ++i) {
+    int p[2];
+    if (pipe(p) != 0) Die("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    std::int64_t t0 = MonotonicUs();
+    pid_t pid;
+    if (posix_spawn(&pid, BENCH_STAMP_PATH, &fa, nullptr, argv, environ) != 0) Die("posix_spawn");
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    char buf[64] = {};
+    (void)!read(p[0], buf, sizeof buf - 1);
+    close(p[0]);
+    waitpid(pid, nullptr, 0);
+    out.push_back((std::atoll(buf) - t0) / 1000.0);
+    usleep(20'000);
+  }
+  return out;
+}
+
 std::string Config(int workers, int concurrency) {
   return "[pools.default]\nworkers = " + std::to_string(workers) + "\nconcurrency = " + std::to_string(concurrency) +
          "\nmax_jobs = 0\n[jobs.noop]\n[jobs.stamp]\n[jobs.true]\ncommand = [\"/bin/true\"]\n"
@@ -216,9 +241,12 @@ int main(int argc, char** argv) {
     std::vector<double> cmd = Latency(d, "cmdstamp", samples);
     d.Stop();
     std::vector<double> pipe = PipeLatency(samples);
+    std::vector<double> spawn = SpawnLatency(samples);
     std::printf("enqueue->start latency, in-process: p50 %.3f ms  p99 %.3f ms\n", Median(in), Percentile(in, 99));
     std::printf("enqueue->start latency, command:    p50 %.3f ms  p99 %.3f ms\n", Median(cmd), Percentile(cmd, 99));
     std::printf("baseline: pipe-notified raw worker: p50 %.3f ms  p99 %.3f ms\n", Median(pipe), Percentile(pipe, 99));
+    std::printf("baseline: posix_spawn -> main():    p50 %.3f ms  p99 %.3f ms  (the stamp binary, from here)\n",
+                Median(spawn), Percentile(spawn, 99));
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -77,6 +78,30 @@ TEST(ProcessInitTest, PrefaultMakesWritablePagesResidentAndSkipsLargeMappings) {
     return 0;
   });
   EXPECT_EQ(code, 0);
+}
+
+TEST(ProcessInitTest, FreedMemoryStaysInTheHeapForReuse) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "ASan's allocator replaces glibc malloc and its settings";
+#endif
+  auto grow_and_free = [] {
+    void* (*volatile allocate)(size_t) = malloc;  // through a pointer: not optimised away
+    void (*volatile release)(void*) = free;
+    char* top0 = static_cast<char*>(sbrk(0));
+    char* p = static_cast<char*>(allocate(2 << 20));
+    memset(p, 1, 2 << 20);
+    char* top1 = static_cast<char*>(sbrk(0));
+    release(p);
+    char* top2 = static_cast<char*>(sbrk(0));
+    if (top1 <= top0) return 1;  // served by mmap, not the heap
+    return top2 < top1 ? 2 : 0;  // handed back to the kernel
+  };
+  EXPECT_EQ(InChild(grow_and_free), 1);  // glibc's defaults: mmap for 2 MiB
+  EXPECT_EQ(InChild([&] {
+              KeepFreedMemory();
+              return grow_and_free();
+            }),
+            0);
 }
 
 }  // namespace
