@@ -283,6 +283,15 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
     }
   }
   r.Size("max_output", &j->max_output);
+  if (const toml::node* n = r.Get("stdin")) {
+    if (!r.WrongType(n, "stdin", toml::node_type::string)) {
+      std::string v = n->as_string()->get();
+      if (v != "payload" && v != "envelope") {
+        r.Error(n, "stdin", "must be \"payload\" or \"envelope\" (got \"" + v + "\")");
+      }
+      j->stdin_envelope = v == "envelope";
+    }
+  }
   if (r.Get("limit_nofile")) {
     std::int64_t v = 0;
     r.Integer("limit_nofile", &v, 1, 1 << 30);
@@ -297,7 +306,7 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
     r.Error(r.Get("retry_delay_max"), "retry_delay_max", "must not be less than retry_delay");
   }
   if (!j->is_command()) {
-    for (const char* key : {"user", "group", "working_dir", "env", "limit_nofile", "limit_as"}) {
+    for (const char* key : {"user", "group", "working_dir", "env", "limit_nofile", "limit_as", "stdin"}) {
       if (const toml::node* n = r.Get(key)) {
         r.Error(n, key, "only applies to command jobs (this job has no `command`, so it is an in-process handler)");
       }

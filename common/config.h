@@ -82,6 +82,9 @@ struct JobTypeConfig {
   std::uint64_t max_output = 1ULL << 20;
   std::optional<std::int64_t> limit_nofile;
   std::optional<std::uint64_t> limit_as;
+  // What a command job reads on stdin: the payload, or an envelope with the payload, the
+  // last checkpoint and the attempt (see EnvelopeJson in jobs/worker.cc).
+  bool stdin_envelope = false;
 
   bool is_command() const { return !command.empty(); }
   bool operator==(const JobTypeConfig&) const = default;

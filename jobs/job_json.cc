@@ -55,6 +55,20 @@ json JobToJson(const Job& j) {
   };
 }
 
+std::string EnvelopeJson(const ClaimedJob& job) {
+  nlohmann::json e;
+  e["id"] = job.id;
+  e["type"] = job.type;
+  e["queue"] = job.queue;
+  e["attempt"] = job.attempt;
+  e["max_attempts"] = job.max_attempts;
+  nlohmann::json payload = nlohmann::json::parse(job.payload, nullptr, false);
+  e["payload"] = payload.is_discarded() ? nlohmann::json(job.payload) : std::move(payload);
+  nlohmann::json checkpoint = nlohmann::json::parse(job.checkpoint.value_or("null"), nullptr, false);
+  e["checkpoint"] = checkpoint.is_discarded() ? nlohmann::json(*job.checkpoint) : std::move(checkpoint);
+  return e.dump();
+}
+
 std::string UniqueKeyFor(const std::string& type, const std::string& payload) {
   std::string canonical = json::parse(payload, nullptr, false).dump();
   std::uint64_t h = 1469598103934665603ULL;  // FNV-1a

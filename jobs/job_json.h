@@ -18,6 +18,11 @@ nlohmann::json JobToJson(const Job& job);
 // payload's canonical JSON (key order and white space do not matter). Payload must be JSON.
 std::string UniqueKeyFor(const std::string& type, const std::string& payload);
 
+// What a command job configured with `stdin = "envelope"` reads on stdin, one JSON object:
+// {"id", "type", "queue", "attempt", "max_attempts", "payload", "checkpoint"}; checkpoint is
+// null on a first attempt. A payload that is not JSON (a plain SQL enqueue) is a string.
+std::string EnvelopeJson(const ClaimedJob& job);
+
 }  // namespace drover
 
 #endif  // DROVER_JOBS_JOB_JSON_H_

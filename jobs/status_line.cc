@@ -19,7 +19,13 @@ Result<ProgressUpdate> ParseStatusLine(std::string_view line) {
     if (!it->is_string()) return Status::InvalidArgument("\"message\" must be a string");
     u.message = it->get<std::string>().substr(0, 1024);
   }
-  if (auto it = j.find("checkpoint"); it != j.end()) u.checkpoint = it->dump();
+  if (auto it = j.find("checkpoint"); it != j.end()) {
+    u.checkpoint = it->dump();
+    if (u.checkpoint->size() > kMaxCheckpointBytes) {
+      return Status::InvalidArgument("checkpoint of " + std::to_string(u.checkpoint->size()) +
+                                     " bytes is over the limit of 64 KiB; keep a position, not the data");
+    }
+  }
   return u;
 }
 

@@ -16,6 +16,10 @@ struct ProgressUpdate {
   std::optional<std::string> checkpoint;  // JSON text
 };
 
+// A checkpoint travels to the next attempt in the environment (DROVER_CHECKPOINT), where one
+// string may hold at most 128 KiB; larger ones are refused when reported.
+inline constexpr size_t kMaxCheckpointBytes = 64 << 10;
+
 // Parses one line such as {"progress":0.4,"message":"page 40/100","checkpoint":{...}}.
 // Unknown keys are ignored; InvalidArgument for non-JSON, a non-object, or wrongly typed keys.
 Result<ProgressUpdate> ParseStatusLine(std::string_view line);

@@ -19,6 +19,7 @@
 
 #include "common/time_util.h"
 #include "jobs/handler_pool.h"
+#include "jobs/job_json.h"
 #include "jobs/job_store.h"
 #include "jobs/process_store.h"
 #include "jobs/retry_policy.h"
@@ -503,7 +504,7 @@ class Worker {
     req.env["DROVER_STATUS_FD"] = std::to_string(kStatusFd);
     if (r.job.payload.size() <= 65536) req.env["DROVER_PAYLOAD"] = r.job.payload;
     if (r.job.checkpoint) req.env["DROVER_CHECKPOINT"] = *r.job.checkpoint;
-    req.stdin_data = r.job.payload;
+    req.stdin_data = t.stdin_envelope ? EnvelopeJson(r.job) : r.job.payload;
     req.working_dir = t.working_dir;
     req.user = t.user;
     req.group = t.group;

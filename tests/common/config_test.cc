@@ -88,6 +88,14 @@ TEST(ConfigTest, DefaultsApplyAndRelativePathsFollowTheFile) {
   EXPECT_EQ(c->pools.at("p").queues, std::vector<std::string>{"default"});
 }
 
+TEST(ConfigTest, StdinIsThePayloadUnlessAnEnvelopeIsAskedFor) {
+  Result<Config> c = ParseConfig("[pools.p]\n[jobs.a]\ncommand = [\"/bin/true\"]\n"
+                                 "[jobs.b]\ncommand = [\"/bin/true\"]\nstdin = \"envelope\"\n", "/srv/drover.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->jobs.at("a").stdin_envelope);
+  EXPECT_TRUE(c->jobs.at("b").stdin_envelope);
+}
+
 TEST(ConfigTest, RelativeCommandsFollowTheFile) {
   Result<Config> c = ParseConfig("[pools.p]\n[jobs.j]\ncommand = [\"bin/run\", \"x\"]\n", "/srv/app/drover.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -119,6 +127,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"[supervisor]\nstartsecs = \"10\"\n[pools.p]\n", "test.toml:2: [supervisor] startsecs: invalid duration"},
         BadCase{"[supervisor]\nlog_level = \"loud\"\n[pools.p]\n", "test.toml:2: [supervisor] log_level"},
         BadCase{"[supervisor]\nspare = \"yes\"\n[pools.p]\n", "test.toml:2: [supervisor] spare: expected a boolean"},
+        BadCase{"[pools.p]\n[jobs.j]\ncommand = [\"/bin/true\"]\nstdin = \"json\"\n", "test.toml:4: [jobs.j] stdin: must be \"payload\" or \"envelope\""},
+        BadCase{"[pools.p]\n[jobs.j]\nstdin = \"envelope\"\n", "[jobs.j] stdin: only applies to command jobs"},
         BadCase{"[pools.p]\nmax_memory = \"lots\"\n", "test.toml:2: [pools.p] max_memory: invalid size"},
         BadCase{"[pools.p]\nqueues = []\n", "test.toml:2: [pools.p] queues: must not be empty"},
         BadCase{"[pools.p]\n[jobs.j]\ncommand = []\n", "test.toml:3: [jobs.j] command: must not be empty"},

@@ -198,6 +198,84 @@ command = ["/bin/sh", "-c", "echo start >> \"$LOG\"; sleep 1; echo end >> \"$LOG
   for (int i = 0; i < 4; ++i) EXPECT_EQ(lines[i], "start") << i;
 }
 
+TEST(CommandJobTest, EnvelopeOnStdinCarriesTheCheckpointIntoTheNextAttempt) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.resume]
+command = ["/bin/sh", "-c", "if [ \"$DROVER_ATTEMPT\" = 1 ]; then echo '{\"checkpoint\":{\"page\":7}}' >&3; exit 1; fi; cat"]
+stdin = "envelope"
+retry_delay = "100ms"
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "resume", R"({"book":"x"})");
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  ASSERT_EQ(j.state, JobState::kSucceeded) << j.last_error.value_or("");
+  nlohmann::json e = nlohmann::json::parse(j.result.value_or(""), nullptr, false);
+  ASSERT_TRUE(e.is_object()) << j.result.value_or("");
+  EXPECT_EQ(e["id"], id);
+  EXPECT_EQ(e["type"], "resume");
+  EXPECT_EQ(e["queue"], "default");
+  EXPECT_EQ(e["attempt"], 2);
+  EXPECT_EQ(e["max_attempts"], 5);
+  EXPECT_EQ(e["payload"], nlohmann::json::parse(R"({"book":"x"})"));
+  EXPECT_EQ(e["checkpoint"], nlohmann::json::parse(R"({"page":7})"));
+}
+
+TEST(CommandJobTest, AnOversizedCheckpointIsRefusedAndTheJobStillStarts) {
+  // 140 KiB would not fit in DROVER_CHECKPOINT (exec fails with E2BIG past 128 KiB): refused
+  // with a warning, and the next attempt gets the checkpoint before it.
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.big]
+command = ["/bin/sh", "-c", "if [ \"$DROVER_ATTEMPT\" = 1 ]; then echo '{\"checkpoint\":1}' >&3; printf '{\"checkpoint\":\"%0143360d\"}\\n' 0 >&3; exit 1; fi; echo \"got $DROVER_CHECKPOINT\""]
+retry_delay = "100ms"
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "big");
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kSucceeded) << j.last_error.value_or("");
+  EXPECT_EQ(j.result, "got 1\n");
+  EXPECT_NE(d.Log().find("over the limit of 64 KiB"), std::string::npos);
+}
+
+TEST(CommandJobTest, UserGroupLimitsAndWorkingDirectoryApply) {
+  if (geteuid() != 0) GTEST_SKIP() << "user and group need droverd to run as root";
+  Daemon d(R"toml(
+[pools.default]
+workers = 1
+[jobs.who]
+command = ["/bin/sh", "-c", "echo $(id -u) $(id -g) $(id -G) $(ulimit -n) $(ulimit -v) $(pwd)"]
+user = "nobody"
+group = "nogroup"
+limit_nofile = 77
+limit_as = "512MiB"
+working_dir = "/tmp"
+[jobs.stranger]
+command = ["/bin/true"]
+user = "no-such-user-here"
+max_attempts = 1
+)toml");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "who");
+  std::int64_t stranger = Enqueue(store.get(), "stranger", "{}", 1);
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  ASSERT_EQ(j.state, JobState::kSucceeded) << j.last_error.value_or("");
+  EXPECT_EQ(j.result, "65534 65534 65534 77 524288 /tmp\n");
+  ASSERT_TRUE(Finished(store.get(), stranger)) << d.Log();
+  j = *store->Get(stranger);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_NE(j.last_error.value_or("").find("unknown user \"no-such-user-here\""), std::string::npos)
+      << j.last_error.value_or("");
+}
+
 TEST(CommandJobTest, MissingProgramIsAClearFailedAttempt) {
   Daemon d(R"(
 [pools.default]
