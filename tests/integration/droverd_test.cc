@@ -141,7 +141,8 @@ TEST(DroverdTest, AKilledSpareIsReplacedAndAReloadRenewsIt) {
   ASSERT_EQ(kill(first, SIGKILL), 0);
   pid_t second = 0;
   ASSERT_TRUE(WaitFor([&] { return (second = d.SparePid()) > 0 && second != first; }, 3000)) << d.Log();
-  for (const auto& p : d.Request("status")["result"]) EXPECT_EQ(p["restarts"], 0) << p.dump();
+  nlohmann::json status = d.Request("status");
+  for (const auto& p : status["result"]) EXPECT_EQ(p["restarts"], 0) << p.dump();
   ASSERT_EQ(kill(d.pid(), SIGHUP), 0);  // the spare holds the configuration it was forked with
   pid_t third = 0;
   ASSERT_TRUE(WaitFor([&] { return (third = d.SparePid()) > 0 && third != second; }, 3000)) << d.Log();
