@@ -18,6 +18,7 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -378,8 +379,7 @@ class Supervisor {
     c.pid = 0;
     c.jobs.clear();
     c.pgids.clear();
-    std::vector<RecoverRequest> unconfirmed = std::move(c.recoveries);
-    c.recoveries.clear();
+    std::vector<RecoverRequest> unconfirmed = std::exchange(c.recoveries, {});
     if (expected) {
       if (!c.retiring) c.state = ChildState::kStopped;
       spdlog::info("{}: stopped ({})", c.name, how);
