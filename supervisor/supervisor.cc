@@ -276,13 +276,15 @@ class Supervisor {
     return true;
   }
 
-  // After a reload or at shutdown: the spare holds the old configuration.
+  // After a reload or at shutdown: the spare holds the old configuration. Closing its command
+  // pipe makes it exit; SIGKILL if it has not within 5 s.
   void RetireSpare() {
     if (!spare_) return;
     if (spare_->alive()) {
       spare_->retiring = true;
       spare_->state = ChildState::kStopping;
-      kill(spare_->pid, SIGTERM);
+      spare_->commands.Reset();
+      spare_->kill_at_us = MonotonicUs() + 5'000'000;
       retiring_.push_back(std::move(spare_));
     }
     spare_.reset();
@@ -642,10 +644,10 @@ class Supervisor {
     NotifySystemd("STOPPING=1");
     shutting_down_ = true;
     for (auto& c : children_) StopChild(*c);
-    RetireSpare();
     for (auto& c : retiring_) {
       if (c->alive()) kill(c->pid, SIGTERM);
     }
+    RetireSpare();
     // Workers stop their jobs at shutdown_timeout and need kill_after to see them go.
     force_at_us_ = MonotonicUs() + Us(config_.supervisor.shutdown_timeout) + 10'000'000;
   }
