@@ -88,6 +88,16 @@ class TableReader {
     if (v.empty() && !allow_empty) return Error(n, key, "must not be empty");
     *out = v;
   }
+  // A string key with two allowed values; *out is whether it is `on` (unchanged when absent).
+  void Switch(const std::string& key, const char* off, const char* on, bool* out) {
+    const toml::node* n = Get(key);
+    if (!n || WrongType(n, key, toml::node_type::string)) return;
+    std::string v = n->as_string()->get();
+    if (v != off && v != on) {
+      return Error(n, key, std::string("must be \"") + off + "\" or \"" + on + "\" (got \"" + v + "\")");
+    }
+    *out = v == on;
+  }
   void Bool(const std::string& key, bool* out) {
     const toml::node* n = Get(key);
     if (!n || WrongType(n, key, toml::node_type::boolean)) return;
@@ -209,15 +219,7 @@ void ReadSupervisor(TableReader& r, SupervisorConfig* s) {
   r.DurationKey("lease", &s->lease, Duration(1000));
   r.DurationKey("watchdog", &s->watchdog);
   r.Bool("spare", &s->spare);
-  if (const toml::node* n = r.Get("synchronous")) {
-    if (!r.WrongType(n, "synchronous", toml::node_type::string)) {
-      std::string v = n->as_string()->get();
-      if (v != "normal" && v != "full") {
-        r.Error(n, "synchronous", "must be \"normal\" or \"full\" (got \"" + v + "\")");
-      }
-      s->synchronous_full = v == "full";
-    }
-  }
+  r.Switch("synchronous", "normal", "full", &s->synchronous_full);
   if (s->restart_delay_max < s->restart_delay) {
     r.Error(r.Get("restart_delay_max"), "restart_delay_max", "must not be less than restart_delay");
   }
@@ -283,15 +285,7 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
     }
   }
   r.Size("max_output", &j->max_output);
-  if (const toml::node* n = r.Get("stdin")) {
-    if (!r.WrongType(n, "stdin", toml::node_type::string)) {
-      std::string v = n->as_string()->get();
-      if (v != "payload" && v != "envelope") {
-        r.Error(n, "stdin", "must be \"payload\" or \"envelope\" (got \"" + v + "\")");
-      }
-      j->stdin_envelope = v == "envelope";
-    }
-  }
+  r.Switch("stdin", "payload", "envelope", &j->stdin_envelope);
   if (r.Get("limit_nofile")) {
     std::int64_t v = 0;
     r.Integer("limit_nofile", &v, 1, 1 << 30);

@@ -126,6 +126,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "test.toml:2: [supervisor] restart_delay: invalid duration \"-1s\": must not be negative"},
         BadCase{"[supervisor]\nstartsecs = \"10\"\n[pools.p]\n", "test.toml:2: [supervisor] startsecs: invalid duration"},
         BadCase{"[supervisor]\nlog_level = \"loud\"\n[pools.p]\n", "test.toml:2: [supervisor] log_level"},
+        BadCase{"[supervisor]\nsynchronous = \"fast\"\n[pools.p]\n", "test.toml:2: [supervisor] synchronous: must be \"normal\" or \"full\" (got \"fast\")"},
         BadCase{"[supervisor]\nspare = \"yes\"\n[pools.p]\n", "test.toml:2: [supervisor] spare: expected a boolean"},
         BadCase{"[pools.p]\n[jobs.j]\ncommand = [\"/bin/true\"]\nstdin = \"json\"\n", "test.toml:4: [jobs.j] stdin: must be \"payload\" or \"envelope\""},
         BadCase{"[pools.p]\n[jobs.j]\nstdin = \"envelope\"\n", "[jobs.j] stdin: only applies to command jobs"},
