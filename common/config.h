@@ -83,7 +83,7 @@ struct JobTypeConfig {
   std::optional<std::int64_t> limit_nofile;
   std::optional<std::uint64_t> limit_as;
   // What a command job reads on stdin: the payload, or an envelope with the payload, the
-  // last checkpoint and the attempt (see EnvelopeJson in jobs/worker.cc).
+  // last checkpoint and the attempt (EnvelopeJson in jobs/job_json.h).
   bool stdin_envelope = false;
 
   bool is_command() const { return !command.empty(); }
