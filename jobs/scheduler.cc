@@ -14,7 +14,6 @@
 #include "common/time_util.h"
 #include "common/unique_fd.h"
 #include "jobs/job_store.h"
-#include "jobs/process_store.h"
 #include "jobs/pruner.h"
 #include "jobs/schedule_runner.h"
 
@@ -25,7 +24,7 @@ constexpr int kReleasePages = 2048;  // per tick: 8 MiB of 4 KiB pages, a short 
 
 class Scheduler {
  public:
-  explicit Scheduler(const SchedulerOptions& o) : o_(o) {}
+  explicit Scheduler(const SchedulerOptions& o) : o_(o), store_(o.store) {}
 
   int Run() {
     sigset_t set;
@@ -35,16 +34,6 @@ class Scheduler {
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, nullptr);
     sig_fd_.Reset(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-    store_ = o_.store;
-    if (store_ == nullptr) {
-      Result<std::unique_ptr<JobStore>> store = OpenProcessStore(o_.config->supervisor);
-      if (!store.ok()) {
-        spdlog::error("scheduler cannot start: {}", store.status().ToString());
-        return 1;
-      }
-      own_store_ = std::move(store).value();
-      store_ = own_store_.get();
-    }
     schedules_.emplace(*o_.config, store_);
     Status started = schedules_->Start(NowMs());
     if (!started.ok()) {
@@ -131,9 +120,8 @@ class Scheduler {
   }
 
   const SchedulerOptions& o_;
+  JobStore* const store_;
   UniqueFd sig_fd_;
-  std::unique_ptr<JobStore> own_store_;
-  JobStore* store_ = nullptr;
   std::optional<ScheduleRunner> schedules_;
   std::set<std::pair<std::int64_t, int>> warned_;  // stuck attempts already logged
 };

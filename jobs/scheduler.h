@@ -14,7 +14,7 @@ namespace drover {
 struct SchedulerOptions {
   const Config* config = nullptr;
   int supervisor_fd = -1;  // heartbeat pipe; -1 for none
-  JobStore* store = nullptr;  // a connection opened beforehand (owned by the caller); null: opens its own
+  JobStore* store = nullptr;  // this process's database connection (owned by the caller)
 };
 
 // Runs until SIGTERM/SIGINT. Returns 0 after a clean stop, 1 on a fatal error (logged).

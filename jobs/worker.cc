@@ -21,7 +21,6 @@
 #include "jobs/handler_pool.h"
 #include "jobs/job_json.h"
 #include "jobs/job_store.h"
-#include "jobs/process_store.h"
 #include "jobs/retry_policy.h"
 #include "jobs/spawner.h"
 #include "jobs/status_line.h"
@@ -72,7 +71,7 @@ struct FdRef {
 class Worker {
  public:
   explicit Worker(const WorkerOptions& o)
-      : o_(o), worker_id_(o.name + "@" + std::to_string(getpid())), rng_(std::random_device{}() ^ getpid()) {}
+      : o_(o), store_(o.store), worker_id_(o.name + "@" + std::to_string(getpid())), rng_(std::random_device{}() ^ getpid()) {}
 
   int Run() {
     Status s = Init();
@@ -106,13 +105,6 @@ class Worker {
     if (!epoll_) return Status::FromErrno("epoll_create1");
     DROVER_RETURN_IF_ERROR(Watch(sig_fd_.get(), {FdKind::kSignal}));
 
-    store_ = o_.store;
-    if (store_ == nullptr) {
-      Result<std::unique_ptr<JobStore>> store = OpenProcessStore(o_.config->supervisor);
-      if (!store.ok()) return store.status();
-      own_store_ = std::move(store).value();
-      store_ = own_store_.get();
-    }
 
     // Commits by other processes touch the WAL file: that is the wake-up for new jobs.
     std::filesystem::path db(o_.config->supervisor.database);
@@ -700,10 +692,9 @@ class Worker {
   }
 
   const WorkerOptions& o_;
+  JobStore* const store_;
   const std::string worker_id_;
   std::mt19937_64 rng_;
-  std::unique_ptr<JobStore> own_store_;
-  JobStore* store_ = nullptr;
   UniqueFd epoll_, sig_fd_, inotify_;
   std::unordered_map<int, FdRef> fds_;
   std::unordered_map<pid_t, std::int64_t> pids_;

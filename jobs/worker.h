@@ -19,7 +19,7 @@ struct WorkerOptions {
   const PoolConfig* pool = nullptr;
   const HandlerRegistry* handlers = nullptr;
   int supervisor_fd = -1;  // heartbeat/report pipe to the supervisor; -1 for none
-  JobStore* store = nullptr;  // a connection opened beforehand (owned by the caller); null: opens its own
+  JobStore* store = nullptr;  // this process's database connection (owned by the caller)
 };
 
 // Runs until SIGTERM/SIGINT (graceful: running jobs get shutdown_timeout, then their groups

@@ -296,19 +296,15 @@ class Supervisor {
     ResetChildAfterFork(fds, parent);
     SetProcessTitle("drover: spare");
     if (!SetupLogging("spare", LogOptions{config_.supervisor.log_level, config_.supervisor.log_file}).ok()) _exit(1);
-    Result<std::unique_ptr<JobStore>> store = OpenProcessStore(config_.supervisor);
-    if (!store.ok()) {
-      spdlog::error("spare cannot start: {}", store.status().ToString());
-      _exit(1);
-    }
+    std::unique_ptr<JobStore> store = OpenChildStore("spare");
     // The first use of each statement and of the page cache happens now, not when needed.
-    (void)(*store)->Recover("spare@" + std::to_string(getpid()), false, "");
+    (void)store->Recover("spare@" + std::to_string(getpid()), false, "");
     size_t bytes = PrefaultWritableMemory(64 << 20);
     spdlog::debug("ready; {} KiB made private ahead of use", bytes >> 10);
-    std::string name = ServeAsSpare(store->get(), fds[1], fds[0]);
+    std::string name = ServeAsSpare(store.get(), fds[1], fds[0]);
     close(fds[1]);
     for (const auto& c : children_) {
-      if (c->name == name) RunChild(*c, fds[0], store->get());
+      if (c->name == name) RunChild(*c, fds[0], std::move(store));
     }
     if (!name.empty()) spdlog::error("spare: asked to become unknown process \"{}\"", name);
     _exit(name.empty() ? 0 : 1);
@@ -321,19 +317,31 @@ class Supervisor {
     RunChild(c, fds[0], nullptr);
   }
 
-  // The child's own part of a start; `store` is an open connection or null.
-  [[noreturn]] void RunChild(const Child& c, int report_fd, JobStore* store) {
+  // This child's database connection; exits (logged) when it cannot be opened.
+  std::unique_ptr<JobStore> OpenChildStore(const std::string& who) {
+    Result<std::unique_ptr<JobStore>> store = OpenProcessStore(config_.supervisor);
+    if (!store.ok()) {
+      spdlog::error("{} cannot start: {}", who, store.status().ToString());
+      spdlog::default_logger()->flush();
+      _exit(1);
+    }
+    return std::move(store).value();
+  }
+
+  // The child's own part of a start; `store` is the spare's open connection, or null.
+  [[noreturn]] void RunChild(const Child& c, int report_fd, std::unique_ptr<JobStore> store) {
     SetNonBlocking(report_fd, true).ok();
     std::string title = c.pool.empty() ? "drover: scheduler" : "drover: worker " + c.pool + "#" + std::to_string(c.index);
     SetProcessTitle(title);
     LogOptions lo{config_.supervisor.log_level, config_.supervisor.log_file};
     if (!SetupLogging(c.name, lo).ok()) _exit(1);
+    if (!store) store = OpenChildStore(c.pool.empty() ? "scheduler" : "worker");
     int code;
     if (c.pool.empty()) {
-      SchedulerOptions so{&config_, report_fd, store};
+      SchedulerOptions so{&config_, report_fd, store.get()};
       code = RunScheduler(so);
     } else {
-      WorkerOptions wo{c.name, &config_, &config_.pools.at(c.pool), &handlers_, report_fd, store};
+      WorkerOptions wo{c.name, &config_, &config_.pools.at(c.pool), &handlers_, report_fd, store.get()};
       code = RunWorker(wo);
     }
     spdlog::default_logger()->flush();
