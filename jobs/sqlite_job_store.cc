@@ -49,6 +49,17 @@ Job ReadJob(const Statement& s) {
   return j;
 }
 
+// Every row `s` yields, as jobs (s selects kJobColumns).
+Result<std::vector<Job>> ReadJobs(Statement& s) {
+  std::vector<Job> out;
+  while (true) {
+    Result<bool> row = s.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    out.push_back(ReadJob(s));
+  }
+}
+
 // Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
 std::string Truncated(const std::string& s, size_t max) {
   if (s.size() <= max) return s;
@@ -445,13 +456,7 @@ class SqliteJobStore final : public JobStore {
     std::optional<std::string> state;
     if (f.state) state = std::string(JobStateName(*f.state));
     st->Bind(1, state).Bind(2, f.type).Bind(3, f.queue).Bind(4, f.limit);
-    std::vector<Job> out;
-    while (true) {
-      Result<bool> row = st->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) return out;
-      out.push_back(ReadJob(*st));
-    }
+    return ReadJobs(*st);
   }
 
   Result<std::vector<Job>> RunningSince(std::int64_t started_before_ms) override {
@@ -460,13 +465,9 @@ class SqliteJobStore final : public JobStore {
                                        " FROM jobs WHERE state = 'running' AND started_at < ?1");
     if (!st.ok()) return st.status();
     st->Bind(1, started_before_ms);
-    std::vector<Job> out;
-    while (true) {
-      Result<bool> row = st->Step();
-      if (!row.ok()) return row.status().Prefixed("read running jobs");
-      if (!*row) return out;
-      out.push_back(ReadJob(*st));
-    }
+    Result<std::vector<Job>> jobs = ReadJobs(*st);
+    if (!jobs.ok()) return jobs.status().Prefixed("read running jobs");
+    return jobs;
   }
 
   Result<std::vector<QueueStats>> Stats() override {
