@@ -527,43 +527,47 @@ int Schedules(CtlContext& ctx, const std::vector<std::string>& args) {
   if (!states.ok()) return Fail(ctx, states.status());
   std::map<std::string, ScheduleState> by;
   for (ScheduleState& st : *states) by[st.name] = std::move(st);
-  auto time_or_null = [](std::optional<std::int64_t> ms) { return ms ? json(FormatRfc3339(*ms)) : json(nullptr); };
-  json arr = json::array();
-  for (const auto& [name, s] : ctx.config.schedules) {
-    json o{{"name", name}, {"job", s.job}, {"timing", s.cron.empty() ? "every " + FormatDuration(s.every) : s.cron + " (" + s.timezone + ")"},
-           {"overlap", s.overlap}, {"catch_up", s.catch_up}, {"next_run", nullptr}, {"last_run", nullptr},
-           {"last_job", nullptr}, {"last_state", nullptr}, {"paused", false}};
+  auto stored = [&](const std::string& name) -> const ScheduleState* {
     auto it = by.find(name);
-    if (it != by.end()) {
-      const ScheduleState& st = it->second;
-      o["next_run"] = time_or_null(st.next_run_ms);
-      o["last_run"] = time_or_null(st.last_run_ms);
-      o["last_job"] = st.last_job_id ? json(*st.last_job_id) : json(nullptr);
-      o["last_state"] = st.last_job_state ? json(JobStateName(*st.last_job_state)) : json(nullptr);
-      o["paused"] = st.paused;
-    }
-    arr.push_back(o);
-  }
+    return it == by.end() ? nullptr : &it->second;
+  };
+  auto timing = [](const ScheduleConfig& s) {
+    return s.cron.empty() ? "every " + FormatDuration(s.every) : s.cron + " (" + s.timezone + ")";
+  };
   if (ctx.json) {
+    auto time_or_null = [](std::optional<std::int64_t> ms) { return ms ? json(FormatRfc3339(*ms)) : json(nullptr); };
+    json arr = json::array();
+    for (const auto& [name, s] : ctx.config.schedules) {
+      const ScheduleState* st = stored(name);
+      arr.push_back({{"name", name},
+                     {"job", s.job},
+                     {"timing", timing(s)},
+                     {"overlap", s.overlap},
+                     {"catch_up", s.catch_up},
+                     {"next_run", st ? time_or_null(st->next_run_ms) : json(nullptr)},
+                     {"last_run", st ? time_or_null(st->last_run_ms) : json(nullptr)},
+                     {"last_job", st && st->last_job_id ? json(*st->last_job_id) : json(nullptr)},
+                     {"last_state", st && st->last_job_state ? json(JobStateName(*st->last_job_state)) : json(nullptr)},
+                     {"paused", st && st->paused}});
+    }
     *ctx.out << arr.dump(2) << "\n";
     return kExitOk;
   }
-  if (arr.empty()) {
+  if (ctx.config.schedules.empty()) {
     *ctx.out << "no [schedules] in " << ctx.config.path << "\n";
     return kExitOk;
   }
   *ctx.out << std::left << std::setw(20) << "NAME" << std::setw(22) << "TIMING" << std::setw(18) << "NEXT RUN"
            << std::setw(18) << "LAST RUN" << "LAST JOB\n";
-  for (const json& o : arr) {
-    std::string next = o["paused"].get<bool>() ? "paused"
-                       : o["next_run"].is_null() ? "(droverd not started with it)"
-                                                 : Ago(*ParseRfc3339(o["next_run"].get<std::string>()));
-    std::string last = o["last_run"].is_null() ? "never" : Ago(*ParseRfc3339(o["last_run"].get<std::string>()));
-    std::string job = o["last_job"].is_null() ? "-"
-                      : std::to_string(o["last_job"].get<std::int64_t>()) + " " +
-                            (o["last_state"].is_null() ? "(gone)" : o["last_state"].get<std::string>());
-    *ctx.out << std::setw(20) << o["name"].get<std::string>() << std::setw(22) << Shorten(o["timing"].get<std::string>(), 21)
-             << std::setw(18) << next << std::setw(18) << last << job << "\n";
+  for (const auto& [name, s] : ctx.config.schedules) {
+    const ScheduleState* st = stored(name);
+    std::string next = !st ? "(droverd not started with it)" : st->paused ? "paused" : Ago(st->next_run_ms);
+    std::string last = st && st->last_run_ms ? Ago(*st->last_run_ms) : "never";
+    std::string job = !st || !st->last_job_id ? "-"
+                      : std::to_string(*st->last_job_id) + " " +
+                            (st->last_job_state ? std::string(JobStateName(*st->last_job_state)) : "(gone)");
+    *ctx.out << std::setw(20) << name << std::setw(22) << Shorten(timing(s), 21) << std::setw(18) << next
+             << std::setw(18) << last << job << "\n";
   }
   return kExitOk;
 }
