@@ -96,11 +96,14 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
   const std::optional<Identity>& who = *identity;
   const std::optional<std::int64_t> nofile = req.limit_nofile;
   const std::optional<std::uint64_t> as = req.limit_as;
+  const pid_t worker = getpid();
 
   // Runs in the vfork child between fork and exec: syscalls only, no allocation.
   auto setup = [&](auto& exec) {
     auto fail = [&](const char* what) { exec.set_error(std::error_code(errno, std::system_category()), what); };
-    if (setpgid(0, 0) != 0) return fail("setpgid");
+    // A session of its own: its own process group, and no controlling terminal, so a job cannot
+    // open /dev/tty and type into the terminal droverd was started from.
+    if (setsid() < 0) return fail("setsid");
     sigset_t none;
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return fail("sigprocmask");
@@ -108,7 +111,9 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
       if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
     }
     // The job dies with its worker; its own children are reaped by the supervisor (subreaper).
+    // A worker that died before this line would never send it: then the job must not start.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != worker) _exit(127);
     if (nofile) {
       rlimit rl{static_cast<rlim_t>(*nofile), static_cast<rlim_t>(*nofile)};
       if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return fail("setrlimit(RLIMIT_NOFILE)");
@@ -121,6 +126,9 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
       if (setgroups(who->groups.size(), who->groups.data()) != 0) return fail("setgroups");
       if (setgid(who->gid) != 0) return fail("setgid");
       if (setuid(who->uid) != 0) return fail("setuid");
+      // A change of credentials clears the parent-death signal: ask for it again.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != worker) _exit(127);
     }
   };
 

@@ -1,5 +1,5 @@
-// Spawner: starts a command job's process (Boost.Process, vfork path) in its own process
-// group with a clean environment, the signal mask restored and the payload on stdin. The
+// Spawner: starts a command job's process (Boost.Process, vfork path) in its own session and
+// process group (no controlling terminal), killed when its worker dies, with a clean environment, the signal mask restored and the payload on stdin. The
 // caller reaps it: nothing here installs SIGCHLD handling. Not thread-safe.
 #ifndef DROVER_JOBS_SPAWNER_H_
 #define DROVER_JOBS_SPAWNER_H_

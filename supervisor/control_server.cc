@@ -26,6 +26,28 @@ Result<sockaddr_un> Address(const std::string& path) {
   return addr;
 }
 
+// Clears the way for bind(): a socket file nobody answers on is left by a dead droverd and is
+// removed. Anything else at the path is refused: a live socket belongs to another droverd
+// (perhaps on another database), and a file that is not a socket is not ours to delete.
+Status RemoveStaleSocket(const std::string& path, const sockaddr_un& addr) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    return errno == ENOENT ? Status::Ok() : Status::FromErrno("stat control socket " + path);
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return Status::InvalidArgument("control socket path " + path +
+                                   " exists and is not a socket; remove it or set another [supervisor] socket");
+  }
+  UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!probe) return Status::FromErrno("socket");
+  if (connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+    return Status::Busy("another process answers on control socket " + path +
+                        " (another droverd?); stop it or set another [supervisor] socket");
+  }
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) return Status::FromErrno("remove stale socket " + path);
+  return Status::Ok();
+}
+
 }  // namespace
 
 ControlServer::~ControlServer() { CloseAll(); }
@@ -40,8 +62,7 @@ Status ControlServer::Listen(const std::string& path, const std::string& group, 
   if (!addr.ok()) return addr.status();
   listen_.Reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!listen_) return Status::FromErrno("socket");
-  // The caller holds the database lock, so a socket file left here belongs to a dead instance.
-  unlink(path.c_str());
+  DROVER_RETURN_IF_ERROR(RemoveStaleSocket(path, *addr));
   if (bind(listen_.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) != 0) {
     return Status::FromErrno("bind control socket " + path + " (does its directory exist?)");
   }

@@ -169,12 +169,17 @@ int RunProcessVerb(CtlContext& ctx, const std::string& verb, const std::vector<s
         any = true;
       }
     }
+    for (const json& key : r->value("restart_required", json::array())) {
+      *ctx.out << "supervisor." << key.get<std::string>() << ": changed; takes effect when droverd restarts\n";
+      any = true;
+    }
     if (!any) *ctx.out << "no changes\n";
   } else if (verb == "shutdown") {
     *ctx.out << "shutting down\n";
+  } else if (verb == "signal") {
+    for (const json& n : *r) *ctx.out << n.get<std::string>() << ": signalled\n";
   } else {
-    const char* done = verb == "start" ? "started" : verb == "stop" ? "stopping" : verb == "restart" ? "restarting" : "signalled";
-    for (const json& n : *r) *ctx.out << n.get<std::string>() << ": " << done << "\n";
+    for (const json& p : *r) *ctx.out << p["name"].get<std::string>() << ": " << p["result"].get<std::string>() << "\n";
   }
   return kExitOk;
 }

@@ -31,7 +31,9 @@
 #include "jobs/scheduler.h"
 #include "jobs/worker.h"
 #include "supervisor/control_request.h"
+#include "supervisor/child_lifecycle.h"
 #include "supervisor/control_server.h"
+#include "supervisor/orphans.h"
 #include "supervisor/process_init.h"
 #include "supervisor/restart_backoff.h"
 #include "supervisor/spare.h"
@@ -43,13 +45,6 @@ using json = nlohmann::json;
 
 std::int64_t Us(Duration d) { return d.count() * 1000; }
 
-enum class ChildState { kStarting, kRunning, kBackoff, kStopping, kStopped, kExited, kFatal };
-
-const char* StateName(ChildState s) {
-  static const char* kNames[] = {"STARTING", "RUNNING", "BACKOFF", "STOPPING", "STOPPED", "EXITED", "FATAL"};
-  return kNames[static_cast<int>(s)];
-}
-
 std::string DescribeWait(int st) {
   if (WIFEXITED(st)) return "exit status " + std::to_string(WEXITSTATUS(st));
   if (WIFSIGNALED(st)) {
@@ -60,35 +55,34 @@ std::string DescribeWait(int st) {
 }
 
 struct Child {
-  std::string name;  // "scheduler" or "worker:POOL:N"
-  std::string pool;  // empty for the scheduler
+  Child(std::string n, const LifecyclePolicy* policy, bool is_spare = false)
+      : name(std::move(n)), life(policy, is_spare) {}
+  std::string name;  // "scheduler", "worker:POOL:N" or "spare"
+  std::string pool;  // empty for the scheduler and the spare
   int index = 0;
-  ChildState state = ChildState::kStopped;
+  ChildLifecycle life;
   pid_t pid = 0;
   UniqueFd pipe;  // reports from the child
   std::string inbuf;
-  std::int64_t started_us = 0, last_seen_us = 0;
-  std::int64_t restart_at_us = 0, kill_at_us = 0;
   std::int64_t started_wall_ms = 0;
   int restarts = 0;
-  int rapid_failures = 0;
   std::string last_exit;
   std::vector<std::int64_t> jobs;
   std::vector<pid_t> pgids;
-  bool retiring = false;  // replaced: not restarted when it exits
-  bool stop_requested = false;
-  bool spare = false;      // a spare process waiting to become another child (spare.h)
   UniqueFd commands;       // spare only: the write end of its command pipe
   std::vector<RecoverRequest> recoveries;  // asked of this process, not confirmed yet
 
   bool alive() const { return pid > 0; }
+  bool spare() const { return life.spare(); }
   std::string worker_id() const { return name + "@" + std::to_string(pid); }
 };
 
 class Supervisor {
  public:
   Supervisor(Config config, const HandlerRegistry& handlers)
-      : config_(std::move(config)), handlers_(handlers), rng_(std::random_device{}()) {}
+      : config_(std::move(config)), handlers_(handlers), rng_(std::random_device{}()) {
+    UpdatePolicy();
+  }
 
   int Run() {
     Status s = Start();
@@ -186,12 +180,33 @@ class Supervisor {
     epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
   }
 
+  // The lifecycle's timings, from the configuration (again after each reload).
+  void UpdatePolicy() {
+    const SupervisorConfig& s = config_.supervisor;
+    policy_.startsecs_us = Us(s.startsecs);
+    policy_.startretries = s.startretries;
+    policy_.hang_timeout_us = Us(s.hang_timeout);
+    policy_.hang_grace_us = 5'000'000;
+    // Workers stop their jobs at shutdown_timeout and need kill_after to see them go.
+    policy_.stop_grace_us = Us(s.shutdown_timeout) + 10'000'000;
+    policy_.restart_delay_us = [this](int failures) {
+      return Us(RestartDelay(failures, config_.supervisor.restart_delay, config_.supervisor.restart_delay_max, rng_));
+    };
+  }
+
   std::unique_ptr<Child> MakeChild(const std::string& pool, int index) {
-    auto c = std::make_unique<Child>();
+    auto c = std::make_unique<Child>(pool.empty() ? "scheduler" : "worker:" + pool + ":" + std::to_string(index),
+                                     &policy_);
     c->pool = pool;
     c->index = index;
-    c->name = pool.empty() ? "scheduler" : "worker:" + pool + ":" + std::to_string(index);
     return c;
+  }
+
+  // Carries out what the lifecycle asked for.
+  void Act(Child& c, LifecycleActions a) {
+    if (a.kill && c.alive()) kill(c.pid, SIGKILL);
+    if (a.terminate && c.alive()) kill(c.pid, SIGTERM);
+    if (a.spawn) Spawn(c);
   }
 
   void BuildChildren() {
@@ -205,25 +220,29 @@ class Supervisor {
 
   // Starts `c`: through the spare when one is idle, else by a fork of its own.
   void Spawn(Child& c) {
-    if (!c.spare && HandOver(c)) return;
+    if (shutting_down_) {
+      (void)c.life.OnStop(MonotonicUs());  // not alive: only leaves BACKOFF for STOPPED
+      return;
+    }
+    if (!c.spare() && HandOver(c)) return;
     Result<Pipe> p = MakePipe(false);
-    Result<Pipe> commands = c.spare ? MakePipe(false) : Result<Pipe>(Pipe{});
+    Result<Pipe> commands = c.spare() ? MakePipe(false) : Result<Pipe>(Pipe{});
     if (!p.ok() || !commands.ok()) {
       spdlog::error("{}: {}", c.name, (p.ok() ? commands : p).status().ToString());
-      return Backoff(c);
+      return SpawnFailed(c);
     }
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
       spdlog::error("{}: fork: {}", c.name, strerror(errno));
-      return Backoff(c);
+      return SpawnFailed(c);
     }
     if (pid == 0) {  // never returns
-      if (c.spare) SpareMain(p->write.Release(), commands->read.Release(), parent);
+      if (c.spare()) SpareMain(p->write.Release(), commands->read.Release(), parent);
       ChildMain(c, p->write.Release(), parent);
     }
     // Non-blocking: a spare that stopped reading must not stall the supervisor.
-    if (c.spare) SetNonBlocking(commands->write.get(), true).ok();
+    if (c.spare()) SetNonBlocking(commands->write.get(), true).ok();
     c.commands = std::move(commands->write);
     Started(c, pid, std::move(p->read));
     AddFd(c.pipe.get());
@@ -234,25 +253,26 @@ class Supervisor {
     SetNonBlocking(pipe.get(), true).ok();
     c.pipe = std::move(pipe);
     c.pid = pid;
-    c.state = ChildState::kStarting;
-    c.started_us = c.last_seen_us = MonotonicUs();
+    c.life.OnSpawned(MonotonicUs());
     c.started_wall_ms = NowMs();
     c.jobs.clear();
     c.pgids.clear();
     c.inbuf.clear();
-    c.stop_requested = false;
+  }
+
+  void SpawnFailed(Child& c) {
+    c.life.OnSpawnFailed(MonotonicUs());
+    LogRestartPlan(c);
   }
 
   // --- the spare (spare.h) ---
 
   bool WantSpare() const { return config_.supervisor.spare && !spare_ && !shutting_down_; }
 
-  bool SpareIdle() const { return spare_ && spare_->alive() && spare_->state == ChildState::kRunning; }
+  bool SpareIdle() const { return spare_ && spare_->alive() && spare_->life.state() == ProcState::kSpare; }
 
   void StartSpare() {
-    spare_ = std::make_unique<Child>();
-    spare_->name = "spare";
-    spare_->spare = true;
+    spare_ = std::make_unique<Child>("spare", &policy_, true);
     Spawn(*spare_);
   }
 
@@ -263,7 +283,7 @@ class Supervisor {
     if (!WriteAll(spare_->commands.get(), cmd.data(), cmd.size()).ok()) {
       spdlog::warn("spare (pid {}) does not take commands; SIGKILL", spare_->pid);
       kill(spare_->pid, SIGKILL);
-      spare_->state = ChildState::kStopping;
+      RetireSpare();
       return false;
     }
     std::string pending = std::move(spare_->inbuf);
@@ -280,13 +300,11 @@ class Supervisor {
   // pipe makes it exit; SIGKILL if it has not within 5 s.
   void RetireSpare() {
     if (!spare_) return;
-    if (spare_->alive()) {
-      spare_->retiring = true;
-      spare_->state = ChildState::kStopping;
-      spare_->commands.Reset();
-      spare_->kill_at_us = MonotonicUs() + 5'000'000;
-      retiring_.push_back(std::move(spare_));
-    }
+    // Not SIGTERM: closing the pipe lets it finish a re-queue it is doing; the lifecycle's kill
+    // deadline covers a spare that does not go.
+    (void)spare_->life.OnRetire(MonotonicUs());
+    spare_->commands.Reset();
+    if (spare_->alive()) retiring_.push_back(std::move(spare_));
     spare_.reset();
   }
 
@@ -348,18 +366,14 @@ class Supervisor {
     _exit(code);
   }
 
-  void Backoff(Child& c) {
-    if (config_.supervisor.startretries > 0 && c.rapid_failures > config_.supervisor.startretries) {
-      c.state = ChildState::kFatal;
+  void LogRestartPlan(const Child& c) {
+    if (c.life.state() == ProcState::kFatal) {
       spdlog::error("{}: gave up after {} rapid failures (startretries = {}); `droverctl start {}` tries again",
-                    c.name, c.rapid_failures, config_.supervisor.startretries, c.name);
-      return;
+                    c.name, c.life.rapid_failures(), config_.supervisor.startretries, c.name);
+    } else if (c.life.state() == ProcState::kBackoff) {
+      Duration d((std::max<std::int64_t>(0, c.life.restart_at_us() - MonotonicUs()) + 999) / 1000);
+      spdlog::info("{}: restarting in {}", c.name, FormatDuration(d));
     }
-    Duration d = RestartDelay(std::max(1, c.rapid_failures), config_.supervisor.restart_delay,
-                              config_.supervisor.restart_delay_max, rng_);
-    c.state = ChildState::kBackoff;
-    c.restart_at_us = MonotonicUs() + Us(d);
-    spdlog::info("{}: restarting in {}", c.name, FormatDuration(d));
   }
 
   // --- reaping and recovery ---
@@ -367,12 +381,25 @@ class Supervisor {
   void Reap() {
     int st;
     pid_t pid;
+    std::vector<std::pair<pid_t, int>> exited;
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-      Child* c = FindByPid(pid);
-      if (c == nullptr) continue;  // an orphaned job process, reparented to us
-      OnExit(*c, st);
+      // Anything else was an orphan reparented to this subreaper; reaping it is all it needs.
+      if (FindByPid(pid) != nullptr) exited.emplace_back(pid, st);
+    }
+    if (exited.empty()) return;
+    // A dead worker's processes (job processes it may never have reported) were reparented to
+    // this process before its exit was reported: they die before any of its jobs is re-queued.
+    KillOrphans();
+    for (auto [dead, status] : exited) {
+      if (Child* c = FindByPid(dead)) OnExit(*c, status);
     }
     std::erase_if(retiring_, [](const std::unique_ptr<Child>& c) { return !c->alive(); });
+  }
+
+  void KillOrphans() {
+    OrphanKill k = drover::KillOrphans([this](pid_t p) { return FindByPid(p) == nullptr; });
+    if (k.killed > 0) spdlog::warn("killed {} orphaned job process(es)", k.killed);
+    if (k.groups_left > 0) spdlog::error("{} orphaned process group(s) did not go within 200 ms", k.groups_left);
   }
 
   void OnExit(Child& c, int st) {
@@ -380,8 +407,7 @@ class Supervisor {
     std::string how = DescribeWait(st);
     std::string worker_id = c.pool.empty() ? "" : c.worker_id();
     std::string who = c.name + " (pid " + std::to_string(c.pid) + ") " + how;
-    bool expected = shutting_down_ || c.retiring || c.stop_requested;
-    // Job process groups the worker left behind go first, so no job runs twice.
+    // Job process groups the worker reported go too (members that are not orphans).
     for (pid_t pg : c.pgids) kill(-pg, SIGKILL);
     epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.pipe.get(), nullptr);
     c.pipe.Reset();
@@ -390,24 +416,23 @@ class Supervisor {
     c.jobs.clear();
     c.pgids.clear();
     std::vector<RecoverRequest> unconfirmed = std::exchange(c.recoveries, {});
-    if (expected) {
-      if (!c.retiring) c.state = ChildState::kStopped;
+    ExitVerdict v = c.life.OnExit(now);
+    if (v.expected) {
       spdlog::info("{}: stopped ({})", c.name, how);
       if (!worker_id.empty()) RecoverJobs({worker_id, false, "interrupted: " + who});
       for (const RecoverRequest& r : unconfirmed) RecoverJobs(r);
+      if (v.actions.spawn) spdlog::info("{}: starting, as asked while it was stopping", c.name);
+      Act(c, v.actions);
       return;
     }
     ++c.restarts;
-    bool rapid = now - c.started_us < Us(config_.supervisor.startsecs);
-    c.rapid_failures = rapid ? c.rapid_failures + 1 : 1;
-    c.state = ChildState::kExited;
     spdlog::warn("{}: exited unexpectedly: {}", c.name, how);
-    Backoff(c);
+    LogRestartPlan(c);
     for (const RecoverRequest& r : unconfirmed) RecoverJobs(r);
     // The spare re-queues the jobs first and then becomes the replacement, which may take them.
     // Without a spare the fork goes first, and the replacement's start overlaps the recovery
     // here (it cannot take the jobs before: they still belong to the old worker id).
-    const bool restart_now = c.state == ChildState::kBackoff && c.restart_at_us <= MonotonicUs();
+    const bool restart_now = v.restart_scheduled && c.life.restart_at_us() <= MonotonicUs();
     const bool via_spare = SpareIdle();
     if (restart_now && !via_spare) Spawn(c);
     if (!worker_id.empty()) RecoverJobs({worker_id, true, "worker died: " + who});
@@ -505,9 +530,7 @@ class Supervisor {
   int NextTimeout(std::int64_t now) {
     std::int64_t next = now + 1'000'000;
     auto consider = [&](const Child& c) {
-      if (c.state == ChildState::kBackoff) next = std::min(next, c.restart_at_us);
-      if (c.kill_at_us > 0) next = std::min(next, c.kill_at_us);
-      if (c.alive() && !c.spare) next = std::min(next, c.last_seen_us + Us(config_.supervisor.hang_timeout));
+      if (std::int64_t due = c.life.NextDeadline(); due > 0) next = std::min(next, due);
     };
     for (auto& c : children_) consider(*c);
     for (auto& c : retiring_) consider(*c);
@@ -520,19 +543,13 @@ class Supervisor {
 
   void RunTimers(std::int64_t now) {
     auto check = [&](Child& c) {
-      if (c.state == ChildState::kBackoff && !shutting_down_ && now >= c.restart_at_us) Spawn(c);
-      if (c.alive() && c.kill_at_us > 0 && now >= c.kill_at_us) {
-        spdlog::warn("{}: did not stop in time; SIGKILL", c.name);
-        kill(c.pid, SIGKILL);
-        c.kill_at_us = 0;
-      }
-      // A spare is quiet until it is given work; the process it becomes is watched from then on.
-      if (c.alive() && !c.spare && c.kill_at_us == 0 && now - c.last_seen_us > Us(config_.supervisor.hang_timeout)) {
+      LifecycleActions a = c.life.OnTimer(now);
+      if (a.kill) spdlog::warn("{}: did not stop in time; SIGKILL", c.name);
+      if (a.terminate) {
         spdlog::error("{}: no heartbeat for {}; SIGTERM, then SIGKILL", c.name,
                       FormatDuration(config_.supervisor.hang_timeout));
-        kill(c.pid, SIGTERM);
-        c.kill_at_us = now + std::min<std::int64_t>(5'000'000, Us(config_.supervisor.hang_timeout));
       }
+      Act(c, a);
     };
     for (auto& c : children_) check(*c);
     for (auto& c : retiring_) check(*c);
@@ -540,7 +557,7 @@ class Supervisor {
     if (WantSpare() && now >= next_spare_us_) StartSpare();
     if (!ready_sent_ && !shutting_down_) {
       bool all = std::all_of(children_.begin(), children_.end(),
-                             [](const auto& c) { return c->state != ChildState::kStarting; });
+                             [](const auto& c) { return c->life.state() != ProcState::kStarting; });
       if (all) {
         NotifySystemd("READY=1\nSTATUS=running");
         ready_sent_ = true;
@@ -555,6 +572,12 @@ class Supervisor {
       next_watchdog_us_ = now + watchdog_us_;
     }
     control_.CloseIdle(now, 60'000'000);
+    // Processes a job left behind when it ended (started in a session or group of their own) come
+    // to this subreaper: they do not outlive their job by more than a second.
+    if (now >= next_sweep_us_) {
+      KillOrphans();
+      next_sweep_us_ = now + 1'000'000;
+    }
   }
 
   void OnSignal() {
@@ -578,7 +601,10 @@ class Supervisor {
     char buf[4096];
     ssize_t n;
     while ((n = read(c.pipe.get(), buf, sizeof buf)) > 0) c.inbuf.append(buf, static_cast<size_t>(n));
-    c.last_seen_us = MonotonicUs();
+    // End of file: the process is exiting (its SIGCHLD follows); stop watching the pipe, or the
+    // loop would wake for it again and again.
+    if (n == 0) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.pipe.get(), nullptr);
+    c.life.OnHeartbeat(MonotonicUs());
     size_t nl;
     while ((nl = c.inbuf.find('\n')) != std::string::npos) {
       std::string line = c.inbuf.substr(0, nl);
@@ -587,28 +613,25 @@ class Supervisor {
       std::string word;
       in >> word;
       if (word == "ready") {
-        if (c.state == ChildState::kStarting) c.state = ChildState::kRunning;
+        c.life.OnReady(MonotonicUs());
         spdlog::debug("{}: RUNNING (pid {})", c.name, c.pid);
       } else if (word == "hb") {
         c.jobs.clear();
         std::int64_t id;
         while (in >> id) c.jobs.push_back(id);
-        if (c.state == ChildState::kRunning && c.rapid_failures > 0 &&
-            MonotonicUs() - c.started_us >= Us(config_.supervisor.startsecs)) {
-          c.rapid_failures = 0;  // stayed up: the next crash starts the cool-off from the start
-        }
       } else if (word == "pg") {
         pid_t pg;
-        if (in >> pg) c.pgids.push_back(pg);
+        // Never a group that is not a job's: kill(-1) or droverd's own group would be fatal.
+        if (in >> pg && pg > 1 && pg != getpgrp() && pg != c.pid) c.pgids.push_back(pg);
       } else if (word == "pgend") {
         pid_t pg;
         if (in >> pg) std::erase(c.pgids, pg);
       } else if (word == "spare") {
-        if (c.state == ChildState::kStarting) c.state = ChildState::kRunning;
+        c.life.OnReady(MonotonicUs());
         spdlog::debug("spare: idle (pid {})", c.pid);
       } else if (word == "recovered" || word == "recover-failed") {
         OnRecoverReply(c, word == "recovered", in);
-      } else if (word == "recycle" && !c.retiring && !shutting_down_) {
+      } else if (word == "recycle" && !c.life.retired() && !shutting_down_) {
         Replace(c, "recycled: " + line.substr(std::min(line.size(), size_t{8})));
       }
     }
@@ -622,36 +645,21 @@ class Supervisor {
       std::unique_ptr<Child> old = std::move(slot);
       slot = MakeChild(old->pool, old->index);
       slot->restarts = old->restarts;
-      old->retiring = true;
-      if (old->alive() && old->state != ChildState::kStopping) Terminate(*old);
+      Act(*old, old->life.OnRetire(MonotonicUs()));
       Spawn(*slot);
       if (old->alive()) retiring_.push_back(std::move(old));
       return;
     }
   }
 
-  // SIGTERM: the child finishes its jobs within shutdown_timeout (then stops them, which takes
-  // up to kill_after); SIGKILL if it is still there well after that.
-  void Terminate(Child& c) {
-    c.state = ChildState::kStopping;
-    kill(c.pid, SIGTERM);
-    c.kill_at_us = MonotonicUs() + Us(config_.supervisor.shutdown_timeout) + 10'000'000;
-  }
-
-  void StopChild(Child& c) {
-    c.stop_requested = true;
-    if (c.alive()) {
-      Terminate(c);
-    } else {
-      c.state = ChildState::kStopped;
-    }
-  }
 
   void Shutdown() {
     spdlog::info("shutting down: running jobs get up to {}", FormatDuration(config_.supervisor.shutdown_timeout));
     NotifySystemd("STOPPING=1");
     shutting_down_ = true;
-    for (auto& c : children_) StopChild(*c);
+    // SIGTERM: a child finishes its jobs within shutdown_timeout (then stops them, which takes
+    // up to kill_after); the lifecycle SIGKILLs one still there well after that.
+    for (auto& c : children_) Act(*c, c->life.OnStop(MonotonicUs()));
     for (auto& c : retiring_) {
       if (c->alive()) kill(c->pid, SIGTERM);
     }
@@ -675,7 +683,8 @@ class Supervisor {
 
   struct Diff {
     std::vector<std::string> added, changed, removed;
-    bool empty() const { return added.empty() && changed.empty() && removed.empty(); }
+    std::vector<std::string> restart_required;  // keys that take effect only when droverd restarts
+    bool empty() const { return added.empty() && changed.empty() && removed.empty() && restart_required.empty(); }
   };
 
   Diff Compare(const Config& next) const {
@@ -694,6 +703,8 @@ class Supervisor {
     if (jobs_changed || next.schedules != config_.schedules || next.scheduler != config_.scheduler) {
       d.changed.push_back("scheduler");
     }
+    if (next.supervisor.database != config_.supervisor.database) d.restart_required.push_back("database");
+    if (next.supervisor.socket != config_.supervisor.socket) d.restart_required.push_back("socket");
     return d;
   }
 
@@ -701,13 +712,6 @@ class Supervisor {
     Result<Config> next = LoadConfig(config_.path);
     if (!next.ok()) return next.status();
     DROVER_RETURN_IF_ERROR(CheckHandlers(*next, handlers_));
-    for (const char* what : {"database", "socket"}) {
-      bool same = std::string(what) == "database" ? next->supervisor.database == config_.supervisor.database
-                                                  : next->supervisor.socket == config_.supervisor.socket;
-      if (!same) spdlog::warn("reload: a change of [supervisor] {} takes effect only after a restart", what);
-    }
-    next->supervisor.database = config_.supervisor.database;
-    next->supervisor.socket = config_.supervisor.socket;
     return next;
   }
 
@@ -718,7 +722,13 @@ class Supervisor {
       return next.status();
     }
     Diff d = Compare(*next);
+    for (const std::string& key : d.restart_required) {
+      spdlog::warn("reload: a change of [supervisor] {} takes effect only after a restart of droverd", key);
+    }
+    next->supervisor.database = config_.supervisor.database;
+    next->supervisor.socket = config_.supervisor.socket;
     config_ = std::move(next).value();
+    UpdatePolicy();
     spdlog::set_level(spdlog::level::from_str(config_.supervisor.log_level));
     if (from_signal || !d.empty()) spdlog::info("reloaded {}: {} added, {} changed, {} removed", config_.path,
                                                 d.added.size(), d.changed.size(), d.removed.size());
@@ -734,11 +744,8 @@ class Supervisor {
         next_children.push_back(std::move(c));
         continue;
       }
-      c->retiring = true;
-      if (c->alive()) {
-        Terminate(*c);
-        retiring_.push_back(std::move(c));
-      }
+      Act(*c, c->life.OnRetire(MonotonicUs()));
+      if (c->alive()) retiring_.push_back(std::move(c));
     }
     auto present = [&](const std::string& pool, int i) {
       for (auto& c : next_children) {
@@ -746,18 +753,22 @@ class Supervisor {
       }
       return false;
     };
-    if (!present("", 0)) next_children.insert(next_children.begin(), MakeChild("", 0));
+    std::vector<Child*> fresh;
+    auto add = [&](const std::string& pool, int i, bool at_front) {
+      std::unique_ptr<Child> c = MakeChild(pool, i);
+      fresh.push_back(c.get());
+      next_children.insert(at_front ? next_children.begin() : next_children.end(), std::move(c));
+    };
+    if (!present("", 0)) add("", 0, true);
     for (const auto& [name, pool] : config_.pools) {
       for (int i = 0; i < pool.workers; ++i) {
-        if (!present(name, i)) next_children.push_back(MakeChild(name, i));
+        if (!present(name, i)) add(name, i, false);
       }
     }
     children_ = std::move(next_children);
     RetireSpare();  // it knows the old configuration; the next one starts right away
     next_spare_us_ = 0;
-    for (auto& c : children_) {
-      if (!c->alive() && c->state == ChildState::kStopped && !c->stop_requested) Spawn(*c);
-    }
+    for (Child* c : fresh) Act(*c, c->life.OnStart(MonotonicUs()));
     return d;
   }
 
@@ -766,15 +777,16 @@ class Supervisor {
   json ProcessJson(const Child& c) const {
     json j;
     j["name"] = c.name;
-    j["state"] = StateName(c.state);
+    j["state"] = ProcStateName(c.life.state());
     j["pid"] = c.pid > 0 ? json(c.pid) : json(nullptr);
-    j["uptime_s"] = c.alive() ? (MonotonicUs() - c.started_us) / 1e6 : 0.0;
+    j["uptime_s"] = c.alive() ? (MonotonicUs() - c.life.started_us()) / 1e6 : 0.0;
     j["restarts"] = c.restarts;
     j["jobs"] = c.jobs;
     j["last_exit"] = c.last_exit.empty() ? json(nullptr) : json(c.last_exit);
-    if (c.state == ChildState::kBackoff) {
-      j["retry_in_s"] = std::max<std::int64_t>(0, c.restart_at_us - MonotonicUs()) / 1e6;
+    if (c.life.state() == ProcState::kBackoff) {
+      j["retry_in_s"] = std::max<std::int64_t>(0, c.life.restart_at_us() - MonotonicUs()) / 1e6;
     }
+    if (c.life.start_pending()) j["start_pending"] = true;
     if (c.alive()) j["started_at"] = FormatRfc3339(c.started_wall_ms);
     return j;
   }
@@ -795,7 +807,30 @@ class Supervisor {
     return out;
   }
 
-  static json DiffJson(const Diff& d) { return {{"added", d.added}, {"changed", d.changed}, {"removed", d.removed}}; }
+  static json DiffJson(const Diff& d) {
+    return {{"added", d.added}, {"changed", d.changed}, {"removed", d.removed}, {"restart_required", d.restart_required}};
+  }
+
+  // start, stop or restart of one process; returns what happened, for the operator.
+  std::string ProcessVerb(Child& c, const std::string& cmd) {
+    std::int64_t now = MonotonicUs();
+    ProcState before = c.life.state();
+    if (cmd == "restart") {
+      Replace(c, "restart requested");
+      return "restarting";
+    }
+    if (cmd == "stop") {
+      Act(c, c.life.OnStop(now));
+      if (before == ProcState::kStarting || before == ProcState::kRunning || before == ProcState::kStopping) {
+        return "stopping";
+      }
+      return before == ProcState::kBackoff ? "stopped" : "not running";
+    }
+    if (before == ProcState::kStarting || before == ProcState::kRunning) return "already running";
+    Act(c, c.life.OnStart(now));
+    if (before == ProcState::kStopping) return "starts once stopped";
+    return c.life.state() == ProcState::kStarting ? "started" : "could not start (see the log); retrying";
+  }
 
   std::string Dispatch(const std::string& line, const ucred& peer) {
     auto error = [](const std::string& msg) { return json{{"ok", false}, {"error", msg}}.dump(); };
@@ -826,18 +861,8 @@ class Supervisor {
       if (!s.ok()) return error(s.status().message());
       result = json::array();
       for (Child* c : *s) {
-        result.push_back(c->name);  // before Replace(), which may free *c
-        if (cmd == "stop") {
-          StopChild(*c);
-        } else if (cmd == "start") {
-          if (!c->alive()) {
-            c->rapid_failures = 0;
-            c->stop_requested = false;
-            Spawn(*c);
-          }
-        } else {
-          Replace(*c, "restart requested");
-        }
+        std::string name = c->name;  // before Replace(), which may free *c
+        result.push_back({{"name", name}, {"result", ProcessVerb(*c, cmd)}});
       }
     } else if (cmd == "signal") {
       if (args.size() < 2) return error("usage: signal SIGNAL NAME...");
@@ -897,6 +922,10 @@ class Supervisor {
       return error("logs go to stderr (under systemd: `journalctl -u drover`); set [supervisor] log_file to use tail");
     }
     std::string name = args.empty() ? "" : args[0];
+    if (!name.empty() && name != "spare") {
+      Result<std::vector<Child*>> known = Select({name});
+      if (!known.ok()) return error(known.status().message());
+    }
     int n = args.size() > 1 ? std::max(1, std::atoi(args[1].c_str())) : 20;
     std::ifstream in(config_.supervisor.log_file);
     if (!in) return error("cannot read " + config_.supervisor.log_file);
@@ -913,6 +942,7 @@ class Supervisor {
   Config config_;
   const HandlerRegistry& handlers_;
   std::mt19937_64 rng_;
+  LifecyclePolicy policy_;  // from config_; every child's lifecycle points here
   UniqueFd lock_fd_, sig_fd_, epoll_;
   ControlServer control_;
   std::vector<std::unique_ptr<Child>> children_;
@@ -925,6 +955,7 @@ class Supervisor {
   bool shutting_down_ = false;
   bool ready_sent_ = false;
   std::int64_t force_at_us_ = 0;
+  std::int64_t next_sweep_us_ = 0;
   std::int64_t watchdog_us_ = 0, next_watchdog_us_ = 0;
 };
 

@@ -40,7 +40,7 @@ TEST(ProcessInitTest, KeptFdsAreRenumberedInOrderAndEveryOtherIsClosed) {
     ResetChildAfterFork(fds, getppid());
     if (fds[0] != 3 || fds[1] != 4) return 1;
     if (IsOpen(5) || IsOpen(stray)) return 2;
-    if (fcntl(3, F_GETFD) & FD_CLOEXEC) return 3;
+    if (!(fcntl(3, F_GETFD) & FD_CLOEXEC)) return 3;  // a job must not inherit the report pipe
     if (write(3, "a", 1) != 1 || write(4, "b", 1) != 1) return 4;
     sigset_t mask;
     sigprocmask(SIG_SETMASK, nullptr, &mask);
