@@ -75,7 +75,7 @@ class Worker {
         store_(o.store),
         worker_id_(o.name + "@" + std::to_string(getpid())),
         rng_(std::random_device{}() ^ getpid()),
-        stop_after_spawn_(getenv("DROVER_TEST_STOP_AFTER_SPAWN") != nullptr) {}
+        stop_after_spawn_(getenv("DROVER_TEST_STOP_AFTER_SPAWN")) {}
 
   int Run() {
     Status s = Init();
@@ -517,7 +517,7 @@ class Worker {
     DROVER_RETURN_IF_ERROR(Watch(cmd->err.get(), {FdKind::kStderr, r.job.id}));
     DROVER_RETURN_IF_ERROR(Watch(cmd->status.get(), {FdKind::kStatus, r.job.id}));
     pids_[cmd->pid] = r.job.id;
-    if (stop_after_spawn_) raise(SIGSTOP);
+    if (stop_after_spawn_ && unlink(stop_after_spawn_) == 0) raise(SIGSTOP);
     Report("pg " + std::to_string(cmd->pid));
     Status s = store_->SetPid(r.job.id, worker_id_, r.job.attempt, cmd->pid);
     AfterOwnWrite();
@@ -700,7 +700,7 @@ class Worker {
   JobStore* const store_;
   const std::string worker_id_;
   std::mt19937_64 rng_;
-  const bool stop_after_spawn_;  // a test's fault point: see worker.h
+  const char* const stop_after_spawn_;  // a test's fault point: see worker.h
   UniqueFd epoll_, sig_fd_, inotify_;
   std::unordered_map<int, FdRef> fds_;
   std::unordered_map<pid_t, std::int64_t> pids_;

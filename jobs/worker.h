@@ -25,9 +25,9 @@ struct WorkerOptions {
 // Runs until SIGTERM/SIGINT (graceful: running jobs get shutdown_timeout, then their groups
 // are killed and the jobs re-queued without spending an attempt) or until the worker is
 // recycled. Returns the process exit code: 0 after a clean stop, 1 on a fatal error (logged).
-// Fault point for tests: with DROVER_TEST_STOP_AFTER_SPAWN set in its environment, the worker
-// stops itself (SIGSTOP) right after starting a command job and before reporting its process
-// group to the supervisor, so a test can kill it exactly there.
+// Fault point for tests: with DROVER_TEST_STOP_AFTER_SPAWN=FILE in its environment, the worker
+// that manages to delete FILE stops itself (SIGSTOP) right after starting a command job and
+// before reporting its process group to the supervisor, so a test can kill it exactly there.
 int RunWorker(const WorkerOptions& options);
 
 }  // namespace drover

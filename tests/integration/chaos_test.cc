@@ -8,8 +8,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <fstream>
 #include <map>
+#include <thread>
 #include <random>
 #include <set>
 #include <sstream>
@@ -22,6 +24,20 @@
 
 namespace drover::testing {
 namespace {
+
+// The pids of `supervisor`'s worker processes, from /proc (no request to droverd).
+std::vector<pid_t> WorkerPids(pid_t supervisor) {
+  std::string self = std::to_string(supervisor);
+  std::ifstream children("/proc/" + self + "/task/" + self + "/children");
+  std::vector<pid_t> out;
+  for (pid_t child; children >> child;) {
+    std::ifstream cmdline("/proc/" + std::to_string(child) + "/cmdline");
+    std::string title;
+    std::getline(cmdline, title, '\0');
+    if (title.rfind("drover: worker", 0) == 0) out.push_back(child);
+  }
+  return out;
+}
 
 struct Counts {
   int worker_kills = 0, scheduler_kills = 0, supervisor_kills = 0, reloads = 0, pauses = 0, retries = 0, cancels = 0;
@@ -111,6 +127,19 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
     enqueuers.push_back(p);
   }
 
+  // Dense kills: a worker every 30-100 ms, whatever it is doing, so that some die between a
+  // job's spawn and its report to the supervisor.
+  std::atomic<pid_t> supervisor{d.pid()};
+  std::atomic<bool> chaos_over{false};
+  std::atomic<int> dense_kills{0};
+  std::thread killer([&, kseed = static_cast<unsigned>(rng())] {
+    std::mt19937 krng(kseed);
+    while (!chaos_over) {
+      usleep(static_cast<useconds_t>(30'000 + krng() % 70'000));
+      std::vector<pid_t> ws = WorkerPids(supervisor);
+      if (!ws.empty() && kill(ws[krng() % ws.size()], SIGKILL) == 0) ++dense_kills;
+    }
+  });
   Counts c;
   auto ctl = [&](const std::string& args) { return Ctl(d, args).code; };
   std::unique_ptr<JobStore> store = d.Store();
@@ -134,7 +163,13 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
     } else if (action < 53) {
       d.Kill();
       ++c.supervisor_kills;
-      ASSERT_TRUE(d.Start()) << "restart after kill -9 of the supervisor failed\n" << d.Log();
+      bool restarted = d.Start();
+      supervisor = d.pid();
+      if (!restarted) {
+        chaos_over = true;
+        killer.join();
+        FAIL() << "restart after kill -9 of the supervisor failed\n" << d.Log();
+      }
     } else if (action < 63) {
       kill(d.pid(), SIGHUP);
       ++c.reloads;
@@ -154,6 +189,9 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
       }
     }
   }
+  chaos_over = true;
+  killer.join();
+  c.worker_kills += dense_kills;
   for (pid_t p : enqueuers) {
     int st = 0;
     waitpid(p, &st, 0);
