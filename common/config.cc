@@ -269,6 +269,10 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
   r.Bool("unique", &j->unique);
   r.String("user", &j->user);
   r.String("group", &j->group);
+  if (!j->group.empty() && j->user.empty()) {
+    // Without a user the job would keep root's uid (and all its capabilities) under that group.
+    r.Error(r.Get("group"), "group", "needs `user` as well (a group alone would leave the job running as root)");
+  }
   r.String("working_dir", &j->working_dir);
   if (!j->working_dir.empty() && j->working_dir[0] != '/') {
     r.Error(r.Get("working_dir"), "working_dir", "must be an absolute path");

@@ -65,6 +65,7 @@ Result<Duration> ParseDuration(std::string_view text) {
     if (n > (std::numeric_limits<std::int64_t>::max() - total) / factor) return bad("too large");
     total += n * factor;
   }
+  if (Duration(total) > kMaxDuration) return bad("too large (at most 36500d)");
   return Duration(total);
 }
 

@@ -16,8 +16,12 @@ using Duration = std::chrono::milliseconds;
 
 // Parses a sequence of <integer><unit> terms (units: ms, s, m, h, d, w), e.g. "1h30m".
 // Returns the sum, or InvalidArgument naming the offending text for an empty, negative,
-// unitless or overflowing value.
+// unitless or overflowing value, or one above kMaxDuration.
 Result<Duration> ParseDuration(std::string_view text);
+
+// The longest duration a setting may have (36500 days): every conversion of a configured
+// duration to microseconds and every deadline computed from it stays far from overflow.
+inline constexpr Duration kMaxDuration{36500LL * 86'400'000};
 
 // Formats a duration compactly and losslessly ("1h30m", "250ms", "0s").
 std::string FormatDuration(Duration d);

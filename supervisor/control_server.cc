@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -70,6 +71,7 @@ Status ControlServer::Listen(const std::string& path, const std::string& group, 
   if (!group.empty()) {
     struct group* g = getgrnam(group.c_str());
     if (g == nullptr) return Status::InvalidArgument("socket_group \"" + group + "\" does not exist");
+    group_ = g->gr_gid;
     if (chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
       return Status::FromErrno("chown " + path + " to group " + group);
     }
@@ -84,14 +86,45 @@ Status ControlServer::Listen(const std::string& path, const std::string& group, 
   return Status::Ok();
 }
 
+bool ControlServer::Allowed(int fd, const ucred& peer) const {
+  if (peer.uid == 0 || peer.uid == geteuid()) return true;
+  if (!group_) return false;
+  if (peer.gid == *group_) return true;
+  // The peer's supplementary groups as they were at connect time.
+  gid_t groups[256];
+  socklen_t len = sizeof groups;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) return false;
+  return std::find(groups, groups + len / sizeof(gid_t), *group_) != groups + len / sizeof(gid_t);
+}
+
+void ControlServer::Refuse(int fd, const ucred& peer) {
+  std::string msg = std::string("{\"ok\": false, \"error\": \"permission denied: uid ") + std::to_string(peer.uid) +
+                    " is not root, not the daemon's user and not in its socket_group\"}\n";
+  (void)!send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  close(fd);
+}
+
 void ControlServer::Accept() {
   while (true) {
     int fd = accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) return;
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) {
+        // Out of descriptors: stop accepting for a moment instead of waking up for the same
+        // pending connection again and again.
+        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_.get(), nullptr);
+        accept_paused_until_us_ = MonotonicUs() + 100'000;
+      }
+      return;
+    }
     Client c;
     c.fd.Reset(fd);
     socklen_t len = sizeof c.peer;
     getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c.peer, &len);
+    if (!Allowed(fd, c.peer)) {
+      Refuse(c.fd.Release(), c.peer);
+      continue;
+    }
+    if (clients_.size() >= kMaxControlClients) continue;  // closed at once: too many
     c.last_us = MonotonicUs();
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -162,6 +195,13 @@ void ControlServer::CloseIdle(std::int64_t now_us, std::int64_t idle_us) {
     if (now_us - c.last_us > idle_us) idle.push_back(fd);
   }
   for (int fd : idle) Drop(fd);
+  if (accept_paused_until_us_ > 0 && now_us >= accept_paused_until_us_) {
+    accept_paused_until_us_ = 0;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = listen_.get();
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_.get(), &ev);
+  }
 }
 
 Result<std::string> ControlRequest(const std::string& path, const std::string& request, int timeout_ms) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -17,6 +18,7 @@
 namespace drover {
 
 inline constexpr size_t kMaxControlRequest = 64 * 1024;
+inline constexpr size_t kMaxControlClients = 64;  // more at once are disconnected at once
 
 class ControlServer {
  public:
@@ -33,7 +35,7 @@ class ControlServer {
   Status Listen(const std::string& path, const std::string& group, int epoll_fd);
   bool Owns(int fd) const { return fd == listen_.get() || clients_.count(fd); }
   void OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch);
-  // Drops clients silent for longer than `idle_us`.
+  // Drops clients silent for longer than `idle_us`; resumes accepting after a pause for EMFILE.
   void CloseIdle(std::int64_t now_us, std::int64_t idle_us);
   // Closes every descriptor (children must not keep them); the socket file stays.
   void CloseAll();
@@ -46,6 +48,10 @@ class ControlServer {
     std::int64_t last_us = 0;
     bool closing = false;
   };
+  // Root, the daemon's own user and members of socket_group (primary or supplementary) may talk
+  // to the daemon; anyone else gets one error line and is disconnected at once.
+  bool Allowed(int fd, const ucred& peer) const;
+  static void Refuse(int fd, const ucred& peer);
   void Accept();
   void Flush(Client& c);
   void Drop(int fd);
@@ -54,6 +60,8 @@ class ControlServer {
   int epoll_fd_ = -1;
   UniqueFd listen_;
   std::map<int, Client> clients_;
+  std::optional<gid_t> group_;  // socket_group's gid
+  std::int64_t accept_paused_until_us_ = 0;
 };
 
 // Connects to the supervisor at `path`, sends `request` (one line) and returns the response

@@ -571,7 +571,7 @@ class Supervisor {
       NotifySystemd("WATCHDOG=1");
       next_watchdog_us_ = now + watchdog_us_;
     }
-    control_.CloseIdle(now, 60'000'000);
+    control_.CloseIdle(now, 10'000'000);  // a request is due within 10 s of connecting
     // Processes a job left behind when it ended (started in a session or group of their own) come
     // to this subreaper: they do not outlive their job by more than a second.
     if (now >= next_sweep_us_) {
@@ -834,10 +834,7 @@ class Supervisor {
 
   std::string Dispatch(const std::string& line, const ucred& peer) {
     auto error = [](const std::string& msg) { return json{{"ok", false}, {"error", msg}}.dump(); };
-    if (peer.uid != 0 && peer.uid != geteuid() && peer.gid != getegid()) {
-      spdlog::warn("control: refused uid {} (pid {})", peer.uid, peer.pid);
-      return error("permission denied: uid " + std::to_string(peer.uid) + " is neither root nor the daemon's user");
-    }
+    (void)peer;  // who may talk at all is decided by the ControlServer when it accepts
     Result<ControlCommand> request = ParseControlRequest(line);
     if (!request.ok()) return error(request.status().message());
     const std::string& cmd = request->cmd;

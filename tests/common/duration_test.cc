@@ -24,7 +24,7 @@ TEST(ParseDurationTest, RejectsBadInputWithReason) {
     const char* reason;
   } cases[] = {{"", "empty"},         {"-5s", "negative"},   {"30", "missing unit"},
                {"5y", "unknown unit"}, {"s", "expected a number"}, {"99999999999999999999s", "expected a number"},
-               {"9999999999999d", "too large"}};
+               {"9999999999999d", "too large"}, {"200000000d", "at most 36500d"}, {"36501d", "too large"}};
   for (const Case& c : cases) {
     Result<Duration> d = ParseDuration(c.text);
     ASSERT_FALSE(d.ok()) << c.text;

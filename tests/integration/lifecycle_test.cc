@@ -120,14 +120,18 @@ TEST(LifecycleTest, AStartWhileStoppingIsCarriedOutOnceTheOldProcessHasGone) {
 
 // After a stop nothing is due: the supervisor sleeps instead of polling.
 TEST(LifecycleTest, AnIdleDroverdAfterAStopUsesUnderOnePercentOfACore) {
-  Daemon d(kOneWorker, "spare = false\nlog_level = \"info\"\n");
+  Daemon d(kOneWorker, "spare = false\nlog_level = \"info\"\nshutdown_timeout = \"500ms\"\n");
   ASSERT_TRUE(d.Start()) << d.Log();
   ASSERT_EQ(d.Request("stop", {"worker:default:0"})["ok"], true);
+  std::int64_t stopped_at = MonotonicUs();
   ASSERT_TRUE(WaitFor([&] { return d.Process("worker:default:0")["state"] == "STOPPED"; }, 5000));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Measured after the point where a stop's SIGKILL deadline (stop + shutdown_timeout + 10 s)
+  // would have passed.
+  std::int64_t past = stopped_at + 11'000'000 - MonotonicUs();
+  std::this_thread::sleep_for(std::chrono::microseconds(std::max<std::int64_t>(past, 0)));
   long before = CpuTicks(d.pid());
   std::int64_t t0 = MonotonicUs();
-  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
   double cpu_s = static_cast<double>(CpuTicks(d.pid()) - before) / static_cast<double>(sysconf(_SC_CLK_TCK));
   double wall_s = static_cast<double>(MonotonicUs() - t0) / 1e6;
   EXPECT_LT(cpu_s / wall_s, 0.01) << cpu_s << " s of CPU in " << wall_s << " s";
@@ -141,7 +145,8 @@ TEST(LifecycleTest, ASecondDroverdDoesNotTakeOverALiveSocket) {
   TempDir dir;
   std::string config = dir.path() + "/drover.toml";
   std::ofstream(config) << "[supervisor]\ndatabase = \"other.db\"\nsocket = \"" << first.socket() << "\"\n" << kOneWorker;
-  ShellResult second = RunShell(std::string(DROVERD_PATH) + " -c " + config + " 2>&1");
+  // `timeout`: a droverd that took the socket over would run on.
+  ShellResult second = RunShell("timeout 10 " + std::string(DROVERD_PATH) + " -c " + config + " 2>&1");
   EXPECT_EQ(second.code, 1);
   EXPECT_NE(second.out.find("another process answers on control socket " + first.socket()), std::string::npos)
       << second.out;
@@ -153,7 +158,7 @@ TEST(LifecycleTest, ASecondDroverdDoesNotTakeOverALiveSocket) {
 TEST(LifecycleTest, AFileThatIsNotASocketIsNotDeleted) {
   Daemon d(kOneWorker);
   std::ofstream(d.socket()) << "precious";
-  ShellResult r = RunShell(std::string(DROVERD_PATH) + " -c " + d.config() + " 2>&1");
+  ShellResult r = RunShell("timeout 10 " + std::string(DROVERD_PATH) + " -c " + d.config() + " 2>&1");
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(ReadFile(d.socket()), "precious");
   EXPECT_NE(r.out.find("exists and is not a socket"), std::string::npos) << r.out;
