@@ -1,0 +1,92 @@
+// Jobs are contained: no controlling terminal, nothing left running after their end, and only
+// root, the daemon's user and socket_group members reach the control socket.
+#include <grp.h>
+
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "tests/integration/ctl.h"
+#include "tests/integration/daemon.h"
+
+namespace drover::testing {
+namespace {
+
+bool Finished(JobStore* store, std::int64_t id, int timeout_ms = 10'000) {
+  return WaitFor([&] { return IsFinal(store->Get(id)->state); }, timeout_ms);
+}
+
+// A job is the leader of a session of its own: it has no controlling terminal to open, so it
+// cannot push input into the terminal droverd was started from (TIOCSTI).
+TEST(ContainmentTest, AJobLeadsASessionOfItsOwn) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.whoami]
+command = ["/bin/sh", "-c", "read -r line < /proc/$$/stat; echo $$ $line"]
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "whoami");
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  ASSERT_EQ(j.state, JobState::kSucceeded) << j.last_error.value_or("");
+  // "$$ PID (sh) STATE PPID PGRP SESSION ..."
+  std::istringstream in(*j.result);
+  std::string self, pid, comm, state, ppid, pgrp, session;
+  in >> self >> pid >> comm >> state >> ppid >> pgrp >> session;
+  EXPECT_EQ(pgrp, self) << *j.result;
+  EXPECT_EQ(session, self) << *j.result;
+}
+
+// `setsid cmd &` inside a job leaves the job's process group; when the job ends (here by its
+// timeout) that process comes to droverd, which kills it.
+TEST(ContainmentTest, AProcessThatLeftTheJobsGroupDoesNotOutliveTheJob) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.escape]
+command = ["/bin/sh", "-c", "setsid sleep 3001 & echo $! > \"$PIDFILE\"; sleep 60"]
+timeout = "500ms"
+kill_after = "200ms"
+max_attempts = 1
+)");
+  std::string pidfile = d.dir() + "/escaped.pid";
+  std::ofstream(d.config(), std::ios::app) << "env = { PIDFILE = \"" << pidfile << "\" }\n";
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "escape", "{}", 1);
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  EXPECT_EQ(store->Get(id)->last_error, "timed out after 500ms");
+  pid_t escaped = 0;
+  std::ifstream(pidfile) >> escaped;
+  ASSERT_GT(escaped, 0);
+  EXPECT_TRUE(WaitFor([&] { return !Alive(escaped); }, 3000)) << "pid " << escaped << " survived the job";
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+// A member of socket_group through a supplementary group may use droverctl; a user outside it
+// gets a refusal and is disconnected.
+TEST(ContainmentTest, SocketGroupMembersMayControlTheDaemon) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
+  group* users = getgrnam("users");
+  if (users == nullptr) GTEST_SKIP() << "no group \"users\" here";
+  Daemon d("[pools.default]\nworkers = 1\n", "socket_group = \"users\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  chmod(d.dir().c_str(), 0755);
+  chmod(d.config().c_str(), 0644);
+  std::string member = "setpriv --reuid=65534 --regid=65534 --groups=" + std::to_string(users->gr_gid) + " ";
+  ShellResult r = Ctl(d, "status", "", member);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("worker:default:0"), std::string::npos) << r.out;
+  // With the file mode opened up, the daemon's own check is what refuses a non-member.
+  chmod(d.socket().c_str(), 0666);
+  ShellResult outsider = Ctl(d, "status", "", "setpriv --reuid=65534 --regid=65534 --clear-groups ");
+  EXPECT_NE(outsider.code, 0) << outsider.out;
+  EXPECT_NE(outsider.out.find("permission denied: uid 65534"), std::string::npos) << outsider.out;
+  EXPECT_TRUE(d.AllRunning());
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+}  // namespace
+}  // namespace drover::testing
