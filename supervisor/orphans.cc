@@ -58,20 +58,23 @@ OrphanKill KillOrphans(const std::function<bool(pid_t)>& is_orphan, std::int64_t
     if (pg > 1 && pg != getpgrp() && kill(-pg, SIGKILL) == 0) groups.push_back(pg);
     kill(p, SIGKILL);
   }
-  for (pid_t p : orphans) {
-    if (waitpid(p, nullptr, 0) == p) ++result.killed;  // SIGKILLed: returns at once
-  }
-  // Group members that were the orphans' children come here as their parents die.
+  // Bounded, not a blocking waitpid(): a process stuck in the kernel (D state) dies only when it
+  // leaves it, and must not stall the supervisor. SIGKILLed, it runs no more code of its own.
+  std::vector<pid_t> pending = orphans;
   std::int64_t until = MonotonicUs() + wait_us;
   while (true) {
     for (pid_t p : OwnChildren()) {
-      if (is_orphan(p)) waitpid(p, nullptr, WNOHANG);
+      if (is_orphan(p)) waitpid(p, nullptr, WNOHANG);  // members that came here meanwhile
     }
+    std::erase_if(pending, [](pid_t p) {
+      return waitpid(p, nullptr, WNOHANG) != 0;  // reaped now, or earlier (ECHILD)
+    });
     std::erase_if(groups, [](pid_t pg) { return kill(-pg, 0) != 0; });
-    if (groups.empty() || MonotonicUs() >= until) break;
-    usleep(1000);
+    if ((pending.empty() && groups.empty()) || MonotonicUs() >= until) break;
+    usleep(200);
   }
-  result.groups_left = groups.size();
+  result.killed = orphans.size() - pending.size();
+  result.left = pending.size() + groups.size();
   return result;
 }
 

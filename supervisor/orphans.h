@@ -17,13 +17,13 @@ namespace drover {
 std::vector<pid_t> OwnChildren();
 
 struct OrphanKill {
-  size_t killed = 0;         // orphans SIGKILLed and reaped
-  size_t groups_left = 0;    // their process groups that still had members when the wait ended
+  size_t killed = 0;       // orphans SIGKILLed and reaped
+  size_t left = 0;         // SIGKILLed orphans and groups still there when the wait ended
 };
 
 // SIGKILLs each child of this process for which `is_orphan` holds, and its process group when it
-// leads a group other than this process's own; reaps them and waits up to `wait_us` for their
-// groups to empty (reaping members that are reparented here meanwhile).
+// leads a group other than this process's own; reaps them and waits up to `wait_us` for them and
+// their groups to be gone (reaping members that are reparented here meanwhile).
 OrphanKill KillOrphans(const std::function<bool(pid_t)>& is_orphan, std::int64_t wait_us = 200'000);
 
 }  // namespace drover

@@ -399,7 +399,7 @@ class Supervisor {
   void KillOrphans() {
     OrphanKill k = drover::KillOrphans([this](pid_t p) { return FindByPid(p) == nullptr; });
     if (k.killed > 0) spdlog::warn("killed {} orphaned job process(es)", k.killed);
-    if (k.groups_left > 0) spdlog::error("{} orphaned process group(s) did not go within 200 ms", k.groups_left);
+    if (k.left > 0) spdlog::error("{} orphaned process(es) or group(s) SIGKILLed but not gone within 200 ms", k.left);
   }
 
   void OnExit(Child& c, int st) {
