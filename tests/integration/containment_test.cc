@@ -12,10 +12,6 @@
 namespace drover::testing {
 namespace {
 
-bool Finished(JobStore* store, std::int64_t id, int timeout_ms = 10'000) {
-  return WaitFor([&] { return IsFinal(store->Get(id)->state); }, timeout_ms);
-}
-
 // A job is the leader of a session of its own: it has no controlling terminal to open, so it
 // cannot push input into the terminal droverd was started from (TIOCSTI).
 TEST(ContainmentTest, AJobLeadsASessionOfItsOwn) {

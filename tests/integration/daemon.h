@@ -72,6 +72,11 @@ inline std::int64_t Enqueue(JobStore* store, const std::string& type, const std:
   return e.ok() ? e->id : 0;
 }
 
+// Waits until job `id` is in a final state.
+inline bool Finished(JobStore* store, std::int64_t id, int timeout_ms = 10'000) {
+  return WaitFor([&] { return IsFinal(store->Get(id)->state); }, timeout_ms);
+}
+
 class Daemon {
  public:
   // `body` is appended to a [supervisor] section that sets database, socket and log_file.

@@ -9,10 +9,6 @@
 namespace drover::testing {
 namespace {
 
-bool Finished(JobStore* store, std::int64_t id, int timeout_ms = 10'000) {
-  return WaitFor([&] { return IsFinal(store->Get(id)->state); }, timeout_ms);
-}
-
 TEST(CommandJobTest, PayloadOnStdinEnvironmentAndResult) {
   Daemon d(R"(
 [pools.default]

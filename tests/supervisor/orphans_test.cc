@@ -9,19 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/in_child.h"
+
 namespace drover {
 namespace {
-
-// Runs `body` in a forked child (which may become a subreaper without touching the test
-// process); its exit status (0 = every check in it held).
-template <typename F>
-int InChild(F body) {
-  pid_t pid = fork();
-  if (pid == 0) _exit(body());
-  int st = 0;
-  waitpid(pid, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
-}
 
 pid_t ReadPid(int fd) {
   pid_t p = 0;

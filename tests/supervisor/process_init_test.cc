@@ -12,19 +12,12 @@
 #include <gtest/gtest.h>
 
 #include "common/unique_fd.h"
+#include "tests/in_child.h"
 
 namespace drover {
 namespace {
 
-// Runs `body` in a forked child; its exit status (0 = every check in it held).
-template <typename F>
-int InChild(F body) {
-  pid_t pid = fork();
-  if (pid == 0) _exit(body());
-  int st = 0;
-  waitpid(pid, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
-}
+
 
 bool IsOpen(int fd) { return fcntl(fd, F_GETFD) != -1; }
 
