@@ -130,12 +130,13 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
   // Dense kills: a worker every 30-100 ms, whatever it is doing, so that some die between a
   // job's spawn and its report to the supervisor.
   std::atomic<pid_t> supervisor{d.pid()};
-  std::atomic<bool> chaos_over{false};
+  std::atomic<bool> chaos_over{false}, restarting{false};
   std::atomic<int> dense_kills{0};
   std::thread killer([&, kseed = static_cast<unsigned>(rng())] {
     std::mt19937 krng(kseed);
     while (!chaos_over) {
       usleep(static_cast<useconds_t>(30'000 + krng() % 70'000));
+      if (restarting) continue;  // Start() waits for every process to be RUNNING at once
       std::vector<pid_t> ws = WorkerPids(supervisor);
       if (!ws.empty() && kill(ws[krng() % ws.size()], SIGKILL) == 0) ++dense_kills;
     }
@@ -161,10 +162,12 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
       pid_t s = d.PidOf("scheduler");
       if (s > 0 && kill(s, SIGKILL) == 0) ++c.scheduler_kills;
     } else if (action < 53) {
+      restarting = true;
       d.Kill();
       ++c.supervisor_kills;
       bool restarted = d.Start();
       supervisor = d.pid();
+      restarting = false;
       if (!restarted) {
         chaos_over = true;
         killer.join();
