@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/time_util.h"
+#include "jobs/command_run.h"
 #include "jobs/handler_pool.h"
 #include "jobs/job_json.h"
 #include "jobs/job_store.h"
@@ -31,30 +32,13 @@ namespace {
 constexpr std::int64_t kProgressIntervalUs = 250'000;
 constexpr std::int64_t kPollIntervalUs = 1'000'000;
 constexpr std::int64_t kHygieneIntervalUs = 5'000'000;
-constexpr size_t kReadChunk = 65536;
 
 std::int64_t Us(Duration d) { return d.count() * 1000; }
-
-std::string SignalName(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
-}
-
-// A command job's process and the bounded output read from it so far.
-struct CommandState {
-  pid_t pid = -1;
-  UniqueFd out, err, status;
-  std::string out_buf, err_buf, status_buf;
-  bool out_truncated = false, err_truncated = false;
-  bool exited = false;
-  int wait_status = 0;
-  std::int64_t kill_at_us = 0;  // SIGKILL the group then (after a SIGTERM)
-};
 
 struct RunningJob {
   ClaimedJob job;
   const JobTypeConfig* type = nullptr;
-  std::unique_ptr<CommandState> cmd;             // command jobs
+  std::unique_ptr<CommandRun> cmd;               // command jobs
   std::unique_ptr<std::atomic<bool>> cancel;     // in-process jobs
   std::int64_t deadline_us = 0;                  // timeout; 0 = none
   bool timed_out = false, cancelled = false, interrupted = false;
@@ -63,6 +47,11 @@ struct RunningJob {
 };
 
 enum class FdKind { kSignal, kInotify, kHandlers, kStdout, kStderr, kStatus };
+using Stream = CommandRun::Stream;
+constexpr Stream kStreams[] = {Stream::kStdout, Stream::kStderr, Stream::kStatus};
+FdKind KindOf(Stream s) {
+  return s == Stream::kStdout ? FdKind::kStdout : s == Stream::kStderr ? FdKind::kStderr : FdKind::kStatus;
+}
 struct FdRef {
   FdKind kind;
   std::int64_t job = 0;
@@ -142,11 +131,10 @@ class Worker {
     fds_[fd] = ref;
     return Status::Ok();
   }
-  void Unwatch(UniqueFd& fd) {
-    if (!fd) return;
-    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd.get(), nullptr);
-    fds_.erase(fd.get());
-    fd.Reset();
+  void Unwatch(int fd) {
+    if (fd < 0) return;
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    fds_.erase(fd);
   }
 
   void Report(const std::string& line) {
@@ -192,7 +180,7 @@ class Worker {
     if (drain_deadline_us_ > 0) next = std::min(next, drain_deadline_us_);
     for (const auto& [id, r] : running_) {
       if (r.deadline_us > 0 && !r.timed_out) next = std::min(next, r.deadline_us);
-      if (r.cmd && r.cmd->kill_at_us > 0) next = std::min(next, r.cmd->kill_at_us);
+      if (r.cmd && r.cmd->kill_at_us() > 0) next = std::min(next, r.cmd->kill_at_us());
       if (r.pending) next = std::min(next, r.last_progress_us + kProgressIntervalUs);
     }
     return static_cast<int>(std::clamp<std::int64_t>((next - now + 999) / 1000, 0, 60'000));
@@ -305,10 +293,7 @@ class Worker {
         r.timed_out = true;
         Stop(r, "timeout");
       }
-      if (r.cmd && r.cmd->kill_at_us > 0 && now >= r.cmd->kill_at_us) {
-        kill(-r.cmd->pid, SIGKILL);
-        r.cmd->kill_at_us = 0;
-      }
+      if (r.cmd) r.cmd->OnTimer(now);
       if (r.pending && now >= r.last_progress_us + kProgressIntervalUs) WriteProgress(r);
     }
   }
@@ -428,11 +413,10 @@ class Worker {
   // cancellation flag for a handler.
   void Stop(RunningJob& r, const char* why) {
     if (r.cmd) {
-      if (r.cmd->exited || r.cmd->kill_at_us > 0) return;
-      spdlog::info("job {}: {}: SIGTERM to process group {}", r.job.id, why, r.cmd->pid);
-      kill(-r.cmd->pid, SIGTERM);
       Duration grace = r.type ? r.type->kill_after : Duration(5000);
-      r.cmd->kill_at_us = MonotonicUs() + std::max<std::int64_t>(Us(grace), 1000);
+      if (r.cmd->Stop(MonotonicUs(), Us(grace))) {
+        spdlog::info("job {}: {}: SIGTERM to process group {}", r.job.id, why, r.cmd->pid());
+      }
     } else if (r.cancel) {
       r.cancel->store(true);
     }
@@ -506,23 +490,23 @@ class Worker {
     req.group = t.group;
     req.limit_nofile = t.limit_nofile;
     req.limit_as = t.limit_as;
-    Result<SpawnedProcess> p = Spawn(req);
-    if (!p.ok()) return p.status();
-    auto cmd = std::make_unique<CommandState>();
-    cmd->pid = p->pid;
-    cmd->out = std::move(p->stdout_fd);
-    cmd->err = std::move(p->stderr_fd);
-    cmd->status = std::move(p->status_fd);
-    DROVER_RETURN_IF_ERROR(Watch(cmd->out.get(), {FdKind::kStdout, r.job.id}));
-    DROVER_RETURN_IF_ERROR(Watch(cmd->err.get(), {FdKind::kStderr, r.job.id}));
-    DROVER_RETURN_IF_ERROR(Watch(cmd->status.get(), {FdKind::kStatus, r.job.id}));
-    pids_[cmd->pid] = r.job.id;
+    Result<std::unique_ptr<CommandRun>> run = CommandRun::Start(req, t.max_output);
+    if (!run.ok()) return run.status();
+    std::unique_ptr<CommandRun> cmd = std::move(run).value();  // from here on its group dies with it
+    for (Stream s : kStreams) {
+      Status w = Watch(cmd->fd(s), {KindOf(s), r.job.id});
+      if (!w.ok()) {
+        for (Stream u : kStreams) Unwatch(cmd->fd(u));
+        return w;
+      }
+    }
+    pids_[cmd->pid()] = r.job.id;
     if (stop_after_spawn_ && unlink(stop_after_spawn_) == 0) raise(SIGSTOP);
-    Report("pg " + std::to_string(cmd->pid));
-    Status s = store_->SetPid(r.job.id, worker_id_, r.job.attempt, cmd->pid);
+    Report("pg " + std::to_string(cmd->pid()));
+    Status s = store_->SetPid(r.job.id, worker_id_, r.job.attempt, cmd->pid());
     AfterOwnWrite();
     if (!s.ok()) spdlog::warn("{}", s.ToString());
-    spdlog::debug("job {} ({}) attempt {}: started pid {}", r.job.id, r.job.type, r.job.attempt, cmd->pid);
+    spdlog::debug("job {} ({}) attempt {}: started pid {}", r.job.id, r.job.type, r.job.attempt, cmd->pid());
     r.cmd = std::move(cmd);
     return Status::Ok();
   }
@@ -536,40 +520,17 @@ class Worker {
   }
 
   void ReadOutput(RunningJob& r, FdKind kind) {
-    CommandState& c = *r.cmd;
-    UniqueFd& fd = kind == FdKind::kStdout ? c.out : kind == FdKind::kStderr ? c.err : c.status;
-    if (!fd) return;
-    std::uint64_t max = r.type->max_output;
-    char buf[kReadChunk];
-    while (true) {
-      ssize_t n = read(fd.get(), buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return;  // EAGAIN: more later
-      if (n == 0) return Unwatch(fd);
-      if (kind == FdKind::kStdout) {
-        size_t room = c.out_buf.size() < max ? max - c.out_buf.size() : 0;
-        c.out_buf.append(buf, std::min<size_t>(room, static_cast<size_t>(n)));
-        if (static_cast<size_t>(n) > room) c.out_truncated = true;
-      } else if (kind == FdKind::kStderr) {
-        c.err_buf.append(buf, static_cast<size_t>(n));
-        if (c.err_buf.size() > 2 * max) {  // keep the tail: the end of stderr explains the failure
-          c.err_buf.erase(0, c.err_buf.size() - max);
-          c.err_truncated = true;
-        }
-      } else {
-        c.status_buf.append(buf, static_cast<size_t>(n));
-        ParseStatusLines(r);
-      }
+    Stream s = kind == FdKind::kStdout ? Stream::kStdout : kind == FdKind::kStderr ? Stream::kStderr : Stream::kStatus;
+    std::vector<std::string> lines;
+    if (!r.cmd->Read(s, &lines)) {
+      Unwatch(r.cmd->fd(s));
+      r.cmd->Close(s);
     }
+    HandleStatusLines(r, lines);
   }
 
-  void ParseStatusLines(RunningJob& r) {
-    std::string& b = r.cmd->status_buf;
-    size_t start = 0, nl;
-    while ((nl = b.find('\n', start)) != std::string::npos) {
-      std::string_view line(b.data() + start, nl - start);
-      start = nl + 1;
-      if (line.empty()) continue;
+  void HandleStatusLines(RunningJob& r, const std::vector<std::string>& lines) {
+    for (const std::string& line : lines) {
       Result<ProgressUpdate> u = ParseStatusLine(line);
       if (!u.ok()) {
         spdlog::warn("job {}: ignoring status line: {}", r.job.id, u.status().ToString());
@@ -577,8 +538,6 @@ class Worker {
       }
       MergeProgress(r, std::move(u).value());
     }
-    b.erase(0, start);
-    if (b.size() > 1 << 20) b.clear();  // a runaway line without newline
   }
 
   void MergeProgress(RunningJob& r, ProgressUpdate u) {
@@ -608,53 +567,26 @@ class Worker {
       pids_.erase(p);
       auto it = running_.find(id);
       if (it == running_.end()) continue;
-      it->second.cmd->exited = true;
-      it->second.cmd->wait_status = st;
-      FinishCommand(id, it->second);
+      FinishCommand(id, it->second, st);
     }
   }
 
-  void FinishCommand(std::int64_t id, RunningJob& r) {
-    CommandState& c = *r.cmd;
-    for (FdKind k : {FdKind::kStdout, FdKind::kStderr, FdKind::kStatus}) ReadOutput(r, k);
-    if (!c.status_buf.empty()) {
-      c.status_buf += '\n';
-      ParseStatusLines(r);
+  void FinishCommand(std::int64_t id, RunningJob& r, int wait_status) {
+    CommandRun& c = *r.cmd;
+    std::vector<std::string> lines;
+    c.Reaped(wait_status, &lines);
+    HandleStatusLines(r, lines);
+    Report("pgend " + std::to_string(c.pid()));
+    for (Stream s : kStreams) {
+      Unwatch(c.fd(s));
+      c.Close(s);
     }
-    // Whatever the job left running in its group goes with it.
-    kill(-c.pid, SIGKILL);
-    Report("pgend " + std::to_string(c.pid));
-    Unwatch(c.out);
-    Unwatch(c.err);
-    Unwatch(c.status);
     WriteProgress(r);
-
-    int st = c.wait_status;
-    Completion done{id, r.job.attempt, Completion::Kind::kSucceeded, "", 0};
-    std::string err_tail = c.err_buf;
-    if (c.err_truncated) err_tail = "[…]" + err_tail;
-    auto with_stderr = [&](std::string what) { return err_tail.empty() ? what : what + ": " + err_tail; };
-    if (r.interrupted) {
-      done.kind = Completion::Kind::kInterrupted;
-      done.output = "interrupted by shutdown";
-    } else if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !r.timed_out && !r.cancelled) {
-      done.output = c.out_buf;
-      if (c.out_truncated) done.output += "\n[output truncated at " + FormatSize(r.type->max_output) + "]";
-    } else {
-      done.kind = Completion::Kind::kFailed;
-      if (r.cancelled) {
-        done.output = "cancelled";
-      } else if (r.timed_out) {
-        done.output = with_stderr("timed out after " + FormatDuration(r.type->timeout));
-      } else if (WIFSIGNALED(st)) {
-        done.output = with_stderr("killed by signal " + std::to_string(WTERMSIG(st)) + " (" +
-                                  SignalName(WTERMSIG(st)) + ")");
-      } else {
-        int code = WEXITSTATUS(st);
-        const auto& perm = r.type->permanent_exit_codes;
-        if (std::find(perm.begin(), perm.end(), code) != perm.end()) done.kind = Completion::Kind::kFailedPermanent;
-        done.output = with_stderr("exit code " + std::to_string(code));
-      }
+    ExitFacts facts{wait_status, r.timed_out, r.cancelled, r.interrupted, r.type->timeout,
+                    &r.type->permanent_exit_codes};
+    ExitOutcome o = ClassifyExit(facts, c.out(), c.out_truncated(), r.type->max_output, c.err_tail());
+    Completion done{id, r.job.attempt, o.kind, std::move(o.output), 0};
+    if (o.kind == Completion::Kind::kFailed || o.kind == Completion::Kind::kFailedPermanent) {
       done.retry_delay_ms = RetryDelayMs(r);
     }
     spdlog::debug("job {} attempt {}: {}", id, r.job.attempt,

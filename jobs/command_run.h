@@ -1,0 +1,102 @@
+// CommandRun: one run of a command job — its process (the leader of a session and process group
+// of its own), the read ends of its stdout, stderr and status pipes, the output kept so far
+// (bounded), and the SIGTERM-then-SIGKILL deadline of a stop. It owns the process group: a run
+// destroyed before its process was reaped SIGKILLs the group. ClassifyExit turns how a run ended
+// into the attempt's outcome. Not thread-safe; the caller reaps (waitpid) and calls Reaped().
+#ifndef DROVER_JOBS_COMMAND_RUN_H_
+#define DROVER_JOBS_COMMAND_RUN_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/duration.h"
+#include "common/status.h"
+#include "common/unique_fd.h"
+#include "jobs/job.h"
+#include "jobs/spawner.h"
+
+namespace drover {
+
+class CommandRun {
+ public:
+  enum class Stream { kStdout, kStderr, kStatus };
+
+  // Starts the process; fails as Spawn() does (program, user, permissions). stdout is kept up
+  // to `max_output` bytes, stderr's last `max_output` bytes.
+  static Result<std::unique_ptr<CommandRun>> Start(const SpawnRequest& req, std::uint64_t max_output);
+  ~CommandRun();
+  CommandRun(const CommandRun&) = delete;
+  CommandRun& operator=(const CommandRun&) = delete;
+
+  pid_t pid() const { return pid_; }  // also the process group (and session) id
+  int fd(Stream s) const { return Pipe(s).get(); }  // -1 once closed
+
+  // Reads what `s` has now; complete lines from the status pipe are appended to `status_lines`.
+  // Returns false at end of file: then the caller stops watching fd(s) and calls Close(s).
+  bool Read(Stream s, std::vector<std::string>* status_lines);
+  void Close(Stream s) { Pipe(s).Reset(); }
+
+  // SIGTERM to the group and SIGKILL `grace_us` later (see OnTimer). False when the process has
+  // already been reaped or a stop is under way.
+  bool Stop(std::int64_t now_us, std::int64_t grace_us);
+  // When the stop's grace is over: SIGKILL to the group. 0: nothing pending.
+  std::int64_t kill_at_us() const { return kill_at_us_; }
+  void OnTimer(std::int64_t now_us);
+
+  // The process was reaped: reads what is left in the pipes (a last status line may lack its
+  // newline) and SIGKILLs whatever else is still in its group.
+  void Reaped(int wait_status, std::vector<std::string>* status_lines);
+  bool reaped() const { return reaped_; }
+  int wait_status() const { return wait_status_; }
+
+  const std::string& out() const { return out_; }
+  bool out_truncated() const { return out_truncated_; }
+  // The tail of stderr ("[…]" in front when its start was dropped).
+  std::string err_tail() const { return err_truncated_ ? "[…]" + err_ : err_; }
+
+ private:
+  CommandRun(SpawnedProcess p, std::uint64_t max_output);
+  UniqueFd& Pipe(Stream s) { return s == Stream::kStdout ? out_fd_ : s == Stream::kStderr ? err_fd_ : status_fd_; }
+  const UniqueFd& Pipe(Stream s) const {
+    return s == Stream::kStdout ? out_fd_ : s == Stream::kStderr ? err_fd_ : status_fd_;
+  }
+  void TakeStatusLines(std::vector<std::string>* lines);
+
+  pid_t pid_;
+  UniqueFd out_fd_, err_fd_, status_fd_;
+  std::uint64_t max_output_;
+  std::string out_, err_, status_buf_;
+  bool out_truncated_ = false, err_truncated_ = false;
+  bool reaped_ = false;
+  int wait_status_ = 0;
+  std::int64_t kill_at_us_ = 0;
+};
+
+// How a command run ended, and what the worker knows about why.
+struct ExitFacts {
+  int wait_status = 0;
+  bool timed_out = false;    // stopped by its timeout
+  bool cancelled = false;    // stopped by droverctl cancel
+  bool interrupted = false;  // stopped by a shutdown or recycling: the attempt does not count
+  Duration timeout{0};
+  const std::vector<int>* permanent_exit_codes = nullptr;
+};
+
+struct ExitOutcome {
+  Completion::Kind kind = Completion::Kind::kSucceeded;
+  std::string output;  // the result on success, the error otherwise
+};
+
+// The outcome of an attempt: exit 0 succeeds with stdout as the result (marked when truncated at
+// `max_output`); a stop, a signal or another exit code fails it with the reason and stderr's tail;
+// an exit code in permanent_exit_codes fails it for good; an interrupted run is re-queued.
+ExitOutcome ClassifyExit(const ExitFacts& facts, const std::string& out, bool out_truncated,
+                         std::uint64_t max_output, const std::string& err_tail);
+
+}  // namespace drover
+
+#endif  // DROVER_JOBS_COMMAND_RUN_H_
