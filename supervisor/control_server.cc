@@ -49,6 +49,18 @@ Status RemoveStaleSocket(const std::string& path, const sockaddr_un& addr) {
   return Status::Ok();
 }
 
+// Like WriteAll, without SIGPIPE when the daemon has closed the connection (EPIPE instead).
+Status SendAll(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno("send control request");
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 ControlServer::~ControlServer() { CloseAll(); }
@@ -221,7 +233,9 @@ Result<std::string> ControlRequest(const std::string& path, const std::string& r
     return Status::FromErrno("connect " + path, err);
   }
   std::string line = request + "\n";
-  DROVER_RETURN_IF_ERROR(WriteAll(fd.get(), line.data(), line.size()).Prefixed("send to " + path));
+  // A refused client is answered and disconnected before it speaks: then the send fails, and the
+  // answer (the reason) is still there to read.
+  Status sent = SendAll(fd.get(), line);
   std::string resp;
   std::int64_t deadline = MonotonicUs() + static_cast<std::int64_t>(timeout_ms) * 1000;
   while (resp.find('\n') == std::string::npos) {
@@ -232,7 +246,10 @@ Result<std::string> ControlRequest(const std::string& path, const std::string& r
     char buf[65536];
     ssize_t n = read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Status::IoError("droverd closed the connection without answering");
+    if (n <= 0) {
+      if (!sent.ok()) return sent;
+      return Status::IoError("droverd closed the connection without answering");
+    }
     resp.append(buf, static_cast<size_t>(n));
   }
   return resp.substr(0, resp.find('\n'));

@@ -1,6 +1,7 @@
 #include "supervisor/supervisor.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -110,6 +111,7 @@ class Supervisor {
 
   Status Start() {
     DROVER_RETURN_IF_ERROR(CheckHandlers(config_, handlers_));
+    DROVER_RETURN_IF_ERROR(PrepareDatabaseFiles());
     DROVER_RETURN_IF_ERROR(LockDatabase());
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return Status::FromErrno("prctl(PR_SET_CHILD_SUBREAPER)");
     {
@@ -148,9 +150,39 @@ class Supervisor {
     return OpenSqliteJobStore(config_.supervisor.database, so);
   }
 
+  // The database holds payloads (often secrets): it is created 0600, or 0660 for socket_group
+  // (whose members use droverctl's job verbs on it) whatever the umask; SQLite gives its -wal and
+  // -shm files the same mode and owner. Existing files wider than that are reported.
+  Status PrepareDatabaseFiles() {
+    const std::string& db = config_.supervisor.database;
+    const std::string& group = config_.supervisor.socket_group;
+    const mode_t mode = group.empty() ? 0600 : 0660;
+    UniqueFd fd(open(db.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+    if (fd) {
+      if (fchmod(fd.get(), mode) != 0) return Status::FromErrno("chmod " + db);
+      if (!group.empty()) {
+        struct group* g = getgrnam(group.c_str());
+        if (g == nullptr) return Status::InvalidArgument("socket_group \"" + group + "\" does not exist");
+        if (fchown(fd.get(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
+          return Status::FromErrno("chown " + db + " to group " + group);
+        }
+      }
+      return Status::Ok();
+    }
+    if (errno != EEXIST) return Status::FromErrno("create database " + db + " (does the directory exist?)");
+    struct stat st;
+    if (lstat(db.c_str(), &st) != 0) return Status::FromErrno("stat " + db);
+    if (S_ISLNK(st.st_mode)) return Status::InvalidArgument("database " + db + " is a symbolic link; name the file itself");
+    if (st.st_mode & 0007) {
+      spdlog::warn("{} can be read by every user (mode {:o}): payloads may hold secrets; chmod {:o} {}", db,
+                   st.st_mode & 0777, mode, db);
+    }
+    return Status::Ok();
+  }
+
   Status LockDatabase() {
     std::string path = config_.supervisor.database + ".lock";
-    lock_fd_.Reset(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
+    lock_fd_.Reset(open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!lock_fd_) return Status::FromErrno("open lock file " + path + " (does the directory exist and is it writable?)");
     if (flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
       char buf[32] = {};
@@ -167,7 +199,7 @@ class Supervisor {
 
   Status WritePidfile() {
     if (config_.supervisor.pidfile.empty()) return Status::Ok();
-    UniqueFd fd(open(config_.supervisor.pidfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    UniqueFd fd(open(config_.supervisor.pidfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!fd) return Status::FromErrno("open pidfile " + config_.supervisor.pidfile);
     std::string pid = std::to_string(getpid()) + "\n";
     return WriteAll(fd.get(), pid.data(), pid.size()).Prefixed("write pidfile " + config_.supervisor.pidfile);
@@ -811,6 +843,14 @@ class Supervisor {
     return {{"added", d.added}, {"changed", d.changed}, {"removed", d.removed}, {"restart_required", d.restart_required}};
   }
 
+  // True when `pid` belongs to the session of a running command job (a job leads its own).
+  bool InJobSession(pid_t pid) {
+    pid_t sid = getsid(pid);
+    if (sid <= 0) return false;
+    return Find([sid](const Child& c) { return std::find(c.pgids.begin(), c.pgids.end(), sid) != c.pgids.end(); }) !=
+           nullptr;
+  }
+
   // start, stop or restart of one process; returns what happened, for the operator.
   std::string ProcessVerb(Child& c, const std::string& cmd) {
     std::int64_t now = MonotonicUs();
@@ -834,7 +874,12 @@ class Supervisor {
 
   std::string Dispatch(const std::string& line, const ucred& peer) {
     auto error = [](const std::string& msg) { return json{{"ok", false}, {"error", msg}}.dump(); };
-    (void)peer;  // who may talk at all is decided by the ControlServer when it accepts
+    // Who may connect at all is decided by the ControlServer. A job runs as the daemon's user
+    // under the packaged unit, so it could connect too: requests from a job's session are refused.
+    if (InJobSession(peer.pid)) {
+      spdlog::warn("control: refused a request from pid {}, which runs inside a job", peer.pid);
+      return error("permission denied: a job may not control droverd");
+    }
     Result<ControlCommand> request = ParseControlRequest(line);
     if (!request.ok()) return error(request.status().message());
     const std::string& cmd = request->cmd;

@@ -1,6 +1,7 @@
 // Jobs are contained: no controlling terminal, nothing left running after their end, and only
 // root, the daemon's user and socket_group members reach the control socket.
 #include <grp.h>
+#include <sys/stat.h>
 
 #include <sstream>
 
@@ -80,6 +81,43 @@ TEST(ContainmentTest, SocketGroupMembersMayControlTheDaemon) {
   ShellResult outsider = Ctl(d, "status", "", "setpriv --reuid=65534 --regid=65534 --clear-groups ");
   EXPECT_NE(outsider.code, 0) << outsider.out;
   EXPECT_NE(outsider.out.find("permission denied: uid 65534"), std::string::npos) << outsider.out;
+  EXPECT_TRUE(d.AllRunning());
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+// Payloads may hold secrets: the database and its -wal and -shm files are the daemon's alone,
+// whatever the umask droverd was started with (the test runs under 022).
+TEST(ContainmentTest, TheDatabaseIsCreatedReadableByTheDaemonOnly) {
+  mode_t old = umask(022);
+  Daemon d("[pools.default]\nworkers = 1\n[jobs.x]\ncommand = [\"/bin/true\"]\n");
+  bool started = d.Start();
+  umask(old);
+  ASSERT_TRUE(started) << d.Log();
+  auto store = d.Store();
+  ASSERT_GT(Enqueue(store.get(), "x"), 0);
+  for (const char* suffix : {"", "-wal", "-shm", ".lock"}) {
+    struct stat st;
+    ASSERT_EQ(stat((d.db() + suffix).c_str(), &st), 0) << suffix;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << "drover.db" << suffix;
+  }
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+// Jobs run as the daemon's user under the packaged unit, so the socket's mode lets them in: the
+// daemon itself refuses requests that come from a job's session.
+TEST(ContainmentTest, AJobCannotControlTheDaemon) {
+  Daemon d("[pools.default]\nworkers = 1\n[jobs.rogue]\ncommand = [\"/bin/sh\", \"-c\", \"$CTL -c $CONFIG shutdown\"]\n"
+           "max_attempts = 1\n");
+  std::ofstream(d.config(), std::ios::app) << "env = { CTL = \"" << DROVERCTL_PATH << "\", CONFIG = \"" << d.config()
+                                           << "\" }\n";
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "rogue", "{}", 1);
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_NE(j.last_error.value_or("").find("a job may not control droverd"), std::string::npos)
+      << j.last_error.value_or("");
   EXPECT_TRUE(d.AllRunning());
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
