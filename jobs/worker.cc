@@ -32,6 +32,7 @@ namespace {
 constexpr std::int64_t kProgressIntervalUs = 250'000;
 constexpr std::int64_t kPollIntervalUs = 1'000'000;
 constexpr std::int64_t kHygieneIntervalUs = 5'000'000;
+constexpr int kLoggedBadStatusLines = 10;  // per attempt
 
 std::int64_t Us(Duration d) { return d.count() * 1000; }
 
@@ -44,6 +45,7 @@ struct RunningJob {
   bool timed_out = false, cancelled = false, interrupted = false;
   std::optional<ProgressUpdate> pending;         // progress not yet written
   std::int64_t last_progress_us = 0;
+  int bad_status_lines = 0;
 };
 
 enum class FdKind { kSignal, kInotify, kHandlers, kStdout, kStderr, kStatus };
@@ -533,7 +535,12 @@ class Worker {
     for (const std::string& line : lines) {
       Result<ProgressUpdate> u = ParseStatusLine(line);
       if (!u.ok()) {
-        spdlog::warn("job {}: ignoring status line: {}", r.job.id, u.status().ToString());
+        // A job can write bad lines far faster than a log should take them.
+        if (++r.bad_status_lines <= kLoggedBadStatusLines) {
+          spdlog::warn("job {}: ignoring status line: {}{}", r.job.id, u.status().ToString(),
+                       r.bad_status_lines == kLoggedBadStatusLines ? " (further bad lines of this attempt are not logged)"
+                                                                   : "");
+        }
         continue;
       }
       MergeProgress(r, std::move(u).value());

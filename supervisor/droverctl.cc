@@ -7,6 +7,8 @@
 #include <map>
 #include <sstream>
 
+#include "common/escape.h"
+
 namespace drover {
 namespace {
 
@@ -157,9 +159,13 @@ int Prompt(CtlContext& ctx) {
 int DroverctlMain(int argc, char** argv) {
   const char* env = getenv("DROVER_CONFIG");
   std::string path = env && *env ? env : "/etc/drover/drover.toml";
+  // Job types, errors and results come from jobs and enqueuers: escape the control characters
+  // in them (JSON output escapes them by itself) before they reach a terminal.
+  EscapingStreambuf safe_out(std::cout.rdbuf()), safe_err(std::cerr.rdbuf());
+  std::ostream out(&safe_out), err(&safe_err);
   CtlContext ctx;
-  ctx.out = &std::cout;
-  ctx.err = &std::cerr;
+  ctx.out = &out;
+  ctx.err = &err;
   std::vector<std::string> words;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

@@ -122,5 +122,32 @@ TEST(ContainmentTest, AJobCannotControlTheDaemon) {
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
+// Job types, errors and output come from enqueuers and jobs: control characters in them must not
+// forge log lines or reach the operator's terminal raw.
+TEST(ContainmentTest, ControlCharactersAreEscapedInTheLogAndInDroverctl) {
+  Daemon d("[pools.default]\nworkers = 1\n[jobs.noisy]\n"
+           "command = [\"/bin/sh\", \"-c\", \"i=0; while [ $i -lt 500 ]; do echo bad >&3; i=$((i+1)); done; "
+           "printf '\\\\033[31mred' >&2; exit 1\"]\nmax_attempts = 1\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t forged = Enqueue(store.get(), "x\n2026-01-01T00:00:00.000+00:00 info  [supervisor 1] forged", "{}", 1);
+  std::int64_t noisy = Enqueue(store.get(), "noisy", "{}", 1);
+  ASSERT_TRUE(Finished(store.get(), forged)) << d.Log();
+  ASSERT_TRUE(Finished(store.get(), noisy)) << d.Log();
+  EXPECT_NE(store->Get(noisy)->last_error.value_or("").find("\x1b[31mred"), std::string::npos);
+  std::string log = d.Log();
+  EXPECT_EQ(log.find("\n2026-01-01T00:00:00.000+00:00 info  [supervisor 1] forged"), std::string::npos) << log;
+  EXPECT_NE(log.find("x\\n2026-01-01"), std::string::npos) << log;
+  size_t warnings = 0;
+  for (size_t at = 0; (at = log.find("ignoring status line", at)) != std::string::npos; ++at) ++warnings;
+  EXPECT_EQ(warnings, 10u);
+  ShellResult shown = Ctl(d, "show " + std::to_string(noisy));
+  EXPECT_EQ(shown.out.find('\x1b'), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("\\x1b[31mred"), std::string::npos) << shown.out;
+  ShellResult listed = Ctl(d, "jobs");
+  EXPECT_EQ(listed.out.find("\n2026-01-01"), std::string::npos) << listed.out;
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
 }  // namespace
 }  // namespace drover::testing

@@ -1,0 +1,37 @@
+// Escaping of control characters in untrusted text (job types, errors, results, payloads) that
+// reaches a log file or a terminal, so that it can neither forge log lines nor send escape
+// sequences to an operator's terminal. Pure; thread-safe.
+#ifndef DROVER_COMMON_ESCAPE_H_
+#define DROVER_COMMON_ESCAPE_H_
+
+#include <streambuf>
+#include <string>
+#include <string_view>
+
+namespace drover {
+
+// True for the bytes EscapeControl rewrites: C0 controls and DEL; tab always passes, and a
+// newline passes when `keep_newlines`.
+bool IsEscaped(unsigned char c, bool keep_newlines);
+
+// `s` with each such byte written as \n, \r or \xNN (UTF-8 text passes unchanged).
+std::string EscapeControl(std::string_view s, bool keep_newlines = false);
+
+// A stream buffer that escapes what it passes on to `target` (keeping newlines): put it under
+// std::cout for text meant for a terminal.
+class EscapingStreambuf : public std::streambuf {
+ public:
+  explicit EscapingStreambuf(std::streambuf* target) : target_(target) {}
+
+ protected:
+  int_type overflow(int_type c) override;
+  std::streamsize xsputn(const char* s, std::streamsize n) override;
+  int sync() override { return target_->pubsync(); }
+
+ private:
+  std::streambuf* target_;
+};
+
+}  // namespace drover
+
+#endif  // DROVER_COMMON_ESCAPE_H_
