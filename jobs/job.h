@@ -134,6 +134,7 @@ struct ScheduleState {
   std::optional<std::int64_t> last_run_ms;  // the time slot of the last run
   std::optional<std::int64_t> last_job_id;
   std::optional<JobState> last_job_state;   // absent when that job was pruned or deleted
+  std::optional<std::string> last_job_type;
   bool paused = false;
 };
 

@@ -71,7 +71,7 @@ std::int64_t ScheduleRunner::Handle(const ScheduleConfig& s, const Timetable& t,
   std::string why;
   if (st.paused) {
     why = "the schedule is paused";
-  } else if (!s.overlap && st.last_job_state &&
+  } else if (!s.overlap && st.last_job_state && st.last_job_type == s.job &&
              (*st.last_job_state == JobState::kQueued || *st.last_job_state == JobState::kRunning)) {
     why = "its previous run (job " + std::to_string(*st.last_job_id) + ") is still " +
           std::string(JobStateName(*st.last_job_state)) + " and overlap = false";

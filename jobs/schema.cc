@@ -1,5 +1,7 @@
 #include "jobs/schema.h"
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 
 namespace drover {
@@ -71,16 +73,55 @@ CREATE TABLE schedules (
 )sql";
 }
 
+// Unique keys are scoped by job type, so an enqueuer cannot block another type's jobs (a
+// schedule's runs among them) by holding their key. The size limits the API enforces hold for
+// plain SQL too: through triggers rather than CHECK constraints, which SQLite adds only by
+// rebuilding the table (a long write lock on a large queue during an upgrade).
+std::string V3() {
+  return R"sql(
+DROP INDEX jobs_unique;
+CREATE UNIQUE INDEX jobs_unique ON jobs (type, unique_key)
+  WHERE unique_key IS NOT NULL AND state IN ('queued', 'running');
+CREATE TRIGGER drover_jobs_limits_insert BEFORE INSERT ON jobs
+  WHEN length(CAST(NEW.payload AS BLOB)) > 1048576 OR length(CAST(NEW.checkpoint AS BLOB)) > 65536
+  BEGIN SELECT RAISE(ABORT, 'drover: a payload is limited to 1 MiB, a checkpoint to 64 KiB'); END;
+CREATE TRIGGER drover_jobs_limits_update BEFORE UPDATE OF payload, checkpoint ON jobs
+  WHEN length(CAST(NEW.payload AS BLOB)) > 1048576 OR length(CAST(NEW.checkpoint AS BLOB)) > 65536
+  BEGIN SELECT RAISE(ABORT, 'drover: a payload is limited to 1 MiB, a checkpoint to 64 KiB'); END;
+)sql";
+}
+
 struct Migration {
   int version;
   std::string (*sql)();
 };
 
-constexpr Migration kMigrations[] = {{1, V1}, {2, V2}};
+constexpr Migration kMigrations[] = {{1, V1}, {2, V2}, {3, V3}};
+
+// The triggers and views drover creates; any other would run inside drover's own transactions.
+constexpr const char* kOwnTriggersAndViews[] = {"drover_jobs_limits_insert", "drover_jobs_limits_update"};
 
 }  // namespace
 
 int LatestSchemaVersion() { return kMigrations[std::size(kMigrations) - 1].version; }
+
+Status CheckNoForeignTriggers(SqliteDb* db) {
+  Result<Statement> st = db->Prepare("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')");
+  if (!st.ok()) return st.status().Prefixed("read " + db->path());
+  while (true) {
+    Result<bool> row = st->Step();
+    if (!row.ok()) return row.status().Prefixed("read " + db->path());
+    if (!*row) return Status::Ok();
+    std::string name = st->Text(1);
+    if (std::find(std::begin(kOwnTriggersAndViews), std::end(kOwnTriggersAndViews), name) !=
+        std::end(kOwnTriggersAndViews)) {
+      continue;
+    }
+    return Status::Corruption("database " + db->path() + " holds " + st->Text(0) + " \"" + name +
+                              "\", which drover did not create and which would run inside its transactions; "
+                              "drop it (DROP " + (st->Text(0) == "view" ? "VIEW " : "TRIGGER ") + name + ")");
+  }
+}
 
 Status MigrateSchema(SqliteDb* db) {
   Result<std::int64_t> version = db->PragmaInt("user_version");

@@ -14,6 +14,10 @@ Status MigrateSchema(SqliteDb* db);
 
 int LatestSchemaVersion();
 
+// Fails with Corruption naming a trigger or view in the database that drover did not create:
+// whoever can write the file could otherwise run SQL inside drover's transactions.
+Status CheckNoForeignTriggers(SqliteDb* db);
+
 }  // namespace drover
 
 #endif  // DROVER_JOBS_SCHEMA_H_

@@ -376,7 +376,7 @@ class SqliteJobStore final : public JobStore {
 
   Result<std::vector<ScheduleState>> Schedules() override {
     Result<Statement> st = db_.Prepare(
-        "SELECT s.name, s.spec, s.next_run, s.last_run, s.last_job_id, s.paused, j.state "
+        "SELECT s.name, s.spec, s.next_run, s.last_run, s.last_job_id, s.paused, j.state, j.type "
         "FROM schedules s LEFT JOIN jobs j ON j.id = s.last_job_id ORDER BY s.name");
     if (!st.ok()) return st.status();
     std::vector<ScheduleState> out;
@@ -392,6 +392,7 @@ class SqliteJobStore final : public JobStore {
       s.last_job_id = st->OptInt64(4);
       s.paused = st->Int64(5) != 0;
       if (std::optional<std::string> state = st->OptText(6)) s.last_job_state = ParseJobState(*state);
+      s.last_job_type = st->OptText(7);
       out.push_back(std::move(s));
     }
   }
@@ -554,9 +555,9 @@ class SqliteJobStore final : public JobStore {
         continue;
       }
       Result<Statement> existing = db_.Prepare(
-          "SELECT id, state FROM jobs WHERE unique_key = ?1 AND state IN ('queued', 'running')");
+          "SELECT id, state FROM jobs WHERE type = ?2 AND unique_key = ?1 AND state IN ('queued', 'running')");
       if (!existing.ok()) return existing.status();
-      existing->Bind(1, r.unique_key.value_or(""));
+      existing->Bind(1, r.unique_key.value_or("")).Bind(2, r.type);
       Result<bool> row = existing->Step();
       if (!row.ok()) return row.status();
       if (!*row) return Status::Internal("enqueue " + r.type + ": insert ignored but no job holds its unique key");
@@ -724,6 +725,7 @@ Result<std::unique_ptr<JobStore>> OpenSqliteJobStore(const std::string& path, co
   } else {
     DROVER_RETURN_IF_ERROR(MigrateSchema(&*db));
   }
+  DROVER_RETURN_IF_ERROR(CheckNoForeignTriggers(&*db));
   return std::unique_ptr<JobStore>(new SqliteJobStore(std::move(db).value(), options));
 }
 

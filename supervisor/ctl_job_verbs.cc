@@ -182,8 +182,14 @@ int Enqueue(CtlContext& ctx, const std::vector<std::string>& in) {
     if (!d.ok()) return Usage(ctx, "enqueue", d.status().message());
     r.expires_at_ms = r.run_at_ms.value_or(NowMs()) + d->count();
   }
-  if (auto* v = opt("--unique-key")) r.unique_key = *v;
-  else if (type->unique) r.unique_key = UniqueKeyFor(r.type, r.payload);
+  if (auto* v = opt("--unique-key")) {
+    if (v->rfind("schedule:", 0) == 0) {
+      return Usage(ctx, "enqueue", "unique keys starting with \"schedule:\" belong to the scheduler's runs");
+    }
+    r.unique_key = *v;
+  } else if (type->unique) {
+    r.unique_key = UniqueKeyFor(r.type, r.payload);
+  }
   Result<std::unique_ptr<JobStore>> store = Open(ctx);
   if (!store.ok()) return Fail(ctx, store.status());
   Result<EnqueueResult> e = (*store)->Enqueue(r);

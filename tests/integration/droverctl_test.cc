@@ -134,7 +134,7 @@ TEST(DroverctlTest, ProcessVerbs) {
 TEST(DroverctlTest, UsageErrorsExitTwo) {
   Daemon d(kConfig);
   for (const char* args : {"show", "show abc", "enqueue", "jobs --state bogus", "jobs --limit",
-                           "enqueue echo --delay soon", "wait", "start", "signal HUP", "prune --state queued",
+                           "enqueue echo --delay soon", "enqueue echo --unique-key schedule:x:1", "wait", "start", "signal HUP", "prune --state queued",
                            "enqueue echo {} {}", "enqueue echo --priority high", "enqueue echo --delay 1s --at 2026-01-01T00:00:00Z",
                            "enqueue echo --bogus 1", "jobs extra", "show 1 2", "cancel", "cancel x", "retry", "delete",
                            "delete -1", "prune --older-than soon", "stats extra", "queues extra", "pause", "pause a b",

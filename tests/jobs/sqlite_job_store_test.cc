@@ -128,6 +128,49 @@ TEST_F(StoreTest, PausedQueuesAreSkipped) {
   EXPECT_EQ(got[0].id, id);
 }
 
+// Holding another type's key must not block it (a schedule's runs hold "schedule:NAME:SLOT").
+TEST_F(StoreTest, UniqueKeysAreScopedByType) {
+  EnqueueRequest r;
+  r.type = "report";
+  r.unique_key = "schedule:nightly:2026-01-01T03:00:00Z";
+  EnqueueRequest squatter = r;
+  squatter.type = "other";
+  std::int64_t other = Add(squatter);
+  Result<EnqueueResult> run = store_->Enqueue(r);
+  ASSERT_TRUE(run.ok());
+  EXPECT_FALSE(run->duplicate);
+  EXPECT_NE(run->id, other);
+  EXPECT_TRUE(store_->Enqueue(r)->duplicate);
+}
+
+// Plain SQL must not get past the limits the API enforces: a huge payload took a worker to
+// gigabytes, a huge checkpoint made every attempt fail with E2BIG.
+TEST_F(StoreTest, PlainSqlIsHeldToThePayloadAndCheckpointLimits) {
+  SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
+  std::string big = "'\"" + std::string(kMaxPayloadBytes, 'x') + "\"'";
+  Status s = db.Exec("INSERT INTO jobs (type, payload) VALUES ('t', " + big + ")");
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("a payload is limited to 1 MiB"), std::string::npos) << s.ToString();
+  std::int64_t id = Add("t");
+  s = db.Exec("UPDATE jobs SET checkpoint = '" + std::string(65537, 'c') + "' WHERE id = " + std::to_string(id));
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(db.Exec("UPDATE jobs SET checkpoint = '" + std::string(65536, 'c') + "' WHERE id = " +
+                      std::to_string(id)).ok());
+}
+
+TEST_F(StoreTest, ATriggerDroverDidNotCreateIsRefused) {
+  {
+    SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
+    ASSERT_TRUE(db.Exec("CREATE TRIGGER sneaky AFTER UPDATE ON jobs BEGIN DELETE FROM jobs; END").ok());
+  }
+  store_.reset();
+  Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(path_, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("holds trigger \"sneaky\", which drover did not create"), std::string::npos)
+      << s.status().ToString();
+  EXPECT_NE(s.status().message().find("DROP TRIGGER sneaky"), std::string::npos);
+}
+
 TEST_F(StoreTest, UniqueKeyReturnsTheExistingJobWhileQueuedOrRunning) {
   EnqueueRequest r;
   r.type = "a";
@@ -599,10 +642,21 @@ TEST_F(StoreTest, TriggerAndPauseNeedAStoredSchedule) {
 TEST_F(StoreTest, OlderSchemaIsMigratedForward) {
   {
     SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
-    ASSERT_TRUE(db.Exec("DROP TABLE schedules; PRAGMA user_version=1").ok());
+    // Back to version 1 as it was: no schedules, a global unique key, no limit triggers.
+    ASSERT_TRUE(db.Exec("DROP TABLE schedules; DROP TRIGGER drover_jobs_limits_insert; "
+                        "DROP TRIGGER drover_jobs_limits_update; DROP INDEX jobs_unique; "
+                        "CREATE UNIQUE INDEX jobs_unique ON jobs (unique_key) "
+                        "WHERE unique_key IS NOT NULL AND state IN ('queued', 'running'); PRAGMA user_version=1")
+                    .ok());
   }
   store_ = Open();
   ASSERT_NE(store_, nullptr);
+  EnqueueRequest r;
+  r.type = "a";
+  r.unique_key = "k";
+  Add(r);
+  r.type = "b";
+  EXPECT_FALSE(store_->Enqueue(r)->duplicate);  // v3: scoped by type
   std::vector<ScheduleSeed> seeds{{"a", "every 1h", 1000}};
   EXPECT_TRUE(store_->SyncSchedules(seeds).ok());
   SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
