@@ -20,23 +20,31 @@ std::string SignalName(int sig) {
 
 }  // namespace
 
-Result<std::unique_ptr<CommandRun>> CommandRun::Start(const SpawnRequest& req, std::uint64_t max_output) {
+Result<std::unique_ptr<CommandRun>> CommandRun::Start(SpawnRequest req, std::uint64_t max_output,
+                                                      JobCgroup cgroup) {
+  req.cgroup_procs_fd = cgroup.procs_fd();
   Result<SpawnedProcess> p = Spawn(req);
   if (!p.ok()) return p.status();
-  return std::unique_ptr<CommandRun>(new CommandRun(std::move(p).value(), max_output));
+  return std::unique_ptr<CommandRun>(new CommandRun(std::move(p).value(), max_output, std::move(cgroup)));
 }
 
-CommandRun::CommandRun(SpawnedProcess p, std::uint64_t max_output)
+CommandRun::CommandRun(SpawnedProcess p, std::uint64_t max_output, JobCgroup cgroup)
     : pid_(p.pid),
       out_fd_(std::move(p.stdout_fd)),
       err_fd_(std::move(p.stderr_fd)),
       status_fd_(std::move(p.status_fd)),
-      max_output_(max_output) {}
+      max_output_(max_output),
+      cgroup_(std::move(cgroup)) {}
 
 CommandRun::~CommandRun() {
   // Never leave a job running unowned. Once reaped, the pid may belong to someone else: only
-  // the group is signalled then, which Reaped() already emptied.
+  // the group is signalled then, which Reaped() already emptied. The cgroup goes with cgroup_.
   if (!reaped_) kill(-pid_, SIGKILL);
+}
+
+void CommandRun::KillAll() {
+  kill(-pid_, SIGKILL);
+  cgroup_.Kill();  // also what left the group: other sessions, other process groups
 }
 
 bool CommandRun::Read(Stream s, std::vector<std::string>* status_lines) {
@@ -85,7 +93,7 @@ bool CommandRun::Stop(std::int64_t now_us, std::int64_t grace_us) {
 
 void CommandRun::OnTimer(std::int64_t now_us) {
   if (kill_at_us_ == 0 || now_us < kill_at_us_) return;
-  kill(-pid_, SIGKILL);
+  KillAll();
   kill_at_us_ = 0;
 }
 
@@ -98,8 +106,8 @@ void CommandRun::Reaped(int wait_status, std::vector<std::string>* status_lines)
     status_buf_ += '\n';
     TakeStatusLines(status_lines);
   }
-  // Whatever the job left running in its group goes with it.
-  kill(-pid_, SIGKILL);
+  // Whatever the job left running in its group (and its cgroup) goes with it.
+  KillAll();
 }
 
 ExitOutcome ClassifyExit(const ExitFacts& f, const std::string& out, bool out_truncated, std::uint64_t max_output,

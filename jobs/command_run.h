@@ -1,7 +1,8 @@
 // CommandRun: one run of a command job — its process (the leader of a session and process group
 // of its own), the read ends of its stdout, stderr and status pipes, the output kept so far
-// (bounded), and the SIGTERM-then-SIGKILL deadline of a stop. It owns the process group: a run
-// destroyed before its process was reaped SIGKILLs the group. ClassifyExit turns how a run ended
+// (bounded), and the SIGTERM-then-SIGKILL deadline of a stop. It owns the process group and, where
+// there is one, the job's cgroup: a run destroyed before its process was reaped SIGKILLs the
+// group, and its cgroup is emptied (cgroup.kill) and removed in any case. ClassifyExit turns how a run ended
 // into the attempt's outcome. Not thread-safe; the caller reaps (waitpid) and calls Reaped().
 #ifndef DROVER_JOBS_COMMAND_RUN_H_
 #define DROVER_JOBS_COMMAND_RUN_H_
@@ -17,6 +18,7 @@
 #include "common/status.h"
 #include "common/unique_fd.h"
 #include "jobs/job.h"
+#include "jobs/job_cgroup.h"
 #include "jobs/spawner.h"
 
 namespace drover {
@@ -25,9 +27,10 @@ class CommandRun {
  public:
   enum class Stream { kStdout, kStderr, kStatus };
 
-  // Starts the process; fails as Spawn() does (program, user, permissions). stdout is kept up
-  // to `max_output` bytes, stderr's last `max_output` bytes.
-  static Result<std::unique_ptr<CommandRun>> Start(const SpawnRequest& req, std::uint64_t max_output);
+  // Starts the process, in `cgroup` when that is valid; fails as Spawn() does (program, user,
+  // permissions). stdout is kept up to `max_output` bytes, stderr's last `max_output` bytes.
+  static Result<std::unique_ptr<CommandRun>> Start(SpawnRequest req, std::uint64_t max_output,
+                                                   JobCgroup cgroup = {});
   ~CommandRun();
   CommandRun(const CommandRun&) = delete;
   CommandRun& operator=(const CommandRun&) = delete;
@@ -59,7 +62,8 @@ class CommandRun {
   std::string err_tail() const { return err_truncated_ ? "[…]" + err_ : err_; }
 
  private:
-  CommandRun(SpawnedProcess p, std::uint64_t max_output);
+  CommandRun(SpawnedProcess p, std::uint64_t max_output, JobCgroup cgroup);
+  void KillAll();
   UniqueFd& Pipe(Stream s) { return s == Stream::kStdout ? out_fd_ : s == Stream::kStderr ? err_fd_ : status_fd_; }
   const UniqueFd& Pipe(Stream s) const {
     return s == Stream::kStdout ? out_fd_ : s == Stream::kStderr ? err_fd_ : status_fd_;
@@ -74,6 +78,7 @@ class CommandRun {
   bool reaped_ = false;
   int wait_status_ = 0;
   std::int64_t kill_at_us_ = 0;
+  JobCgroup cgroup_;  // declared last: destroyed (killed and removed) first
 };
 
 // How a command run ended, and what the worker knows about why.

@@ -97,6 +97,7 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
   const std::optional<std::int64_t> nofile = req.limit_nofile;
   const std::optional<std::uint64_t> as = req.limit_as;
   const pid_t worker = getpid();
+  const int cgroup_fd = req.cgroup_procs_fd;
 
   // Runs in the vfork child between fork and exec: syscalls only, no allocation.
   auto setup = [&](auto& exec) {
@@ -104,6 +105,8 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
     // A session of its own: its own process group, and no controlling terminal, so a job cannot
     // open /dev/tty and type into the terminal droverd was started from.
     if (setsid() < 0) return fail("setsid");
+    // "0" moves the writer: everything the job starts from now on is in its cgroup.
+    if (cgroup_fd >= 0 && write(cgroup_fd, "0", 1) != 1) return fail("join the job's cgroup");
     sigset_t none;
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return fail("sigprocmask");

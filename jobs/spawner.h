@@ -26,6 +26,7 @@ struct SpawnRequest {
   std::string group;                       // primary group; empty: the user's
   std::optional<std::int64_t> limit_nofile;
   std::optional<std::uint64_t> limit_as;
+  int cgroup_procs_fd = -1;                // the job moves itself into this cgroup before exec
 };
 
 struct SpawnedProcess {

@@ -114,6 +114,7 @@ class Worker {
     Result<std::int64_t> v = store_->DataVersion();
     if (!v.ok()) return v.status();
     data_version_ = *v;
+    cgroup_root_ = JobCgroupRoot(o_.config->supervisor.database);
 
     std::int64_t now = MonotonicUs();
     started_us_ = now;
@@ -267,6 +268,7 @@ class Worker {
       due_us_ = 0;
     }
     if (now >= next_hygiene_us_) {
+      RemoveDrainedJobCgroups();
       CheckHygiene(true);
       next_hygiene_us_ = now + kHygieneIntervalUs;
     }
@@ -492,7 +494,16 @@ class Worker {
     req.group = t.group;
     req.limit_nofile = t.limit_nofile;
     req.limit_as = t.limit_as;
-    Result<std::unique_ptr<CommandRun>> run = CommandRun::Start(req, t.max_output);
+    JobCgroup cgroup;
+    if (!cgroup_root_.empty()) {
+      Result<JobCgroup> cg = JobCgroup::Create(cgroup_root_, JobCgroupName(getpid(), r.job.id, r.job.attempt));
+      if (cg.ok()) {
+        cgroup = std::move(cg).value();
+      } else {
+        spdlog::warn("job {}: {}; contained by its process group only", r.job.id, cg.status().ToString());
+      }
+    }
+    Result<std::unique_ptr<CommandRun>> run = CommandRun::Start(req, t.max_output, std::move(cgroup));
     if (!run.ok()) return run.status();
     std::unique_ptr<CommandRun> cmd = std::move(run).value();  // from here on its group dies with it
     for (Stream s : kStreams) {
@@ -647,6 +658,7 @@ class Worker {
   std::unique_ptr<HandlerPool> handlers_;  // declared after running_: joined first
   std::vector<Completion> completions_;
   std::string wal_name_;
+  std::string cgroup_root_;  // where job cgroups go; empty: none (job_cgroup.h)
   std::int64_t data_version_ = 0;
   std::int64_t recheck_us_ = 0;
   int recheck_step_ = 0;

@@ -27,6 +27,7 @@
 #include "common/logging.h"
 #include "common/time_util.h"
 #include "common/unique_fd.h"
+#include "jobs/job_cgroup.h"
 #include "jobs/job_store.h"
 #include "jobs/process_store.h"
 #include "jobs/scheduler.h"
@@ -100,6 +101,8 @@ class Supervisor {
       Wait(NextTimeout(now));
     }
     control_.CloseAll();
+    // Cgroups a worker left while their processes were still exiting.
+    if (!job_cgroups_.empty()) KillJobCgroups(job_cgroups_);
     unlink(config_.supervisor.socket.c_str());
     if (!config_.supervisor.pidfile.empty()) unlink(config_.supervisor.pidfile.c_str());
     spdlog::info("stopped");
@@ -114,6 +117,14 @@ class Supervisor {
     DROVER_RETURN_IF_ERROR(PrepareDatabaseFiles());
     DROVER_RETURN_IF_ERROR(LockDatabase());
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return Status::FromErrno("prctl(PR_SET_CHILD_SUBREAPER)");
+    job_cgroups_ = JobCgroupRoot(config_.supervisor.database);
+    if (job_cgroups_.empty()) {
+      spdlog::info("no cgroup v2 subtree is delegated to droverd: a job's processes that leave its process group "
+                   "are killed when the job ends, but not at once by a timeout or cancel (under systemd: Delegate=yes)");
+    } else if (int n = KillJobCgroups(job_cgroups_); n > 0) {
+      // Before the recovery below: their jobs are about to run again.
+      spdlog::warn("killed what {} job(s) of an earlier droverd left running", n);
+    }
     {
       // Opened, migrated and closed again before any fork.
       Result<std::unique_ptr<JobStore>> store = OpenStore();
@@ -439,8 +450,10 @@ class Supervisor {
     std::string how = DescribeWait(st);
     std::string worker_id = c.pool.empty() ? "" : c.worker_id();
     std::string who = c.name + " (pid " + std::to_string(c.pid) + ") " + how;
-    // Job process groups the worker reported go too (members that are not orphans).
+    // Job process groups the worker reported go too (members that are not orphans), and all
+    // that its jobs' cgroups hold.
     for (pid_t pg : c.pgids) kill(-pg, SIGKILL);
+    if (!job_cgroups_.empty() && !c.pool.empty()) KillJobCgroups(job_cgroups_, c.pid);
     epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.pipe.get(), nullptr);
     c.pipe.Reset();
     c.last_exit = how;
@@ -608,6 +621,7 @@ class Supervisor {
     // to this subreaper: they do not outlive their job by more than a second.
     if (now >= next_sweep_us_) {
       KillOrphans();
+      RemoveDrainedJobCgroups();
       next_sweep_us_ = now + 1'000'000;
     }
   }
@@ -998,6 +1012,7 @@ class Supervisor {
   bool ready_sent_ = false;
   std::int64_t force_at_us_ = 0;
   std::int64_t next_sweep_us_ = 0;
+  std::string job_cgroups_;  // where workers put job cgroups; empty: none (jobs/job_cgroup.h)
   std::int64_t watchdog_us_ = 0, next_watchdog_us_ = 0;
 };
 

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "jobs/job_cgroup.h"
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
 
@@ -59,6 +60,32 @@ max_attempts = 1
   std::ifstream(pidfile) >> escaped;
   ASSERT_GT(escaped, 0);
   EXPECT_TRUE(WaitFor([&] { return !Alive(escaped); }, 3000)) << "pid " << escaped << " survived the job";
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+// Where droverd may create cgroups, a job's processes are in its cgroup wherever they went: those
+// that outlived a kill -9 of droverd are killed at the next start, before the job runs again.
+TEST(ContainmentTest, WhatAJobLeftAfterDroverdWasKilledDiesBeforeItRunsAgain) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.escape]
+command = ["/bin/sh", "-c", "setsid sleep 3001 & echo $! >> \"$PIDFILE\"; sleep 60"]
+)", "shutdown_timeout = \"500ms\"\n");
+  if (JobCgroupRoot(d.db()).empty()) GTEST_SKIP() << "no cgroup v2 subtree to create job cgroups in";
+  std::string pidfile = d.dir() + "/escaped.pid";
+  std::ofstream(d.config(), std::ios::app) << "env = { PIDFILE = \"" << pidfile << "\" }\n";
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  Enqueue(store.get(), "escape");
+  pid_t escaped = 0;
+  ASSERT_TRUE(WaitFor([&] { return (std::ifstream(pidfile) >> escaped) && escaped > 0; }, 5000));
+  d.Kill();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(Alive(escaped)) << "in a session of its own, PDEATHSIG does not reach it";
+  ASSERT_TRUE(d.Start()) << d.Log();
+  EXPECT_FALSE(Alive(escaped)) << "pid " << escaped << " outlived droverd and its restart";
+  EXPECT_NE(d.Log().find("killed what 1 job(s) of an earlier droverd left running"), std::string::npos) << d.Log();
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 

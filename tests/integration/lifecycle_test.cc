@@ -65,8 +65,8 @@ env = { LOG = ")" << log << "\" }\n";
   ASSERT_TRUE(WaitFor([&] { return store->Get(id)->state == JobState::kSucceeded; }, 10'000)) << d.Log();
   std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // attempt 1 would have ended by now
   std::string lines = ReadFile(log);
+  // Killed as an orphan of droverd, or with the job's cgroup where droverd can create those.
   EXPECT_EQ(lines, "start 1\nstart 2\nend 2\n") << d.Log();
-  EXPECT_NE(d.Log().find("killed 1 orphaned job process"), std::string::npos) << d.Log();
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 

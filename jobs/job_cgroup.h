@@ -1,0 +1,64 @@
+// Job cgroups: where the system delegates a cgroup v2 subtree to droverd (a root droverd, or a
+// unit with Delegate=yes), each command job runs in a cgroup of its own, so that every process it
+// starts — in another process group or session too — is killed with it (cgroup.kill). Elsewhere
+// jobs are contained by their process group and droverd's orphan sweep only. Not thread-safe.
+#ifndef DROVER_JOBS_JOB_CGROUP_H_
+#define DROVER_JOBS_JOB_CGROUP_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "common/unique_fd.h"
+
+namespace drover {
+
+// Where this droverd's job cgroups go: "<this process's cgroup>/drover-<tag>-", a path prefix on
+// the cgroup v2 hierarchy (at /sys/fs/cgroup or /sys/fs/cgroup/unified) that each job cgroup's
+// name completes; `tag` names the database, so instances on other databases never touch each
+// other's jobs, and no directory of droverd's own is left behind when it is killed. Empty when
+// there is no cgroup v2 hierarchy or this process may not create cgroups in its own.
+std::string JobCgroupRoot(const std::string& database);
+
+// The name of a job attempt's cgroup, started by worker process `worker`.
+std::string JobCgroupName(pid_t worker, std::int64_t job_id, int attempt);
+
+// Kills every process in the job cgroups under `root` that worker `worker` started (every job
+// cgroup when `worker` is 0: those of an earlier droverd on the same database) and removes those
+// cgroups. Returns the number of cgroups that still held processes.
+int KillJobCgroups(const std::string& root, pid_t worker = 0);
+
+// Removes cgroups whose processes were killed but had not gone yet when their run ended.
+void RemoveDrainedJobCgroups();
+
+// One job attempt's cgroup. Destroying it kills what is left in it and removes it (later, if its
+// processes are still exiting).
+class JobCgroup {
+ public:
+  JobCgroup() = default;
+  // Creates the cgroup `root` + `name`. Fails naming the path.
+  static Result<JobCgroup> Create(const std::string& root, const std::string& name);
+  ~JobCgroup();
+  JobCgroup(JobCgroup&& other) noexcept;
+  JobCgroup& operator=(JobCgroup&& other) noexcept;
+  JobCgroup(const JobCgroup&) = delete;
+  JobCgroup& operator=(const JobCgroup&) = delete;
+
+  bool valid() const { return !path_.empty(); }
+  const std::string& path() const { return path_; }
+  // cgroup.procs, open for writing: a starting job writes "0" to it to move itself in.
+  int procs_fd() const { return procs_.get(); }
+  // SIGKILL to every process in the cgroup (cgroup.kill). False when that failed.
+  bool Kill();
+
+ private:
+  void Release();
+  std::string path_;
+  UniqueFd procs_;
+};
+
+}  // namespace drover
+
+#endif  // DROVER_JOBS_JOB_CGROUP_H_
