@@ -76,15 +76,17 @@ Status ControlServer::Listen(const std::string& path, const std::string& group, 
   listen_.Reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!listen_) return Status::FromErrno("socket");
   DROVER_RETURN_IF_ERROR(RemoveStaleSocket(path, *addr));
-  if (bind(listen_.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) != 0) {
-    return Status::FromErrno("bind control socket " + path + " (does its directory exist?)");
-  }
-  if (chmod(path.c_str(), 0660) != 0) return Status::FromErrno("chmod " + path);
+  // Born 0660 (no chmod by path afterwards, which a link swapped in meanwhile would redirect).
+  mode_t old_umask = umask(0117);
+  int bound = bind(listen_.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr);
+  int bind_errno = errno;
+  umask(old_umask);
+  if (bound != 0) return Status::FromErrno("bind control socket " + path + " (does its directory exist?)", bind_errno);
   if (!group.empty()) {
     struct group* g = getgrnam(group.c_str());
     if (g == nullptr) return Status::InvalidArgument("socket_group \"" + group + "\" does not exist");
     group_ = g->gr_gid;
-    if (chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
+    if (lchown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
       return Status::FromErrno("chown " + path + " to group " + group);
     }
   }

@@ -1,6 +1,12 @@
 // droverd's command line, shared by droverd itself and programs that embed drover.
+#include <sys/stat.h>
+
 #include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/logging.h"
 #include "supervisor/process_init.h"
@@ -14,6 +20,25 @@ constexpr const char* kUsage =
     "  -c, --config FILE   configuration (default: $DROVER_CONFIG or /etc/drover/drover.toml)\n"
     "  --check-config      validate the configuration and exit (0 valid, 1 invalid)\n"
     "  --version           print the version\n";
+
+// Files droverd creates in a directory anyone may write to can be swapped or pre-planted by
+// another user (a link where the socket, pidfile or log should be).
+std::vector<std::string> PathWarnings(const SupervisorConfig& s) {
+  std::vector<std::string> out;
+  for (auto [key, file] : {std::pair<const char*, const std::string*>{"socket", &s.socket},
+                           {"pidfile", &s.pidfile},
+                           {"log_file", &s.log_file},
+                           {"database", &s.database}}) {
+    if (file->empty()) continue;
+    std::string dir = std::filesystem::path(*file).parent_path().string();
+    struct stat st;
+    if (stat(dir.empty() ? "." : dir.c_str(), &st) == 0 && (st.st_mode & S_IWOTH)) {
+      out.push_back(std::string("[supervisor] ") + key + " " + *file + " is in " + dir +
+                    ", which every user may write to; use a directory of drover's own (e.g. /run/drover)");
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -47,6 +72,7 @@ int DroverdMain(int argc, char** argv, const HandlerRegistry& handlers) {
     return 1;
   }
   if (check) {
+    for (const std::string& w : PathWarnings(config->supervisor)) std::cerr << path << ": warning: " << w << "\n";
     std::cout << path << ": OK (" << config->pools.size() << " pool(s), " << config->jobs.size() << " job type(s), "
               << config->schedules.size() << " schedule(s))\n";
     return 0;

@@ -14,6 +14,11 @@
 namespace drover::testing {
 namespace {
 
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 // A job is the leader of a session of its own: it has no controlling terminal to open, so it
 // cannot push input into the terminal droverd was started from (TIOCSTI).
 TEST(ContainmentTest, AJobLeadsASessionOfItsOwn) {
@@ -127,6 +132,32 @@ TEST(ContainmentTest, TheDatabaseIsCreatedReadableByTheDaemonOnly) {
     ASSERT_EQ(stat((d.db() + suffix).c_str(), &st), 0) << suffix;
     EXPECT_EQ(st.st_mode & 0777, 0600u) << "drover.db" << suffix;
   }
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+TEST(ContainmentTest, CheckConfigWarnsAboutPathsInWorldWritableDirectories) {
+  Daemon d("[pools.default]\nworkers = 1\n");
+  std::string text = ReadText(d.config());
+  text.replace(text.find("socket = \"drover.sock\""), 22, "socket = \"/tmp/drover-check.sock\"");
+  d.RewriteConfig(text);
+  ShellResult r = RunShell(std::string(DROVERD_PATH) + " --check-config -c " + d.config() + " 2>&1");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("warning: [supervisor] socket /tmp/drover-check.sock is in /tmp, which every user may write to"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("log_file"), std::string::npos) << r.out;  // in the test's own directory
+}
+
+// The socket is created with its final mode: there is no window for a chmod by path.
+TEST(ContainmentTest, TheSocketIsBorn0660WhateverTheUmask) {
+  mode_t old = umask(0);
+  Daemon d("[pools.default]\nworkers = 1\n");
+  bool started = d.Start();
+  umask(old);
+  ASSERT_TRUE(started) << d.Log();
+  struct stat st;
+  ASSERT_EQ(lstat(d.socket().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
