@@ -139,6 +139,11 @@ void ControlServer::Accept() {
       continue;
     }
     if (clients_.size() >= kMaxControlClients) continue;  // closed at once: too many
+    if (c.peer.uid != 0) {
+      size_t mine = 0;
+      for (const auto& [other_fd, other] : clients_) mine += other.peer.uid == c.peer.uid;
+      if (mine >= kMaxControlClientsPerUser) continue;
+    }
     c.last_us = MonotonicUs();
     epoll_event ev{};
     ev.events = EPOLLIN;

@@ -18,7 +18,10 @@
 namespace drover {
 
 inline constexpr size_t kMaxControlRequest = 64 * 1024;
-inline constexpr size_t kMaxControlClients = 64;  // more at once are disconnected at once
+// Connections held at once, in all and by one user (root's are not counted per user); more are
+// disconnected at once, so one user cannot lock the others out or exhaust droverd's descriptors.
+inline constexpr size_t kMaxControlClients = 256;
+inline constexpr size_t kMaxControlClientsPerUser = 16;
 
 class ControlServer {
  public:

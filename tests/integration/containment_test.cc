@@ -1,6 +1,8 @@
 // Jobs are contained: no controlling terminal, nothing left running after their end, and only
 // root, the daemon's user and socket_group members reach the control socket.
 #include <grp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 
 #include <sstream>
@@ -158,6 +160,50 @@ TEST(ContainmentTest, TheSocketIsBorn0660WhateverTheUmask) {
   struct stat st;
   ASSERT_EQ(lstat(d.socket().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+// A member of socket_group who opens hundreds of connections and sends nothing holds at most a
+// few of droverd's descriptors and cannot lock root out.
+TEST(ContainmentTest, AConnectionFloodLocksNobodyOut) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another user";
+  group* users = getgrnam("users");
+  if (users == nullptr) GTEST_SKIP() << "no group \"users\" here";
+  Daemon d("[pools.default]\nworkers = 1\n", "socket_group = \"users\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t flooder = fork();
+  if (flooder == 0) {
+    gid_t g = users->gr_gid;
+    if (setgroups(1, &g) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(1);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", d.socket().c_str());
+    for (int i = 0; i < 500; ++i) {
+      int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+      if (fd < 0) break;
+      (void)connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    }
+    (void)!write(ready[1], "x", 1);
+    pause();
+    _exit(0);
+  }
+  char x;
+  ASSERT_EQ(read(ready[0], &x, 1), 1);
+  close(ready[0]);
+  close(ready[1]);
+  std::int64_t t0 = MonotonicUs();
+  ShellResult r = Ctl(d, "status");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_LT(MonotonicUs() - t0, 2'000'000);
+  size_t fds = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(d.pid()) + "/fd")) {
+    ++fds;
+  }
+  EXPECT_LT(fds, 60u);
+  kill(flooder, SIGKILL);
+  waitpid(flooder, nullptr, 0);
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
