@@ -221,6 +221,22 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   {
+    // What durability across an OS crash costs: every commit synced (synchronous = "full").
+    std::vector<double> normal, full;
+    Daemon dn(Config(1, 128), supervisor, BENCH_DROVERD_PATH);
+    Daemon df(Config(1, 128), supervisor + "synchronous = \"full\"\n", BENCH_DROVERD_PATH);
+    if (!dn.Start() || !df.Start()) Die("droverd did not start: " + dn.Log() + df.Log());
+    for (int r = 0; r < runs; ++r) {
+      normal.push_back(Drain(dn, "noop", jobs / 5));
+      full.push_back(Drain(df, "noop", jobs / 5));
+    }
+    dn.Stop();
+    df.Stop();
+    std::printf("no-op in-process jobs/s, 1 worker, synchronous = \"full\": %9.0f   \"normal\": %9.0f   %5.0f%%\n",
+                Median(full), Median(normal), 100 * Median(full) / Median(normal));
+    std::fflush(stdout);
+  }
+  {
     int n = std::max(200, jobs / 25);
     std::vector<double> ours, raw;
     Daemon d(Config(1, 4), supervisor, BENCH_DROVERD_PATH);
