@@ -273,6 +273,11 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
     // Without a user the job would keep root's uid (and all its capabilities) under that group.
     r.Error(r.Get("group"), "group", "needs `user` as well (a group alone would leave the job running as root)");
   }
+  if (r.Get("no_new_privs")) {
+    bool v = false;
+    r.Bool("no_new_privs", &v);
+    j->no_new_privs = v;
+  }
   r.String("working_dir", &j->working_dir);
   if (!j->working_dir.empty() && j->working_dir[0] != '/') {
     r.Error(r.Get("working_dir"), "working_dir", "must be an absolute path");
@@ -304,7 +309,7 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
     r.Error(r.Get("retry_delay_max"), "retry_delay_max", "must not be less than retry_delay");
   }
   if (!j->is_command()) {
-    for (const char* key : {"user", "group", "working_dir", "env", "limit_nofile", "limit_as", "stdin"}) {
+    for (const char* key : {"user", "group", "no_new_privs", "working_dir", "env", "limit_nofile", "limit_as", "stdin"}) {
       if (const toml::node* n = r.Get(key)) {
         r.Error(n, key, "only applies to command jobs (this job has no `command`, so it is an in-process handler)");
       }

@@ -77,6 +77,9 @@ struct JobTypeConfig {
   bool unique = false;
   std::string user;
   std::string group;
+  // PR_SET_NO_NEW_PRIVS: setuid programs and file capabilities grant the job nothing. Unset: on
+  // for jobs with a `user`, off otherwise.
+  std::optional<bool> no_new_privs;
   std::string working_dir;
   std::map<std::string, std::string> env;
   std::uint64_t max_output = 1ULL << 20;

@@ -98,6 +98,7 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
   const std::optional<std::uint64_t> as = req.limit_as;
   const pid_t worker = getpid();
   const int cgroup_fd = req.cgroup_procs_fd;
+  const bool no_new_privs = req.no_new_privs;
 
   // Runs in the vfork child between fork and exec: syscalls only, no allocation.
   auto setup = [&](auto& exec) {
@@ -133,6 +134,7 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != worker) _exit(127);
     }
+    if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("prctl(PR_SET_NO_NEW_PRIVS)");
   };
 
   std::error_code ec;

@@ -24,6 +24,7 @@ struct SpawnRequest {
   std::string working_dir;                 // empty: "/"
   std::string user;                        // run as this user (needs root); empty: unchanged
   std::string group;                       // primary group; empty: the user's
+  bool no_new_privs = false;               // PR_SET_NO_NEW_PRIVS before exec
   std::optional<std::int64_t> limit_nofile;
   std::optional<std::uint64_t> limit_as;
   int cgroup_procs_fd = -1;                // the job moves itself into this cgroup before exec

@@ -492,6 +492,7 @@ class Worker {
     req.working_dir = t.working_dir;
     req.user = t.user;
     req.group = t.group;
+    req.no_new_privs = t.no_new_privs.value_or(!t.user.empty());
     req.limit_nofile = t.limit_nofile;
     req.limit_as = t.limit_as;
     JobCgroup cgroup;

@@ -96,6 +96,34 @@ command = ["/bin/sh", "-c", "setsid sleep 3001 & echo $! >> \"$PIDFILE\"; sleep 
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
+// A change of credentials clears PDEATHSIG; it is asked for again after the switch, so a
+// `user =` job does not outlive its worker when droverd is killed.
+TEST(ContainmentTest, AJobWithAnotherUserDiesWithItsWorker) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for user =";
+  Daemon d("[pools.default]\nworkers = 1\n[jobs.long]\ncommand = [\"/bin/sleep\", \"30\"]\nuser = \"nobody\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "long");
+  ASSERT_TRUE(WaitFor([&] { return store->Get(id)->pid.has_value(); }, 5000)) << d.Log();
+  pid_t job = static_cast<pid_t>(*store->Get(id)->pid);
+  ASSERT_TRUE(Alive(job));
+  d.Kill();
+  EXPECT_TRUE(WaitFor([&] { return !Alive(job); }, 2000)) << "job " << job << " outlived its worker";
+}
+
+TEST(ContainmentTest, NoNewPrivsIsOnForJobsWithAUserAndOnRequest) {
+  Daemon d("[pools.default]\nworkers = 1\n"
+           "[jobs.plain]\ncommand = [\"/bin/grep\", \"NoNewPrivs\", \"/proc/self/status\"]\n"
+           "[jobs.strict]\ncommand = [\"/bin/grep\", \"NoNewPrivs\", \"/proc/self/status\"]\nno_new_privs = true\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t plain = Enqueue(store.get(), "plain"), strict = Enqueue(store.get(), "strict");
+  ASSERT_TRUE(Finished(store.get(), plain) && Finished(store.get(), strict)) << d.Log();
+  EXPECT_EQ(store->Get(plain)->result, "NoNewPrivs:\t0\n");
+  EXPECT_EQ(store->Get(strict)->result, "NoNewPrivs:\t1\n");
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
 // A member of socket_group through a supplementary group may use droverctl; a user outside it
 // gets a refusal and is disconnected.
 TEST(ContainmentTest, SocketGroupMembersMayControlTheDaemon) {
