@@ -16,6 +16,9 @@
 namespace drover::testing {
 namespace {
 
+// The group the socket_group tests use, when this test runs as root and it exists; else null.
+group* UsersGroup() { return geteuid() == 0 ? getgrnam("users") : nullptr; }
+
 std::string ReadText(const std::string& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -127,9 +130,8 @@ TEST(ContainmentTest, NoNewPrivsIsOnForJobsWithAUserAndOnRequest) {
 // A member of socket_group through a supplementary group may use droverctl; a user outside it
 // gets a refusal and is disconnected.
 TEST(ContainmentTest, SocketGroupMembersMayControlTheDaemon) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
-  group* users = getgrnam("users");
-  if (users == nullptr) GTEST_SKIP() << "no group \"users\" here";
+  group* users = UsersGroup();
+  if (users == nullptr) GTEST_SKIP() << "needs root (to act as another user) and a group \"users\"";
   Daemon d("[pools.default]\nworkers = 1\n", "socket_group = \"users\"\n");
   ASSERT_TRUE(d.Start()) << d.Log();
   chmod(d.dir().c_str(), 0755);
@@ -194,9 +196,8 @@ TEST(ContainmentTest, TheSocketIsBorn0660WhateverTheUmask) {
 // A member of socket_group who opens hundreds of connections and sends nothing holds at most a
 // few of droverd's descriptors and cannot lock root out.
 TEST(ContainmentTest, AConnectionFloodLocksNobodyOut) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another user";
-  group* users = getgrnam("users");
-  if (users == nullptr) GTEST_SKIP() << "no group \"users\" here";
+  group* users = UsersGroup();
+  if (users == nullptr) GTEST_SKIP() << "needs root (to act as another user) and a group \"users\"";
   Daemon d("[pools.default]\nworkers = 1\n", "socket_group = \"users\"\n");
   ASSERT_TRUE(d.Start()) << d.Log();
   int ready[2];
