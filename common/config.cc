@@ -198,6 +198,7 @@ void ReadSupervisor(TableReader& r, SupervisorConfig* s) {
   r.String("database", &s->database);
   r.String("socket", &s->socket);
   r.String("socket_group", &s->socket_group, true);
+  r.String("enqueue_group", &s->enqueue_group, true);
   r.String("pidfile", &s->pidfile, true);
   r.String("log_file", &s->log_file, true);
   if (const toml::node* n = r.Get("log_level")) {

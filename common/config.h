@@ -18,6 +18,9 @@ struct SupervisorConfig {
   std::string database = "/var/lib/drover/drover.db";
   std::string socket = "/run/drover/drover.sock";
   std::string socket_group;  // group owning the socket (mode 0660); empty: the process's group
+  // Members may only enqueue, through the socket (`droverctl enqueue --via-socket`); with it the
+  // socket is mode 0666 and droverd checks every peer itself.
+  std::string enqueue_group;
   std::string pidfile;       // empty: none
   std::string log_level = "info";
   std::string log_file;      // empty: stderr (journald under systemd)

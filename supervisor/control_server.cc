@@ -70,14 +70,20 @@ void ControlServer::CloseAll() {
   listen_.Reset();
 }
 
-Status ControlServer::Listen(const std::string& path, const std::string& group, int epoll_fd) {
+Status ControlServer::Listen(const std::string& path, const std::string& group, const std::string& enqueue_group,
+                             int epoll_fd) {
+  if (!enqueue_group.empty()) {
+    struct group* g = getgrnam(enqueue_group.c_str());
+    if (g == nullptr) return Status::InvalidArgument("enqueue_group \"" + enqueue_group + "\" does not exist");
+    enqueue_group_ = g->gr_gid;
+  }
   Result<sockaddr_un> addr = Address(path);
   if (!addr.ok()) return addr.status();
   listen_.Reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!listen_) return Status::FromErrno("socket");
   DROVER_RETURN_IF_ERROR(RemoveStaleSocket(path, *addr));
   // Born 0660 (no chmod by path afterwards, which a link swapped in meanwhile would redirect).
-  mode_t old_umask = umask(0117);
+  mode_t old_umask = umask(enqueue_group_ ? 0111 : 0117);
   int bound = bind(listen_.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr);
   int bind_errno = errno;
   umask(old_umask);
@@ -100,15 +106,19 @@ Status ControlServer::Listen(const std::string& path, const std::string& group, 
   return Status::Ok();
 }
 
-bool ControlServer::Allowed(int fd, const ucred& peer) const {
-  if (peer.uid == 0 || peer.uid == geteuid()) return true;
-  if (!group_) return false;
-  if (peer.gid == *group_) return true;
+bool ControlServer::Allowed(int fd, Peer* peer) const {
+  const ucred& cred = peer->cred;
+  if (cred.uid == 0 || cred.uid == geteuid()) return true;
   // The peer's supplementary groups as they were at connect time.
   gid_t groups[256];
   socklen_t len = sizeof groups;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) return false;
-  return std::find(groups, groups + len / sizeof(gid_t), *group_) != groups + len / sizeof(gid_t);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) len = 0;
+  auto member = [&](const std::optional<gid_t>& g) {
+    return g && (cred.gid == *g || std::find(groups, groups + len / sizeof(gid_t), *g) != groups + len / sizeof(gid_t));
+  };
+  if (member(group_)) return true;
+  peer->enqueue_only = member(enqueue_group_);
+  return peer->enqueue_only;
 }
 
 void ControlServer::Refuse(int fd, const ucred& peer) {
@@ -132,16 +142,16 @@ void ControlServer::Accept() {
     }
     Client c;
     c.fd.Reset(fd);
-    socklen_t len = sizeof c.peer;
-    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c.peer, &len);
-    if (!Allowed(fd, c.peer)) {
-      Refuse(c.fd.Release(), c.peer);
+    socklen_t len = sizeof c.peer.cred;
+    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c.peer.cred, &len);
+    if (!Allowed(fd, &c.peer)) {
+      Refuse(c.fd.Release(), c.peer.cred);
       continue;
     }
     if (clients_.size() >= kMaxControlClients) continue;  // closed at once: too many
-    if (c.peer.uid != 0) {
+    if (c.peer.cred.uid != 0) {
       size_t mine = 0;
-      for (const auto& [other_fd, other] : clients_) mine += other.peer.uid == c.peer.uid;
+      for (const auto& [other_fd, other] : clients_) mine += other.peer.cred.uid == c.peer.cred.uid;
       if (mine >= kMaxControlClientsPerUser) continue;
     }
     c.last_us = MonotonicUs();

@@ -25,17 +25,23 @@ inline constexpr size_t kMaxControlClientsPerUser = 16;
 
 class ControlServer {
  public:
+  // Who is asking: the peer's credentials, and whether it may only enqueue (enqueue_group).
+  struct Peer {
+    ucred cred{};
+    bool enqueue_only = false;
+  };
   // Turns one request line into one response line (without the newline).
-  using Dispatch = std::function<std::string(const std::string& line, const ucred& peer)>;
+  using Dispatch = std::function<std::string(const std::string& line, const Peer& peer)>;
 
   ControlServer() = default;
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
-  // Binds `path` (replacing a stale socket file), sets mode 0660 and, when `group` is set, its
-  // group, and registers with `epoll_fd`. Fails naming the path.
-  Status Listen(const std::string& path, const std::string& group, int epoll_fd);
+  // Binds `path` (replacing a stale socket file) with mode 0660 (0666 when `enqueue_group` is
+  // set) and, when `group` is set, that group, and registers with `epoll_fd`. Fails naming the
+  // path or an unknown group.
+  Status Listen(const std::string& path, const std::string& group, const std::string& enqueue_group, int epoll_fd);
   bool Owns(int fd) const { return fd == listen_.get() || clients_.count(fd); }
   void OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch);
   // Drops clients silent for longer than `idle_us`; resumes accepting after a pause for EMFILE.
@@ -46,14 +52,15 @@ class ControlServer {
  private:
   struct Client {
     UniqueFd fd;
-    ucred peer{};
+    Peer peer;
     std::string in, out;
     std::int64_t last_us = 0;
     bool closing = false;
   };
   // Root, the daemon's own user and members of socket_group (primary or supplementary) may talk
-  // to the daemon; anyone else gets one error line and is disconnected at once.
-  bool Allowed(int fd, const ucred& peer) const;
+  // to the daemon, members of enqueue_group may enqueue; anyone else gets one error line and is
+  // disconnected at once. Sets peer->enqueue_only.
+  bool Allowed(int fd, Peer* peer) const;
   static void Refuse(int fd, const ucred& peer);
   void Accept();
   void Flush(Client& c);
@@ -63,7 +70,8 @@ class ControlServer {
   int epoll_fd_ = -1;
   UniqueFd listen_;
   std::map<int, Client> clients_;
-  std::optional<gid_t> group_;  // socket_group's gid
+  std::optional<gid_t> group_;          // socket_group's gid
+  std::optional<gid_t> enqueue_group_;  // enqueue_group's gid
   std::int64_t accept_paused_until_us_ = 0;
 };
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_util.h"
+#include "supervisor/control_server.h"
 #include "common/time_util.h"
 #include "jobs/job_json.h"
 #include "jobs/job_store.h"
@@ -114,9 +115,34 @@ std::string Shorten(std::string s, size_t n) {
   return s.size() > n ? s.substr(0, n - 1) + "…" : s;
 }
 
+Result<EnqueueResult> EnqueueDirect(CtlContext& ctx, const EnqueueRequest& r) {
+  Result<std::unique_ptr<JobStore>> store = Open(ctx);
+  if (!store.ok()) return store.status();
+  return (*store)->Enqueue(r);
+}
+
+// Through droverd (`enqueue_group` members have no access to the database itself).
+Result<EnqueueResult> EnqueueViaSocket(CtlContext& ctx, const EnqueueRequest& r) {
+  std::vector<std::string> args = {r.type, r.payload, "queue=" + r.queue, "priority=" + std::to_string(r.priority),
+                                   "max_attempts=" + std::to_string(r.max_attempts)};
+  if (r.run_at_ms) args.push_back("delay_ms=" + std::to_string(std::max<std::int64_t>(0, *r.run_at_ms - NowMs())));
+  if (r.expires_at_ms) args.push_back("expires_at_ms=" + std::to_string(*r.expires_at_ms));
+  if (r.unique_key) args.push_back("unique_key=" + *r.unique_key);
+  Result<std::string> reply =
+      ControlRequest(ctx.config.supervisor.socket, json{{"cmd", "enqueue"}, {"args", args}}.dump(), 30'000);
+  if (!reply.ok()) return reply.status();
+  json resp = json::parse(*reply, nullptr, false);
+  if (!resp.is_object()) return Status::IoError("unreadable answer from droverd");
+  if (resp["ok"] != true) return Status::InvalidArgument(resp.value("error", "enqueue refused"));
+  const json& res = resp["result"];
+  return EnqueueResult{res["id"].get<std::int64_t>(), *ParseJobState(res["state"].get<std::string>()),
+                       res["duplicate"].get<bool>()};
+}
+
 int Enqueue(CtlContext& ctx, const std::vector<std::string>& in) {
   std::optional<Args> a = Parse(ctx, "enqueue", in,
-                                {"--queue", "--priority", "--delay", "--at", "--unique-key", "--max-attempts", "--expires-in"}, {});
+                                {"--queue", "--priority", "--delay", "--at", "--unique-key", "--max-attempts", "--expires-in"},
+                                {"--via-socket"});
   if (!a) return kExitUsage;
   if (a->positional.empty() || a->positional.size() > 2) return Usage(ctx, "enqueue", "give a job type and at most one payload");
   EnqueueRequest r;
@@ -190,9 +216,7 @@ int Enqueue(CtlContext& ctx, const std::vector<std::string>& in) {
   } else if (type->unique) {
     r.unique_key = UniqueKeyFor(r.type, r.payload);
   }
-  Result<std::unique_ptr<JobStore>> store = Open(ctx);
-  if (!store.ok()) return Fail(ctx, store.status());
-  Result<EnqueueResult> e = (*store)->Enqueue(r);
+  Result<EnqueueResult> e = a->flags.count("--via-socket") ? EnqueueViaSocket(ctx, r) : EnqueueDirect(ctx, r);
   if (!e.ok()) return Fail(ctx, e.status());
   if (ctx.json) {
     *ctx.out << json{{"id", e->id}, {"state", JobStateName(e->state)}, {"duplicate", e->duplicate},

@@ -28,6 +28,7 @@
 #include "common/time_util.h"
 #include "common/unique_fd.h"
 #include "jobs/job_cgroup.h"
+#include "jobs/job_json.h"
 #include "jobs/job_store.h"
 #include "jobs/process_store.h"
 #include "jobs/scheduler.h"
@@ -142,7 +143,8 @@ class Supervisor {
     epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
     if (!sig_fd_ || !epoll_) return Status::FromErrno("signalfd/epoll");
     AddFd(sig_fd_.get());
-    DROVER_RETURN_IF_ERROR(control_.Listen(config_.supervisor.socket, config_.supervisor.socket_group, epoll_.get()));
+    DROVER_RETURN_IF_ERROR(control_.Listen(config_.supervisor.socket, config_.supervisor.socket_group,
+                                           config_.supervisor.enqueue_group, epoll_.get()));
     DROVER_RETURN_IF_ERROR(WritePidfile());
     BuildChildren();
     for (auto& c : children_) Spawn(*c);
@@ -565,7 +567,7 @@ class Supervisor {
         OnSignal();
       } else if (control_.Owns(fd)) {
         control_.OnEvent(fd, events[i].events,
-                         [this](const std::string& line, const ucred& peer) { return Dispatch(line, peer); });
+                         [this](const std::string& line, const ControlServer::Peer& peer) { return Dispatch(line, peer); });
       } else if (Child* c = FindByPipe(fd)) {
         OnReport(*c);
       }
@@ -857,6 +859,48 @@ class Supervisor {
     return {{"added", d.added}, {"changed", d.changed}, {"removed", d.removed}, {"restart_required", d.restart_required}};
   }
 
+  // The socket's `enqueue` (enqueue_group's one verb): args are TYPE, PAYLOAD and optional
+  // "queue=Q", "priority=N", "delay_ms=N", "expires_at_ms=T", "max_attempts=N", "unique_key=K"
+  // (T: milliseconds since the epoch). Only configured job
+  // types; the store checks the payload. The connection is opened for the request only.
+  Result<EnqueueResult> EnqueueForPeer(const std::vector<std::string>& args) {
+    if (args.size() < 2) return Status::InvalidArgument("usage: enqueue TYPE PAYLOAD [KEY=VALUE...]");
+    const JobTypeConfig* type = config_.FindJob(args[0]);
+    if (type == nullptr) return Status::NotFound("no job type \"" + args[0] + "\" in " + config_.path);
+    EnqueueRequest r;
+    r.type = args[0];
+    r.payload = args[1];
+    r.queue = type->queue;
+    r.priority = type->priority;
+    r.max_attempts = type->max_attempts;
+    for (size_t i = 2; i < args.size(); ++i) {
+      size_t eq = args[i].find('=');
+      std::string key = args[i].substr(0, eq), value = eq == std::string::npos ? "" : args[i].substr(eq + 1);
+      char* end = nullptr;
+      long long n = std::strtoll(value.c_str(), &end, 10);
+      bool number = !value.empty() && *end == '\0';
+      if (key == "queue" && !value.empty()) {
+        r.queue = value;
+      } else if (key == "priority" && number) {
+        r.priority = static_cast<int>(n);
+      } else if (key == "max_attempts" && number && n >= 1) {
+        r.max_attempts = static_cast<int>(n);
+      } else if (key == "delay_ms" && number && n >= 0) {
+        r.run_at_ms = NowMs() + n;
+      } else if (key == "expires_at_ms" && number && n > 0) {
+        r.expires_at_ms = n;
+      } else if (key == "unique_key" && !value.empty() && value.rfind("schedule:", 0) != 0) {
+        r.unique_key = value;
+      } else {
+        return Status::InvalidArgument("enqueue: bad option \"" + args[i] + "\"");
+      }
+    }
+    if (!r.unique_key && type->unique) r.unique_key = UniqueKeyFor(r.type, r.payload);
+    Result<std::unique_ptr<JobStore>> store = OpenStore();
+    if (!store.ok()) return store.status();
+    return (*store)->Enqueue(r);
+  }
+
   // True when `pid` belongs to the session of a running command job (a job leads its own).
   bool InJobSession(pid_t pid) {
     pid_t sid = getsid(pid);
@@ -886,20 +930,27 @@ class Supervisor {
     return c.life.state() == ProcState::kStarting ? "started" : "could not start (see the log); retrying";
   }
 
-  std::string Dispatch(const std::string& line, const ucred& peer) {
+  std::string Dispatch(const std::string& line, const ControlServer::Peer& peer) {
     auto error = [](const std::string& msg) { return json{{"ok", false}, {"error", msg}}.dump(); };
     // Who may connect at all is decided by the ControlServer. A job runs as the daemon's user
     // under the packaged unit, so it could connect too: requests from a job's session are refused.
-    if (InJobSession(peer.pid)) {
-      spdlog::warn("control: refused a request from pid {}, which runs inside a job", peer.pid);
+    if (InJobSession(peer.cred.pid)) {
+      spdlog::warn("control: refused a request from pid {}, which runs inside a job", peer.cred.pid);
       return error("permission denied: a job may not control droverd");
     }
     Result<ControlCommand> request = ParseControlRequest(line);
     if (!request.ok()) return error(request.status().message());
     const std::string& cmd = request->cmd;
     const std::vector<std::string>& args = request->args;
+    if (peer.enqueue_only && cmd != "enqueue") {
+      return error("permission denied: members of enqueue_group may only enqueue");
+    }
     json result;
-    if (cmd == "status") {
+    if (cmd == "enqueue") {
+      Result<EnqueueResult> e = EnqueueForPeer(args);
+      if (!e.ok()) return error(e.status().message());
+      result = {{"id", e->id}, {"state", JobStateName(e->state)}, {"duplicate", e->duplicate}};
+    } else if (cmd == "status") {
       std::vector<Child*> sel;
       if (args.empty()) {
         for (auto& c : children_) sel.push_back(c.get());

@@ -193,6 +193,35 @@ TEST(ContainmentTest, TheSocketIsBorn0660WhateverTheUmask) {
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
+// An application that may enqueue and do nothing else: no access to the database, and only the
+// socket's enqueue verb.
+TEST(ContainmentTest, EnqueueGroupMembersMayOnlyEnqueue) {
+  group* users = UsersGroup();
+  if (users == nullptr) GTEST_SKIP() << "needs root (to act as another user) and a group \"users\"";
+  Daemon d("[pools.default]\nworkers = 1\n[jobs.echo]\ncommand = [\"/bin/cat\"]\n", "enqueue_group = \"users\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  chmod(d.dir().c_str(), 0755);
+  chmod(d.config().c_str(), 0644);
+  std::string app = "setpriv --reuid=65534 --regid=65534 --groups=" + std::to_string(users->gr_gid) + " ";
+  ShellResult r = Ctl(d, "enqueue echo '{\"a\": 1}' --via-socket --priority 3", "", app);
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::int64_t id = std::stoll(r.out);
+  auto store = d.Store();
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.result, "{\"a\": 1}");
+  EXPECT_EQ(j.priority, 3);
+  r = Ctl(d, "status", "", app);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("members of enqueue_group may only enqueue"), std::string::npos) << r.out;
+  r = Ctl(d, "enqueue echo '{}'", "", app);  // straight into the database: not for this user
+  EXPECT_NE(r.code, 0) << r.out;
+  r = Ctl(d, "enqueue echo '{}' --via-socket", "", "setpriv --reuid=65534 --regid=65534 --clear-groups ");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("permission denied: uid 65534"), std::string::npos) << r.out;
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
 // A member of socket_group who opens hundreds of connections and sends nothing holds at most a
 // few of droverd's descriptors and cannot lock root out.
 TEST(ContainmentTest, AConnectionFloodLocksNobodyOut) {
