@@ -48,6 +48,19 @@ Status SetNonBlocking(int fd, bool on);
 // Writes all of `data` (retrying on EINTR and short writes). Fails with the errno.
 Status WriteAll(int fd, const void* data, size_t len);
 
+// Runs a function when the scope ends (a clean-up with several ways out).
+template <typename F>
+class ScopeExit {
+ public:
+  explicit ScopeExit(F f) : f_(std::move(f)) {}
+  ~ScopeExit() { f_(); }
+  ScopeExit(const ScopeExit&) = delete;
+  ScopeExit& operator=(const ScopeExit&) = delete;
+
+ private:
+  F f_;
+};
+
 }  // namespace drover
 
 #endif  // DROVER_COMMON_UNIQUE_FD_H_

@@ -154,7 +154,7 @@ void ControlServer::Accept() {
       for (const auto& [other_fd, other] : clients_) mine += other.peer.cred.uid == c.peer.cred.uid;
       if (mine >= kMaxControlClientsPerUser) continue;
     }
-    c.last_us = MonotonicUs();
+    c.connected_us = c.last_us = MonotonicUs();
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -212,6 +212,7 @@ void ControlServer::OnEvent(int fd, std::uint32_t events, const Dispatch& dispat
       std::string line = c.in.substr(0, nl);
       c.in.erase(0, nl + 1);
       if (!line.empty()) c.out += dispatch(line, c.peer) + "\n";
+      if (c.out.size() > kMaxControlPendingOutput) return Drop(fd);  // it does not read its answers
     }
   }
   if (events & (EPOLLHUP | EPOLLERR)) c.closing = true;
@@ -221,7 +222,7 @@ void ControlServer::OnEvent(int fd, std::uint32_t events, const Dispatch& dispat
 void ControlServer::CloseIdle(std::int64_t now_us, std::int64_t idle_us) {
   std::vector<int> idle;
   for (auto& [fd, c] : clients_) {
-    if (now_us - c.last_us > idle_us) idle.push_back(fd);
+    if (now_us - c.last_us > idle_us || now_us - c.connected_us > 6 * idle_us) idle.push_back(fd);
   }
   for (int fd : idle) Drop(fd);
   if (accept_paused_until_us_ > 0 && now_us >= accept_paused_until_us_) {

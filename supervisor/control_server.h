@@ -22,6 +22,8 @@ inline constexpr size_t kMaxControlRequest = 64 * 1024;
 // disconnected at once, so one user cannot lock the others out or exhaust droverd's descriptors.
 inline constexpr size_t kMaxControlClients = 256;
 inline constexpr size_t kMaxControlClientsPerUser = 16;
+// Answers a client has not read; past this it is disconnected.
+inline constexpr size_t kMaxControlPendingOutput = 4 << 20;
 
 class ControlServer {
  public:
@@ -44,7 +46,8 @@ class ControlServer {
   Status Listen(const std::string& path, const std::string& group, const std::string& enqueue_group, int epoll_fd);
   bool Owns(int fd) const { return fd == listen_.get() || clients_.count(fd); }
   void OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch);
-  // Drops clients silent for longer than `idle_us`; resumes accepting after a pause for EMFILE.
+  // Drops clients silent for longer than `idle_us` or connected for longer than 6 * `idle_us`;
+  // resumes accepting after a pause for EMFILE.
   void CloseIdle(std::int64_t now_us, std::int64_t idle_us);
   // Closes every descriptor (children must not keep them); the socket file stays.
   void CloseAll();
@@ -54,7 +57,7 @@ class ControlServer {
     UniqueFd fd;
     Peer peer;
     std::string in, out;
-    std::int64_t last_us = 0;
+    std::int64_t connected_us = 0, last_us = 0;
     bool closing = false;
   };
   // Root, the daemon's own user and members of socket_group (primary or supplementary) may talk

@@ -146,6 +146,7 @@ class Supervisor {
     DROVER_RETURN_IF_ERROR(control_.Listen(config_.supervisor.socket, config_.supervisor.socket_group,
                                            config_.supervisor.enqueue_group, epoll_.get()));
     DROVER_RETURN_IF_ERROR(WritePidfile());
+    RefillFdReserve();
     BuildChildren();
     for (auto& c : children_) Spawn(*c);
     if (config_.supervisor.spare) StartSpare();
@@ -247,6 +248,17 @@ class Supervisor {
     return c;
   }
 
+  // Descriptors held back for restarting children and re-queueing their jobs when the process has
+  // run out (EMFILE): released just for that, taken again afterwards.
+  void ReleaseFdReserve() {
+    for (UniqueFd& fd : fd_reserve_) fd.Reset();
+  }
+  void RefillFdReserve() {
+    for (UniqueFd& fd : fd_reserve_) {
+      if (!fd) fd.Reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    }
+  }
+
   // Carries out what the lifecycle asked for.
   void Act(Child& c, LifecycleActions a) {
     if (a.kill && c.alive()) kill(c.pid, SIGKILL);
@@ -270,8 +282,18 @@ class Supervisor {
       return;
     }
     if (!c.spare() && HandOver(c)) return;
-    Result<Pipe> p = MakePipe(false);
-    Result<Pipe> commands = c.spare() ? MakePipe(false) : Result<Pipe>(Pipe{});
+    auto pipes = [&] {
+      Result<Pipe> p = MakePipe(false);
+      Result<Pipe> commands = c.spare() ? MakePipe(false) : Result<Pipe>(Pipe{});
+      return std::make_pair(std::move(p), std::move(commands));
+    };
+    auto [p, commands] = pipes();
+    if (!p.ok() || !commands.ok()) {
+      // Out of descriptors (say, a flood of clients): the reserve is for exactly this.
+      ReleaseFdReserve();
+      std::tie(p, commands) = pipes();
+    }
+    ScopeExit refill([this] { RefillFdReserve(); });
     if (!p.ok() || !commands.ok()) {
       spdlog::error("{}: {}", c.name, (p.ok() ? commands : p).status().ToString());
       return SpawnFailed(c);
@@ -500,6 +522,11 @@ class Supervisor {
 
   void RecoverJobsHere(const RecoverRequest& r) {
     Result<std::unique_ptr<JobStore>> store = OpenStore();
+    if (!store.ok()) {
+      ReleaseFdReserve();
+      store = OpenStore();
+    }
+    ScopeExit refill([this] { RefillFdReserve(); });
     if (!store.ok()) {
       spdlog::error("cannot re-queue the jobs of {}: {}; the lease reaper will", r.worker_id,
                     store.status().ToString());
@@ -1064,6 +1091,7 @@ class Supervisor {
   std::int64_t force_at_us_ = 0;
   std::int64_t next_sweep_us_ = 0;
   std::string job_cgroups_;  // where workers put job cgroups; empty: none (jobs/job_cgroup.h)
+  UniqueFd fd_reserve_[8];
   std::int64_t watchdog_us_ = 0, next_watchdog_us_ = 0;
 };
 

@@ -265,6 +265,36 @@ TEST(ContainmentTest, AConnectionFloodLocksNobodyOut) {
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
+// Out of descriptors (a low limit and a flood of clients), droverd still restarts a killed worker
+// and re-queues its job: descriptors are held in reserve for that.
+TEST(ContainmentTest, AKilledWorkerIsReplacedEvenWhenDroverdIsOutOfDescriptors) {
+  Daemon d("[pools.default]\nworkers = 1\n[jobs.sleepy]\ncommand = [\"/bin/sleep\", \"30\"]\n",
+           "spare = false\nrestart_delay = \"0s\"\nshutdown_timeout = \"500ms\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "sleepy");
+  ASSERT_TRUE(WaitFor([&] { return store->Get(id)->pid.has_value(); }, 5000)) << d.Log();
+  ASSERT_EQ(RunShell("prlimit --pid " + std::to_string(d.pid()) + " --nofile=48:48").code, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", d.socket().c_str());
+  std::vector<UniqueFd> flood;
+  for (int i = 0; i < 80; ++i) {
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) flood.push_back(std::move(fd));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // droverd accepts until EMFILE
+  pid_t worker = d.PidOf("worker:default:0");  // this request may wait in the backlog: no matter
+  if (worker <= 0) worker = static_cast<pid_t>(std::stoll(store->Get(id)->worker->substr(store->Get(id)->worker->find('@') + 1)));
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  EXPECT_TRUE(WaitFor([&] { return store->Get(id)->attempts == 2 && store->Get(id)->state == JobState::kRunning; },
+                      5000))
+      << d.Log();
+  EXPECT_EQ(d.Log().find("Too many open files"), std::string::npos) << d.Log();
+  flood.clear();
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
 // Jobs run as the daemon's user under the packaged unit, so the socket's mode lets them in: the
 // daemon itself refuses requests that come from a job's session.
 TEST(ContainmentTest, AJobCannotControlTheDaemon) {

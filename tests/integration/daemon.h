@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time_util.h"
+#include "jobs/job_cgroup.h"
 #include "jobs/job_store.h"
 #include "supervisor/control_server.h"
 #include "tests/temp_dir.h"
@@ -89,7 +90,11 @@ class Daemon {
                            << (supervisor_extra.find("log_level") == std::string::npos ? "log_level = \"debug\"\n" : "")
                            << supervisor_extra << "\n" << body;
   }
-  ~Daemon() { Kill(); }
+  ~Daemon() {
+    Kill();
+    std::string cgroups = JobCgroupRoot(db());
+    if (!cgroups.empty()) KillJobCgroups(cgroups);
+  }
 
   const std::string& dir() const { return dir_.path(); }
   const std::string& config() const { return config_; }
@@ -153,6 +158,8 @@ class Daemon {
     return st;
   }
 
+  // kill -9 of droverd. Its children follow (PDEATHSIG); what its jobs started in cgroups of their
+  // own stays for the next start on this database (see Start), and is killed by the destructor.
   void Kill() {
     if (pid_ <= 0) return;
     kill(pid_, SIGKILL);
