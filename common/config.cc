@@ -301,6 +301,16 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
     r.Integer("limit_nofile", &v, 1, 1 << 30);
     if (v > 0) j->limit_nofile = v;
   }
+  if (r.Get("max_processes")) {
+    std::int64_t v = 0;
+    r.Integer("max_processes", &v, 1, 1 << 22);
+    if (v > 0) j->max_processes = v;
+  }
+  if (r.Get("max_memory")) {
+    std::uint64_t v = 0;
+    r.Size("max_memory", &v);
+    if (v > 0) j->max_memory = v;
+  }
   if (r.Get("limit_as")) {
     std::uint64_t v = 0;
     r.Size("limit_as", &v);
@@ -310,7 +320,8 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
     r.Error(r.Get("retry_delay_max"), "retry_delay_max", "must not be less than retry_delay");
   }
   if (!j->is_command()) {
-    for (const char* key : {"user", "group", "no_new_privs", "working_dir", "env", "limit_nofile", "limit_as", "stdin"}) {
+    for (const char* key : {"user", "group", "no_new_privs", "working_dir", "env", "limit_nofile", "limit_as",
+                            "max_processes", "max_memory", "stdin"}) {
       if (const toml::node* n = r.Get(key)) {
         r.Error(n, key, "only applies to command jobs (this job has no `command`, so it is an in-process handler)");
       }

@@ -88,6 +88,11 @@ struct JobTypeConfig {
   std::uint64_t max_output = 1ULL << 20;
   std::optional<std::int64_t> limit_nofile;
   std::optional<std::uint64_t> limit_as;
+  // Limits of the job's cgroup (pids.max, memory.max) where the pids and memory controllers of
+  // cgroup v2 are delegated to droverd (jobs/job_cgroup.h); elsewhere a warning says they are not
+  // applied.
+  std::optional<std::int64_t> max_processes;
+  std::optional<std::uint64_t> max_memory;
   // What a command job reads on stdin: the payload, or an envelope with the payload, the
   // last checkpoint and the attempt (EnvelopeJson in jobs/job_json.h).
   bool stdin_envelope = false;

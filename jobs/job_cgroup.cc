@@ -99,15 +99,49 @@ int KillJobCgroups(const std::string& root, pid_t worker) {
   return killed;
 }
 
+std::vector<std::string> EnableJobCgroupControllers(const std::string& root) {
+  const std::string dir = root.substr(0, root.rfind('/'));
+  std::string available;
+  std::getline(std::ifstream(dir + "/cgroup.controllers"), available);
+  std::vector<std::string> enabled;
+  for (const char* c : {"pids", "memory"}) {
+    std::istringstream words(available);
+    bool there = false;
+    for (std::string w; words >> w;) there |= w == c;
+    if (!there) continue;
+    std::string plus = std::string("+") + c;
+    if (!WriteFile(dir + "/cgroup.subtree_control", plus.c_str()) && errno == EBUSY) {
+      // "No internal processes": droverd moves into a leaf of its own, then its cgroup can
+      // hand controllers down.
+      std::string leaf = root + "supervisor";
+      if ((mkdir(leaf.c_str(), 0755) == 0 || errno == EEXIST) && WriteFile(leaf + "/cgroup.procs", "0") &&
+          WriteFile(dir + "/cgroup.subtree_control", plus.c_str())) {
+        enabled.push_back(c);
+      }
+      continue;
+    }
+    std::string now;
+    std::getline(std::ifstream(dir + "/cgroup.subtree_control"), now);
+    if (now.find(c) != std::string::npos) enabled.push_back(c);
+  }
+  return enabled;
+}
+
 void RemoveDrainedJobCgroups() {
   std::erase_if(Draining(), [](const std::string& p) { return rmdir(p.c_str()) == 0 || errno == ENOENT; });
 }
 
-Result<JobCgroup> JobCgroup::Create(const std::string& root, const std::string& name) {
+Result<JobCgroup> JobCgroup::Create(const std::string& root, const std::string& name, const Limits& limits,
+                                    std::vector<std::string>* not_applied) {
   JobCgroup cg;
   std::string path = root + name;
   if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return Status::FromErrno("create cgroup " + path);
   cg.path_ = path;
+  auto apply = [&](const char* file, const char* key, std::uint64_t value) {
+    if (!WriteFile(path + "/" + file, std::to_string(value).c_str()) && not_applied) not_applied->push_back(key);
+  };
+  if (limits.max_processes) apply("pids.max", "max_processes", static_cast<std::uint64_t>(*limits.max_processes));
+  if (limits.max_memory) apply("memory.max", "max_memory", *limits.max_memory);
   cg.procs_.Reset(open((path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
   if (!cg.procs_) return Status::FromErrno("open " + path + "/cgroup.procs");
   return cg;

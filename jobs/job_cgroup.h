@@ -8,7 +8,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "common/unique_fd.h"
@@ -30,6 +32,12 @@ std::string JobCgroupName(pid_t worker, std::int64_t job_id, int attempt);
 // cgroups. Returns the number of cgroups that still held processes.
 int KillJobCgroups(const std::string& root, pid_t worker = 0);
 
+// Makes the pids and memory controllers (those `root`'s cgroup has) available to job cgroups:
+// enables them in droverd's cgroup's subtree_control, first moving droverd into a leaf cgroup of
+// its own (`root` + "supervisor") when its cgroup holds processes. Call before forking. Returns
+// the controllers enabled ("pids", "memory"), or none.
+std::vector<std::string> EnableJobCgroupControllers(const std::string& root);
+
 // Removes cgroups whose processes were killed but had not gone yet when their run ended.
 void RemoveDrainedJobCgroups();
 
@@ -38,8 +46,14 @@ void RemoveDrainedJobCgroups();
 class JobCgroup {
  public:
   JobCgroup() = default;
-  // Creates the cgroup `root` + `name`. Fails naming the path.
-  static Result<JobCgroup> Create(const std::string& root, const std::string& name);
+  struct Limits {
+    std::optional<std::int64_t> max_processes;  // pids.max
+    std::optional<std::uint64_t> max_memory;    // memory.max
+  };
+  // Creates the cgroup `root` + `name` with `limits`. A limit whose controller is not enabled
+  // there is not applied: its key is added to `*not_applied`. Fails naming the path.
+  static Result<JobCgroup> Create(const std::string& root, const std::string& name, const Limits& limits = {},
+                                  std::vector<std::string>* not_applied = nullptr);
   ~JobCgroup();
   JobCgroup(JobCgroup&& other) noexcept;
   JobCgroup& operator=(JobCgroup&& other) noexcept;

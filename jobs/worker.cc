@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
@@ -497,7 +498,14 @@ class Worker {
     req.limit_as = t.limit_as;
     JobCgroup cgroup;
     if (!cgroup_root_.empty()) {
-      Result<JobCgroup> cg = JobCgroup::Create(cgroup_root_, JobCgroupName(getpid(), r.job.id, r.job.attempt));
+      std::vector<std::string> not_applied;
+      Result<JobCgroup> cg = JobCgroup::Create(cgroup_root_, JobCgroupName(getpid(), r.job.id, r.job.attempt),
+                                               {t.max_processes, t.max_memory}, &not_applied);
+      if (!not_applied.empty() && limits_warned_.insert(t.name).second) {
+        spdlog::warn("[jobs.{}] {} not applied: the job's cgroup has no {} controller (it needs cgroup v2 with "
+                     "that controller delegated to droverd)", t.name, not_applied[0],
+                     not_applied[0] == "max_processes" ? "pids" : "memory");
+      }
       if (cg.ok()) {
         cgroup = std::move(cg).value();
       } else {
@@ -660,6 +668,7 @@ class Worker {
   std::vector<Completion> completions_;
   std::string wal_name_;
   std::string cgroup_root_;  // where job cgroups go; empty: none (job_cgroup.h)
+  std::set<std::string> limits_warned_;  // job types whose cgroup limits could not be set
   std::int64_t data_version_ = 0;
   std::int64_t recheck_us_ = 0;
   int recheck_step_ = 0;

@@ -126,6 +126,17 @@ class Supervisor {
       // Before the recovery below: their jobs are about to run again.
       spdlog::warn("killed what {} job(s) of an earlier droverd left running", n);
     }
+    for (const auto& [name, job] : config_.jobs) {
+      if (!job.max_processes && !job.max_memory) continue;
+      if (job_cgroups_.empty()) {
+        spdlog::warn("[jobs.{}] max_processes and max_memory are not applied: droverd has no cgroup v2 subtree", name);
+      } else {
+        // Before any fork: droverd may have to move into a leaf cgroup for this.
+        std::vector<std::string> on = EnableJobCgroupControllers(job_cgroups_);
+        spdlog::info("job cgroup controllers enabled: {}", on.empty() ? "none" : on.size() == 2 ? "pids, memory" : on[0]);
+      }
+      break;
+    }
     {
       // Opened, migrated and closed again before any fork.
       Result<std::unique_ptr<JobStore>> store = OpenStore();

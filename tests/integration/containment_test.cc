@@ -127,6 +127,29 @@ TEST(ContainmentTest, NoNewPrivsIsOnForJobsWithAUserAndOnRequest) {
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
+// max_processes is applied where the pids controller is delegated, and said not to be elsewhere.
+TEST(ContainmentTest, CgroupLimitsApplyOrAreSaidNotTo) {
+  Daemon d("[pools.default]\nworkers = 1\n[jobs.count]\n"
+           "command = [\"/bin/sh\", \"-c\", \"cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup | tail -1)/pids.max "
+           "2>/dev/null || echo none\"]\nmax_processes = 5\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t a = Enqueue(store.get(), "count"), b = Enqueue(store.get(), "count");
+  ASSERT_TRUE(Finished(store.get(), a) && Finished(store.get(), b)) << d.Log();
+  EXPECT_EQ(store->Get(a)->state, JobState::kSucceeded);
+  std::string log = d.Log();
+  if (log.find("job cgroup controllers enabled: pids") != std::string::npos) {
+    EXPECT_EQ(store->Get(a)->result, "5\n");
+  } else {
+    size_t first = log.find("max_processes");
+    ASSERT_NE(first, std::string::npos) << log;
+    EXPECT_NE(log.find("not applied", first), std::string::npos) << log;
+    EXPECT_EQ(log.find("max_processes not applied", log.find("max_processes not applied") + 1), std::string::npos)
+        << "said once per job type\n" << log;
+  }
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
 // A member of socket_group through a supplementary group may use droverctl; a user outside it
 // gets a refusal and is disconnected.
 TEST(ContainmentTest, SocketGroupMembersMayControlTheDaemon) {
