@@ -203,6 +203,19 @@ TEST(ContainmentTest, CheckConfigWarnsAboutPathsInWorldWritableDirectories) {
   EXPECT_EQ(r.out.find("log_file"), std::string::npos) << r.out;  // in the test's own directory
 }
 
+// A link planted where the log, pidfile or lock should be must not make droverd write through it.
+TEST(ContainmentTest, LinksAtTheLogPidfileAndLockPathsAreNotFollowed) {
+  for (const char* planted : {"drover.log", "drover.pid", "drover.db.lock"}) {
+    Daemon d("[pools.default]\nworkers = 1\n", "pidfile = \"drover.pid\"\n");
+    std::string victim = d.dir() + "/victim";
+    std::ofstream(victim) << "precious";
+    ASSERT_EQ(symlink(victim.c_str(), (d.dir() + "/" + planted).c_str()), 0);
+    ShellResult r = RunShell("timeout 10 " + std::string(DROVERD_PATH) + " -c " + d.config() + " 2>&1");
+    EXPECT_EQ(r.code, 1) << planted << ": " << r.out;
+    EXPECT_EQ(ReadText(victim), "precious") << planted;
+  }
+}
+
 // The socket is created with its final mode: there is no window for a chmod by path.
 TEST(ContainmentTest, TheSocketIsBorn0660WhateverTheUmask) {
   mode_t old = umask(0);
