@@ -66,16 +66,32 @@ std::string JobCgroupName(pid_t worker, std::int64_t job_id, int attempt) {
   return "job-" + std::to_string(worker) + "-" + std::to_string(job_id) + "-" + std::to_string(attempt);
 }
 
+std::string ProcessCgroupName(pid_t pid) { return "proc-" + std::to_string(pid); }
+
+Status JoinProcessCgroup(const std::string& root) {
+  std::string path = root + ProcessCgroupName(getpid());
+  if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return Status::FromErrno("create cgroup " + path);
+  if (!WriteFile(path + "/cgroup.procs", "0")) return Status::FromErrno("join cgroup " + path);
+  return Status::Ok();
+}
+
 int KillJobCgroups(const std::string& root, pid_t worker) {
   int killed = 0;
   const size_t slash = root.rfind('/');
   const std::string dir = root.substr(0, slash);
-  const std::string prefix = root.substr(slash + 1) + (worker > 0 ? "job-" + std::to_string(worker) + "-" : "job-");
+  const std::string base = root.substr(slash + 1);
+  // A worker's own cgroup, and those of the jobs it started (all of them, for worker 0).
+  auto ours = [&](const std::string& n) {
+    if (n.rfind(base, 0) != 0) return false;
+    std::string rest = n.substr(base.size());
+    if (worker == 0) return rest.rfind("job-", 0) == 0 || rest.rfind("proc-", 0) == 0;
+    return rest == ProcessCgroupName(worker) || rest.rfind("job-" + std::to_string(worker) + "-", 0) == 0;
+  };
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return 0;
   std::vector<std::string> names;
   while (dirent* e = readdir(d)) {
-    if (std::string(e->d_name).rfind(prefix, 0) == 0) names.push_back(e->d_name);
+    if (ours(e->d_name)) names.push_back(e->d_name);
   }
   closedir(d);
   std::vector<std::string> paths;
@@ -127,8 +143,9 @@ std::vector<std::string> EnableJobCgroupControllers(const std::string& root) {
   return enabled;
 }
 
-void RemoveDrainedJobCgroups() {
+size_t RemoveDrainedJobCgroups() {
   std::erase_if(Draining(), [](const std::string& p) { return rmdir(p.c_str()) == 0 || errno == ENOENT; });
+  return Draining().size();
 }
 
 Result<JobCgroup> JobCgroup::Create(const std::string& root, const std::string& name, const Limits& limits,

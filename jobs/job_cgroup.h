@@ -1,7 +1,9 @@
 // Job cgroups: where the system delegates a cgroup v2 subtree to droverd (a root droverd, or a
-// unit with Delegate=yes), each command job runs in a cgroup of its own, so that every process it
-// starts — in another process group or session too — is killed with it (cgroup.kill). Elsewhere
-// jobs are contained by their process group and droverd's orphan sweep only. Not thread-safe.
+// unit with Delegate=yes), each worker runs in a cgroup of its own with the jobs it starts, so
+// that every process they start — in another process group or session too — is killed when the
+// worker dies or, after a kill -9 of droverd, at its next start (cgroup.kill). A job type with
+// cgroup limits runs each attempt in a cgroup of its own, killed with the attempt. Elsewhere jobs
+// are contained by their process group and droverd's orphan sweep only. Not thread-safe.
 #ifndef DROVER_JOBS_JOB_CGROUP_H_
 #define DROVER_JOBS_JOB_CGROUP_H_
 
@@ -26,10 +28,18 @@ std::string JobCgroupRoot(const std::string& database);
 
 // The name of a job attempt's cgroup, started by worker process `worker`.
 std::string JobCgroupName(pid_t worker, std::int64_t job_id, int attempt);
+// The name of the cgroup a worker (or the spare that becomes one) runs in with all its jobs.
+std::string ProcessCgroupName(pid_t pid);
 
-// Kills every process in the job cgroups under `root` that worker `worker` started (every job
-// cgroup when `worker` is 0: those of an earlier droverd on the same database) and removes those
-// cgroups. Returns the number of cgroups that still held processes.
+// Moves this process into `root` + ProcessCgroupName(getpid()), creating it: its jobs start there
+// too, at no cost per job. Moving a process costs milliseconds (the kernel waits for an RCU grace
+// period), which is why jobs do not each get a cgroup of their own unless they set limits.
+// Fails naming the path.
+Status JoinProcessCgroup(const std::string& root);
+
+// Kills every process in worker `worker`'s cgroup and in the job cgroups it started (every such
+// cgroup under `root` when `worker` is 0: those of an earlier droverd on the same database) and
+// removes those cgroups. Returns the number of cgroups that still held processes.
 int KillJobCgroups(const std::string& root, pid_t worker = 0);
 
 // Makes the pids and memory controllers (those `root`'s cgroup has) available to job cgroups:
@@ -39,7 +49,8 @@ int KillJobCgroups(const std::string& root, pid_t worker = 0);
 std::vector<std::string> EnableJobCgroupControllers(const std::string& root);
 
 // Removes cgroups whose processes were killed but had not gone yet when their run ended.
-void RemoveDrainedJobCgroups();
+// Returns how many are still waiting.
+size_t RemoveDrainedJobCgroups();
 
 // One job attempt's cgroup. Destroying it kills what is left in it and removes it (later, if its
 // processes are still exiting).

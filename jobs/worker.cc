@@ -497,7 +497,9 @@ class Worker {
     req.limit_nofile = t.limit_nofile;
     req.limit_as = t.limit_as;
     JobCgroup cgroup;
-    if (!cgroup_root_.empty()) {
+    // Limits need a cgroup per attempt (milliseconds to enter); without them the job stays in
+    // this worker's cgroup.
+    if (!cgroup_root_.empty() && (t.max_processes || t.max_memory)) {
       std::vector<std::string> not_applied;
       Result<JobCgroup> cg = JobCgroup::Create(cgroup_root_, JobCgroupName(getpid(), r.job.id, r.job.attempt),
                                                {t.max_processes, t.max_memory}, &not_applied);

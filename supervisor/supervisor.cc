@@ -392,6 +392,7 @@ class Supervisor {
     ResetChildAfterFork(fds, parent);
     SetProcessTitle("drover: spare");
     if (!SetupLogging("spare", LogOptions{config_.supervisor.log_level, config_.supervisor.log_file}).ok()) _exit(1);
+    JoinOwnCgroup();  // now, while idle: it costs milliseconds
     std::unique_ptr<JobStore> store = OpenChildStore("spare");
     // The first use of each statement and of the page cache happens now, not when needed.
     (void)store->Recover("spare@" + std::to_string(getpid()), false, "");
@@ -400,7 +401,7 @@ class Supervisor {
     std::string name = ServeAsSpare(store.get(), fds[1], fds[0]);
     close(fds[1]);
     for (const auto& c : children_) {
-      if (c->name == name) RunChild(*c, fds[0], std::move(store));
+      if (c->name == name) RunChild(*c, fds[0], std::move(store), true);
     }
     if (!name.empty()) spdlog::error("spare: asked to become unknown process \"{}\"", name);
     _exit(name.empty() ? 0 : 1);
@@ -410,7 +411,14 @@ class Supervisor {
     DropLoggers();  // closes the supervisor's log file before fds are renumbered
     int fds[] = {report_fd};
     ResetChildAfterFork(fds, parent);
-    RunChild(c, fds[0], nullptr);
+    RunChild(c, fds[0], nullptr, false);
+  }
+
+  // Puts this child, and so the jobs it will start, into a cgroup of its own (jobs/job_cgroup.h).
+  void JoinOwnCgroup() {
+    if (job_cgroups_.empty()) return;
+    Status s = JoinProcessCgroup(job_cgroups_);
+    if (!s.ok()) spdlog::warn("{}; its jobs are contained by their process groups only", s.ToString());
   }
 
   // This child's database connection; exits (logged) when it cannot be opened.
@@ -425,12 +433,14 @@ class Supervisor {
   }
 
   // The child's own part of a start; `store` is the spare's open connection, or null.
-  [[noreturn]] void RunChild(const Child& c, int report_fd, std::unique_ptr<JobStore> store) {
+  // `in_cgroup`: the spare joined its cgroup already.
+  [[noreturn]] void RunChild(const Child& c, int report_fd, std::unique_ptr<JobStore> store, bool in_cgroup) {
     SetNonBlocking(report_fd, true).ok();
     std::string title = c.pool.empty() ? "drover: scheduler" : "drover: worker " + c.pool + "#" + std::to_string(c.index);
     SetProcessTitle(title);
     LogOptions lo{config_.supervisor.log_level, config_.supervisor.log_file};
     if (!SetupLogging(c.name, lo).ok()) _exit(1);
+    if (!in_cgroup && !c.pool.empty()) JoinOwnCgroup();
     if (!store) store = OpenChildStore(c.pool.empty() ? "scheduler" : "worker");
     int code;
     if (c.pool.empty()) {
@@ -488,7 +498,7 @@ class Supervisor {
     // Job process groups the worker reported go too (members that are not orphans), and all
     // that its jobs' cgroups hold.
     for (pid_t pg : c.pgids) kill(-pg, SIGKILL);
-    if (!job_cgroups_.empty() && !c.pool.empty()) KillJobCgroups(job_cgroups_, c.pid);
+    if (!job_cgroups_.empty()) KillJobCgroups(job_cgroups_, c.pid);
     epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.pipe.get(), nullptr);
     c.pipe.Reset();
     c.last_exit = how;

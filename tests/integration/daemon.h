@@ -93,7 +93,10 @@ class Daemon {
   ~Daemon() {
     Kill();
     std::string cgroups = JobCgroupRoot(db());
-    if (!cgroups.empty()) KillJobCgroups(cgroups);
+    if (cgroups.empty()) return;
+    KillJobCgroups(cgroups);
+    // An emptied cgroup can stay busy for a moment after its last process was reaped.
+    for (int i = 0; i < 100 && RemoveDrainedJobCgroups() > 0; ++i) usleep(10'000);
   }
 
   const std::string& dir() const { return dir_.path(); }
