@@ -115,7 +115,6 @@ class Worker {
     Result<std::int64_t> v = store_->DataVersion();
     if (!v.ok()) return v.status();
     data_version_ = *v;
-    cgroup_root_ = JobCgroupRoot(o_.config->supervisor.database);
 
     std::int64_t now = MonotonicUs();
     started_us_ = now;
@@ -499,9 +498,9 @@ class Worker {
     JobCgroup cgroup;
     // Limits need a cgroup per attempt (milliseconds to enter); without them the job stays in
     // this worker's cgroup.
-    if (!cgroup_root_.empty() && (t.max_processes || t.max_memory)) {
+    if (!o_.job_cgroup_root.empty() && (t.max_processes || t.max_memory)) {
       std::vector<std::string> not_applied;
-      Result<JobCgroup> cg = JobCgroup::Create(cgroup_root_, JobCgroupName(getpid(), r.job.id, r.job.attempt),
+      Result<JobCgroup> cg = JobCgroup::Create(o_.job_cgroup_root, JobCgroupName(getpid(), r.job.id, r.job.attempt),
                                                {t.max_processes, t.max_memory}, &not_applied);
       if (!not_applied.empty() && limits_warned_.insert(t.name).second) {
         spdlog::warn("[jobs.{}] {} not applied: the job's cgroup has no {} controller (it needs cgroup v2 with "
@@ -669,7 +668,6 @@ class Worker {
   std::unique_ptr<HandlerPool> handlers_;  // declared after running_: joined first
   std::vector<Completion> completions_;
   std::string wal_name_;
-  std::string cgroup_root_;  // where job cgroups go; empty: none (job_cgroup.h)
   std::set<std::string> limits_warned_;  // job types whose cgroup limits could not be set
   std::int64_t data_version_ = 0;
   std::int64_t recheck_us_ = 0;

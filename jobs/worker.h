@@ -20,6 +20,9 @@ struct WorkerOptions {
   const HandlerRegistry* handlers = nullptr;
   int supervisor_fd = -1;  // heartbeat/report pipe to the supervisor; -1 for none
   JobStore* store = nullptr;  // this process's database connection (owned by the caller)
+  // Where per-attempt job cgroups go (JobCgroupRoot, computed by the supervisor before it forks:
+  // the worker itself runs in a cgroup below); empty: none.
+  std::string job_cgroup_root;
 };
 
 // Runs until SIGTERM/SIGINT (graceful: running jobs get shutdown_timeout, then their groups

@@ -447,7 +447,7 @@ class Supervisor {
       SchedulerOptions so{&config_, report_fd, store.get()};
       code = RunScheduler(so);
     } else {
-      WorkerOptions wo{c.name, &config_, &config_.pools.at(c.pool), &handlers_, report_fd, store.get()};
+      WorkerOptions wo{c.name, &config_, &config_.pools.at(c.pool), &handlers_, report_fd, store.get(), job_cgroups_};
       code = RunWorker(wo);
     }
     spdlog::default_logger()->flush();
