@@ -19,6 +19,20 @@ namespace {
 // The group the socket_group tests use, when this test runs as root and it exists; else null.
 group* UsersGroup() { return geteuid() == 0 ? getgrnam("users") : nullptr; }
 
+// Opens up to `n` connections to the control socket at `path` and sends nothing; the connected ones.
+std::vector<UniqueFd> Flood(const std::string& path, int n) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  std::vector<UniqueFd> out;
+  for (int i = 0; i < n; ++i) {
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) break;
+    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) out.push_back(std::move(fd));
+  }
+  return out;
+}
+
 std::string ReadText(const std::string& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -271,14 +285,7 @@ TEST(ContainmentTest, AConnectionFloodLocksNobodyOut) {
   if (flooder == 0) {
     gid_t g = users->gr_gid;
     if (setgroups(1, &g) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(1);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", d.socket().c_str());
-    for (int i = 0; i < 500; ++i) {
-      int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-      if (fd < 0) break;
-      (void)connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    }
+    std::vector<UniqueFd> held = Flood(d.socket(), 500);
     (void)!write(ready[1], "x", 1);
     pause();
     _exit(0);
@@ -311,14 +318,7 @@ TEST(ContainmentTest, AKilledWorkerIsReplacedEvenWhenDroverdIsOutOfDescriptors) 
   std::int64_t id = Enqueue(store.get(), "sleepy");
   ASSERT_TRUE(WaitFor([&] { return store->Get(id)->pid.has_value(); }, 5000)) << d.Log();
   ASSERT_EQ(RunShell("prlimit --pid " + std::to_string(d.pid()) + " --nofile=48:48").code, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", d.socket().c_str());
-  std::vector<UniqueFd> flood;
-  for (int i = 0; i < 80; ++i) {
-    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) flood.push_back(std::move(fd));
-  }
+  std::vector<UniqueFd> flood = Flood(d.socket(), 80);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // droverd accepts until EMFILE
   pid_t worker = d.PidOf("worker:default:0");  // this request may wait in the backlog: no matter
   if (worker <= 0) worker = static_cast<pid_t>(std::stoll(store->Get(id)->worker->substr(store->Get(id)->worker->find('@') + 1)));
