@@ -467,6 +467,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
   if (dir.empty()) dir = ".";
   for (std::string* p : {&c.supervisor.database, &c.supervisor.socket, &c.supervisor.pidfile,
                          &c.supervisor.log_file}) {
+    if (p == &c.supervisor.database && IsDatabaseUrl(*p)) continue;
     *p = Resolve(std::filesystem::absolute(dir).string(), *p);
   }
   // No PATH lookup: a relative program is relative to the config file, like the other paths.
@@ -474,6 +475,11 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
     if (job.is_command()) job.command[0] = Resolve(std::filesystem::absolute(dir).string(), job.command[0]);
   }
   return c;
+}
+
+bool IsDatabaseUrl(const std::string& database) {
+  size_t scheme = database.find("://");
+  return scheme != std::string::npos && scheme > 0 && database.find('/') > scheme;
 }
 
 Result<Config> LoadConfig(const std::string& path) {

@@ -128,9 +128,12 @@ struct Config {
   const JobTypeConfig* FindJob(const std::string& type) const;
 };
 
+// True when a database setting is a URL ("postgresql://...") rather than a file path.
+bool IsDatabaseUrl(const std::string& database);
+
 // Loads and validates `path`. On failure the Status lists every problem found, one per line,
 // each as "FILE:LINE: [section] key: what is wrong". Relative paths in the file (database,
-// socket, pidfile, log_file) are resolved against the file's directory.
+// socket, pidfile, log_file; not a database URL) are resolved against the file's directory.
 Result<Config> LoadConfig(const std::string& path);
 
 // The same for TOML text already in memory; `path` is used for messages and relative paths.

@@ -23,6 +23,9 @@ Result<Duration> ParseDuration(std::string_view text);
 // duration to microseconds and every deadline computed from it stays far from overflow.
 inline constexpr Duration kMaxDuration{36500LL * 86'400'000};
 
+// `d` in microseconds, the unit of the monotonic clock the event loops use (MonotonicUs).
+constexpr std::int64_t Us(Duration d) { return d.count() * 1000; }
+
 // Formats a duration compactly and losslessly ("1h30m", "250ms", "0s").
 std::string FormatDuration(Duration d);
 

@@ -173,7 +173,7 @@ Result<SqliteDb> SqliteDb::Open(const std::string& path, const SqliteOptions& op
   // Whoever can write the file must not be able to corrupt it through this connection
   // (writable_schema and the like). trusted_schema stays on: SQLite 3.40 does not mark
   // json_valid(), which the jobs table's CHECK uses, as innocuous. Schema-borne SQL is kept out
-  // instead by refusing any trigger or view drover did not create (jobs/schema.h).
+  // instead by refusing any trigger or view drover did not create (jobs/store/sqlite_schema.h).
   sqlite3_db_config(db.impl_->db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   db.impl_->busy_timeout_us = options.busy_timeout_ms * 1000;
   sqlite3_busy_handler(db.impl_->db, BusyHandler, db.impl_.get());

@@ -1,18 +1,35 @@
 #include "jobs/job.h"
 
+#include "common/json_util.h"
+
 namespace drover {
 
-namespace {
-constexpr std::string_view kNames[] = {"queued", "running", "succeeded", "failed", "cancelled", "expired"};
-}
-
-std::string_view JobStateName(JobState state) { return kNames[static_cast<int>(state)]; }
-
 std::optional<JobState> ParseJobState(std::string_view name) {
-  for (int i = 0; i < 6; ++i) {
-    if (kNames[i] == name) return static_cast<JobState>(i);
+  for (const JobStateInfo& s : kJobStates) {
+    if (s.name == name) return s.state;
   }
   return std::nullopt;
+}
+
+Status ValidateEnqueueRequest(const EnqueueRequest& r) {
+  if (r.type.empty()) return Status::InvalidArgument("job type must not be empty");
+  if (r.queue.empty()) return Status::InvalidArgument("queue must not be empty");
+  if (r.max_attempts < 1) {
+    return Status::InvalidArgument("max_attempts must be at least 1 (got " + std::to_string(r.max_attempts) + ")");
+  }
+  if (r.payload.size() > kMaxPayloadBytes) {
+    return Status::InvalidArgument("payload is " + std::to_string(r.payload.size()) + " bytes; the limit is " +
+                                   std::to_string(kMaxPayloadBytes) + " (store large data elsewhere and pass a reference)");
+  }
+  return ValidateJson(r.payload, "payload");
+}
+
+std::string HistoryError(const std::string& error) {
+  constexpr size_t kMax = 4096;
+  if (error.size() <= kMax) return error;
+  size_t n = kMax;
+  while (n > 0 && (static_cast<unsigned char>(error[n]) & 0xC0) == 0x80) --n;
+  return error.substr(0, n) + "…[truncated]";
 }
 
 }  // namespace drover

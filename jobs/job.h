@@ -8,14 +8,35 @@
 #include <string_view>
 #include <vector>
 
+#include "common/config.h"
+#include "common/duration.h"
+#include "common/status.h"
+
 namespace drover {
 
 enum class JobState { kQueued, kRunning, kSucceeded, kFailed, kCancelled, kExpired };
 
-// "queued", "running", ...: the names stored in the `state` column.
-std::string_view JobStateName(JobState state);
+// Everything the program knows about each state, in JobState order.
+struct JobStateInfo {
+  JobState state;
+  std::string_view name;                  // as stored in the `state` column and shown
+  bool final;                             // no worker touches it again; it can be pruned
+  Duration RetentionConfig::*retention;   // its [scheduler.retention] key; null unless final
+};
+inline constexpr JobStateInfo kJobStates[] = {
+    {JobState::kQueued, "queued", false, nullptr},
+    {JobState::kRunning, "running", false, nullptr},
+    {JobState::kSucceeded, "succeeded", true, &RetentionConfig::succeeded},
+    {JobState::kFailed, "failed", true, &RetentionConfig::failed},
+    {JobState::kCancelled, "cancelled", true, &RetentionConfig::cancelled},
+    {JobState::kExpired, "expired", true, &RetentionConfig::expired},
+};
+inline constexpr int kJobStateCount = static_cast<int>(std::size(kJobStates));
+
+inline const JobStateInfo& InfoOf(JobState s) { return kJobStates[static_cast<int>(s)]; }
+inline std::string_view JobStateName(JobState s) { return InfoOf(s).name; }
+inline bool IsFinal(JobState s) { return InfoOf(s).final; }
 std::optional<JobState> ParseJobState(std::string_view name);
-inline bool IsFinal(JobState s) { return s != JobState::kQueued && s != JobState::kRunning; }
 
 // The largest payload the store accepts (JSON text, bytes).
 inline constexpr size_t kMaxPayloadBytes = 1 << 20;
@@ -74,6 +95,13 @@ struct CompletionResult {
   JobState state = JobState::kQueued;
 };
 
+// Fails with InvalidArgument naming what is wrong: an empty type or queue, max_attempts below
+// 1, a payload that is not JSON or is over kMaxPayloadBytes.
+Status ValidateEnqueueRequest(const EnqueueRequest& r);
+
+// An attempt's error as kept in a job's history: at most 4 KiB, cut at a UTF-8 boundary.
+std::string HistoryError(const std::string& error);
+
 // A full row, for `show`, `jobs` and tests.
 struct Job {
   std::int64_t id = 0;
@@ -112,7 +140,7 @@ struct JobFilter {
 struct QueueStats {
   std::string queue;
   bool paused = false;
-  std::int64_t counts[6] = {0, 0, 0, 0, 0, 0};  // indexed by JobState
+  std::int64_t counts[kJobStateCount] = {};     // indexed by JobState
   std::optional<std::int64_t> oldest_ready_ms;   // run_at of the oldest ready queued job
   std::int64_t finished_last_minute = 0;         // throughput: jobs that reached a final state
   std::int64_t finished_last_5_minutes = 0;

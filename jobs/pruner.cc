@@ -12,12 +12,11 @@ namespace drover {
 
 std::int64_t PruneFinishedJobs(JobStore* store, const RetentionConfig& r, std::int64_t now_ms,
                                const PruneLimits& limits) {
-  const std::pair<JobState, Duration> rules[] = {{JobState::kSucceeded, r.succeeded},
-                                                 {JobState::kFailed, r.failed},
-                                                 {JobState::kCancelled, r.cancelled},
-                                                 {JobState::kExpired, r.expired}};
   std::int64_t all = 0;
-  for (auto [state, keep] : rules) {
+  for (const JobStateInfo& info : kJobStates) {
+    if (!info.final) continue;
+    const JobState state = info.state;
+    const Duration keep = r.*info.retention;
     std::int64_t total = 0;
     for (int i = 0; i < limits.max_batches_per_state; ++i) {
       Result<int> n = store->Prune(state, now_ms - keep.count(), limits.batch);

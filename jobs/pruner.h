@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "common/config.h"
-#include "jobs/job_store.h"
+#include "jobs/store/job_store.h"
 
 namespace drover {
 

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "common/config.h"
-#include "jobs/job_store.h"
+#include "jobs/store/job_store.h"
 #include "jobs/schedule.h"
 
 namespace drover {

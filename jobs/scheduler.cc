@@ -13,14 +13,13 @@
 
 #include "common/time_util.h"
 #include "common/unique_fd.h"
-#include "jobs/job_store.h"
+#include "jobs/store/job_store.h"
 #include "jobs/pruner.h"
+#include "jobs/report_line.h"
 #include "jobs/schedule_runner.h"
 
 namespace drover {
 namespace {
-
-constexpr int kReleasePages = 2048;  // per tick: 8 MiB of 4 KiB pages, a short write lock
 
 class Scheduler {
  public:
@@ -40,7 +39,7 @@ class Scheduler {
       spdlog::error("scheduler cannot store the schedules: {}", started.ToString());
       return 1;
     }
-    Report("ready");
+    Report(ReadyLine());
     spdlog::info("started; tick {}, {} schedule(s)", FormatDuration(o_.config->scheduler.tick),
                  o_.config->schedules.size());
     const std::int64_t tick_ms = o_.config->scheduler.tick.count();
@@ -57,7 +56,7 @@ class Scheduler {
       if (next_run && NowMs() >= *next_run) next_run = schedules_->RunDue(NowMs());
       std::int64_t wake = next_tick;
       if (next_run) wake = std::min(wake, now + std::max<std::int64_t>(*next_run - NowMs(), 0));
-      Report("hb");
+      Report(HeartbeatLine({}));
       pollfd p{sig_fd_.get(), POLLIN, 0};
       int timeout = static_cast<int>(std::clamp<std::int64_t>(std::min(wake - now, hb_ms), 0, 60'000));
       if (poll(&p, 1, timeout) > 0) {
@@ -73,10 +72,9 @@ class Scheduler {
   }
 
  private:
-  void Report(const char* line) {
+  void Report(const std::string& line) {
     if (o_.supervisor_fd < 0) return;
-    std::string msg = std::string(line) + "\n";
-    (void)!write(o_.supervisor_fd, msg.data(), msg.size());
+    (void)!write(o_.supervisor_fd, line.data(), line.size());
   }
 
   void Tick() {
@@ -92,11 +90,9 @@ class Scheduler {
     else if (*expired > 0) spdlog::info("{} job(s) expired before they could start", *expired);
     WarnStuck(now);
     PruneFinishedJobs(store_, o_.config->scheduler.retention, now);
-    Result<int> released = store_->ReleaseFreePages(kReleasePages);
-    if (!released.ok()) spdlog::warn("{}", released.status().ToString());
-    else if (*released > 0) spdlog::debug("released {} free page(s) of the database file", *released);
-    Status s = store_->Checkpoint(false);
-    if (!s.ok()) spdlog::warn("{}", s.ToString());
+    Result<MaintenanceReport> m = store_->Maintain();
+    if (!m.ok()) spdlog::warn("{}", m.status().ToString());
+    else if (m->released_bytes > 0) spdlog::debug("released {} of the database file", FormatSize(m->released_bytes));
   }
 
   // Logs each attempt that runs longer than stuck_after once.

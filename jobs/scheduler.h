@@ -7,7 +7,7 @@
 #define DROVER_JOBS_SCHEDULER_H_
 
 #include "common/config.h"
-#include "jobs/job_store.h"
+#include "jobs/store/job_store.h"
 
 namespace drover {
 

@@ -1,15 +1,12 @@
 #include "jobs/worker.h"
 
 #include <signal.h>
-#include <string.h>
 #include <sys/epoll.h>
-#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -18,14 +15,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/backoff.h"
 #include "common/time_util.h"
+#include "common/timer_set.h"
+#include "jobs/command_launch.h"
 #include "jobs/command_run.h"
+#include "jobs/commit_watch.h"
 #include "jobs/handler_pool.h"
-#include "jobs/job_json.h"
-#include "jobs/job_store.h"
-#include "jobs/retry_policy.h"
-#include "jobs/spawner.h"
+#include "jobs/report_line.h"
 #include "jobs/status_line.h"
+#include "jobs/store/job_store.h"
 
 namespace drover {
 namespace {
@@ -33,27 +32,47 @@ namespace {
 constexpr std::int64_t kProgressIntervalUs = 250'000;
 constexpr std::int64_t kPollIntervalUs = 1'000'000;
 constexpr std::int64_t kHygieneIntervalUs = 5'000'000;
+constexpr std::int64_t kStoreRetryUs = 1'000'000;
+constexpr std::int64_t kHardStopUs = 5'000'000;
 constexpr int kLoggedBadStatusLines = 10;  // per attempt
+constexpr double kRetryJitter = 0.25;
 
-std::int64_t Us(Duration d) { return d.count() * 1000; }
+// What the loop waits for. The job timers' subject is the job id; the others' is 0.
+enum TimerKind {
+  kHeartbeat,    // report to the supervisor
+  kLease,        // renew the leases of running jobs
+  kPoll,         // claim and check cancellations even without a wake-up
+  kHygiene,      // recycling checks (max_age, max_memory), emptied job cgroups
+  kDue,          // a delayed or retried job becomes due
+  kRecheck,      // look again for another process's commit (CommitWatch)
+  kStoreRetry,   // the store failed: write and claim again
+  kHandlerKick,  // queued handler tasks want threads
+  kDrain,        // the shutdown grace is over: stop the jobs
+  kHardStop,     // handlers ignored their cancellation: leave without them
+  kJobTimeout,   // a job's timeout
+  kJobKill,      // a stopped command's SIGKILL
+  kJobProgress,  // write a job's pending progress
+};
 
 struct RunningJob {
   ClaimedJob job;
   const JobTypeConfig* type = nullptr;
-  std::unique_ptr<CommandRun> cmd;               // command jobs
-  std::unique_ptr<std::atomic<bool>> cancel;     // in-process jobs
-  std::int64_t deadline_us = 0;                  // timeout; 0 = none
+  std::unique_ptr<CommandRun> cmd;            // command jobs
+  std::unique_ptr<std::atomic<bool>> cancel;  // in-process jobs
   bool timed_out = false, cancelled = false, interrupted = false;
-  std::optional<ProgressUpdate> pending;         // progress not yet written
+  std::optional<ProgressUpdate> pending;  // progress not yet written
   std::int64_t last_progress_us = 0;
   int bad_status_lines = 0;
 };
 
-enum class FdKind { kSignal, kInotify, kHandlers, kStdout, kStderr, kStatus };
+enum class FdKind { kSignal, kCommits, kHandlers, kStdout, kStderr, kStatus };
 using Stream = CommandRun::Stream;
 constexpr Stream kStreams[] = {Stream::kStdout, Stream::kStderr, Stream::kStatus};
 FdKind KindOf(Stream s) {
   return s == Stream::kStdout ? FdKind::kStdout : s == Stream::kStderr ? FdKind::kStderr : FdKind::kStatus;
+}
+Stream StreamOf(FdKind k) {
+  return k == FdKind::kStdout ? Stream::kStdout : k == FdKind::kStderr ? Stream::kStderr : Stream::kStatus;
 }
 struct FdRef {
   FdKind kind;
@@ -75,14 +94,13 @@ class Worker {
       spdlog::error("worker cannot start: {}", s.ToString());
       return 1;
     }
-    Report("ready");
+    Report(ReadyLine());
     spdlog::info("started; queues [{}], concurrency {}", Join(o_.pool->queues), o_.pool->concurrency);
     while (true) {
-      std::int64_t now = MonotonicUs();
-      RunTimers(now);
+      RunTimers(MonotonicUs());
       if (draining_ && running_.empty() && completions_.empty()) break;
       FlushAndClaim();
-      Wait(NextTimeout(MonotonicUs()));
+      Wait(WorkPending() ? 0 : timers_.TimeoutMs(MonotonicUs(), 60'000));
     }
     spdlog::info("stopped after {} jobs", jobs_done_);
     return 0;
@@ -100,31 +118,22 @@ class Worker {
     epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) return Status::FromErrno("epoll_create1");
     DROVER_RETURN_IF_ERROR(Watch(sig_fd_.get(), {FdKind::kSignal}));
-
-
-    // Commits by other processes touch the WAL file: that is the wake-up for new jobs.
-    std::filesystem::path db(o_.config->supervisor.database);
-    wal_name_ = db.filename().string() + "-wal";
-    inotify_.Reset(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-    if (!inotify_) return Status::FromErrno("inotify_init1");
-    if (inotify_add_watch(inotify_.get(), db.parent_path().c_str(), IN_MODIFY | IN_CREATE) < 0) {
-      spdlog::warn("cannot watch {} for new jobs ({}); falling back to polling every second",
-                   db.parent_path().string(), strerror(errno));
-    }
-    DROVER_RETURN_IF_ERROR(Watch(inotify_.get(), {FdKind::kInotify}));
-    Result<std::int64_t> v = store_->DataVersion();
-    if (!v.ok()) return v.status();
-    data_version_ = *v;
+    Result<std::unique_ptr<ChangeNotifier>> notifier = store_->WatchChanges();
+    if (!notifier.ok()) return notifier.status();
+    commits_.emplace(std::move(notifier).value());
+    if (commits_->fd() >= 0) DROVER_RETURN_IF_ERROR(Watch(commits_->fd(), {FdKind::kCommits}));
 
     std::int64_t now = MonotonicUs();
     started_us_ = now;
     hb_interval_us_ = std::clamp<std::int64_t>(Us(o_.config->supervisor.hang_timeout) / 4, 50'000, 1'000'000);
-    next_hb_us_ = now;
-    next_lease_us_ = now + Us(o_.config->supervisor.lease) / 3;
-    next_poll_us_ = now + kPollIntervalUs;
-    next_hygiene_us_ = now + kHygieneIntervalUs;
+    timers_.Set({kHeartbeat}, now);
+    timers_.Set({kLease}, now + LeaseRenewalUs());
+    timers_.Set({kPoll}, now + kPollIntervalUs);
+    timers_.Set({kHygiene}, now + kHygieneIntervalUs);
     return Status::Ok();
   }
+
+  std::int64_t LeaseRenewalUs() const { return Us(o_.config->supervisor.lease) / 3; }
 
   Status Watch(int fd, FdRef ref) {
     epoll_event ev{};
@@ -142,9 +151,8 @@ class Worker {
 
   void Report(const std::string& line) {
     if (o_.supervisor_fd < 0) return;
-    std::string msg = line + "\n";
     // Non-blocking: a stuck supervisor must not stall the jobs; it notices silence by itself.
-    (void)!write(o_.supervisor_fd, msg.data(), msg.size());
+    (void)!write(o_.supervisor_fd, line.data(), line.size());
   }
 
   static std::string Join(const std::vector<std::string>& v) {
@@ -164,7 +172,7 @@ class Worker {
       FdRef ref = it->second;
       switch (ref.kind) {
         case FdKind::kSignal: OnSignal(); break;
-        case FdKind::kInotify: OnInotify(); break;
+        case FdKind::kCommits: OnCommit(commits_->OnReadable(MonotonicUs())); break;
         case FdKind::kHandlers: OnHandlers(); break;
         case FdKind::kStdout:
         case FdKind::kStderr:
@@ -173,40 +181,25 @@ class Worker {
     }
   }
 
-  int NextTimeout(std::int64_t now) {
-    if (!completions_.empty() || (claim_wanted_ && !draining_ && FreeSlots() > 0 && !store_backoff_)) return 0;
-    std::int64_t next = std::min({next_hb_us_, next_poll_us_, next_hygiene_us_});
-    if (!running_.empty()) next = std::min(next, next_lease_us_);
-    if (due_us_ > 0) next = std::min(next, due_us_);
-    if (recheck_us_ > 0) next = std::min(next, recheck_us_);
-    if (handlers_ && handlers_->HasQueued()) next = std::min(next, now + 1000);
-    if (drain_deadline_us_ > 0) next = std::min(next, drain_deadline_us_);
-    for (const auto& [id, r] : running_) {
-      if (r.deadline_us > 0 && !r.timed_out) next = std::min(next, r.deadline_us);
-      if (r.cmd && r.cmd->kill_at_us() > 0) next = std::min(next, r.cmd->kill_at_us());
-      if (r.pending) next = std::min(next, r.last_progress_us + kProgressIntervalUs);
-    }
-    return static_cast<int>(std::clamp<std::int64_t>((next - now + 999) / 1000, 0, 60'000));
-  }
-
   int FreeSlots() const { return o_.pool->concurrency - static_cast<int>(running_.size()); }
+  bool ClaimWanted() const { return claim_wanted_ && !draining_ && FreeSlots() > 0; }
+  // Completions to write or jobs to claim: the loop does not sleep (unless the store is failing).
+  bool WorkPending() const { return !store_failing_ && (!completions_.empty() || ClaimWanted()); }
 
   void FlushAndClaim() {
-    int want = (!draining_ && claim_wanted_ && !store_backoff_) ? FreeSlots() : 0;
-    if (completions_.empty() && want <= 0) return;
-    if (store_backoff_ && MonotonicUs() < store_retry_us_) return;
+    if (!WorkPending()) return;
+    int want = ClaimWanted() ? FreeSlots() : 0;
     std::vector<CompletionResult> results;
     Result<std::vector<ClaimedJob>> claimed =
-        store_->CompleteAndClaim(worker_id_, completions_, &results, o_.pool->queues, std::max(want, 0));
+        store_->CompleteAndClaim(worker_id_, completions_, &results, o_.pool->queues, want);
     AfterOwnWrite();
     if (!claimed.ok()) {
       // Keep the completions: nothing is lost, they are written once the store answers.
       spdlog::error("{}; retrying in 1s", claimed.status().ToString());
-      store_backoff_ = true;
-      store_retry_us_ = MonotonicUs() + 1'000'000;
+      store_failing_ = true;
+      timers_.Set({kStoreRetry}, MonotonicUs() + kStoreRetryUs);
       return;
     }
-    store_backoff_ = false;
     bool retry_pending = false;
     for (const CompletionResult& r : results) {
       retry_pending |= !r.stale && r.state == JobState::kQueued;
@@ -227,79 +220,90 @@ class Worker {
     CheckHygiene(false);
   }
 
+  // Wakes the loop when the next delayed job becomes due, if that is before the next poll.
   void ScheduleDue() {
+    timers_.Clear({kDue});
     Result<std::optional<std::int64_t>> next = store_->NextRunAt();
-    due_us_ = 0;
     if (!next.ok() || !next->has_value()) return;
     std::int64_t delta_ms = **next - NowMs();
     if (delta_ms <= 0) delta_ms = 1;  // due but not claimable (paused, other queue): poll decides
-    if (delta_ms * 1000 < kPollIntervalUs) due_us_ = MonotonicUs() + delta_ms * 1000;
+    if (delta_ms * 1000 < kPollIntervalUs) timers_.Set({kDue}, MonotonicUs() + delta_ms * 1000);
   }
 
   void RunTimers(std::int64_t now) {
-    if (now >= next_hb_us_) {
-      std::string line = "hb";
-      int n = 0;
-      for (const auto& [id, r] : running_) {
-        if (n++ == 32) break;
-        line += " " + std::to_string(id);
+    if (handlers_ && handlers_->HasQueued()) timers_.SetEarliest({kHandlerKick}, now + 1000);
+    for (TimerSet::Key key : timers_.TakeDue(now)) {
+      auto job = running_.find(key.subject);
+      RunningJob* r = job == running_.end() ? nullptr : &job->second;
+      switch (static_cast<TimerKind>(key.kind)) {
+        case kHeartbeat: {
+          std::vector<std::int64_t> ids;
+          for (const auto& [id, _] : running_) {
+            if (ids.size() == kMaxHeartbeatIds) break;
+            ids.push_back(id);
+          }
+          Report(HeartbeatLine(ids));
+          timers_.Set({kHeartbeat}, now + hb_interval_us_);
+          break;
+        }
+        case kLease:
+          if (!running_.empty()) {
+            Result<int> n = store_->ExtendLeases(worker_id_);
+            AfterOwnWrite();
+            if (!n.ok()) spdlog::warn("{}", n.status().ToString());
+          }
+          timers_.Set({kLease}, now + LeaseRenewalUs());
+          break;
+        case kPoll:
+          claim_wanted_ = true;
+          CheckCancels();
+          timers_.Set({kPoll}, now + kPollIntervalUs);
+          break;
+        case kHygiene:
+          RemoveDrainedJobCgroups();
+          CheckHygiene(true);
+          timers_.Set({kHygiene}, now + kHygieneIntervalUs);
+          break;
+        case kDue: claim_wanted_ = true; break;
+        case kRecheck: OnCommit(commits_->OnRecheck(now)); break;
+        case kStoreRetry: store_failing_ = false; break;
+        case kHandlerKick:
+          if (handlers_) handlers_->Kick();
+          break;
+        case kDrain:
+          for (auto& [id, running] : running_) {
+            running.interrupted = true;
+            Stop(running, "shutdown timeout");
+          }
+          // Handlers that ignore cancellation cannot hold the shutdown up for long.
+          timers_.Set({kHardStop}, now + kHardStopUs);
+          break;
+        case kHardStop: LeaveWithoutHandlers(); break;
+        case kJobTimeout:
+          if (r && !r->timed_out) {
+            r->timed_out = true;
+            Stop(*r, "timeout");
+          }
+          break;
+        case kJobKill:
+          if (r && r->cmd) r->cmd->OnTimer(now);
+          break;
+        case kJobProgress:
+          if (r) WriteProgress(*r);
+          break;
       }
-      Report(line);
-      next_hb_us_ = now + hb_interval_us_;
     }
-    if (!running_.empty() && now >= next_lease_us_) {
-      Result<int> n = store_->ExtendLeases(worker_id_);
-      AfterOwnWrite();
-      if (!n.ok()) spdlog::warn("{}", n.status().ToString());
-      next_lease_us_ = now + Us(o_.config->supervisor.lease) / 3;
-    }
-    if (now >= next_poll_us_) {
-      claim_wanted_ = true;
-      CheckCancels();
-      next_poll_us_ = now + kPollIntervalUs;
-    }
-    if (handlers_) handlers_->Kick();
-    if (recheck_us_ > 0 && now >= recheck_us_) {
-      recheck_us_ = 0;
-      if (!NewCommits() && ++recheck_step_ < 4) recheck_us_ = now + (1000LL << (2 * recheck_step_));
-    }
-    if (due_us_ > 0 && now >= due_us_) {
-      claim_wanted_ = true;
-      due_us_ = 0;
-    }
-    if (now >= next_hygiene_us_) {
-      RemoveDrainedJobCgroups();
-      CheckHygiene(true);
-      next_hygiene_us_ = now + kHygieneIntervalUs;
-    }
-    if (drain_deadline_us_ > 0 && now >= drain_deadline_us_) {
-      drain_deadline_us_ = 0;
-      for (auto& [id, r] : running_) {
-        r.interrupted = true;
-        Stop(r, "shutdown timeout");
-      }
-      // Handlers that ignore cancellation cannot hold the shutdown: give them kill_after.
-      hard_deadline_us_ = now + 5'000'000;
-    }
-    if (hard_deadline_us_ > 0 && now >= hard_deadline_us_) {
-      // Handlers still running ignore their cancellation flag: record them as interrupted and
-      // leave without joining their threads.
-      for (auto& [id, r] : running_) {
-        completions_.push_back({id, r.job.attempt, Completion::Kind::kInterrupted, "interrupted by shutdown", 0});
-      }
-      Status s = store_->Complete(worker_id_, completions_, nullptr);
-      spdlog::warn("{} job(s) did not stop in time; exiting{}", running_.size(), s.ok() ? "" : ": " + s.ToString());
-      _exit(0);
-    }
-    std::vector<std::int64_t> ids;
+  }
+
+  // Handlers still running ignore their cancellation flag: record them as interrupted and leave
+  // without joining their threads.
+  [[noreturn]] void LeaveWithoutHandlers() {
     for (auto& [id, r] : running_) {
-      if (r.deadline_us > 0 && !r.timed_out && now >= r.deadline_us) {
-        r.timed_out = true;
-        Stop(r, "timeout");
-      }
-      if (r.cmd) r.cmd->OnTimer(now);
-      if (r.pending && now >= r.last_progress_us + kProgressIntervalUs) WriteProgress(r);
+      completions_.push_back({id, r.job.attempt, Completion::Kind::kInterrupted, "interrupted by shutdown", 0});
     }
+    Status s = store_->Complete(worker_id_, completions_, nullptr);
+    spdlog::warn("{} job(s) did not stop in time; exiting{}", running_.size(), s.ok() ? "" : ": " + s.ToString());
+    _exit(0);
   }
 
   void CheckHygiene(bool periodic) {
@@ -319,14 +323,14 @@ class Worker {
     }
     if (reason.empty()) return;
     spdlog::info("recycling: {}", reason);
-    Report("recycle " + reason);
+    Report(RecycleLine(reason));
     BeginDrain();
   }
 
   void BeginDrain() {
     if (draining_) return;
     draining_ = true;
-    drain_deadline_us_ = MonotonicUs() + Us(o_.config->supervisor.shutdown_timeout);
+    timers_.Set({kDrain}, MonotonicUs() + Us(o_.config->supervisor.shutdown_timeout));
   }
 
   // --- events ---
@@ -337,9 +341,9 @@ class Worker {
       if (si.ssi_signo == SIGCHLD) {
         Reap();
       } else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-        if (draining_ && drain_deadline_us_ > 0) {
-          drain_deadline_us_ = MonotonicUs();  // a second request: stop the jobs now
-        } else {
+        if (draining_ && timers_.Armed({kDrain})) {
+          timers_.Set({kDrain}, MonotonicUs());  // a second request: stop the jobs now
+        } else if (!draining_) {
           spdlog::info("stopping: {} running job(s) get up to {}", running_.size(),
                        FormatDuration(o_.config->supervisor.shutdown_timeout));
           BeginDrain();
@@ -348,56 +352,20 @@ class Worker {
     }
   }
 
-  // Reads every pending inotify event; true if one was about the WAL file.
-  bool DrainInotify() {
-    alignas(inotify_event) char buf[4096];
-    bool relevant = false;
-    ssize_t n;
-    while ((n = read(inotify_.get(), buf, sizeof buf)) > 0) {
-      for (char* p = buf; p < buf + n;) {
-        auto* ev = reinterpret_cast<inotify_event*>(p);
-        if (ev->len > 0 && wal_name_ == ev->name) relevant = true;
-        p += sizeof(inotify_event) + ev->len;
-      }
+  // After every write of ours: its wake-up must not hide another process's commit.
+  void AfterOwnWrite() { OnCommit(commits_->AfterOwnWrite(MonotonicUs())); }
+
+  // `changed`: another process committed, so there may be jobs to claim or cancel requests.
+  void OnCommit(bool changed) {
+    if (changed) {
+      claim_wanted_ = true;
+      CheckCancels();
     }
-    return relevant;
-  }
-
-  // Our own commits touch the WAL too. Their events are queued by the time the commit returns:
-  // drop them here rather than spin on them, and look once for anyone else's commit that may
-  // have been among them.
-  void AfterOwnWrite() {
-    if (!DrainInotify() || NewCommits()) return;
-    recheck_step_ = 0;
-    recheck_us_ = MonotonicUs() + 1000;
-  }
-
-  void OnInotify() {
-    if (!DrainInotify()) return;
-    // The WAL write that woke us precedes the commit becoming visible (the wal-index update
-    // makes no inotify event): look again for a moment, then on a short timer.
-    for (int i = 0; i < 20; ++i) {
-      if (NewCommits()) return;
-      if (i < 4) {
-        sched_yield();
-      } else {
-        timespec ts{0, 10'000};
-        nanosleep(&ts, nullptr);
-      }
+    if (std::int64_t at = commits_->recheck_at_us(); at > 0) {
+      timers_.Set({kRecheck}, at);
+    } else {
+      timers_.Clear({kRecheck});
     }
-    recheck_step_ = 0;
-    recheck_us_ = MonotonicUs() + 1000;
-  }
-
-  // True when another connection committed since the last look; then a claim is due.
-  bool NewCommits() {
-    Result<std::int64_t> v = store_->DataVersion();
-    if (!v.ok() || *v == data_version_) return false;  // nothing new, or our own commit
-    data_version_ = *v;
-    claim_wanted_ = true;
-    recheck_us_ = 0;
-    if (!running_.empty()) CheckCancels();
-    return true;
   }
 
   void CheckCancels() {
@@ -420,6 +388,7 @@ class Worker {
       Duration grace = r.type ? r.type->kill_after : Duration(5000);
       if (r.cmd->Stop(MonotonicUs(), Us(grace))) {
         spdlog::info("job {}: {}: SIGTERM to process group {}", r.job.id, why, r.cmd->pid());
+        timers_.Set({kJobKill, r.job.id}, r.cmd->kill_at_us());
       }
     } else if (r.cancel) {
       r.cancel->store(true);
@@ -433,7 +402,6 @@ class Worker {
     RunningJob r;
     r.type = o_.config->FindJob(job.type);
     r.job = std::move(job);
-    if (r.type && r.type->timeout.count() > 0) r.deadline_us = MonotonicUs() + Us(r.type->timeout);
     const Handler* handler = o_.handlers ? o_.handlers->Find(r.job.type) : nullptr;
     if (r.type && r.type->is_command()) {
       Status s = StartCommand(r);
@@ -461,7 +429,15 @@ class Worker {
       Fail(r, Completion::Kind::kFailedPermanent, why);
       return;
     }
+    if (r.type && r.type->timeout.count() > 0) timers_.Set({kJobTimeout, id}, MonotonicUs() + Us(r.type->timeout));
     running_.emplace(id, std::move(r));
+  }
+
+  // The job is done with: its outcome goes out with the next claim.
+  void Finish(std::int64_t id, Completion done) {
+    completions_.push_back(std::move(done));
+    running_.erase(id);
+    for (int kind : {kJobTimeout, kJobKill, kJobProgress}) timers_.Clear({kind, id});
   }
 
   void Fail(const RunningJob& r, Completion::Kind kind, const std::string& error) {
@@ -471,49 +447,11 @@ class Worker {
   std::int64_t RetryDelayMs(const RunningJob& r) {
     JobTypeConfig defaults;
     const JobTypeConfig& t = r.type ? *r.type : defaults;
-    return RetryDelay(r.job.attempt, t.retry_delay, t.retry_delay_max, rng_).count();
+    return BackoffDelay({t.retry_delay, t.retry_delay_max, kRetryJitter}, r.job.attempt, rng_).count();
   }
 
   Status StartCommand(RunningJob& r) {
-    const JobTypeConfig& t = *r.type;
-    SpawnRequest req;
-    req.argv = t.command;
-    req.env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
-    for (const auto& [k, v] : t.env) req.env[k] = v;
-    req.env["DROVER_JOB_ID"] = std::to_string(r.job.id);
-    req.env["DROVER_JOB_TYPE"] = r.job.type;
-    req.env["DROVER_QUEUE"] = r.job.queue;
-    req.env["DROVER_ATTEMPT"] = std::to_string(r.job.attempt);
-    req.env["DROVER_MAX_ATTEMPTS"] = std::to_string(r.job.max_attempts);
-    req.env["DROVER_STATUS_FD"] = std::to_string(kStatusFd);
-    if (r.job.payload.size() <= 65536) req.env["DROVER_PAYLOAD"] = r.job.payload;
-    if (r.job.checkpoint) req.env["DROVER_CHECKPOINT"] = *r.job.checkpoint;
-    req.stdin_data = t.stdin_envelope ? EnvelopeJson(r.job) : r.job.payload;
-    req.working_dir = t.working_dir;
-    req.user = t.user;
-    req.group = t.group;
-    req.no_new_privs = t.no_new_privs.value_or(!t.user.empty());
-    req.limit_nofile = t.limit_nofile;
-    req.limit_as = t.limit_as;
-    JobCgroup cgroup;
-    // Limits need a cgroup per attempt (milliseconds to enter); without them the job stays in
-    // this worker's cgroup.
-    if (!o_.job_cgroup_root.empty() && (t.max_processes || t.max_memory)) {
-      std::vector<std::string> not_applied;
-      Result<JobCgroup> cg = JobCgroup::Create(o_.job_cgroup_root, JobCgroupName(getpid(), r.job.id, r.job.attempt),
-                                               {t.max_processes, t.max_memory}, &not_applied);
-      if (!not_applied.empty() && limits_warned_.insert(t.name).second) {
-        spdlog::warn("[jobs.{}] {} not applied: the job's cgroup has no {} controller (it needs cgroup v2 with "
-                     "that controller delegated to droverd)", t.name, not_applied[0],
-                     not_applied[0] == "max_processes" ? "pids" : "memory");
-      }
-      if (cg.ok()) {
-        cgroup = std::move(cg).value();
-      } else {
-        spdlog::warn("job {}: {}; contained by its process group only", r.job.id, cg.status().ToString());
-      }
-    }
-    Result<std::unique_ptr<CommandRun>> run = CommandRun::Start(req, t.max_output, std::move(cgroup));
+    Result<std::unique_ptr<CommandRun>> run = LaunchCommand(*r.type, r.job, o_.job_cgroup_root, &limits_warned_);
     if (!run.ok()) return run.status();
     std::unique_ptr<CommandRun> cmd = std::move(run).value();  // from here on its group dies with it
     for (Stream s : kStreams) {
@@ -525,7 +463,7 @@ class Worker {
     }
     pids_[cmd->pid()] = r.job.id;
     if (stop_after_spawn_ && unlink(stop_after_spawn_) == 0) raise(SIGSTOP);
-    Report("pg " + std::to_string(cmd->pid()));
+    Report(GroupStartedLine(cmd->pid()));
     Status s = store_->SetPid(r.job.id, worker_id_, r.job.attempt, cmd->pid());
     AfterOwnWrite();
     if (!s.ok()) spdlog::warn("{}", s.ToString());
@@ -539,11 +477,8 @@ class Worker {
   void OnJobOutput(FdRef ref) {
     auto it = running_.find(ref.job);
     if (it == running_.end()) return;
-    ReadOutput(it->second, ref.kind);
-  }
-
-  void ReadOutput(RunningJob& r, FdKind kind) {
-    Stream s = kind == FdKind::kStdout ? Stream::kStdout : kind == FdKind::kStderr ? Stream::kStderr : Stream::kStatus;
+    RunningJob& r = it->second;
+    Stream s = StreamOf(ref.kind);
     std::vector<std::string> lines;
     if (!r.cmd->Read(s, &lines)) {
       Unwatch(r.cmd->fd(s));
@@ -568,14 +503,17 @@ class Worker {
     }
   }
 
+  // Progress is written at most every kProgressIntervalUs per job; the latest values win.
   void MergeProgress(RunningJob& r, ProgressUpdate u) {
     if (!r.pending) r.pending.emplace();
     if (u.progress) r.pending->progress = u.progress;
     if (u.message) r.pending->message = std::move(u.message);
     if (u.checkpoint) r.pending->checkpoint = std::move(u.checkpoint);
+    timers_.SetEarliest({kJobProgress, r.job.id}, r.last_progress_us + kProgressIntervalUs);
   }
 
   void WriteProgress(RunningJob& r) {
+    timers_.Clear({kJobProgress, r.job.id});
     if (!r.pending) return;
     Status s = store_->UpdateProgress(r.job.id, worker_id_, r.job.attempt, r.pending->progress,
                                       r.pending->message, r.pending->checkpoint);
@@ -604,7 +542,7 @@ class Worker {
     std::vector<std::string> lines;
     c.Reaped(wait_status, &lines);
     HandleStatusLines(r, lines);
-    Report("pgend " + std::to_string(c.pid()));
+    Report(GroupEndedLine(c.pid()));
     for (Stream s : kStreams) {
       Unwatch(c.fd(s));
       c.Close(s);
@@ -619,8 +557,7 @@ class Worker {
     }
     spdlog::debug("job {} attempt {}: {}", id, r.job.attempt,
                   done.kind == Completion::Kind::kSucceeded ? "succeeded" : done.output.substr(0, 200));
-    completions_.push_back(std::move(done));
-    running_.erase(id);
+    Finish(id, std::move(done));
   }
 
   // --- in-process handlers ---
@@ -651,8 +588,7 @@ class Worker {
         if (r.timed_out) done.output = "timed out after " + FormatDuration(r.type->timeout) + ": " + done.output;
         done.retry_delay_ms = RetryDelayMs(r);
       }
-      completions_.push_back(std::move(done));
-      running_.erase(it);
+      Finish(o.id, std::move(done));
     }
   }
 
@@ -661,25 +597,20 @@ class Worker {
   const std::string worker_id_;
   std::mt19937_64 rng_;
   const char* const stop_after_spawn_;  // a test's fault point: see worker.h
-  UniqueFd epoll_, sig_fd_, inotify_;
+  UniqueFd epoll_, sig_fd_;
+  std::optional<CommitWatch> commits_;
+  TimerSet timers_;
   std::unordered_map<int, FdRef> fds_;
   std::unordered_map<pid_t, std::int64_t> pids_;
   std::unordered_map<std::int64_t, RunningJob> running_;
   std::unique_ptr<HandlerPool> handlers_;  // declared after running_: joined first
   std::vector<Completion> completions_;
-  std::string wal_name_;
   std::set<std::string> limits_warned_;  // job types whose cgroup limits could not be set
-  std::int64_t data_version_ = 0;
-  std::int64_t recheck_us_ = 0;
-  int recheck_step_ = 0;
   bool claim_wanted_ = true;
   bool draining_ = false;
-  bool store_backoff_ = false;
-  std::int64_t store_retry_us_ = 0;
+  bool store_failing_ = false;  // until kStoreRetry
   std::int64_t jobs_done_ = 0;
   std::int64_t started_us_ = 0, hb_interval_us_ = 0;
-  std::int64_t next_hb_us_ = 0, next_lease_us_ = 0, next_poll_us_ = 0, next_hygiene_us_ = 0, due_us_ = 0;
-  std::int64_t drain_deadline_us_ = 0, hard_deadline_us_ = 0;
 };
 
 }  // namespace

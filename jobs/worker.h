@@ -9,7 +9,7 @@
 
 #include "common/config.h"
 #include "jobs/handler.h"
-#include "jobs/job_store.h"
+#include "jobs/store/job_store.h"
 
 namespace drover {
 

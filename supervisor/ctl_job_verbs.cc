@@ -14,7 +14,7 @@
 #include "supervisor/control_server.h"
 #include "common/time_util.h"
 #include "jobs/job_json.h"
-#include "jobs/job_store.h"
+#include "jobs/store/open_job_store.h"
 #include "jobs/schedule.h"
 #include "supervisor/droverctl.h"
 
@@ -96,9 +96,7 @@ std::optional<std::vector<std::int64_t>> ParseIds(CtlContext& ctx, const std::st
 }
 
 Result<std::unique_ptr<JobStore>> Open(CtlContext& ctx) {
-  StoreOptions so;
-  so.lease = ctx.config.supervisor.lease;
-  return OpenSqliteJobStore(ctx.config.supervisor.database, so);
+  return OpenJobStore(StoreConfigFor(ctx.config.supervisor));
 }
 
 std::string Ago(std::int64_t ms) {
@@ -417,7 +415,7 @@ int Stats(CtlContext& ctx, bool queues_only) {
     json o{{"queue", name}, {"paused", q.paused}, {"pools", PoolsServing(ctx.config, name)}};
     if (!queues_only) {
       json counts;
-      for (int s = 0; s < 6; ++s) counts[std::string(JobStateName(static_cast<JobState>(s)))] = q.counts[s];
+      for (const JobStateInfo& s : kJobStates) counts[std::string(s.name)] = q.counts[static_cast<int>(s.state)];
       o["counts"] = counts;
       o["oldest_ready_age_s"] = q.oldest_ready_ms ? json((NowMs() - *q.oldest_ready_ms) / 1000.0) : json(nullptr);
       o["finished_last_1m"] = q.finished_last_minute;
@@ -440,13 +438,11 @@ int Stats(CtlContext& ctx, bool queues_only) {
     return kExitOk;
   }
   *ctx.out << std::left << std::setw(16) << "QUEUE" << std::right;
-  for (const char* s : {"queued", "running", "succeeded", "failed", "cancelled", "expired"}) *ctx.out << std::setw(10) << s;
+  for (const JobStateInfo& s : kJobStates) *ctx.out << std::setw(10) << s.name;
   *ctx.out << "  DONE/1M  DONE/5M  OLDEST READY\n";
   for (const json& o : arr) {
     *ctx.out << std::left << std::setw(16) << (o["queue"].get<std::string>() + (o["paused"] ? " (p)" : "")) << std::right;
-    for (const char* s : {"queued", "running", "succeeded", "failed", "cancelled", "expired"}) {
-      *ctx.out << std::setw(10) << o["counts"][s].get<std::int64_t>();
-    }
+    for (const JobStateInfo& s : kJobStates) *ctx.out << std::setw(10) << o["counts"][s.name].get<std::int64_t>();
     *ctx.out << std::setw(9) << o["finished_last_1m"].get<std::int64_t>() << std::setw(9)
              << o["finished_last_5m"].get<std::int64_t>();
     *ctx.out << "  " << (o["oldest_ready_age_s"].is_null() ? "-" : FormatDuration(Duration(static_cast<std::int64_t>(o["oldest_ready_age_s"].get<double>()) * 1000))) << "\n";
@@ -463,7 +459,7 @@ int Wait(CtlContext& ctx, const std::vector<std::string>& in) {
   if (a->options.count("--timeout")) {
     Result<Duration> d = ParseDuration(a->options["--timeout"]);
     if (!d.ok()) return Usage(ctx, "wait", d.status().message());
-    deadline = MonotonicUs() + d->count() * 1000;
+    deadline = MonotonicUs() + Us(*d);
   }
   Result<std::unique_ptr<JobStore>> store = Open(ctx);
   if (!store.ok()) return Fail(ctx, store.status());

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/unique_fd.h"
+#include "jobs/report_line.h"
 
 namespace drover {
 namespace {
@@ -25,14 +26,14 @@ void Recover(JobStore* store, std::istringstream& in, int report_fd) {
   in >> spend >> worker_id;
   std::getline(in >> std::ws, reason);
   if (worker_id.empty()) {  // an empty id would mean every running job
-    Reply(report_fd, "recover-failed ? no worker id\n");
+    Reply(report_fd, RecoverFailedLine("", "no worker id"));
     return;
   }
   Result<std::vector<std::int64_t>> ids = store->Recover(worker_id, spend != 0, reason);
   if (ids.ok()) {
-    Reply(report_fd, "recovered " + worker_id + " " + std::to_string(ids->size()) + "\n");
+    Reply(report_fd, RecoveredLine(worker_id, static_cast<std::int64_t>(ids->size())));
   } else {
-    Reply(report_fd, "recover-failed " + worker_id + " " + OneLine(ids.status().ToString()) + "\n");
+    Reply(report_fd, RecoverFailedLine(worker_id, ids.status().ToString()));
   }
 }
 
@@ -45,7 +46,7 @@ std::string RecoverCommand(const RecoverRequest& r) {
 std::string BecomeCommand(const std::string& name) { return "become " + name + "\n"; }
 
 std::string ServeAsSpare(JobStore* store, int command_fd, int report_fd) {
-  Reply(report_fd, "spare\n");
+  Reply(report_fd, SpareIdleLine());
   std::string buf;
   char chunk[4096];
   while (true) {

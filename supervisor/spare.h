@@ -16,7 +16,7 @@
 
 #include <string>
 
-#include "jobs/job_store.h"
+#include "jobs/store/job_store.h"
 
 namespace drover {
 

@@ -24,13 +24,14 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/backoff.h"
 #include "common/logging.h"
 #include "common/time_util.h"
 #include "common/unique_fd.h"
 #include "jobs/job_cgroup.h"
 #include "jobs/job_json.h"
-#include "jobs/job_store.h"
-#include "jobs/process_store.h"
+#include "jobs/report_line.h"
+#include "jobs/store/open_job_store.h"
 #include "jobs/scheduler.h"
 #include "jobs/worker.h"
 #include "supervisor/control_request.h"
@@ -38,7 +39,6 @@
 #include "supervisor/control_server.h"
 #include "supervisor/orphans.h"
 #include "supervisor/process_init.h"
-#include "supervisor/restart_backoff.h"
 #include "supervisor/spare.h"
 
 namespace drover {
@@ -46,7 +46,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::int64_t Us(Duration d) { return d.count() * 1000; }
 
 std::string DescribeWait(int st) {
   if (WIFEXITED(st)) return "exit status " + std::to_string(WEXITSTATUS(st));
@@ -168,12 +167,7 @@ class Supervisor {
     return Status::Ok();
   }
 
-  Result<std::unique_ptr<JobStore>> OpenStore() {
-    StoreOptions so;
-    so.lease = config_.supervisor.lease;
-    so.synchronous_full = config_.supervisor.synchronous_full;
-    return OpenSqliteJobStore(config_.supervisor.database, so);
-  }
+  Result<std::unique_ptr<JobStore>> OpenStore() { return OpenJobStore(StoreConfigFor(config_.supervisor)); }
 
   // The database holds payloads (often secrets): it is created 0600, or 0660 for socket_group
   // (whose members use droverctl's job verbs on it) whatever the umask; SQLite gives its -wal and
@@ -247,7 +241,7 @@ class Supervisor {
     // Workers stop their jobs at shutdown_timeout and need kill_after to see them go.
     policy_.stop_grace_us = Us(s.shutdown_timeout) + 10'000'000;
     policy_.restart_delay_us = [this](int failures) {
-      return Us(RestartDelay(failures, config_.supervisor.restart_delay, config_.supervisor.restart_delay_max, rng_));
+      return Us(BackoffDelay({config_.supervisor.restart_delay, config_.supervisor.restart_delay_max, 0.1}, failures, rng_));
     };
   }
 
@@ -423,7 +417,10 @@ class Supervisor {
 
   // This child's database connection; exits (logged) when it cannot be opened.
   std::unique_ptr<JobStore> OpenChildStore(const std::string& who) {
-    Result<std::unique_ptr<JobStore>> store = OpenProcessStore(config_.supervisor);
+    // Routine maintenance is the scheduler's (Maintain() each tick), not every commit's.
+    StoreConfig sc = StoreConfigFor(config_.supervisor);
+    sc.background_maintenance = true;
+    Result<std::unique_ptr<JobStore>> store = OpenJobStore(sc);
     if (!store.ok()) {
       spdlog::error("{} cannot start: {}", who, store.status().ToString());
       spdlog::default_logger()->flush();
@@ -566,17 +563,14 @@ class Supervisor {
   }
 
   // A spare's (or the process it became) answer to a recover command.
-  void OnRecoverReply(Child& c, bool ok, std::istringstream& in) {
-    std::string worker_id, rest;
-    in >> worker_id;
-    std::getline(in >> std::ws, rest);
+  void OnRecoverReply(Child& c, const Report& reply) {
     auto it = std::find_if(c.recoveries.begin(), c.recoveries.end(),
-                           [&](const RecoverRequest& r) { return r.worker_id == worker_id; });
+                           [&](const RecoverRequest& r) { return r.worker_id == reply.worker_id; });
     if (it == c.recoveries.end()) return;
     RecoverRequest r = std::move(*it);
     c.recoveries.erase(it);
-    if (ok) return LogRecovered(worker_id, static_cast<size_t>(std::atoll(rest.c_str())));
-    spdlog::error("{} could not re-queue the jobs of {}: {}; trying again here", c.name, worker_id, rest);
+    if (reply.kind == Report::Kind::kRecovered) return LogRecovered(reply.worker_id, static_cast<size_t>(reply.count));
+    spdlog::error("{} could not re-queue the jobs of {}: {}; trying again here", c.name, reply.worker_id, reply.text);
     RecoverJobsHere(r);
   }
 
@@ -705,30 +699,28 @@ class Supervisor {
     while ((nl = c.inbuf.find('\n')) != std::string::npos) {
       std::string line = c.inbuf.substr(0, nl);
       c.inbuf.erase(0, nl + 1);
-      std::istringstream in(line);
-      std::string word;
-      in >> word;
-      if (word == "ready") {
-        c.life.OnReady(MonotonicUs());
-        spdlog::debug("{}: RUNNING (pid {})", c.name, c.pid);
-      } else if (word == "hb") {
-        c.jobs.clear();
-        std::int64_t id;
-        while (in >> id) c.jobs.push_back(id);
-      } else if (word == "pg") {
-        pid_t pg;
-        // Never a group that is not a job's: kill(-1) or droverd's own group would be fatal.
-        if (in >> pg && pg > 1 && pg != getpgrp() && pg != c.pid) c.pgids.push_back(pg);
-      } else if (word == "pgend") {
-        pid_t pg;
-        if (in >> pg) std::erase(c.pgids, pg);
-      } else if (word == "spare") {
-        c.life.OnReady(MonotonicUs());
-        spdlog::debug("spare: idle (pid {})", c.pid);
-      } else if (word == "recovered" || word == "recover-failed") {
-        OnRecoverReply(c, word == "recovered", in);
-      } else if (word == "recycle" && !c.life.retired() && !shutting_down_) {
-        Replace(c, "recycled: " + line.substr(std::min(line.size(), size_t{8})));
+      Report r = ParseReport(line);
+      switch (r.kind) {
+        case Report::Kind::kReady:
+          c.life.OnReady(MonotonicUs());
+          spdlog::debug("{}: RUNNING (pid {})", c.name, c.pid);
+          break;
+        case Report::Kind::kHeartbeat: c.jobs = std::move(r.ids); break;
+        case Report::Kind::kGroupStarted:
+          // Never a group that is not a job's: kill(-1) or droverd's own group would be fatal.
+          if (r.pgid > 1 && r.pgid != getpgrp() && r.pgid != c.pid) c.pgids.push_back(r.pgid);
+          break;
+        case Report::Kind::kGroupEnded: std::erase(c.pgids, r.pgid); break;
+        case Report::Kind::kSpareIdle:
+          c.life.OnReady(MonotonicUs());
+          spdlog::debug("spare: idle (pid {})", c.pid);
+          break;
+        case Report::Kind::kRecovered:
+        case Report::Kind::kRecoverFailed: OnRecoverReply(c, r); break;
+        case Report::Kind::kRecycle:
+          if (!c.life.retired() && !shutting_down_) Replace(c, "recycled: " + r.text);
+          break;
+        case Report::Kind::kUnknown: break;
       }
     }
   }

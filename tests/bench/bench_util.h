@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "jobs/job_store.h"
+#include "jobs/store/sqlite_store.h"
 
 namespace drover::bench {
 
@@ -60,8 +60,10 @@ inline void Check(const Status& s) {
   }
 }
 
-inline std::unique_ptr<JobStore> OpenStore(const std::string& path, const StoreOptions& options) {
-  Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(path, options);
+// The benchmarks measure the SQLite backend against raw SQLite: they open it directly.
+inline std::unique_ptr<SqliteJobStore> OpenStore(const std::string& path, StoreConfig config = {}) {
+  config.database = path;
+  Result<std::unique_ptr<SqliteJobStore>> s = SqliteJobStore::Open(config);
   Check(s.status());
   return std::move(s).value();
 }

@@ -58,7 +58,7 @@ double RawClaimLoop(int n) {
   TempDir dir;
   std::string path = dir.path() + "/raw.db";
   {
-    Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(path, {});
+    Result<std::unique_ptr<JobStore>> s = OpenJobStore({.database = path});
     std::vector<EnqueueRequest> reqs(1000);
     for (auto& r : reqs) r.type = "noop";
     for (int done = 0; done < n; done += 1000) {
@@ -185,7 +185,7 @@ std::vector<double> SpawnLatency(int samples) {
   return out;
 }
 
-std::string Config(int workers, int concurrency) {
+std::string ConfigText(int workers, int concurrency) {
   return "[pools.default]\nworkers = " + std::to_string(workers) + "\nconcurrency = " + std::to_string(concurrency) +
          "\nmax_jobs = 0\n[jobs.noop]\n[jobs.stamp]\n[jobs.true]\ncommand = [\"/bin/true\"]\n"
          "[jobs.cmdstamp]\ncommand = [\"" BENCH_STAMP_PATH "\"]\n";
@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);  // the daemons are forked from here
   for (int workers : {1, 2}) {
     std::vector<double> ours, raw;
-    Daemon d(Config(workers, 128), supervisor, BENCH_DROVERD_PATH);
+    Daemon d(ConfigText(workers, 128), supervisor, BENCH_DROVERD_PATH);
     if (!d.Start()) Die("droverd did not start: " + d.Log());
     for (int r = 0; r < runs; ++r) {
       ours.push_back(Drain(d, "noop", jobs));
@@ -223,8 +223,8 @@ int main(int argc, char** argv) {
   {
     // What durability across an OS crash costs: every commit synced (synchronous = "full").
     std::vector<double> normal, full;
-    Daemon dn(Config(1, 128), supervisor, BENCH_DROVERD_PATH);
-    Daemon df(Config(1, 128), supervisor + "synchronous = \"full\"\n", BENCH_DROVERD_PATH);
+    Daemon dn(ConfigText(1, 128), supervisor, BENCH_DROVERD_PATH);
+    Daemon df(ConfigText(1, 128), supervisor + "synchronous = \"full\"\n", BENCH_DROVERD_PATH);
     if (!dn.Start() || !df.Start()) Die("droverd did not start: " + dn.Log() + df.Log());
     for (int r = 0; r < runs; ++r) {
       normal.push_back(Drain(dn, "noop", jobs / 5));
@@ -239,7 +239,7 @@ int main(int argc, char** argv) {
   {
     int n = std::max(200, jobs / 25);
     std::vector<double> ours, raw;
-    Daemon d(Config(1, 4), supervisor, BENCH_DROVERD_PATH);
+    Daemon d(ConfigText(1, 4), supervisor, BENCH_DROVERD_PATH);
     if (!d.Start()) Die("droverd did not start: " + d.Log());
     for (int r = 0; r < runs; ++r) {
       ours.push_back(Drain(d, "true", n));
@@ -251,7 +251,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   {
-    Daemon d(Config(1, 4), supervisor, BENCH_DROVERD_PATH);
+    Daemon d(ConfigText(1, 4), supervisor, BENCH_DROVERD_PATH);
     if (!d.Start()) Die("droverd did not start: " + d.Log());
     std::vector<double> in = Latency(d, "stamp", samples);
     std::vector<double> cmd = Latency(d, "cmdstamp", samples);

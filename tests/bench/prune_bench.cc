@@ -16,7 +16,7 @@
 
 #include "common/sqlite.h"
 #include "common/time_util.h"
-#include "jobs/job_store.h"
+#include "jobs/store/job_store.h"
 #include "jobs/pruner.h"
 #include "tests/bench/bench_util.h"
 #include "tests/temp_dir.h"
@@ -24,15 +24,15 @@
 namespace drover::bench {
 namespace {
 
-StoreOptions Options() {
-  StoreOptions o;
-  o.background_checkpoints = true;
+StoreConfig Options() {
+  StoreConfig o;
+  o.background_maintenance = true;
   return o;
 }
 
 // `old` succeeded jobs finished at the epoch (so any retention prunes them) and `queued` jobs.
 void Seed(const std::string& path, int old, int queued) {
-  std::unique_ptr<JobStore> store = OpenStore(path, Options());
+  std::unique_ptr<SqliteJobStore> store = OpenStore(path, Options());
   std::vector<EnqueueRequest> batch(1000);
   for (EnqueueRequest& r : batch) {
     r.type = "bench";
@@ -139,14 +139,14 @@ int main(int argc, char** argv) {
     std::int64_t window_us = prune_secs.empty() ? 2'000'000 : static_cast<std::int64_t>(prune_secs.back() * 1e6);
     // Both phases run what the scheduler runs meanwhile: a PASSIVE checkpoint every tick (1 s).
     Phase base = RunPhase(dir.path(), db, workers, [&] {
-      std::unique_ptr<JobStore> store = OpenStore(db, Options());
+      std::unique_ptr<SqliteJobStore> store = OpenStore(db, Options());
       for (std::int64_t end = MonotonicUs() + window_us; MonotonicUs() < end;) {
         usleep(static_cast<useconds_t>(std::min<std::int64_t>(1'000'000, std::max<std::int64_t>(end - MonotonicUs(), 0))));
         Check(store->Checkpoint(false));
       }
     });
     Phase pruned = RunPhase(dir.path(), db, workers, [&] {
-      std::unique_ptr<JobStore> store = OpenStore(db, Options());
+      std::unique_ptr<SqliteJobStore> store = OpenStore(db, Options());
       RetentionConfig keep;  // the default retention: 3 days for succeeded jobs
       std::int64_t t0 = MonotonicUs();
       PruneLimits unbounded;

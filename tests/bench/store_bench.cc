@@ -10,7 +10,7 @@
 
 #include "common/sqlite.h"
 #include "common/time_util.h"
-#include "jobs/job_store.h"
+#include "jobs/store/job_store.h"
 #include "tests/bench/bench_util.h"
 #include "tests/temp_dir.h"
 
@@ -19,9 +19,9 @@ namespace {
 
 const std::vector<std::string> kQueues{"default"};
 
-StoreOptions BenchStoreOptions() {
-  StoreOptions o;
-  o.background_checkpoints = true;
+StoreConfig BenchStoreOptions() {
+  StoreConfig o;
+  o.background_maintenance = true;
   o.busy_timeout_ms = 60'000;
   return o;
 }

@@ -57,7 +57,7 @@ std::string Config(const std::string& dir) {
 // One enqueuing process: `n` jobs in batches of 1-20, ids appended to `out`.
 int Enqueuer(const std::string& db, const std::string& out, int n, unsigned seed) {
   std::mt19937 rng(seed);
-  Result<std::unique_ptr<JobStore>> store = OpenSqliteJobStore(db, {});
+  Result<std::unique_ptr<JobStore>> store = OpenJobStore({.database = db});
   if (!store.ok()) return 1;
   std::ofstream ids(out);
   for (int done = 0; done < n;) {

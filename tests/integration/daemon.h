@@ -19,7 +19,7 @@
 
 #include "common/time_util.h"
 #include "jobs/job_cgroup.h"
-#include "jobs/job_store.h"
+#include "jobs/store/open_job_store.h"
 #include "supervisor/control_server.h"
 #include "tests/temp_dir.h"
 
@@ -185,7 +185,7 @@ class Daemon {
   }
 
   std::unique_ptr<JobStore> Store() {
-    Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(db(), {});
+    Result<std::unique_ptr<JobStore>> s = OpenJobStore({.database = db()});
     return s.ok() ? std::move(s).value() : nullptr;
   }
 

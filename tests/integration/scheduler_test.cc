@@ -119,9 +119,10 @@ command = ["/bin/sleep", "3"]
   r.type = "ghostly";
   r.queue = "elsewhere";
   std::int64_t id = store->Enqueue(r)->id;
-  StoreOptions so;
-  so.lease = Duration(500);
-  std::unique_ptr<JobStore> ghost = std::move(OpenSqliteJobStore(d.db(), so)).value();
+  StoreConfig sc;
+  sc.database = d.db();
+  sc.lease = Duration(500);
+  std::unique_ptr<JobStore> ghost = std::move(OpenJobStore(sc)).value();
   ASSERT_EQ(ghost->Claim("ghost@1", {"elsewhere"}, 1)->size(), 1u);
   ASSERT_TRUE(WaitFor([&] { return store->Get(id)->state == JobState::kQueued; }, 5000)) << d.Log();
   EXPECT_EQ(store->Get(id)->attempts, 1);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/time_util.h"
+#include "jobs/store/open_job_store.h"
 #include "tests/temp_dir.h"
 
 namespace drover {
@@ -13,7 +14,7 @@ std::int64_t At(const char* t) { return *ParseRfc3339(t); }
 class ScheduleRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(dir_.path() + "/jobs.db", {});
+    Result<std::unique_ptr<JobStore>> s = OpenJobStore({.database = dir_.path() + "/jobs.db"});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
   }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/unique_fd.h"
+#include "jobs/store/open_job_store.h"
 #include "tests/temp_dir.h"
 
 namespace drover {
@@ -13,7 +14,7 @@ namespace {
 class SpareTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(dir_.path() + "/drover.db", {});
+    Result<std::unique_ptr<JobStore>> s = OpenJobStore({.database = dir_.path() + "/drover.db"});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
   }

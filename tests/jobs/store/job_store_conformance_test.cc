@@ -1,15 +1,19 @@
+// The conformance suite: what every JobStore backend must do, through the JobStore interface
+// and OpenJobStore only (no SQL here: backend-specific tests live beside their backend's own
+// tests, e.g. sqlite_store_test.cc). A backend joins by adding an INSTANTIATE_TEST_SUITE_P.
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "common/sqlite.h"
 #include "common/time_util.h"
-#include "jobs/job_store.h"
+#include "jobs/store/open_job_store.h"
 #include "tests/temp_dir.h"
 
 namespace drover {
@@ -17,14 +21,24 @@ namespace {
 
 const std::vector<std::string> kDefault{"default"};
 
-class StoreTest : public ::testing::Test {
+// A backend under test: the configuration of a fresh, empty store for one test, whose files (if
+// any) go to `dir`.
+struct Backend {
+  std::string name;
+  std::function<StoreConfig(const std::string& dir)> fresh;
+};
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
+class JobStoreConformance : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    path_ = dir_.path() + "/jobs.db";
+    config_ = GetParam().fresh(dir_.path());
     store_ = Open();
   }
-  std::unique_ptr<JobStore> Open(StoreOptions o = {}) {
-    Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(path_, o);
+  StoreConfig Config() const { return config_; }
+  std::unique_ptr<JobStore> Open() { return Open(Config()); }
+  std::unique_ptr<JobStore> Open(const StoreConfig& c) {
+    Result<std::unique_ptr<JobStore>> s = OpenJobStore(c);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(s).value() : nullptr;
   }
@@ -57,11 +71,11 @@ class StoreTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::string path_;
+  StoreConfig config_;
   std::unique_ptr<JobStore> store_;
 };
 
-TEST_F(StoreTest, ClaimOrderIsPriorityThenRunAtThenId) {
+TEST_P(JobStoreConformance, ClaimOrderIsPriorityThenRunAtThenId) {
   std::int64_t low = Add("a", 0);
   std::int64_t high = Add("b", 10);
   std::int64_t low2 = Add("c", 0);
@@ -83,7 +97,7 @@ TEST_F(StoreTest, ClaimOrderIsPriorityThenRunAtThenId) {
   EXPECT_TRUE(j.started_at_ms.has_value());
 }
 
-TEST_F(StoreTest, ClaimHonoursLimitQueuesDelayAndExpiry) {
+TEST_P(JobStoreConformance, ClaimHonoursLimitQueuesDelayAndExpiry) {
   Add("a");
   Add("b");
   EnqueueRequest other;
@@ -117,7 +131,7 @@ TEST_F(StoreTest, ClaimHonoursLimitQueuesDelayAndExpiry) {
   EXPECT_EQ(GetJob(delayed_id).state, JobState::kQueued);
 }
 
-TEST_F(StoreTest, PausedQueuesAreSkipped) {
+TEST_P(JobStoreConformance, PausedQueuesAreSkipped) {
   std::int64_t id = Add("a");
   ASSERT_TRUE(store_->SetQueuePaused("default", true).ok());
   EXPECT_TRUE(ClaimN(10).empty());
@@ -129,7 +143,7 @@ TEST_F(StoreTest, PausedQueuesAreSkipped) {
 }
 
 // Holding another type's key must not block it (a schedule's runs hold "schedule:NAME:SLOT").
-TEST_F(StoreTest, UniqueKeysAreScopedByType) {
+TEST_P(JobStoreConformance, UniqueKeysAreScopedByType) {
   EnqueueRequest r;
   r.type = "report";
   r.unique_key = "schedule:nightly:2026-01-01T03:00:00Z";
@@ -143,35 +157,7 @@ TEST_F(StoreTest, UniqueKeysAreScopedByType) {
   EXPECT_TRUE(store_->Enqueue(r)->duplicate);
 }
 
-// Plain SQL must not get past the limits the API enforces: a huge payload took a worker to
-// gigabytes, a huge checkpoint made every attempt fail with E2BIG.
-TEST_F(StoreTest, PlainSqlIsHeldToThePayloadAndCheckpointLimits) {
-  SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
-  std::string big = "'\"" + std::string(kMaxPayloadBytes, 'x') + "\"'";
-  Status s = db.Exec("INSERT INTO jobs (type, payload) VALUES ('t', " + big + ")");
-  EXPECT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("a payload is limited to 1 MiB"), std::string::npos) << s.ToString();
-  std::int64_t id = Add("t");
-  s = db.Exec("UPDATE jobs SET checkpoint = '" + std::string(65537, 'c') + "' WHERE id = " + std::to_string(id));
-  EXPECT_FALSE(s.ok());
-  EXPECT_TRUE(db.Exec("UPDATE jobs SET checkpoint = '" + std::string(65536, 'c') + "' WHERE id = " +
-                      std::to_string(id)).ok());
-}
-
-TEST_F(StoreTest, ATriggerDroverDidNotCreateIsRefused) {
-  {
-    SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
-    ASSERT_TRUE(db.Exec("CREATE TRIGGER sneaky AFTER UPDATE ON jobs BEGIN DELETE FROM jobs; END").ok());
-  }
-  store_.reset();
-  Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(path_, {});
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("holds trigger \"sneaky\", which drover did not create"), std::string::npos)
-      << s.status().ToString();
-  EXPECT_NE(s.status().message().find("DROP TRIGGER sneaky"), std::string::npos);
-}
-
-TEST_F(StoreTest, UniqueKeyReturnsTheExistingJobWhileQueuedOrRunning) {
+TEST_P(JobStoreConformance, UniqueKeyReturnsTheExistingJobWhileQueuedOrRunning) {
   EnqueueRequest r;
   r.type = "a";
   r.unique_key = "k";
@@ -192,7 +178,7 @@ TEST_F(StoreTest, UniqueKeyReturnsTheExistingJobWhileQueuedOrRunning) {
   EXPECT_NE(after->id, first->id);
 }
 
-TEST_F(StoreTest, BatchEnqueueIsAllOrNothing) {
+TEST_P(JobStoreConformance, BatchEnqueueIsAllOrNothing) {
   std::vector<EnqueueRequest> reqs(3);
   for (auto& r : reqs) r.type = "a";
   reqs[1].payload = "{not json";
@@ -207,7 +193,7 @@ TEST_F(StoreTest, BatchEnqueueIsAllOrNothing) {
   EXPECT_EQ(store_->List({})->size(), 3u);
 }
 
-TEST_F(StoreTest, RejectsBadRequests) {
+TEST_P(JobStoreConformance, RejectsBadRequests) {
   EnqueueRequest r;
   EXPECT_TRUE(store_->Enqueue(r).status().IsInvalidArgument());
   r.type = "a";
@@ -220,7 +206,7 @@ TEST_F(StoreTest, RejectsBadRequests) {
   EXPECT_TRUE(store_->Enqueue(r).status().IsInvalidArgument());
 }
 
-TEST_F(StoreTest, SuccessRecordsResultOnce) {
+TEST_P(JobStoreConformance, SuccessRecordsResultOnce) {
   std::int64_t id = Add("a");
   ClaimedJob c = ClaimN(1).at(0);
   CompletionResult r = Finish("w1", {id, c.attempt, Completion::Kind::kSucceeded, R"({"ok":true})", 0});
@@ -236,24 +222,28 @@ TEST_F(StoreTest, SuccessRecordsResultOnce) {
   EXPECT_EQ(GetJob(id).state, JobState::kSucceeded);
 }
 
-TEST_F(StoreTest, FailedAttemptsRetryWithBackoffThenFail) {
+TEST_P(JobStoreConformance, FailedAttemptsRetryWithBackoffThenFail) {
   EnqueueRequest req;
   req.type = "a";
   req.max_attempts = 2;
-  std::int64_t id = Add(req);
+  std::int64_t later = Add(req);
   ClaimedJob c = ClaimN(1).at(0);
   std::int64_t before = NowMs();
-  CompletionResult r = Finish("w1", {id, c.attempt, Completion::Kind::kFailed, "boom 1", 30'000});
+  CompletionResult r = Finish("w1", {later, c.attempt, Completion::Kind::kFailed, "later", 30'000});
   EXPECT_EQ(r.state, JobState::kQueued);
-  Job j = GetJob(id);
+  Job j = GetJob(later);
   EXPECT_GE(j.run_at_ms, before + 30'000);
-  EXPECT_EQ(j.last_error, "boom 1");
+  EXPECT_EQ(j.last_error, "later");
   EXPECT_TRUE(ClaimN(1).empty());  // not before its retry time
 
-  // Make it due now, claim and fail the last attempt.
-  SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
-  ASSERT_TRUE(db.Exec("UPDATE jobs SET run_at = 0 WHERE id = " + std::to_string(id)).ok());
+  // A job retried at once: claimed again, its last attempt fails it for good.
+  std::int64_t id = Add(req);
+  c = ClaimN(1).at(0);
+  ASSERT_EQ(c.id, id);
+  r = Finish("w1", {id, c.attempt, Completion::Kind::kFailed, "boom 1", 0});
+  EXPECT_EQ(r.state, JobState::kQueued);
   ClaimedJob c2 = ClaimN(1).at(0);
+  ASSERT_EQ(c2.id, id);
   EXPECT_EQ(c2.attempt, 2);
   r = Finish("w1", {id, c2.attempt, Completion::Kind::kFailed, "boom 2", 30'000});
   EXPECT_EQ(r.state, JobState::kFailed);
@@ -266,7 +256,7 @@ TEST_F(StoreTest, FailedAttemptsRetryWithBackoffThenFail) {
   EXPECT_EQ(errors[1]["worker"], "w1");
 }
 
-TEST_F(StoreTest, PermanentFailureSkipsRemainingAttempts) {
+TEST_P(JobStoreConformance, PermanentFailureSkipsRemainingAttempts) {
   std::int64_t id = Add("a");
   ClaimedJob c = ClaimN(1).at(0);
   EXPECT_EQ(Finish("w1", {id, c.attempt, Completion::Kind::kFailedPermanent, "bad input", 0}).state,
@@ -274,7 +264,7 @@ TEST_F(StoreTest, PermanentFailureSkipsRemainingAttempts) {
   EXPECT_EQ(GetJob(id).attempts, 1);
 }
 
-TEST_F(StoreTest, StaleWorkerCannotOverwriteARecoveredJob) {
+TEST_P(JobStoreConformance, StaleWorkerCannotOverwriteARecoveredJob) {
   std::int64_t id = Add("a");
   ClaimedJob c = ClaimN(1, "old").at(0);
   Result<std::vector<std::int64_t>> rec = store_->Recover("old", true, "worker died (signal 9)");
@@ -290,7 +280,7 @@ TEST_F(StoreTest, StaleWorkerCannotOverwriteARecoveredJob) {
   EXPECT_EQ(GetJob(id).result, "y");
 }
 
-TEST_F(StoreTest, RecoverWithoutSpendingRefundsTheAttempt) {
+TEST_P(JobStoreConformance, RecoverWithoutSpendingRefundsTheAttempt) {
   std::int64_t id = Add("a");
   ClaimN(1);
   ASSERT_TRUE(store_->Recover("w1", false, "shutdown").ok());
@@ -300,7 +290,7 @@ TEST_F(StoreTest, RecoverWithoutSpendingRefundsTheAttempt) {
   EXPECT_FALSE(j.last_error.has_value());
 }
 
-TEST_F(StoreTest, CrashOnTheLastAttemptFailsTheJob) {
+TEST_P(JobStoreConformance, CrashOnTheLastAttemptFailsTheJob) {
   EnqueueRequest r;
   r.type = "a";
   r.max_attempts = 1;
@@ -312,7 +302,7 @@ TEST_F(StoreTest, CrashOnTheLastAttemptFailsTheJob) {
   EXPECT_EQ(j.last_error, "worker died (signal 9)");
 }
 
-TEST_F(StoreTest, RecoverAllAtStartup) {
+TEST_P(JobStoreConformance, RecoverAllAtStartup) {
   Add("a");
   Add("b");
   ClaimN(1, "w1");
@@ -323,7 +313,7 @@ TEST_F(StoreTest, RecoverAllAtStartup) {
   EXPECT_EQ(ClaimN(10).size(), 2u);
 }
 
-TEST_F(StoreTest, ShutdownInterruptionRefundsTheAttempt) {
+TEST_P(JobStoreConformance, ShutdownInterruptionRefundsTheAttempt) {
   std::int64_t id = Add("a");
   ClaimedJob c = ClaimN(1).at(0);
   EXPECT_EQ(Finish("w1", {id, c.attempt, Completion::Kind::kInterrupted, "shutdown", 0}).state,
@@ -332,7 +322,7 @@ TEST_F(StoreTest, ShutdownInterruptionRefundsTheAttempt) {
   EXPECT_EQ(ClaimN(1).at(0).attempt, 1);
 }
 
-TEST_F(StoreTest, RunningSinceListsOnlyAttemptsStartedBeforeTheTime) {
+TEST_P(JobStoreConformance, RunningSinceListsOnlyAttemptsStartedBeforeTheTime) {
   std::int64_t a = Add("a");
   Add("queued-only");
   std::int64_t before_claim = NowMs();
@@ -344,8 +334,8 @@ TEST_F(StoreTest, RunningSinceListsOnlyAttemptsStartedBeforeTheTime) {
   EXPECT_EQ(running[0].state, JobState::kRunning);
 }
 
-TEST_F(StoreTest, ExpiredLeasesAreReaped) {
-  StoreOptions o;
+TEST_P(JobStoreConformance, ExpiredLeasesAreReaped) {
+  StoreConfig o = Config();
   o.lease = Duration(1000);
   store_ = Open(o);
   std::int64_t id = Add("a");
@@ -359,7 +349,7 @@ TEST_F(StoreTest, ExpiredLeasesAreReaped) {
   EXPECT_NE(j.last_error->find("lease expired"), std::string::npos);
 }
 
-TEST_F(StoreTest, ExtendLeasesMovesTheDeadline) {
+TEST_P(JobStoreConformance, ExtendLeasesMovesTheDeadline) {
   std::int64_t id = Add("a");
   ClaimN(1);
   std::int64_t first = *GetJob(id).lease_until_ms;
@@ -369,7 +359,7 @@ TEST_F(StoreTest, ExtendLeasesMovesTheDeadline) {
   EXPECT_EQ(*store_->ExtendLeases("nobody"), 0);
 }
 
-TEST_F(StoreTest, CancelQueuedAndRunning) {
+TEST_P(JobStoreConformance, CancelQueuedAndRunning) {
   std::int64_t queued = Add("a");
   EXPECT_EQ(*store_->Cancel(queued), JobState::kCancelled);
   EXPECT_EQ(GetJob(queued).state, JobState::kCancelled);
@@ -385,7 +375,7 @@ TEST_F(StoreTest, CancelQueuedAndRunning) {
             JobState::kCancelled);
 }
 
-TEST_F(StoreTest, RetryAndDelete) {
+TEST_P(JobStoreConformance, RetryAndDelete) {
   std::int64_t id = Add("a");
   EXPECT_TRUE(store_->Retry(id).IsConflict());
   ASSERT_TRUE(store_->Cancel(id).ok());
@@ -399,7 +389,7 @@ TEST_F(StoreTest, RetryAndDelete) {
   EXPECT_TRUE(store_->Delete(id).IsNotFound());
 }
 
-TEST_F(StoreTest, RetryRefusedWhileAnotherJobHoldsTheUniqueKey) {
+TEST_P(JobStoreConformance, RetryRefusedWhileAnotherJobHoldsTheUniqueKey) {
   EnqueueRequest r;
   r.type = "a";
   r.unique_key = "k";
@@ -411,7 +401,7 @@ TEST_F(StoreTest, RetryRefusedWhileAnotherJobHoldsTheUniqueKey) {
   EXPECT_NE(s.message().find("unique key"), std::string::npos) << s.message();
 }
 
-TEST_F(StoreTest, PruneDeletesOldFinishedJobsInBatches) {
+TEST_P(JobStoreConformance, PruneDeletesOldFinishedJobsInBatches) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->Cancel(Add("a")).ok());
   std::int64_t keep = Add("b");
   EXPECT_EQ(*store_->Prune(JobState::kCancelled, NowMs() - 60'000, 10), 0);
@@ -421,7 +411,7 @@ TEST_F(StoreTest, PruneDeletesOldFinishedJobsInBatches) {
   EXPECT_TRUE(store_->Prune(JobState::kQueued, NowMs(), 3).status().IsInvalidArgument());
 }
 
-TEST_F(StoreTest, StatsCountPerQueueAndState) {
+TEST_P(JobStoreConformance, StatsCountPerQueueAndState) {
   Add("a");
   Add("a");
   EnqueueRequest other;
@@ -442,7 +432,7 @@ TEST_F(StoreTest, StatsCountPerQueueAndState) {
   EXPECT_EQ((*stats)[2].queue, "other");
 }
 
-TEST_F(StoreTest, ListFilters) {
+TEST_P(JobStoreConformance, ListFilters) {
   Add("a");
   std::int64_t b = Add("b");
   Add("a");
@@ -459,7 +449,7 @@ TEST_F(StoreTest, ListFilters) {
   EXPECT_TRUE(store_->List(f)->empty());
 }
 
-TEST_F(StoreTest, ProgressAndCheckpointReachTheNextAttempt) {
+TEST_P(JobStoreConformance, ProgressAndCheckpointReachTheNextAttempt) {
   std::int64_t id = Add("a");
   ClaimedJob c = ClaimN(1).at(0);
   EXPECT_FALSE(c.checkpoint.has_value());
@@ -473,38 +463,7 @@ TEST_F(StoreTest, ProgressAndCheckpointReachTheNextAttempt) {
   EXPECT_EQ(c2.checkpoint, R"({"page":40})");
 }
 
-TEST_F(StoreTest, PlainSqlInsertIsAValidEnqueue) {
-  SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
-  ASSERT_TRUE(db.Exec("BEGIN; INSERT INTO jobs (type, payload) VALUES ('plain', '{\"x\":1}'); COMMIT;").ok());
-  std::vector<ClaimedJob> c = ClaimN(1);
-  ASSERT_EQ(c.size(), 1u);
-  EXPECT_EQ(c[0].type, "plain");
-  EXPECT_EQ(c[0].max_attempts, 5);
-  EXPECT_NEAR(static_cast<double>(c[0].enqueued_at_ms), static_cast<double>(NowMs()), 5000.0);
-  EXPECT_FALSE(db.Exec("INSERT INTO jobs (type, payload) VALUES ('plain', 'not json')").ok());
-}
-
-TEST_F(StoreTest, DataVersionChangesOnOtherConnectionsCommits) {
-  std::int64_t v0 = *store_->DataVersion();
-  std::unique_ptr<JobStore> other = Open();
-  EnqueueRequest r;
-  r.type = "a";
-  ASSERT_TRUE(other->Enqueue(r).ok());
-  EXPECT_NE(*store_->DataVersion(), v0);
-}
-
-TEST_F(StoreTest, RefusesANewerSchema) {
-  store_.reset();
-  {
-    SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
-    ASSERT_TRUE(db.Exec("PRAGMA user_version = 999").ok());
-  }
-  Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(path_, {});
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("upgrade drover"), std::string::npos) << s.status().message();
-}
-
-TEST_F(StoreTest, CompletionAndNextClaimShareOneTransaction) {
+TEST_P(JobStoreConformance, CompletionAndNextClaimShareOneTransaction) {
   for (int i = 0; i < 4; ++i) Add("a");
   std::vector<ClaimedJob> first = ClaimN(2);
   std::vector<Completion> done;
@@ -518,7 +477,7 @@ TEST_F(StoreTest, CompletionAndNextClaimShareOneTransaction) {
 }
 
 // Two processes claim from the same table concurrently: no job is handed out twice.
-TEST_F(StoreTest, ConcurrentClaimsFromTwoProcessesNeverOverlap) {
+TEST_P(JobStoreConformance, ConcurrentClaimsFromTwoProcessesNeverOverlap) {
   constexpr int kJobs = 2000;
   std::vector<EnqueueRequest> reqs(kJobs);
   for (auto& r : reqs) r.type = "a";
@@ -531,7 +490,7 @@ TEST_F(StoreTest, ConcurrentClaimsFromTwoProcessesNeverOverlap) {
     kids[k] = fork();
     if (kids[k] == 0) {
       close(out[0]);
-      Result<std::unique_ptr<JobStore>> s = OpenSqliteJobStore(path_, {});
+      Result<std::unique_ptr<JobStore>> s = OpenJobStore(Config());
       if (!s.ok()) _exit(2);
       std::string worker = "w" + std::to_string(k);
       while (true) {
@@ -560,7 +519,7 @@ TEST_F(StoreTest, ConcurrentClaimsFromTwoProcessesNeverOverlap) {
   EXPECT_EQ(unique.size(), static_cast<size_t>(kJobs));
 }
 
-TEST_F(StoreTest, SyncSchedulesAddsResetsOnChangedSpecAndDeletesTheRest) {
+TEST_P(JobStoreConformance, SyncSchedulesAddsResetsOnChangedSpecAndDeletesTheRest) {
   std::vector<ScheduleSeed> seeds{{"a", "every 1h", 1000}, {"b", "cron 0 3 * * * in UTC", 2000}};
   ASSERT_TRUE(store_->SyncSchedules(seeds).ok());
   // Same spec: the stored next run stays; a changed spec resets it; "b" is gone, "c" is new.
@@ -579,7 +538,7 @@ TEST_F(StoreTest, SyncSchedulesAddsResetsOnChangedSpecAndDeletesTheRest) {
   EXPECT_EQ(s[0].next_run_ms, 7000);
 }
 
-TEST_F(StoreTest, AdvanceScheduleEnqueuesAndMovesOnInOneStepAndOnlyOnce) {
+TEST_P(JobStoreConformance, AdvanceScheduleEnqueuesAndMovesOnInOneStepAndOnlyOnce) {
   std::vector<ScheduleSeed> seeds{{"tick", "every 1s", 1000}};
   ASSERT_TRUE(store_->SyncSchedules(seeds).ok());
   EnqueueRequest run;
@@ -612,7 +571,7 @@ TEST_F(StoreTest, AdvanceScheduleEnqueuesAndMovesOnInOneStepAndOnlyOnce) {
   EXPECT_FALSE(store_->Schedules()->front().last_job_state.has_value());
 }
 
-TEST_F(StoreTest, AdvanceScheduleWithABadRunChangesNothing) {
+TEST_P(JobStoreConformance, AdvanceScheduleWithABadRunChangesNothing) {
   std::vector<ScheduleSeed> seeds{{"tick", "every 1s", 1000}};
   ASSERT_TRUE(store_->SyncSchedules(seeds).ok());
   EnqueueRequest bad;
@@ -622,7 +581,7 @@ TEST_F(StoreTest, AdvanceScheduleWithABadRunChangesNothing) {
   EXPECT_EQ(store_->Schedules()->front().next_run_ms, 1000);
 }
 
-TEST_F(StoreTest, TriggerAndPauseNeedAStoredSchedule) {
+TEST_P(JobStoreConformance, TriggerAndPauseNeedAStoredSchedule) {
   EnqueueRequest run;
   run.type = "report";
   EXPECT_EQ(store_->TriggerSchedule("nope", run).status().code(), Status::Code::kNotFound);
@@ -639,56 +598,46 @@ TEST_F(StoreTest, TriggerAndPauseNeedAStoredSchedule) {
   EXPECT_TRUE(store_->Schedules()->front().paused);
 }
 
-TEST_F(StoreTest, OlderSchemaIsMigratedForward) {
-  {
-    SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
-    // Back to version 1 as it was: no schedules, a global unique key, no limit triggers.
-    ASSERT_TRUE(db.Exec("DROP TABLE schedules; DROP TRIGGER drover_jobs_limits_insert; "
-                        "DROP TRIGGER drover_jobs_limits_update; DROP INDEX jobs_unique; "
-                        "CREATE UNIQUE INDEX jobs_unique ON jobs (unique_key) "
-                        "WHERE unique_key IS NOT NULL AND state IN ('queued', 'running'); PRAGMA user_version=1")
-                    .ok());
-  }
-  store_ = Open();
-  ASSERT_NE(store_, nullptr);
+// A worker waits on the notifier; only another connection's commit may count as a change.
+TEST_P(JobStoreConformance, ChangeNotifierSeesOtherConnectionsCommitsNotItsOwn) {
+  Result<std::unique_ptr<ChangeNotifier>> watch = store_->WatchChanges();
+  ASSERT_TRUE(watch.ok()) << watch.status().ToString();
+  ChangeNotifier& n = **watch;
+  Add("mine");
+  n.Consume();
+  EXPECT_FALSE(n.Changed());
+
+  std::unique_ptr<JobStore> other = Open();
   EnqueueRequest r;
-  r.type = "a";
-  r.unique_key = "k";
-  Add(r);
-  r.type = "b";
-  EXPECT_FALSE(store_->Enqueue(r)->duplicate);  // v3: scoped by type
-  std::vector<ScheduleSeed> seeds{{"a", "every 1h", 1000}};
-  EXPECT_TRUE(store_->SyncSchedules(seeds).ok());
-  SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
-  EXPECT_EQ(*db.PragmaInt("user_version"), CurrentSchemaVersion());
+  r.type = "theirs";
+  ASSERT_TRUE(other->Enqueue(r).ok());
+  if (n.fd() >= 0) {
+    pollfd p{n.fd(), POLLIN, 0};
+    EXPECT_EQ(poll(&p, 1, 5000), 1) << "no wake-up for another connection's commit";
+    n.Consume();
+  }
+  EXPECT_TRUE(n.Changed());
+  EXPECT_FALSE(n.Changed());  // reported once
 }
 
-TEST_F(StoreTest, FreedPagesGoBackToTheFileSystem) {
-  {
-    SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
-    EXPECT_EQ(*db.PragmaInt("auto_vacuum"), 2);  // incremental
-  }
-  std::vector<EnqueueRequest> batch(5000);
-  for (EnqueueRequest& r : batch) {
-    r.type = "big";
-    r.payload = "{\"pad\":\"" + std::string(400, 'x') + "\"}";
-  }
-  ASSERT_TRUE(store_->EnqueueBatch(batch).ok());
-  ASSERT_TRUE(store_->Checkpoint(true).ok());
-  SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
-  std::int64_t full = *db.PragmaInt("page_count");
-  ASSERT_TRUE(db.Exec("DELETE FROM jobs").ok());
-  EXPECT_EQ(*store_->ReleaseFreePages(100), 100);
-  int released = 100;
-  while (true) {
-    int n = *store_->ReleaseFreePages(100);
-    if (n == 0) break;
-    released += n;
-  }
-  EXPECT_GT(released, full / 2);
-  EXPECT_LT(*db.PragmaInt("page_count"), full / 2);
-  EXPECT_EQ(*store_->ReleaseFreePages(100), 0);  // nothing left worth releasing
+TEST_P(JobStoreConformance, MaintenanceRunsBesideOtherConnections) {
+  std::unique_ptr<JobStore> other = Open();
+  for (int i = 0; i < 50; ++i) Add("a");
+  ASSERT_EQ(ClaimN(50).size(), 50u);
+  Result<MaintenanceReport> m = other->Maintain();
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_GE(m->released_bytes, 0);
+  EXPECT_EQ(store_->Stats()->front().counts[static_cast<int>(JobState::kRunning)], 50);
 }
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, JobStoreConformance,
+                         ::testing::Values(Backend{"sqlite",
+                                                   [](const std::string& dir) {
+                                                     StoreConfig c;
+                                                     c.database = dir + "/jobs.db";
+                                                     return c;
+                                                   }}),
+                         [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace drover

@@ -1,7 +1,7 @@
 // The job table's schema and its forward-only migrations (PRAGMA user_version).
 // Not thread-safe; runs on the caller's connection.
-#ifndef DROVER_JOBS_SCHEMA_H_
-#define DROVER_JOBS_SCHEMA_H_
+#ifndef DROVER_JOBS_STORE_SQLITE_SCHEMA_H_
+#define DROVER_JOBS_STORE_SQLITE_SCHEMA_H_
 
 #include "common/sqlite.h"
 #include "common/status.h"
@@ -20,4 +20,4 @@ Status CheckNoForeignTriggers(SqliteDb* db);
 
 }  // namespace drover
 
-#endif  // DROVER_JOBS_SCHEMA_H_
+#endif  // DROVER_JOBS_STORE_SQLITE_SCHEMA_H_

@@ -1,4 +1,4 @@
-#include "jobs/schema.h"
+#include "jobs/store/sqlite_schema.h"
 
 #include <algorithm>
 #include <iterator>

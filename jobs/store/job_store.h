@@ -1,8 +1,9 @@
-// JobStore: the one interface through which every process reads and changes the job table.
-// Every state transition happens here, each in one transaction. Implementations are not
-// thread-safe, and a store must never cross fork(): each process opens its own.
-#ifndef DROVER_JOBS_JOB_STORE_H_
-#define DROVER_JOBS_JOB_STORE_H_
+// JobStore: the one interface through which every process reads and changes the job table,
+// whatever the backend. Every state transition happens here, each in one transaction.
+// Implementations are not thread-safe, and a store must never cross fork(): each process opens
+// its own (OpenJobStore, jobs/store/open_job_store.h).
+#ifndef DROVER_JOBS_STORE_JOB_STORE_H_
+#define DROVER_JOBS_STORE_JOB_STORE_H_
 
 #include <cstdint>
 #include <memory>
@@ -13,17 +14,25 @@
 #include "common/duration.h"
 #include "common/status.h"
 #include "jobs/job.h"
+#include "jobs/store/change_notifier.h"
 
 namespace drover {
 
-struct StoreOptions {
+// How a process opens the store. `database` picks the backend (see OpenJobStore).
+struct StoreConfig {
+  std::string database;
   Duration lease{60'000};         // a claim's lease; renewed by ExtendLeases
-  bool synchronous_full = false;  // PRAGMA synchronous=FULL instead of NORMAL
+  bool synchronous_full = false;  // SQLite: PRAGMA synchronous=FULL instead of NORMAL
   int busy_timeout_ms = 5000;
-  // Leave routine WAL checkpoints to one background process (Checkpoint()); the store then
-  // only checkpoints on its own when the WAL passes ~40 MB.
-  bool background_checkpoints = false;
+  // Routine maintenance is left to one background process that calls Maintain(); the store
+  // itself then does only what it must (SQLite: checkpoint once the WAL passes ~40 MB).
+  bool background_maintenance = false;
   bool read_only = false;
+};
+
+// What one Maintain() call did.
+struct MaintenanceReport {
+  std::int64_t released_bytes = 0;  // storage handed back to the file system
 };
 
 class JobStore {
@@ -116,23 +125,15 @@ class JobStore {
   virtual Result<std::vector<QueueStats>> Stats() = 0;
   // The earliest run_at of any queued job, if any: when a delayed or retried job becomes due.
   virtual Result<std::optional<std::int64_t>> NextRunAt() = 0;
-  // A number that changes whenever another connection commits (PRAGMA data_version).
-  virtual Result<std::int64_t> DataVersion() = 0;
-  // Runs a WAL checkpoint (PASSIVE; TRUNCATE when `truncate`). Busy is not an error.
-  virtual Status Checkpoint(bool truncate) = 0;
-  // When at least a quarter of the file is free pages (after pruning), hands up to `max_pages`
-  // of them back to the file system. Returns how many were released.
-  virtual Result<int> ReleaseFreePages(int max_pages) = 0;
+
+  // A watch on commits made through other connections, for waking an idle worker. It reads
+  // through this store and must not outlive it.
+  virtual Result<std::unique_ptr<ChangeNotifier>> WatchChanges() = 0;
+  // Housekeeping that keeps the backend small and fast, a bounded amount per call; one process
+  // (the scheduler) calls it every tick. Contention with other processes is not an error.
+  virtual Result<MaintenanceReport> Maintain() = 0;
 };
-
-// Opens (creating if needed) the SQLite job store at `path` and applies pending migrations.
-// Fails with the path and the reason: missing directory, not a database, no permission, or a
-// schema newer than this program (upgrade drover).
-Result<std::unique_ptr<JobStore>> OpenSqliteJobStore(const std::string& path, const StoreOptions& options);
-
-// The schema version this program writes (PRAGMA user_version).
-int CurrentSchemaVersion();
 
 }  // namespace drover
 
-#endif  // DROVER_JOBS_JOB_STORE_H_
+#endif  // DROVER_JOBS_STORE_JOB_STORE_H_

@@ -1,0 +1,52 @@
+#include "jobs/commit_watch.h"
+
+#include <sched.h>
+#include <time.h>
+
+namespace drover {
+
+bool CommitWatch::Changed() {
+  if (!notifier_->Changed()) return false;
+  recheck_at_us_ = 0;
+  return true;
+}
+
+void CommitWatch::StartRechecks(std::int64_t now_us) {
+  recheck_step_ = 0;
+  recheck_at_us_ = now_us + 1000;
+}
+
+bool CommitWatch::OnReadable(std::int64_t now_us) {
+  if (!notifier_->Consume()) return false;
+  // The wake-up may precede the commit becoming visible (SQLite: the WAL write comes before the
+  // wal-index update, which wakes nobody): look again for a moment, then on a short timer.
+  for (int i = 0; i < 20; ++i) {
+    if (Changed()) return true;
+    if (i < 4) {
+      sched_yield();
+    } else {
+      timespec ts{0, 10'000};
+      nanosleep(&ts, nullptr);
+    }
+  }
+  StartRechecks(now_us);
+  return false;
+}
+
+bool CommitWatch::AfterOwnWrite(std::int64_t now_us) {
+  // Our own commit's wake-ups are pending by the time it returns: drop them rather than spin on
+  // them, and look once for anyone else's commit that may have been among them.
+  if (!notifier_->Consume()) return false;
+  if (Changed()) return true;
+  StartRechecks(now_us);
+  return false;
+}
+
+bool CommitWatch::OnRecheck(std::int64_t now_us) {
+  recheck_at_us_ = 0;
+  if (Changed()) return true;
+  if (++recheck_step_ < 4) recheck_at_us_ = now_us + (1000LL << (2 * recheck_step_));
+  return false;
+}
+
+}  // namespace drover

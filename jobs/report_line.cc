@@ -1,0 +1,78 @@
+#include "jobs/report_line.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace drover {
+namespace {
+
+constexpr std::string_view kReady = "ready", kHeartbeat = "hb", kGroupStarted = "pg", kGroupEnded = "pgend",
+                           kSpareIdle = "spare", kRecovered = "recovered", kRecoverFailed = "recover-failed",
+                           kRecycle = "recycle";
+
+// Free text goes last on its line: no newline may end the line early.
+std::string OneLine(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
+
+std::string Line(std::string_view word, const std::string& rest = "") {
+  return std::string(word) + (rest.empty() ? "" : " " + rest) + "\n";
+}
+
+std::string Rest(std::istringstream& in) {
+  std::string rest;
+  std::getline(in >> std::ws, rest);
+  return rest;
+}
+
+}  // namespace
+
+std::string ReadyLine() { return Line(kReady); }
+std::string HeartbeatLine(std::span<const std::int64_t> ids) {
+  std::string rest;
+  for (size_t i = 0; i < ids.size() && i < kMaxHeartbeatIds; ++i) rest += (i ? " " : "") + std::to_string(ids[i]);
+  return Line(kHeartbeat, rest);
+}
+std::string GroupStartedLine(pid_t pgid) { return Line(kGroupStarted, std::to_string(pgid)); }
+std::string GroupEndedLine(pid_t pgid) { return Line(kGroupEnded, std::to_string(pgid)); }
+std::string SpareIdleLine() { return Line(kSpareIdle); }
+std::string RecoveredLine(const std::string& worker_id, std::int64_t count) {
+  return Line(kRecovered, worker_id + " " + std::to_string(count));
+}
+std::string RecoverFailedLine(const std::string& worker_id, const std::string& why) {
+  return Line(kRecoverFailed, (worker_id.empty() ? "?" : worker_id) + " " + OneLine(why));
+}
+std::string RecycleLine(const std::string& why) { return Line(kRecycle, OneLine(why)); }
+
+Report ParseReport(std::string_view line) {
+  std::istringstream in{std::string(line)};
+  std::string word;
+  in >> word;
+  Report r;
+  if (word == kReady) {
+    r.kind = Report::Kind::kReady;
+  } else if (word == kHeartbeat) {
+    r.kind = Report::Kind::kHeartbeat;
+    std::int64_t id;
+    while (in >> id) r.ids.push_back(id);
+  } else if (word == kGroupStarted || word == kGroupEnded) {
+    if (!(in >> r.pgid)) return r;
+    r.kind = word == kGroupStarted ? Report::Kind::kGroupStarted : Report::Kind::kGroupEnded;
+  } else if (word == kSpareIdle) {
+    r.kind = Report::Kind::kSpareIdle;
+  } else if (word == kRecovered) {
+    if (!(in >> r.worker_id >> r.count)) return r;
+    r.kind = Report::Kind::kRecovered;
+  } else if (word == kRecoverFailed) {
+    if (!(in >> r.worker_id)) return r;
+    r.kind = Report::Kind::kRecoverFailed;
+    r.text = Rest(in);
+  } else if (word == kRecycle) {
+    r.kind = Report::Kind::kRecycle;
+    r.text = Rest(in);
+  }
+  return r;
+}
+
+}  // namespace drover

@@ -1,0 +1,23 @@
+// OpenJobStore: the one way a process opens the job store; the database setting picks the
+// backend.
+#ifndef DROVER_JOBS_STORE_OPEN_JOB_STORE_H_
+#define DROVER_JOBS_STORE_OPEN_JOB_STORE_H_
+
+#include <memory>
+
+#include "common/config.h"
+#include "jobs/store/job_store.h"
+
+namespace drover {
+
+// Opens the store `config.database` names: a URL with a scheme ("postgresql://...") names a
+// database server; anything else is the path of an SQLite file. Fails with InvalidArgument for
+// a scheme this program does not support, or with the backend's error.
+Result<std::unique_ptr<JobStore>> OpenJobStore(const StoreConfig& config);
+
+// The store settings of a [supervisor] section: database, lease, synchronous.
+StoreConfig StoreConfigFor(const SupervisorConfig& supervisor);
+
+}  // namespace drover
+
+#endif  // DROVER_JOBS_STORE_OPEN_JOB_STORE_H_

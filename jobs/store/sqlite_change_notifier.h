@@ -1,0 +1,40 @@
+// SqliteChangeNotifier: another connection's commit writes the database's WAL file, which
+// inotify reports; PRAGMA data_version on this process's connection then tells whether a
+// commit by someone else became visible. Without an inotify watch (a file system that has
+// none) fd() never becomes readable and the caller's polling finds the changes.
+#ifndef DROVER_JOBS_STORE_SQLITE_CHANGE_NOTIFIER_H_
+#define DROVER_JOBS_STORE_SQLITE_CHANGE_NOTIFIER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/sqlite.h"
+#include "common/status.h"
+#include "common/unique_fd.h"
+#include "jobs/store/change_notifier.h"
+
+namespace drover {
+
+class SqliteChangeNotifier final : public ChangeNotifier {
+ public:
+  // Watches the WAL of the database at `path`, read through `db` (which must outlive it).
+  static Result<std::unique_ptr<ChangeNotifier>> Create(SqliteDb* db, const std::string& path);
+
+  int fd() const override { return inotify_.get(); }
+  bool Consume() override;
+  bool Changed() override;
+
+ private:
+  SqliteChangeNotifier(SqliteDb* db, UniqueFd inotify, std::string wal_name, std::int64_t version)
+      : db_(db), inotify_(std::move(inotify)), wal_name_(std::move(wal_name)), version_(version) {}
+
+  SqliteDb* const db_;
+  UniqueFd inotify_;
+  const std::string wal_name_;
+  std::int64_t version_;
+};
+
+}  // namespace drover
+
+#endif  // DROVER_JOBS_STORE_SQLITE_CHANGE_NOTIFIER_H_

@@ -1,0 +1,201 @@
+// The SQLite store: operator actions on jobs and queues (cancel, retry, delete, prune, pause) and the schedules.
+#include <nlohmann/json.hpp>
+
+#include "common/time_util.h"
+#include "jobs/store/sqlite_store.h"
+
+namespace drover {
+
+Result<JobState> SqliteJobStore::Cancel(std::int64_t id) {
+  Result<Transaction> tx = Transaction::Begin(&db_);
+  if (!tx.ok()) return tx.status().Prefixed("cancel job " + std::to_string(id));
+  Result<JobState> state = StateOf(id);
+  if (!state.ok()) return state.status();
+  std::int64_t now = NowMs();
+  if (*state == JobState::kQueued) {
+    Result<Statement> st = db_.Prepare(
+        "UPDATE jobs SET state = 'cancelled', finished_at = ?2, last_error = 'cancelled' WHERE id = ?1");
+    if (!st.ok()) return st.status();
+    st->Bind(1, id).Bind(2, now);
+    DROVER_RETURN_IF_ERROR(st->Run());
+  } else if (*state == JobState::kRunning) {
+    Result<Statement> st = db_.Prepare("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1");
+    if (!st.ok()) return st.status();
+    st->Bind(1, id);
+    DROVER_RETURN_IF_ERROR(st->Run());
+  } else {
+    return Status::Conflict("job " + std::to_string(id) + " is already " + std::string(JobStateName(*state)));
+  }
+  DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed("cancel job " + std::to_string(id)));
+  return *state == JobState::kQueued ? JobState::kCancelled : JobState::kRunning;
+}
+
+Status SqliteJobStore::Retry(std::int64_t id) {
+  Result<Transaction> tx = Transaction::Begin(&db_);
+  if (!tx.ok()) return tx.status().Prefixed("retry job " + std::to_string(id));
+  Result<JobState> state = StateOf(id);
+  if (!state.ok()) return state.status();
+  if (*state != JobState::kFailed && *state != JobState::kCancelled && *state != JobState::kExpired) {
+    return Status::Conflict("job " + std::to_string(id) + " is " + std::string(JobStateName(*state)) +
+                            "; only failed, cancelled or expired jobs can be retried");
+  }
+  Result<Statement> st = db_.Prepare(
+      "UPDATE jobs SET state = 'queued', run_at = ?2, attempts = 0, finished_at = NULL, "
+      "  expires_at = NULL, cancel_requested = 0, lease_until = NULL, pid = NULL WHERE id = ?1");
+  if (!st.ok()) return st.status();
+  st->Bind(1, id).Bind(2, NowMs());
+  Status s = st->Run();
+  if (s.IsConflict()) {
+    return Status::Conflict("job " + std::to_string(id) +
+                            ": another queued or running job holds its unique key");
+  }
+  DROVER_RETURN_IF_ERROR(s);
+  return tx->Commit().Prefixed("retry job " + std::to_string(id));
+}
+
+Status SqliteJobStore::Delete(std::int64_t id) {
+  Result<Statement> st = db_.Prepare("DELETE FROM jobs WHERE id = ?1 AND state != 'running'");
+  if (!st.ok()) return st.status();
+  st->Bind(1, id);
+  DROVER_RETURN_IF_ERROR(st->Run().Prefixed("delete job " + std::to_string(id)));
+  if (db_.Changes() == 1) return Status::Ok();
+  Result<JobState> state = StateOf(id);
+  if (!state.ok()) return state.status();
+  return Status::Conflict("job " + std::to_string(id) + " is running; cancel it first");
+}
+
+Result<JobState> SqliteJobStore::StateOf(std::int64_t id) {
+  Result<Statement> st = db_.Prepare("SELECT state FROM jobs WHERE id = ?1");
+  if (!st.ok()) return st.status();
+  st->Bind(1, id);
+  Result<bool> row = st->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no job " + std::to_string(id));
+  return ParseJobState(st->Text(0)).value_or(JobState::kQueued);
+}
+
+Result<int> SqliteJobStore::Prune(JobState state, std::int64_t before_ms, int batch) {
+  if (!IsFinal(state)) return Status::InvalidArgument("only finished jobs can be pruned");
+  Result<Statement> st = db_.Prepare(
+      "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = ?1 AND finished_at IS NOT NULL "
+      "AND finished_at < ?2 LIMIT ?3)");
+  if (!st.ok()) return st.status();
+  st->Bind(1, JobStateName(state)).Bind(2, before_ms).Bind(3, batch);
+  DROVER_RETURN_IF_ERROR(st->Run().Prefixed("prune"));
+  return db_.Changes();
+}
+
+Status SqliteJobStore::SetQueuePaused(const std::string& queue, bool paused) {
+  Result<Statement> st = db_.Prepare(
+      "INSERT INTO queues (name, paused) VALUES (?1, ?2) "
+      "ON CONFLICT (name) DO UPDATE SET paused = excluded.paused");
+  if (!st.ok()) return st.status();
+  st->Bind(1, queue).Bind(2, paused ? 1 : 0);
+  return st->Run().Prefixed(std::string(paused ? "pause" : "resume") + " queue " + queue);
+}
+
+Result<std::vector<std::string>> SqliteJobStore::PausedQueues() {
+  Result<Statement> st = db_.Prepare("SELECT name FROM queues WHERE paused = 1 ORDER BY name");
+  if (!st.ok()) return st.status();
+  std::vector<std::string> out;
+  while (true) {
+    Result<bool> row = st->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    out.push_back(st->Text(0));
+  }
+}
+
+Status SqliteJobStore::SyncSchedules(std::span<const ScheduleSeed> wanted) {
+  Result<Transaction> tx = Transaction::Begin(&db_);
+  if (!tx.ok()) return tx.status().Prefixed("store schedules");
+  nlohmann::json names = nlohmann::json::array();
+  for (const ScheduleSeed& w : wanted) {
+    Result<Statement> up = db_.Prepare(
+        "INSERT INTO schedules (name, spec, next_run) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, next_run = excluded.next_run "
+        "WHERE spec != excluded.spec");
+    if (!up.ok()) return up.status();
+    up->Bind(1, w.name).Bind(2, w.spec).Bind(3, w.next_run_ms);
+    DROVER_RETURN_IF_ERROR(up->Run().Prefixed("store schedule " + w.name));
+    names.push_back(w.name);
+  }
+  Result<Statement> del = db_.Prepare("DELETE FROM schedules WHERE name NOT IN (SELECT value FROM json_each(?1))");
+  if (!del.ok()) return del.status();
+  del->Bind(1, names.dump());
+  DROVER_RETURN_IF_ERROR(del->Run().Prefixed("store schedules"));
+  return tx->Commit().Prefixed("store schedules");
+}
+
+Result<std::vector<ScheduleState>> SqliteJobStore::Schedules() {
+  Result<Statement> st = db_.Prepare(
+      "SELECT s.name, s.spec, s.next_run, s.last_run, s.last_job_id, s.paused, j.state, j.type "
+      "FROM schedules s LEFT JOIN jobs j ON j.id = s.last_job_id ORDER BY s.name");
+  if (!st.ok()) return st.status();
+  std::vector<ScheduleState> out;
+  while (true) {
+    Result<bool> row = st->Step();
+    if (!row.ok()) return row.status().Prefixed("read schedules");
+    if (!*row) return out;
+    ScheduleState s;
+    s.name = st->Text(0);
+    s.spec = st->Text(1);
+    s.next_run_ms = st->Int64(2);
+    s.last_run_ms = st->OptInt64(3);
+    s.last_job_id = st->OptInt64(4);
+    s.paused = st->Int64(5) != 0;
+    if (std::optional<std::string> state = st->OptText(6)) s.last_job_state = ParseJobState(*state);
+    s.last_job_type = st->OptText(7);
+    out.push_back(std::move(s));
+  }
+}
+
+Result<std::vector<EnqueueResult>> SqliteJobStore::AdvanceSchedule(const std::string& name, std::int64_t expected_next_ms,
+                                                   std::int64_t next_run_ms, std::span<const EnqueueRequest> runs,
+                                                   std::int64_t last_run_ms) {
+  const std::string what = "schedule " + name;
+  for (const EnqueueRequest& r : runs) DROVER_RETURN_IF_ERROR(ValidateEnqueueRequest(r).Prefixed(what));
+  Result<Transaction> tx = Transaction::Begin(&db_);
+  if (!tx.ok()) return tx.status().Prefixed(what);
+  Result<Statement> move = db_.Prepare("UPDATE schedules SET next_run = ?3 WHERE name = ?1 AND next_run = ?2");
+  if (!move.ok()) return move.status();
+  move->Bind(1, name).Bind(2, expected_next_ms).Bind(3, next_run_ms);
+  DROVER_RETURN_IF_ERROR(move->Run().Prefixed(what));
+  if (db_.Changes() != 1) return Status::Conflict(what + ": this time slot was handled already");
+  Result<std::vector<EnqueueResult>> out = InsertJobs(runs);
+  if (!out.ok()) return out.status().Prefixed(what);
+  if (!out->empty()) DROVER_RETURN_IF_ERROR(RecordScheduleRun(name, last_run_ms, out->back().id));
+  DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed(what));
+  return out;
+}
+
+Result<EnqueueResult> SqliteJobStore::TriggerSchedule(const std::string& name, const EnqueueRequest& run) {
+  const std::string what = "trigger schedule " + name;
+  DROVER_RETURN_IF_ERROR(ValidateEnqueueRequest(run).Prefixed(what));
+  Result<Transaction> tx = Transaction::Begin(&db_);
+  if (!tx.ok()) return tx.status().Prefixed(what);
+  Result<std::vector<EnqueueResult>> out = InsertJobs(std::span<const EnqueueRequest>(&run, 1));
+  if (!out.ok()) return out.status().Prefixed(what);
+  DROVER_RETURN_IF_ERROR(RecordScheduleRun(name, NowMs(), out->front().id));
+  if (db_.Changes() != 1) return Status::NotFound("no schedule " + name + " is stored (is droverd running with it?)");
+  DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed(what));
+  return out->front();
+}
+
+Status SqliteJobStore::SetSchedulePaused(const std::string& name, bool paused) {
+  Result<Statement> st = db_.Prepare("UPDATE schedules SET paused = ?2 WHERE name = ?1");
+  if (!st.ok()) return st.status();
+  st->Bind(1, name).Bind(2, paused ? 1 : 0);
+  DROVER_RETURN_IF_ERROR(st->Run().Prefixed(std::string(paused ? "pause" : "resume") + " schedule " + name));
+  if (db_.Changes() != 1) return Status::NotFound("no schedule " + name + " is stored (is droverd running with it?)");
+  return Status::Ok();
+}
+
+Status SqliteJobStore::RecordScheduleRun(const std::string& name, std::int64_t slot_ms, std::int64_t job_id) {
+  Result<Statement> st = db_.Prepare("UPDATE schedules SET last_run = ?2, last_job_id = ?3 WHERE name = ?1");
+  if (!st.ok()) return st.status();
+  st->Bind(1, name).Bind(2, slot_ms).Bind(3, job_id);
+  return st->Run().Prefixed("schedule " + name);
+}
+
+}  // namespace drover
