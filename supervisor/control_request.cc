@@ -1,6 +1,5 @@
 #include "supervisor/control_request.h"
 
-#include <nlohmann/json.hpp>
 
 namespace drover {
 
@@ -20,6 +19,50 @@ Result<ControlCommand> ParseControlRequest(std::string_view line) {
     }
   }
   return c;
+}
+
+std::string ControlRequestLine(const std::string& cmd, const std::vector<std::string>& args) {
+  return nlohmann::json{{"cmd", cmd}, {"args", args}}.dump();
+}
+
+namespace {
+constexpr std::string_view kCodes[] = {"bad_request",       "unknown_command", "not_found",
+                                       "permission_denied", "shutting_down",   "failed"};
+}
+
+std::string_view ControlErrorCode(ControlError e) { return kCodes[static_cast<int>(e)]; }
+
+std::string OkAnswer(const nlohmann::json& result) { return nlohmann::json{{"ok", true}, {"result", result}}.dump(); }
+
+std::string ErrorAnswer(ControlError e, const std::string& message) {
+  return nlohmann::json{{"ok", false}, {"code", ControlErrorCode(e)}, {"error", message}}.dump();
+}
+
+std::string ErrorAnswer(const Status& s) {
+  ControlError e = s.IsNotFound()          ? ControlError::kNotFound
+                   : s.IsInvalidArgument() ? ControlError::kBadRequest
+                                           : ControlError::kFailed;
+  return ErrorAnswer(e, s.message());
+}
+
+Result<ControlAnswer> ParseControlAnswer(std::string_view line) {
+  using json = nlohmann::json;
+  json a = json::parse(line, nullptr, false);
+  if (a.is_discarded() || !a.is_object() || !a.contains("ok") || !a["ok"].is_boolean()) {
+    return Status::IoError("unreadable answer from droverd");
+  }
+  ControlAnswer out;
+  out.ok = a["ok"].get<bool>();
+  if (out.ok) {
+    out.result = a.contains("result") ? a["result"] : json();
+    return out;
+  }
+  out.message = a.contains("error") && a["error"].is_string() ? a["error"].get<std::string>() : "request failed";
+  std::string code = a.contains("code") && a["code"].is_string() ? a["code"].get<std::string>() : "";
+  for (size_t i = 0; i < std::size(kCodes); ++i) {
+    if (kCodes[i] == code) out.error = static_cast<ControlError>(i);
+  }
+  return out;
 }
 
 }  // namespace drover

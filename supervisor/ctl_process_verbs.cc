@@ -1,4 +1,6 @@
 // droverctl's process verbs: requests over droverd's control socket.
+#include "supervisor/ctl_process_verbs.h"
+
 #include <unistd.h>
 
 #include <iomanip>
@@ -8,43 +10,27 @@
 
 #include <nlohmann/json.hpp>
 
+#include "supervisor/control_request.h"
 #include "supervisor/control_server.h"
-#include "supervisor/droverctl.h"
 
-namespace drover {
+namespace drover::ctl {
 namespace {
 
-using json = nlohmann::json;
-
-const std::set<std::string> kVerbs = {"status", "start", "stop", "restart", "signal", "pid", "tail",
-                                      "maintail", "reread", "update", "reload", "shutdown", "avail", "version"};
-
-int Usage(CtlContext& ctx, const std::string& verb) {
-  *ctx.err << VerbHelp(verb);
-  return kExitUsage;
-}
-
 // Sends one request; on failure prints why and sets *code.
-std::optional<json> Call(CtlContext& ctx, const std::string& cmd, const std::vector<std::string>& args, int* code) {
-  Result<std::string> r = ControlRequest(ctx.config.supervisor.socket, json{{"cmd", cmd}, {"args", args}}.dump(), 30'000);
-  if (!r.ok()) {
-    *ctx.err << "droverctl: " << r.status().message() << "\n";
-    *code = r.status().IsNotFound() ? kExitNotRunning : kExitError;
+std::optional<json> Call(CtlContext& ctx, const std::string& cmd, const Words& args, int* code) {
+  Result<std::string> r = ControlRequest(ctx.config.supervisor.socket, ControlRequestLine(cmd, args), 30'000);
+  Result<ControlAnswer> answer = r.ok() ? ParseControlAnswer(*r) : Result<ControlAnswer>(r.status());
+  if (!answer.ok()) {
+    *ctx.err << "droverctl: " << answer.status().message() << "\n";
+    *code = answer.status().IsNotFound() ? kExitNotRunning : kExitError;  // NotFound: no daemon
     return std::nullopt;
   }
-  json resp = json::parse(*r, nullptr, false);
-  if (resp.is_discarded() || !resp.is_object()) {
-    *ctx.err << "droverctl: unreadable answer from droverd\n";
-    *code = kExitError;
+  if (!answer->ok) {
+    *ctx.err << "droverctl: " << answer->message << "\n";
+    *code = answer->error == ControlError::kNotFound ? kExitNotRunning : kExitError;
     return std::nullopt;
   }
-  if (resp["ok"] != true) {
-    std::string e = resp.value("error", "request failed");
-    *ctx.err << "droverctl: " << e << "\n";
-    *code = e.rfind("no such process", 0) == 0 ? kExitNotRunning : kExitError;
-    return std::nullopt;
-  }
-  return resp["result"];
+  return answer->result;
 }
 
 std::string Uptime(double s) {
@@ -54,7 +40,9 @@ std::string Uptime(double s) {
   return buf;
 }
 
-int StatusVerb(CtlContext& ctx, const std::vector<std::string>& args) {
+}  // namespace
+
+int ProcessStatus(CtlContext& ctx, const std::string&, const Words& args) {
   int code = kExitOk;
   std::optional<json> r = Call(ctx, "status", args, &code);
   if (!r) return code;
@@ -85,7 +73,7 @@ int StatusVerb(CtlContext& ctx, const std::vector<std::string>& args) {
   return all_running ? kExitOk : kExitNotRunning;
 }
 
-int Tail(CtlContext& ctx, const std::string& verb, const std::vector<std::string>& args) {
+int Tail(CtlContext& ctx, const std::string& verb, const Words& args) {
   bool follow = false;
   int n = 20;
   std::string name;
@@ -123,23 +111,18 @@ int Tail(CtlContext& ctx, const std::string& verb, const std::vector<std::string
   }
 }
 
-}  // namespace
-
-bool IsProcessVerb(const std::string& verb) { return kVerbs.count(verb) > 0; }
-
-int RunProcessVerb(CtlContext& ctx, const std::string& verb, const std::vector<std::string>& args) {
-  if (verb == "status") return StatusVerb(ctx, args);
-  if (verb == "tail" || verb == "maintail") return Tail(ctx, verb, args);
-  if (verb == "avail") {
-    if (!args.empty()) return Usage(ctx, verb);
-    json names = json::array({"scheduler"});
-    for (const auto& [name, pool] : ctx.config.pools) {
-      for (int i = 0; i < pool.workers; ++i) names.push_back("worker:" + name + ":" + std::to_string(i));
-    }
-    if (ctx.json) *ctx.out << names.dump(2) << "\n";
-    else for (const json& n : names) *ctx.out << n.get<std::string>() << "\n";
-    return kExitOk;
+int Avail(CtlContext& ctx, const std::string& verb, const Words& args) {
+  if (!args.empty()) return Usage(ctx, verb);
+  json names = json::array({"scheduler"});
+  for (const auto& [name, pool] : ctx.config.pools) {
+    for (int i = 0; i < pool.workers; ++i) names.push_back("worker:" + name + ":" + std::to_string(i));
   }
+  if (ctx.json) *ctx.out << names.dump(2) << "\n";
+  else for (const json& n : names) *ctx.out << n.get<std::string>() << "\n";
+  return kExitOk;
+}
+
+int Control(CtlContext& ctx, const std::string& verb, const Words& args) {
   bool needs_names = verb == "start" || verb == "stop" || verb == "restart";
   if ((needs_names && args.empty()) || (verb == "signal" && args.size() < 2)) return Usage(ctx, verb);
   if ((verb == "reread" || verb == "update" || verb == "reload" || verb == "shutdown" || verb == "version") &&
@@ -178,10 +161,10 @@ int RunProcessVerb(CtlContext& ctx, const std::string& verb, const std::vector<s
     *ctx.out << "shutting down\n";
   } else if (verb == "signal") {
     for (const json& n : *r) *ctx.out << n.get<std::string>() << ": signalled\n";
-  } else {
+  } else {  // start, stop, restart
     for (const json& p : *r) *ctx.out << p["name"].get<std::string>() << ": " << p["result"].get<std::string>() << "\n";
   }
   return kExitOk;
 }
 
-}  // namespace drover
+}  // namespace drover::ctl

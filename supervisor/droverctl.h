@@ -25,17 +25,9 @@ struct CtlContext {
   std::ostream* err;
 };
 
-// Runs one verb with its arguments. Returns the exit code; output goes to ctx.out/ctx.err.
+// Runs one verb (ctl_verbs.h) with its arguments. Returns the exit code; output goes to
+// ctx.out/ctx.err.
 int RunVerb(CtlContext& ctx, const std::vector<std::string>& words);
-
-// The process and job verbs (ctl_process_verbs.cc, ctl_job_verbs.cc): nullptr-free tables.
-int RunProcessVerb(CtlContext& ctx, const std::string& verb, const std::vector<std::string>& args);
-int RunJobVerb(CtlContext& ctx, const std::string& verb, const std::vector<std::string>& args);
-bool IsProcessVerb(const std::string& verb);
-bool IsJobVerb(const std::string& verb);
-
-// The help text of one verb, or the overview for "".
-std::string VerbHelp(const std::string& verb);
 
 // The whole command line: [-c FILE] [--json] [VERB ARGS...]; no verb opens the prompt.
 int DroverctlMain(int argc, char** argv);

@@ -971,24 +971,23 @@ class Supervisor {
   }
 
   std::string Dispatch(const std::string& line, const ControlServer::Peer& peer) {
-    auto error = [](const std::string& msg) { return json{{"ok", false}, {"error", msg}}.dump(); };
     // Who may connect at all is decided by the ControlServer. A job runs as the daemon's user
     // under the packaged unit, so it could connect too: requests from a job's session are refused.
     if (InJobSession(peer.cred.pid)) {
       spdlog::warn("control: refused a request from pid {}, which runs inside a job", peer.cred.pid);
-      return error("permission denied: a job may not control droverd");
+      return ErrorAnswer(ControlError::kPermissionDenied, "permission denied: a job may not control droverd");
     }
     Result<ControlCommand> request = ParseControlRequest(line);
-    if (!request.ok()) return error(request.status().message());
+    if (!request.ok()) return ErrorAnswer(request.status());
     const std::string& cmd = request->cmd;
     const std::vector<std::string>& args = request->args;
     if (peer.enqueue_only && cmd != "enqueue") {
-      return error("permission denied: members of enqueue_group may only enqueue");
+      return ErrorAnswer(ControlError::kPermissionDenied, "permission denied: members of enqueue_group may only enqueue");
     }
     json result;
     if (cmd == "enqueue") {
       Result<EnqueueResult> e = EnqueueForPeer(args);
-      if (!e.ok()) return error(e.status().message());
+      if (!e.ok()) return ErrorAnswer(e.status());
       result = {{"id", e->id}, {"state", JobStateName(e->state)}, {"duplicate", e->duplicate}};
     } else if (cmd == "status") {
       std::vector<Child*> sel;
@@ -996,27 +995,27 @@ class Supervisor {
         for (auto& c : children_) sel.push_back(c.get());
       } else {
         Result<std::vector<Child*>> s = Select(args);
-        if (!s.ok()) return error(s.status().message());
+        if (!s.ok()) return ErrorAnswer(s.status());
         sel = *s;
       }
       result = json::array();
       for (Child* c : sel) result.push_back(ProcessJson(*c));
     } else if (cmd == "start" || cmd == "stop" || cmd == "restart") {
-      if (shutting_down_) return error("droverd is shutting down");
-      if (args.empty()) return error(cmd + " needs a process name, POOL:* or all");
+      if (shutting_down_) return ErrorAnswer(ControlError::kShuttingDown, "droverd is shutting down");
+      if (args.empty()) return ErrorAnswer(ControlError::kBadRequest, cmd + " needs a process name, POOL:* or all");
       Result<std::vector<Child*>> s = Select(args);
-      if (!s.ok()) return error(s.status().message());
+      if (!s.ok()) return ErrorAnswer(s.status());
       result = json::array();
       for (Child* c : *s) {
         std::string name = c->name;  // before Replace(), which may free *c
         result.push_back({{"name", name}, {"result", ProcessVerb(*c, cmd)}});
       }
     } else if (cmd == "signal") {
-      if (args.size() < 2) return error("usage: signal SIGNAL NAME...");
+      if (args.size() < 2) return ErrorAnswer(ControlError::kBadRequest, "usage: signal SIGNAL NAME...");
       int sig = SignalNumber(args[0]);
-      if (sig <= 0) return error("unknown signal " + args[0]);
+      if (sig <= 0) return ErrorAnswer(ControlError::kBadRequest, "unknown signal " + args[0]);
       Result<std::vector<Child*>> s = Select({args.begin() + 1, args.end()});
-      if (!s.ok()) return error(s.status().message());
+      if (!s.ok()) return ErrorAnswer(s.status());
       result = json::array();
       for (Child* c : *s) {
         if (c->alive()) kill(c->pid, sig);
@@ -1027,17 +1026,17 @@ class Supervisor {
         result = getpid();
       } else {
         Result<std::vector<Child*>> s = Select(args);
-        if (!s.ok()) return error(s.status().message());
+        if (!s.ok()) return ErrorAnswer(s.status());
         result = json::array();
         for (Child* c : *s) result.push_back(c->pid);
       }
     } else if (cmd == "reread") {
       Result<Config> next = Reread();
-      if (!next.ok()) return error(next.status().message());
+      if (!next.ok()) return ErrorAnswer(next.status());
       result = DiffJson(Compare(*next));
     } else if (cmd == "update" || cmd == "reload") {
       Result<Diff> d = Reload(false);
-      if (!d.ok()) return error(d.status().message());
+      if (!d.ok()) return ErrorAnswer(d.status());
       result = DiffJson(*d);
     } else if (cmd == "shutdown") {
       if (!shutting_down_) Shutdown();
@@ -1047,9 +1046,9 @@ class Supervisor {
     } else if (cmd == "version") {
       result = DROVER_VERSION;
     } else {
-      return error("unknown command \"" + cmd + "\"");
+      return ErrorAnswer(ControlError::kUnknownCommand, "unknown command \"" + cmd + "\"");
     }
-    return json{{"ok", true}, {"result", result}}.dump();
+    return OkAnswer(result);
   }
 
   static int SignalNumber(std::string s) {
@@ -1064,18 +1063,17 @@ class Supervisor {
 
   // args: [NAME or "" for all, N lines]
   std::string Tail(const std::vector<std::string>& args) {
-    auto error = [](const std::string& msg) { return json{{"ok", false}, {"error", msg}}.dump(); };
     if (config_.supervisor.log_file.empty()) {
-      return error("logs go to stderr (under systemd: `journalctl -u drover`); set [supervisor] log_file to use tail");
+      return ErrorAnswer(ControlError::kFailed, "logs go to stderr (under systemd: `journalctl -u drover`); set [supervisor] log_file to use tail");
     }
     std::string name = args.empty() ? "" : args[0];
     if (!name.empty() && name != "spare") {
       Result<std::vector<Child*>> known = Select({name});
-      if (!known.ok()) return error(known.status().message());
+      if (!known.ok()) return ErrorAnswer(known.status());
     }
     int n = args.size() > 1 ? std::max(1, std::atoi(args[1].c_str())) : 20;
     std::ifstream in(config_.supervisor.log_file);
-    if (!in) return error("cannot read " + config_.supervisor.log_file);
+    if (!in) return ErrorAnswer(ControlError::kFailed, "cannot read " + config_.supervisor.log_file);
     std::deque<std::string> lines;
     std::string line, tag = "[" + name + " ";
     while (std::getline(in, line)) {
@@ -1083,7 +1081,7 @@ class Supervisor {
       lines.push_back(line);
       if (static_cast<int>(lines.size()) > n) lines.pop_front();
     }
-    return json{{"ok", true}, {"result", std::vector<std::string>(lines.begin(), lines.end())}}.dump();
+    return OkAnswer(std::vector<std::string>(lines.begin(), lines.end()));
   }
 
   Config config_;

@@ -1,0 +1,122 @@
+#include "supervisor/ctl_util.h"
+
+#include <algorithm>
+#include <ostream>
+
+#include "common/time_util.h"
+#include "jobs/store/open_job_store.h"
+#include "supervisor/ctl_verbs.h"
+
+namespace drover::ctl {
+
+int Usage(CtlContext& ctx, const std::string& verb, const std::string& why) {
+  if (!why.empty()) *ctx.err << "droverctl " << verb << ": " << why << "\n";
+  *ctx.err << VerbHelp(verb);
+  return kExitUsage;
+}
+
+int Fail(CtlContext& ctx, const Status& s) {
+  *ctx.err << "droverctl: " << s.message() << "\n";
+  return s.IsNotFound() ? kExitNotRunning : kExitError;
+}
+
+std::optional<Args> Parse(CtlContext& ctx, const std::string& verb, const Words& in,
+                          const std::set<std::string>& with_value, const std::set<std::string>& flags) {
+  Args a;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const std::string& w = in[i];
+    if (w.size() > 2 && w.rfind("--", 0) == 0) {
+      if (flags.count(w)) {
+        a.flags.insert(w);
+      } else if (with_value.count(w)) {
+        if (i + 1 >= in.size()) {
+          Usage(ctx, verb, w + " needs a value");
+          return std::nullopt;
+        }
+        a.options[w] = in[++i];
+      } else {
+        Usage(ctx, verb, "unknown option " + w);
+        return std::nullopt;
+      }
+    } else {
+      a.positional.push_back(w);
+    }
+  }
+  return a;
+}
+
+std::optional<std::int64_t> ParseId(const std::string& s) {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  for (char c : s) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+  }
+  return std::stoll(s);
+}
+
+std::optional<std::vector<std::int64_t>> ParseIds(CtlContext& ctx, const std::string& verb,
+                                                   const Words& words) {
+  if (words.empty()) {
+    Usage(ctx, verb, "give at least one job id");
+    return std::nullopt;
+  }
+  std::vector<std::int64_t> ids;
+  for (const std::string& w : words) {
+    std::optional<std::int64_t> id = ParseId(w);
+    if (!id) {
+      Usage(ctx, verb, "\"" + w + "\" is not a job id");
+      return std::nullopt;
+    }
+    ids.push_back(*id);
+  }
+  return ids;
+}
+
+Result<std::unique_ptr<JobStore>> OpenStore(CtlContext& ctx) {
+  return OpenJobStore(StoreConfigFor(ctx.config.supervisor));
+}
+
+std::string Ago(std::int64_t ms) {
+  std::int64_t d = NowMs() - ms;
+  std::string rel = FormatDuration(Duration((std::abs(d) / 1000) * 1000));
+  return d >= 0 ? rel + " ago" : "in " + rel;
+}
+
+std::string Shorten(std::string s, size_t n) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  return s.size() > n ? s.substr(0, n - 1) + "…" : s;
+}
+
+int ForEachId(CtlContext& ctx, const std::string& verb, const Words& in,
+              const std::function<Result<std::string>(JobStore&, std::int64_t)>& fn) {
+  std::optional<std::vector<std::int64_t>> ids = ParseIds(ctx, verb, in);
+  if (!ids) return kExitUsage;
+  Result<std::unique_ptr<JobStore>> store = OpenStore(ctx);
+  if (!store.ok()) return Fail(ctx, store.status());
+  int code = kExitOk;
+  json out = json::array();
+  for (std::int64_t id : *ids) {
+    Result<std::string> r = fn(**store, id);
+    if (!r.ok()) {
+      code = std::max(code, Fail(ctx, r.status()));
+      out.push_back({{"id", id}, {"ok", false}, {"error", r.status().message()}});
+      continue;
+    }
+    out.push_back({{"id", id}, {"ok", true}, {"state", *r}});
+    if (!ctx.json) *ctx.out << id << ": " << *r << "\n";
+  }
+  if (ctx.json) *ctx.out << out.dump(2) << "\n";
+  return code;
+}
+
+std::vector<std::string> PoolsServing(const Config& c, const std::string& queue) {
+  std::vector<std::string> out;
+  for (const auto& [name, pool] : c.pools) {
+    if (std::find(pool.queues.begin(), pool.queues.end(), queue) != pool.queues.end()) out.push_back(name);
+  }
+  return out;
+}
+
+}  // namespace drover::ctl

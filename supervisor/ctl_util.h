@@ -1,0 +1,60 @@
+// What droverctl's verbs share: usage errors, option parsing, job ids, the store, and how times
+// and long text are shown. Not thread-safe.
+#ifndef DROVER_SUPERVISOR_CTL_UTIL_H_
+#define DROVER_SUPERVISOR_CTL_UTIL_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "jobs/store/job_store.h"
+#include "supervisor/droverctl.h"
+
+namespace drover::ctl {
+
+using json = nlohmann::json;
+using Words = std::vector<std::string>;
+
+// Prints `why` (if any) and the verb's usage to stderr; returns kExitUsage.
+int Usage(CtlContext& ctx, const std::string& verb, const std::string& why = "");
+// Prints the error; returns kExitNotRunning for NotFound, else kExitError.
+int Fail(CtlContext& ctx, const Status& s);
+
+// Options of the form --name VALUE; the rest are positional.
+struct Args {
+  Words positional;
+  std::map<std::string, std::string> options;
+  std::set<std::string> flags;
+};
+// Splits `in` into options (those in `with_value` take the next word), flags and positional
+// words; an unknown option is a usage error (printed; nullopt).
+std::optional<Args> Parse(CtlContext& ctx, const std::string& verb, const Words& in,
+                          const std::set<std::string>& with_value, const std::set<std::string>& flags);
+
+std::optional<std::int64_t> ParseId(const std::string& s);
+// At least one id; anything else is a usage error (printed; nullopt).
+std::optional<std::vector<std::int64_t>> ParseIds(CtlContext& ctx, const std::string& verb, const Words& words);
+
+Result<std::unique_ptr<JobStore>> OpenStore(CtlContext& ctx);
+// The pools whose workers claim from `queue`.
+std::vector<std::string> PoolsServing(const Config& c, const std::string& queue);
+
+// "3m ago", "in 20s".
+std::string Ago(std::int64_t ms);
+// One line of at most `n` characters.
+std::string Shorten(std::string s, size_t n);
+
+// Runs `fn` on each job id in `in` and reports per id; the exit code is the worst.
+int ForEachId(CtlContext& ctx, const std::string& verb, const Words& in,
+              const std::function<Result<std::string>(JobStore&, std::int64_t)>& fn);
+
+}  // namespace drover::ctl
+
+#endif  // DROVER_SUPERVISOR_CTL_UTIL_H_
