@@ -27,6 +27,7 @@
 #include "common/backoff.h"
 #include "common/logging.h"
 #include "common/time_util.h"
+#include "common/timer_set.h"
 #include "common/unique_fd.h"
 #include "jobs/job_cgroup.h"
 #include "jobs/job_json.h"
@@ -98,7 +99,7 @@ class Supervisor {
       std::int64_t now = MonotonicUs();
       RunTimers(now);
       if (shutting_down_ && NoneAlive()) break;
-      Wait(NextTimeout(now));
+      Wait(timers_.TimeoutMs(MonotonicUs(), 1000, NextLifecycleDeadline()));
     }
     control_.CloseAll();
     // Cgroups a worker left while their processes were still exiting.
@@ -164,6 +165,9 @@ class Supervisor {
                  config_.supervisor.socket);
     if (const char* usec = getenv("WATCHDOG_USEC")) watchdog_us_ = std::atoll(usec) / 2;
     if (config_.supervisor.watchdog.count() > 0) watchdog_us_ = Us(config_.supervisor.watchdog);
+    std::int64_t now = MonotonicUs();
+    if (watchdog_us_ > 0) timers_.Set({kWatchdog}, now);
+    timers_.Set({kSweep}, now + kSweepIntervalUs);
     return Status::Ok();
   }
 
@@ -363,7 +367,7 @@ class Supervisor {
     Started(c, spare_->pid, std::move(spare_->pipe));
     c.inbuf = std::move(pending);  // replies to recover commands may be waiting
     spare_.reset();
-    next_spare_us_ = MonotonicUs() + kSpareDelayUs;
+    timers_.Set({kSpare}, MonotonicUs() + kSpareDelayUs);
     spdlog::debug("{}: started pid {} (the spare)", c.name, c.pid);
     return true;
   }
@@ -378,6 +382,7 @@ class Supervisor {
     spare_->commands.Reset();
     if (spare_->alive()) retiring_.push_back(std::move(spare_));
     spare_.reset();
+    timers_.SetEarliest({kSpare}, MonotonicUs());
   }
 
   [[noreturn]] void SpareMain(int report_fd, int command_fd, pid_t parent) {
@@ -616,18 +621,16 @@ class Supervisor {
     }
   }
 
-  int NextTimeout(std::int64_t now) {
-    std::int64_t next = now + 1'000'000;
+  // The earliest deadline of a process's lifecycle (its own state machine keeps them), or none.
+  std::int64_t NextLifecycleDeadline() const {
+    std::int64_t next = TimerSet::kNever;
     auto consider = [&](const Child& c) {
       if (std::int64_t due = c.life.NextDeadline(); due > 0) next = std::min(next, due);
     };
     for (auto& c : children_) consider(*c);
     for (auto& c : retiring_) consider(*c);
     if (spare_) consider(*spare_);
-    if (WantSpare()) next = std::min(next, next_spare_us_);
-    if (force_at_us_ > 0) next = std::min(next, force_at_us_);
-    if (watchdog_us_ > 0) next = std::min(next, next_watchdog_us_);
-    return static_cast<int>(std::clamp<std::int64_t>((next - now + 999) / 1000, 0, 1000));
+    return next;
   }
 
   void RunTimers(std::int64_t now) {
@@ -643,7 +646,6 @@ class Supervisor {
     for (auto& c : children_) check(*c);
     for (auto& c : retiring_) check(*c);
     if (spare_) check(*spare_);
-    if (WantSpare() && now >= next_spare_us_) StartSpare();
     if (!ready_sent_ && !shutting_down_) {
       bool all = std::all_of(children_.begin(), children_.end(),
                              [](const auto& c) { return c->life.state() != ProcState::kStarting; });
@@ -652,21 +654,25 @@ class Supervisor {
         ready_sent_ = true;
       }
     }
-    if (force_at_us_ > 0 && now >= force_at_us_) {
-      force_at_us_ = 0;
-      ForceStop();
-    }
-    if (watchdog_us_ > 0 && now >= next_watchdog_us_) {
-      NotifySystemd("WATCHDOG=1");
-      next_watchdog_us_ = now + watchdog_us_;
-    }
     control_.CloseIdle(now, 10'000'000);  // a request is due within 10 s of connecting
-    // Processes a job left behind when it ended (started in a session or group of their own) come
-    // to this subreaper: they do not outlive their job by more than a second.
-    if (now >= next_sweep_us_) {
-      KillOrphans();
-      RemoveDrainedJobCgroups();
-      next_sweep_us_ = now + 1'000'000;
+    for (TimerSet::Key key : timers_.TakeDue(now)) {
+      switch (static_cast<TimerKind>(key.kind)) {
+        case kSpare:
+          if (WantSpare()) StartSpare();
+          break;
+        case kForceStop: ForceStop(); break;
+        case kWatchdog:
+          NotifySystemd("WATCHDOG=1");
+          timers_.Set({kWatchdog}, now + watchdog_us_);
+          break;
+        case kSweep:
+          // Processes a job left behind when it ended (started in a session or group of their
+          // own) come to this subreaper: they do not outlive their job by more than a second.
+          KillOrphans();
+          RemoveDrainedJobCgroups();
+          timers_.Set({kSweep}, now + kSweepIntervalUs);
+          break;
+      }
     }
   }
 
@@ -753,7 +759,7 @@ class Supervisor {
     }
     RetireSpare();
     // Workers stop their jobs at shutdown_timeout and need kill_after to see them go.
-    force_at_us_ = MonotonicUs() + Us(config_.supervisor.shutdown_timeout) + 10'000'000;
+    timers_.Set({kForceStop}, MonotonicUs() + Us(config_.supervisor.shutdown_timeout) + 10'000'000);
   }
 
   void ForceStop() {
@@ -855,7 +861,7 @@ class Supervisor {
     }
     children_ = std::move(next_children);
     RetireSpare();  // it knows the old configuration; the next one starts right away
-    next_spare_us_ = 0;
+    timers_.Set({kSpare}, MonotonicUs());
     for (Child* c : fresh) Act(*c, c->life.OnStart(MonotonicUs()));
     return d;
   }
@@ -1095,15 +1101,16 @@ class Supervisor {
   // Forked again this long after the spare was used, so the fork does not delay the new
   // process's start (the supervisor's own copy-on-write faults come after a fork).
   static constexpr std::int64_t kSpareDelayUs = 50'000;
+  static constexpr std::int64_t kSweepIntervalUs = 1'000'000;
+  // The supervisor's own deadlines; each process's lifecycle keeps its own (NextLifecycleDeadline).
+  enum TimerKind { kSpare, kForceStop, kWatchdog, kSweep };
   std::unique_ptr<Child> spare_;  // null: none (yet); in BACKOFF after a crash
-  std::int64_t next_spare_us_ = 0;
   bool shutting_down_ = false;
   bool ready_sent_ = false;
-  std::int64_t force_at_us_ = 0;
-  std::int64_t next_sweep_us_ = 0;
   std::string job_cgroups_;  // where workers put job cgroups; empty: none (jobs/job_cgroup.h)
   UniqueFd fd_reserve_[8];
-  std::int64_t watchdog_us_ = 0, next_watchdog_us_ = 0;
+  std::int64_t watchdog_us_ = 0;  // systemd's watchdog interval; 0: none
+  TimerSet timers_;
 };
 
 }  // namespace
