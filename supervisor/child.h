@@ -1,0 +1,44 @@
+// Child: one process slot of droverd (the scheduler, a worker, or the spare): its lifecycle, its
+// current process and report pipe, and what that process told droverd (jobs, process groups).
+// Owned by the supervisor's event loop; not thread-safe.
+#ifndef DROVER_SUPERVISOR_CHILD_H_
+#define DROVER_SUPERVISOR_CHILD_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+#include "supervisor/child_lifecycle.h"
+#include "supervisor/spare.h"
+
+namespace drover {
+
+struct Child {
+  Child(std::string n, const LifecyclePolicy* policy, bool is_spare = false)
+      : name(std::move(n)), life(policy, is_spare) {}
+  std::string name;  // "scheduler", "worker:POOL:N" or "spare"
+  std::string pool;  // empty for the scheduler and the spare
+  int index = 0;
+  ChildLifecycle life;
+  pid_t pid = 0;
+  UniqueFd pipe;  // reports from the child
+  std::string inbuf;
+  std::int64_t started_wall_ms = 0;
+  int restarts = 0;
+  std::string last_exit;
+  std::vector<std::int64_t> jobs;
+  std::vector<pid_t> pgids;
+  UniqueFd commands;       // spare only: the write end of its command pipe
+  std::vector<RecoverRequest> recoveries;  // asked of this process, not confirmed yet
+
+  bool alive() const { return pid > 0; }
+  bool spare() const { return life.spare(); }
+  std::string worker_id() const { return name + "@" + std::to_string(pid); }
+};
+
+}  // namespace drover
+
+#endif  // DROVER_SUPERVISOR_CHILD_H_

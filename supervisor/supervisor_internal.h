@@ -1,0 +1,202 @@
+// Supervisor: droverd's main object (supervisor.h runs it). Its event loop and start-up are in
+// supervisor.cc, the life of its processes in supervisor_children.cc, control requests and
+// reloads in supervisor_control.cc. Single-threaded; lives in the droverd process only.
+#ifndef DROVER_SUPERVISOR_SUPERVISOR_INTERNAL_H_
+#define DROVER_SUPERVISOR_SUPERVISOR_INTERNAL_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+#include "common/status.h"
+#include "common/timer_set.h"
+#include "common/unique_fd.h"
+#include "jobs/handler.h"
+#include "jobs/report_line.h"
+#include "jobs/store/open_job_store.h"
+#include "supervisor/child.h"
+#include "supervisor/control_server.h"
+
+namespace drover {
+
+class Supervisor {
+ public:
+  Supervisor(Config config, const HandlerRegistry& handlers)
+      : config_(std::move(config)), handlers_(handlers), rng_(std::random_device{}()) {
+    UpdatePolicy();
+  }
+
+  int Run();
+ private:
+  // --- start-up ---
+
+  Status Start();
+  Result<std::unique_ptr<JobStore>> OpenStore() { return OpenJobStore(StoreConfigFor(config_.supervisor)); }
+
+  // The database holds payloads (often secrets): it is created 0600, or 0660 for socket_group
+  // (whose members use droverctl's job verbs on it) whatever the umask; SQLite gives its -wal and
+  // -shm files the same mode and owner. Existing files wider than that are reported.
+  Status PrepareDatabaseFiles();
+  Status LockDatabase();
+  Status WritePidfile();
+  void AddFd(int fd);
+
+  // The lifecycle's timings, from the configuration (again after each reload).
+  void UpdatePolicy();
+  std::unique_ptr<Child> MakeChild(const std::string& pool, int index);
+
+  // Descriptors held back for restarting children and re-queueing their jobs when the process has
+  // run out (EMFILE): released just for that, taken again afterwards.
+  void ReleaseFdReserve();
+  void RefillFdReserve();
+
+  // Carries out what the lifecycle asked for.
+  void Act(Child& c, LifecycleActions a);
+  void BuildChildren();
+
+  // --- forking ---
+
+  // Starts `c`: through the spare when one is idle, else by a fork of its own.
+  void Spawn(Child& c);
+  void Started(Child& c, pid_t pid, UniqueFd pipe);
+  void SpawnFailed(Child& c);
+
+  // --- the spare (spare.h) ---
+
+  bool WantSpare() const { return config_.supervisor.spare && !spare_ && !shutting_down_; }
+
+  bool SpareIdle() const { return spare_ && spare_->alive() && spare_->life.state() == ProcState::kSpare; }
+
+  void StartSpare();
+
+  // Turns the idle spare into `c`; false when there is none or it cannot be told.
+  bool HandOver(Child& c);
+
+  // After a reload or at shutdown: the spare holds the old configuration. Closing its command
+  // pipe makes it exit; SIGKILL if it has not within 5 s.
+  void RetireSpare();
+  [[noreturn]] void SpareMain(int report_fd, int command_fd, pid_t parent);
+  [[noreturn]] void ChildMain(const Child& c, int report_fd, pid_t parent);
+
+  // Puts this child, and so the jobs it will start, into a cgroup of its own (jobs/job_cgroup.h).
+  void JoinOwnCgroup();
+
+  // This child's database connection; exits (logged) when it cannot be opened.
+  std::unique_ptr<JobStore> OpenChildStore(const std::string& who);
+
+  // The child's own part of a start; `store` is the spare's open connection, or null.
+  // `in_cgroup`: the spare joined its cgroup already.
+  [[noreturn]] void RunChild(const Child& c, int report_fd, std::unique_ptr<JobStore> store, bool in_cgroup);
+  void LogRestartPlan(const Child& c);
+
+  // --- reaping and recovery ---
+
+  void Reap();
+  void KillOrphans();
+  void OnExit(Child& c, int st);
+
+  // Re-queues a worker's jobs through the idle spare, or here when there is none.
+  void RecoverJobs(const RecoverRequest& r);
+  void RecoverJobsHere(const RecoverRequest& r);
+  static void LogRecovered(const std::string& worker_id, size_t n);
+
+  // A spare's (or the process it became) answer to a recover command.
+  void OnRecoverReply(Child& c, const Report& reply);
+
+  // --- the loop ---
+
+  bool NoneAlive() const;
+
+  // The first live or waiting child (current or retiring) for which `match` holds.
+  template <typename Pred>
+  Child* Find(Pred match) {
+    for (auto* list : {&children_, &retiring_}) {
+      for (auto& c : *list) {
+        if (match(*c)) return c.get();
+      }
+    }
+    return spare_ && match(*spare_) ? spare_.get() : nullptr;
+  }
+  Child* FindByPid(pid_t pid);
+  Child* FindByPipe(int fd);
+  void Wait(int timeout_ms);
+
+  // The earliest deadline of a process's lifecycle (its own state machine keeps them), or none.
+  std::int64_t NextLifecycleDeadline() const;
+  void RunTimers(std::int64_t now);
+  void OnSignal();
+  void OnReport(Child& c);
+
+  // Starts a fresh process in `c`'s slot now and lets the old one finish its jobs.
+  void Replace(Child& c, const std::string& why);
+
+  void Shutdown();
+  void ForceStop();
+
+  // --- reload ---
+
+  struct Diff {
+    std::vector<std::string> added, changed, removed;
+    std::vector<std::string> restart_required;  // keys that take effect only when droverd restarts
+    bool empty() const { return added.empty() && changed.empty() && removed.empty() && restart_required.empty(); }
+  };
+  Diff Compare(const Config& next) const;
+  Result<Config> Reread();
+  Result<Diff> Reload(bool from_signal);
+
+  // --- control requests ---
+
+  nlohmann::json ProcessJson(const Child& c) const;
+
+  // Children named by `names`: exact names, "all", "POOL:*" / "worker:POOL:*" / "pool:POOL".
+  Result<std::vector<Child*>> Select(const std::vector<std::string>& names);
+  static nlohmann::json DiffJson(const Diff& d);
+
+  // The socket's `enqueue` (enqueue_group's one verb): args are TYPE, PAYLOAD and optional
+  // "queue=Q", "priority=N", "delay_ms=N", "expires_at_ms=T", "max_attempts=N", "unique_key=K"
+  // (T: milliseconds since the epoch). Only configured job
+  // types; the store checks the payload. The connection is opened for the request only.
+  Result<EnqueueResult> EnqueueForPeer(const std::vector<std::string>& args);
+
+  // True when `pid` belongs to the session of a running command job (a job leads its own).
+  bool InJobSession(pid_t pid);
+
+  // start, stop or restart of one process; returns what happened, for the operator.
+  std::string ProcessVerb(Child& c, const std::string& cmd);
+  std::string Dispatch(const std::string& line, const ControlServer::Peer& peer);
+  static int SignalNumber(std::string s);
+
+  // args: [NAME or "" for all, N lines]
+  std::string Tail(const std::vector<std::string>& args);
+  Config config_;
+  const HandlerRegistry& handlers_;
+  std::mt19937_64 rng_;
+  LifecyclePolicy policy_;  // from config_; every child's lifecycle points here
+  UniqueFd lock_fd_, sig_fd_, epoll_;
+  ControlServer control_;
+  std::vector<std::unique_ptr<Child>> children_;
+  std::vector<std::unique_ptr<Child>> retiring_;
+  // Forked again this long after the spare was used, so the fork does not delay the new
+  // process's start (the supervisor's own copy-on-write faults come after a fork).
+  static constexpr std::int64_t kSpareDelayUs = 50'000;
+  static constexpr std::int64_t kSweepIntervalUs = 1'000'000;
+  // The supervisor's own deadlines; each process's lifecycle keeps its own (NextLifecycleDeadline).
+  enum TimerKind { kSpare, kForceStop, kWatchdog, kSweep };
+  std::unique_ptr<Child> spare_;  // null: none (yet); in BACKOFF after a crash
+  bool shutting_down_ = false;
+  bool ready_sent_ = false;
+  std::string job_cgroups_;  // where workers put job cgroups; empty: none (jobs/job_cgroup.h)
+  UniqueFd fd_reserve_[8];
+  std::int64_t watchdog_us_ = 0;  // systemd's watchdog interval; 0: none
+  TimerSet timers_;
+};
+}  // namespace drover
+
+#endif  // DROVER_SUPERVISOR_SUPERVISOR_INTERNAL_H_
