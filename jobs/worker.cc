@@ -22,19 +22,17 @@
 #include "jobs/command_run.h"
 #include "jobs/commit_watch.h"
 #include "jobs/handler_pool.h"
+#include "jobs/progress_buffer.h"
 #include "jobs/report_line.h"
-#include "jobs/status_line.h"
 #include "jobs/store/job_store.h"
 
 namespace drover {
 namespace {
 
-constexpr std::int64_t kProgressIntervalUs = 250'000;
 constexpr std::int64_t kPollIntervalUs = 1'000'000;
 constexpr std::int64_t kHygieneIntervalUs = 5'000'000;
 constexpr std::int64_t kStoreRetryUs = 1'000'000;
 constexpr std::int64_t kHardStopUs = 5'000'000;
-constexpr int kLoggedBadStatusLines = 10;  // per attempt
 constexpr double kRetryJitter = 0.25;
 
 // What the loop waits for. The job timers' subject is the job id; the others' is 0.
@@ -60,9 +58,7 @@ struct RunningJob {
   std::unique_ptr<CommandRun> cmd;            // command jobs
   std::unique_ptr<std::atomic<bool>> cancel;  // in-process jobs
   bool timed_out = false, cancelled = false, interrupted = false;
-  std::optional<ProgressUpdate> pending;  // progress not yet written
-  std::int64_t last_progress_us = 0;
-  int bad_status_lines = 0;
+  ProgressBuffer progress;
 };
 
 enum class FdKind { kSignal, kCommits, kHandlers, kStdout, kStderr, kStatus };
@@ -488,39 +484,21 @@ class Worker {
   }
 
   void HandleStatusLines(RunningJob& r, const std::vector<std::string>& lines) {
-    for (const std::string& line : lines) {
-      Result<ProgressUpdate> u = ParseStatusLine(line);
-      if (!u.ok()) {
-        // A job can write bad lines far faster than a log should take them.
-        if (++r.bad_status_lines <= kLoggedBadStatusLines) {
-          spdlog::warn("job {}: ignoring status line: {}{}", r.job.id, u.status().ToString(),
-                       r.bad_status_lines == kLoggedBadStatusLines ? " (further bad lines of this attempt are not logged)"
-                                                                   : "");
-        }
-        continue;
-      }
-      MergeProgress(r, std::move(u).value());
-    }
+    r.progress.AddStatusLines(r.job.id, lines);
+    ArmProgress(r);
   }
 
-  // Progress is written at most every kProgressIntervalUs per job; the latest values win.
-  void MergeProgress(RunningJob& r, ProgressUpdate u) {
-    if (!r.pending) r.pending.emplace();
-    if (u.progress) r.pending->progress = u.progress;
-    if (u.message) r.pending->message = std::move(u.message);
-    if (u.checkpoint) r.pending->checkpoint = std::move(u.checkpoint);
-    timers_.SetEarliest({kJobProgress, r.job.id}, r.last_progress_us + kProgressIntervalUs);
+  void ArmProgress(const RunningJob& r) {
+    if (std::int64_t due = r.progress.due_us(); due > 0) timers_.SetEarliest({kJobProgress, r.job.id}, due);
   }
 
   void WriteProgress(RunningJob& r) {
     timers_.Clear({kJobProgress, r.job.id});
-    if (!r.pending) return;
-    Status s = store_->UpdateProgress(r.job.id, worker_id_, r.job.attempt, r.pending->progress,
-                                      r.pending->message, r.pending->checkpoint);
+    std::optional<ProgressUpdate> u = r.progress.Take(MonotonicUs());
+    if (!u) return;
+    Status s = store_->UpdateProgress(r.job.id, worker_id_, r.job.attempt, u->progress, u->message, u->checkpoint);
     AfterOwnWrite();
     if (!s.ok()) spdlog::warn("{}", s.ToString());
-    r.pending.reset();
-    r.last_progress_us = MonotonicUs();
   }
 
   void Reap() {
@@ -573,13 +551,14 @@ class Worker {
       u.progress = std::clamp(p.fraction, 0.0, 1.0);
       if (!p.message.empty()) u.message = std::move(p.message);
       u.checkpoint = std::move(p.checkpoint);
-      MergeProgress(it->second, std::move(u));
+      it->second.progress.Merge(std::move(u));
+      ArmProgress(it->second);
     }
     for (HandlerOutcome& o : outcomes) {
       auto it = running_.find(o.id);
       if (it == running_.end()) continue;
       RunningJob& r = it->second;
-      if (r.pending && r.pending->checkpoint) WriteProgress(r);
+      if (r.progress.has_checkpoint()) WriteProgress(r);
       Completion done{o.id, o.attempt, Completion::Kind::kSucceeded, std::move(o.result.output), 0};
       if (o.result.kind != HandlerResult::Kind::kSucceeded) {
         done.kind = o.result.kind == HandlerResult::Kind::kFail ? Completion::Kind::kFailedPermanent
