@@ -10,9 +10,9 @@
 namespace drover {
 
 struct BackoffPolicy {
-  Duration first;      // the delay after the first failure
-  Duration max;        // no delay is longer
-  double jitter = 0;   // each delay is scaled by a random factor in [1 - jitter, 1 + jitter)
+  Duration first;     // the delay after the first failure
+  Duration max;       // no delay is longer
+  double jitter = 0;  // each delay is scaled by a random factor in [1 - jitter, 1 + jitter)
 };
 
 // The delay after the `failures`-th failure in a row (>= 1): first * 2^(failures-1), jittered,

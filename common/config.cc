@@ -1,12 +1,12 @@
 #include "common/config.h"
 
+#include <toml++/toml.h>
+
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
-#include <toml++/toml.h>
 
 #include "common/cron.h"
 #include "common/logging.h"
@@ -18,13 +18,20 @@ namespace {
 
 const char* TypeName(toml::node_type t) {
   switch (t) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    default: return "a date/time";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    default:
+      return "a date/time";
   }
 }
 
@@ -109,8 +116,9 @@ class TableReader {
     if (!n || WrongType(n, key, toml::node_type::integer)) return;
     std::int64_t v = n->as_integer()->get();
     if (v < min || v > max) {
-      return Error(n, key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                               " (got " + std::to_string(v) + ")");
+      return Error(n, key,
+                   "must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " +
+                       std::to_string(v) + ")");
     }
     *out = static_cast<Int>(v);
   }
@@ -175,10 +183,14 @@ nlohmann::json TomlToJson(const toml::node& node) {
       for (const toml::node& v : *node.as_array()) arr.push_back(TomlToJson(v));
       return arr;
     }
-    case toml::node_type::string: return node.as_string()->get();
-    case toml::node_type::integer: return node.as_integer()->get();
-    case toml::node_type::floating_point: return node.as_floating_point()->get();
-    case toml::node_type::boolean: return node.as_boolean()->get();
+    case toml::node_type::string:
+      return node.as_string()->get();
+    case toml::node_type::integer:
+      return node.as_integer()->get();
+    case toml::node_type::floating_point:
+      return node.as_floating_point()->get();
+    case toml::node_type::boolean:
+      return node.as_boolean()->get();
     default: {
       std::ostringstream os;
       if (const auto* dt = node.as_date_time()) os << *dt;
@@ -272,7 +284,8 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
   r.String("group", &j->group);
   if (!j->group.empty() && j->user.empty()) {
     // Without a user the job would keep root's uid (and all its capabilities) under that group.
-    r.Error(r.Get("group"), "group", "needs `user` as well (a group alone would leave the job running as root)");
+    r.Error(r.Get("group"), "group",
+            "needs `user` as well (a group alone would leave the job running as root)");
   }
   if (r.Get("no_new_privs")) {
     bool v = false;
@@ -323,7 +336,8 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
     for (const char* key : {"user", "group", "no_new_privs", "working_dir", "env", "limit_nofile", "limit_as",
                             "max_processes", "max_memory", "stdin"}) {
       if (const toml::node* n = r.Get(key)) {
-        r.Error(n, key, "only applies to command jobs (this job has no `command`, so it is an in-process handler)");
+        r.Error(n, key,
+                "only applies to command jobs (this job has no `command`, so it is an in-process handler)");
       }
     }
   }
@@ -419,8 +433,9 @@ void CrossCheck(const Config& c, Errors* errors) {
     if (!s.job.empty() && !c.jobs.count(s.job)) {
       std::string known;
       for (const auto& [j, _] : c.jobs) known += (known.empty() ? "" : ", ") + j;
-      errors->AddAt(s.line, "[schedules." + name + "] job",
-                    "no [jobs." + s.job + "] is configured (known: " + (known.empty() ? "none" : known) + ")");
+      errors->AddAt(
+          s.line, "[schedules." + name + "] job",
+          "no [jobs." + s.job + "] is configured (known: " + (known.empty() ? "none" : known) + ")");
     }
   }
   if (c.pools.empty()) {
@@ -465,8 +480,8 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
 
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  for (std::string* p : {&c.supervisor.database, &c.supervisor.socket, &c.supervisor.pidfile,
-                         &c.supervisor.log_file}) {
+  for (std::string* p :
+       {&c.supervisor.database, &c.supervisor.socket, &c.supervisor.pidfile, &c.supervisor.log_file}) {
     if (p == &c.supervisor.database && IsDatabaseUrl(*p)) continue;
     *p = Resolve(std::filesystem::absolute(dir).string(), *p);
   }

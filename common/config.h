@@ -21,19 +21,19 @@ struct SupervisorConfig {
   // Members may only enqueue, through the socket (`droverctl enqueue --via-socket`); with it the
   // socket is mode 0666 and droverd checks every peer itself.
   std::string enqueue_group;
-  std::string pidfile;       // empty: none
+  std::string pidfile;  // empty: none
   std::string log_level = "info";
-  std::string log_file;      // empty: stderr (journald under systemd)
+  std::string log_file;  // empty: stderr (journald under systemd)
   Duration restart_delay{1000};
   Duration restart_delay_max{60'000};
   Duration startsecs{10'000};
-  int startretries = 0;      // rapid failures before FATAL; 0 = never give up
+  int startretries = 0;  // rapid failures before FATAL; 0 = never give up
   Duration shutdown_timeout{30'000};
   Duration hang_timeout{60'000};
-  Duration lease{60'000};    // how long a claim stays valid without renewal
+  Duration lease{60'000};  // how long a claim stays valid without renewal
   bool synchronous_full = false;
-  Duration watchdog{0};      // systemd watchdog ping interval; 0 = use WATCHDOG_USEC if set
-  bool spare = true;         // keep one pre-started process ready to replace a child that exits
+  Duration watchdog{0};  // systemd watchdog ping interval; 0 = use WATCHDOG_USEC if set
+  bool spare = true;     // keep one pre-started process ready to replace a child that exits
 };
 
 struct RetentionConfig {
@@ -58,9 +58,9 @@ struct PoolConfig {
   int workers = 2;
   std::vector<std::string> queues{"default"};
   int concurrency = 4;
-  std::int64_t max_jobs = 10'000;  // 0 = never recycle on count
+  std::int64_t max_jobs = 10'000;           // 0 = never recycle on count
   std::uint64_t max_memory = 512ULL << 20;  // 0 = no limit
-  Duration max_age{24LL * 3'600'000};      // 0 = no limit
+  Duration max_age{24LL * 3'600'000};       // 0 = no limit
 
   bool operator==(const PoolConfig&) const = default;
 };
@@ -70,8 +70,8 @@ struct JobTypeConfig {
   std::vector<std::string> command;  // argv; empty: an in-process handler named `name`.
                                      // A relative program is resolved against the config file's directory.
   std::string queue = "default";
-  int priority = 0;                  // higher runs first
-  Duration timeout{0};               // 0 = no timeout
+  int priority = 0;     // higher runs first
+  Duration timeout{0};  // 0 = no timeout
   Duration kill_after{5000};
   int max_attempts = 5;
   Duration retry_delay{15'000};
@@ -104,8 +104,8 @@ struct JobTypeConfig {
 struct ScheduleConfig {
   std::string name;
   std::string job;
-  std::string cron;           // 5-field cron expression, or empty
-  Duration every{0};          // or an interval
+  std::string cron;   // 5-field cron expression, or empty
+  Duration every{0};  // or an interval
   std::optional<std::int64_t> anchor_ms;
   std::string timezone = "UTC";
   std::string payload = "{}";  // JSON text

@@ -16,11 +16,13 @@ struct Field {
   const char* const* names;  // index 0 is the value `min`
 };
 
-constexpr const char* kMonthNames[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                       "jul", "aug", "sep", "oct", "nov", "dec", nullptr};
+constexpr const char* kMonthNames[] = {"jan", "feb", "mar", "apr", "may", "jun",  "jul",
+                                       "aug", "sep", "oct", "nov", "dec", nullptr};
 constexpr const char* kDayNames[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", nullptr};
-constexpr Field kFields[] = {{"minute", 0, 59, nullptr},       {"hour", 0, 23, nullptr},
-                             {"day of month", 1, 31, nullptr}, {"month", 1, 12, kMonthNames},
+constexpr Field kFields[] = {{"minute", 0, 59, nullptr},
+                             {"hour", 0, 23, nullptr},
+                             {"day of month", 1, 31, nullptr},
+                             {"month", 1, 12, kMonthNames},
                              {"day of week", 0, 7, kDayNames}};
 
 std::vector<std::string_view> Split(std::string_view s, char sep) {
@@ -56,8 +58,9 @@ Result<int> Value(const Field& f, std::string_view item, std::string_view text) 
     return FieldError(f, text, "\"" + std::string(item) + "\" is not a number");
   }
   if (v < f.min || v > f.max) {
-    return FieldError(f, text, std::to_string(v) + " is out of range " + std::to_string(f.min) + "-" +
-                                   std::to_string(f.max));
+    return FieldError(
+        f, text,
+        std::to_string(v) + " is out of range " + std::to_string(f.min) + "-" + std::to_string(f.max));
   }
   return v;
 }
@@ -67,10 +70,12 @@ Result<std::vector<int>> ParseField(const Field& f, std::string_view text) {
   std::vector<int> values;
   for (std::string_view part : Split(text, ',')) {
     std::vector<std::string_view> step_parts = Split(part, '/');
-    if (step_parts.size() > 2) return FieldError(f, text, "more than one `/` in \"" + std::string(part) + "\"");
+    if (step_parts.size() > 2)
+      return FieldError(f, text, "more than one `/` in \"" + std::string(part) + "\"");
     int step = 1;
     if (step_parts.size() == 2) {
-      auto [end, ec] = std::from_chars(step_parts[1].data(), step_parts[1].data() + step_parts[1].size(), step);
+      auto [end, ec] =
+          std::from_chars(step_parts[1].data(), step_parts[1].data() + step_parts[1].size(), step);
       if (ec != std::errc() || end != step_parts[1].data() + step_parts[1].size() || step < 1) {
         return FieldError(f, text, "step \"" + std::string(step_parts[1]) + "\" is not a positive number");
       }
@@ -149,11 +154,21 @@ Result<CronExpr> CronExpr::Parse(std::string_view text) {
     if (!values.ok()) return values.status();
     for (int v : *values) {
       switch (f) {
-        case 0: e.minutes_.set(v); break;
-        case 1: e.hours_.set(v); break;
-        case 2: e.days_.set(v); break;
-        case 3: e.months_.set(v); break;
-        case 4: e.weekdays_.set(v % 7); break;
+        case 0:
+          e.minutes_.set(v);
+          break;
+        case 1:
+          e.hours_.set(v);
+          break;
+        case 2:
+          e.days_.set(v);
+          break;
+        case 3:
+          e.months_.set(v);
+          break;
+        case 4:
+          e.weekdays_.set(v % 7);
+          break;
       }
     }
   }

@@ -17,9 +17,8 @@ constexpr Unit kDurationUnits[] = {
 };
 
 constexpr Unit kSizeUnits[] = {
-    {"B", 1},
-    {"KiB", 1LL << 10}, {"MiB", 1LL << 20}, {"GiB", 1LL << 30}, {"TiB", 1LL << 40},
-    {"KB", 1'000}, {"MB", 1'000'000}, {"GB", 1'000'000'000}, {"TB", 1'000'000'000'000},
+    {"B", 1},      {"KiB", 1LL << 10}, {"MiB", 1LL << 20},    {"GiB", 1LL << 30},        {"TiB", 1LL << 40},
+    {"KB", 1'000}, {"MB", 1'000'000},  {"GB", 1'000'000'000}, {"TB", 1'000'000'000'000},
 };
 
 // Reads the leading digits of `text` at `pos`; false when there are none or they overflow.

@@ -45,8 +45,8 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
 }  // namespace
 
 bool IsValidLogLevel(const std::string& level) {
-  return level == "trace" || level == "debug" || level == "info" || level == "warn" ||
-         level == "error" || level == "off";
+  return level == "trace" || level == "debug" || level == "info" || level == "warn" || level == "error" ||
+         level == "off";
 }
 
 void DropLoggers() {

@@ -189,11 +189,10 @@ Result<SqliteDb> SqliteDb::Open(const std::string& path, const SqliteOptions& op
                              (*row ? wal->Text(0) : std::string()) + "\")");
     }
   }
-  std::string pragmas = std::string("PRAGMA synchronous=") +
-                        (options.synchronous_full ? "FULL" : "NORMAL") +
-                        "; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=" +
-                        std::to_string(options.wal_autocheckpoint) +
-                        "; PRAGMA journal_size_limit=67108864;";
+  std::string pragmas =
+      std::string("PRAGMA synchronous=") + (options.synchronous_full ? "FULL" : "NORMAL") +
+      "; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=" + std::to_string(options.wal_autocheckpoint) +
+      "; PRAGMA journal_size_limit=67108864;";
   DROVER_RETURN_IF_ERROR(db.Exec(pragmas).Prefixed("open database " + path));
   return db;
 }
@@ -240,8 +239,7 @@ Result<std::int64_t> SqliteDb::PragmaInt(const std::string& name) {
 // --- Transaction ---
 
 Result<Transaction> Transaction::Begin(SqliteDb* db, Mode mode) {
-  Result<Statement> st =
-      db->Prepare(mode == Mode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+  Result<Statement> st = db->Prepare(mode == Mode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
   if (!st.ok()) return st.status();
   DROVER_RETURN_IF_ERROR(st->Run());
   return Transaction(db);

@@ -16,8 +16,8 @@ class [[nodiscard]] Status {
     kOk = 0,
     kNotFound,
     kInvalidArgument,
-    kBusy,          // a lock or resource is held by someone else; retry later
-    kConflict,      // the state changed under us (e.g. a stale worker's finish)
+    kBusy,      // a lock or resource is held by someone else; retry later
+    kConflict,  // the state changed under us (e.g. a stale worker's finish)
     kIoError,
     kCorruption,
     kUnsupported,
@@ -27,9 +27,7 @@ class [[nodiscard]] Status {
   Status() = default;
   static Status Ok() { return Status(); }
   static Status NotFound(std::string msg) { return Status(Code::kNotFound, std::move(msg)); }
-  static Status InvalidArgument(std::string msg) {
-    return Status(Code::kInvalidArgument, std::move(msg));
-  }
+  static Status InvalidArgument(std::string msg) { return Status(Code::kInvalidArgument, std::move(msg)); }
   static Status Busy(std::string msg) { return Status(Code::kBusy, std::move(msg)); }
   static Status Conflict(std::string msg) { return Status(Code::kConflict, std::move(msg)); }
   static Status IoError(std::string msg) { return Status(Code::kIoError, std::move(msg)); }
@@ -62,7 +60,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT: must not be ok
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -84,10 +82,10 @@ class [[nodiscard]] Result {
 
 }  // namespace drover
 
-#define DROVER_RETURN_IF_ERROR(expr)       \
-  do {                                     \
-    ::drover::Status _st = (expr);         \
-    if (!_st.ok()) return _st;             \
+#define DROVER_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::drover::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)
 
 #endif  // DROVER_COMMON_STATUS_H_

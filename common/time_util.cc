@@ -41,8 +41,8 @@ Result<std::int64_t> ParseRfc3339(std::string_view text) {
   std::string s(text);
   int y, mo, d, h, mi, sec, consumed = 0;
   char sep;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &sec,
-                  &consumed) != 7 ||
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &sec, &consumed) !=
+          7 ||
       (sep != 'T' && sep != 't' && sep != ' ')) {
     return bad();
   }

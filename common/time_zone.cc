@@ -28,8 +28,10 @@ class ScopedTz {
     tzset();
   }
   ~ScopedTz() {
-    if (old_) setenv("TZ", old_->c_str(), 1);
-    else unsetenv("TZ");
+    if (old_)
+      setenv("TZ", old_->c_str(), 1);
+    else
+      unsetenv("TZ");
     tzset();
   }
   ScopedTz(const ScopedTz&) = delete;
@@ -40,7 +42,9 @@ class ScopedTz {
   std::optional<std::string> old_;
 };
 
-std::int64_t FloorDiv(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 }  // namespace
 
@@ -68,7 +72,9 @@ void CivilFromDays(std::int64_t days, int* year, int* month, int* day) {
   *year = static_cast<int>(yoe + era * 400 + (*month <= 2 ? 1 : 0));
 }
 
-int Weekday(std::int64_t days) { return static_cast<int>(((days % 7) + 11) % 7); }  // 1970-01-01 was a Thursday
+int Weekday(std::int64_t days) {
+  return static_cast<int>(((days % 7) + 11) % 7);
+}  // 1970-01-01 was a Thursday
 
 int DaysInMonth(int year, int month) {
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -112,7 +118,9 @@ int TimeZone::OffsetAt(std::int64_t utc_s) const {
   return static_cast<int>(tm.tm_gmtoff);
 }
 
-CivilMinute TimeZone::ToCivil(std::int64_t utc_s) const { return CivilFromUtcSeconds(utc_s + OffsetAt(utc_s)); }
+CivilMinute TimeZone::ToCivil(std::int64_t utc_s) const {
+  return CivilFromUtcSeconds(utc_s + OffsetAt(utc_s));
+}
 
 std::vector<std::int64_t> TimeZone::Instants(const CivilMinute& c, bool* in_gap) const {
   if (in_gap) *in_gap = false;

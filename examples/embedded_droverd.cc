@@ -6,11 +6,10 @@
 //
 // Run it like droverd: embedded_droverd -c drover.toml
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "jobs/handler.h"
 #include "supervisor/supervisor.h"
@@ -45,9 +44,8 @@ int main(int argc, char** argv) {
   });
 
   // Always throws: the exception becomes a failed attempt with its message.
-  handlers.Register("explode", [](drover::JobContext&) -> drover::HandlerResult {
-    throw std::runtime_error("boom");
-  });
+  handlers.Register("explode",
+                    [](drover::JobContext&) -> drover::HandlerResult { throw std::runtime_error("boom"); });
 
   return drover::DroverdMain(argc, argv, handlers);
 }

@@ -1,8 +1,7 @@
 #include "jobs/command_launch.h"
 
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "jobs/job_cgroup.h"
 #include "jobs/job_json.h"
@@ -34,7 +33,8 @@ SpawnRequest CommandRequest(const JobTypeConfig& t, const ClaimedJob& job) {
 }
 
 Result<std::unique_ptr<CommandRun>> LaunchCommand(const JobTypeConfig& t, const ClaimedJob& job,
-                                                  const std::string& cgroup_root, std::set<std::string>* warned) {
+                                                  const std::string& cgroup_root,
+                                                  std::set<std::string>* warned) {
   JobCgroup cgroup;
   // Limits need a cgroup per attempt (milliseconds to enter); without them the job stays in the
   // worker's cgroup.
@@ -43,9 +43,10 @@ Result<std::unique_ptr<CommandRun>> LaunchCommand(const JobTypeConfig& t, const 
     Result<JobCgroup> cg = JobCgroup::Create(cgroup_root, JobCgroupName(getpid(), job.id, job.attempt),
                                              {t.max_processes, t.max_memory}, &not_applied);
     if (!not_applied.empty() && warned->insert(t.name).second) {
-      spdlog::warn("[jobs.{}] {} not applied: the job's cgroup has no {} controller (it needs cgroup v2 with "
-                   "that controller delegated to droverd)",
-                   t.name, not_applied[0], not_applied[0] == "max_processes" ? "pids" : "memory");
+      spdlog::warn(
+          "[jobs.{}] {} not applied: the job's cgroup has no {} controller (it needs cgroup v2 with "
+          "that controller delegated to droverd)",
+          t.name, not_applied[0], not_applied[0] == "max_processes" ? "pids" : "memory");
     }
     if (cg.ok()) {
       cgroup = std::move(cg).value();

@@ -23,7 +23,8 @@ SpawnRequest CommandRequest(const JobTypeConfig& type, const ClaimedJob& job);
 // cgroup cannot apply is logged once per job type (remembered in `warned`), and a cgroup that
 // cannot be made leaves the job contained by its process group only. Fails as Spawn() does.
 Result<std::unique_ptr<CommandRun>> LaunchCommand(const JobTypeConfig& type, const ClaimedJob& job,
-                                                  const std::string& cgroup_root, std::set<std::string>* warned);
+                                                  const std::string& cgroup_root,
+                                                  std::set<std::string>* warned);
 
 }  // namespace drover
 

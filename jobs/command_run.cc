@@ -110,8 +110,8 @@ void CommandRun::Reaped(int wait_status, std::vector<std::string>* status_lines)
   KillAll();
 }
 
-ExitOutcome ClassifyExit(const ExitFacts& f, const std::string& out, bool out_truncated, std::uint64_t max_output,
-                         const std::string& err_tail) {
+ExitOutcome ClassifyExit(const ExitFacts& f, const std::string& out, bool out_truncated,
+                         std::uint64_t max_output, const std::string& err_tail) {
   ExitOutcome o;
   const int st = f.wait_status;
   auto with_stderr = [&](std::string what) { return err_tail.empty() ? what : what + ": " + err_tail; };
@@ -131,12 +131,12 @@ ExitOutcome ClassifyExit(const ExitFacts& f, const std::string& out, bool out_tr
   } else if (f.timed_out) {
     o.output = with_stderr("timed out after " + FormatDuration(f.timeout));
   } else if (WIFSIGNALED(st)) {
-    o.output = with_stderr("killed by signal " + std::to_string(WTERMSIG(st)) + " (" + SignalName(WTERMSIG(st)) + ")");
+    o.output = with_stderr("killed by signal " + std::to_string(WTERMSIG(st)) + " (" +
+                           SignalName(WTERMSIG(st)) + ")");
   } else {
     int code = WEXITSTATUS(st);
-    if (f.permanent_exit_codes &&
-        std::find(f.permanent_exit_codes->begin(), f.permanent_exit_codes->end(), code) !=
-            f.permanent_exit_codes->end()) {
+    if (f.permanent_exit_codes && std::find(f.permanent_exit_codes->begin(), f.permanent_exit_codes->end(),
+                                            code) != f.permanent_exit_codes->end()) {
       o.kind = Completion::Kind::kFailedPermanent;
     }
     o.output = with_stderr("exit code " + std::to_string(code));

@@ -35,7 +35,7 @@ class CommandRun {
   CommandRun(const CommandRun&) = delete;
   CommandRun& operator=(const CommandRun&) = delete;
 
-  pid_t pid() const { return pid_; }  // also the process group (and session) id
+  pid_t pid() const { return pid_; }                // also the process group (and session) id
   int fd(Stream s) const { return Pipe(s).get(); }  // -1 once closed
 
   // Reads what `s` has now; complete lines from the status pipe are appended to `status_lines`.
@@ -64,7 +64,9 @@ class CommandRun {
  private:
   CommandRun(SpawnedProcess p, std::uint64_t max_output, JobCgroup cgroup);
   void KillAll();
-  UniqueFd& Pipe(Stream s) { return s == Stream::kStdout ? out_fd_ : s == Stream::kStderr ? err_fd_ : status_fd_; }
+  UniqueFd& Pipe(Stream s) {
+    return s == Stream::kStdout ? out_fd_ : s == Stream::kStderr ? err_fd_ : status_fd_;
+  }
   const UniqueFd& Pipe(Stream s) const {
     return s == Stream::kStdout ? out_fd_ : s == Stream::kStderr ? err_fd_ : status_fd_;
   }

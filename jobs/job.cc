@@ -15,11 +15,13 @@ Status ValidateEnqueueRequest(const EnqueueRequest& r) {
   if (r.type.empty()) return Status::InvalidArgument("job type must not be empty");
   if (r.queue.empty()) return Status::InvalidArgument("queue must not be empty");
   if (r.max_attempts < 1) {
-    return Status::InvalidArgument("max_attempts must be at least 1 (got " + std::to_string(r.max_attempts) + ")");
+    return Status::InvalidArgument("max_attempts must be at least 1 (got " + std::to_string(r.max_attempts) +
+                                   ")");
   }
   if (r.payload.size() > kMaxPayloadBytes) {
-    return Status::InvalidArgument("payload is " + std::to_string(r.payload.size()) + " bytes; the limit is " +
-                                   std::to_string(kMaxPayloadBytes) + " (store large data elsewhere and pass a reference)");
+    return Status::InvalidArgument("payload is " + std::to_string(r.payload.size()) +
+                                   " bytes; the limit is " + std::to_string(kMaxPayloadBytes) +
+                                   " (store large data elsewhere and pass a reference)");
   }
   return ValidateJson(r.payload, "payload");
 }

@@ -19,9 +19,9 @@ enum class JobState { kQueued, kRunning, kSucceeded, kFailed, kCancelled, kExpir
 // Everything the program knows about each state, in JobState order.
 struct JobStateInfo {
   JobState state;
-  std::string_view name;                  // as stored in the `state` column and shown
-  bool final;                             // no worker touches it again; it can be pruned
-  Duration RetentionConfig::*retention;   // its [scheduler.retention] key; null unless final
+  std::string_view name;                 // as stored in the `state` column and shown
+  bool final;                            // no worker touches it again; it can be pruned
+  Duration RetentionConfig::*retention;  // its [scheduler.retention] key; null unless final
 };
 inline constexpr JobStateInfo kJobStates[] = {
     {JobState::kQueued, "queued", false, nullptr},
@@ -45,8 +45,8 @@ struct EnqueueRequest {
   std::string type;
   std::string payload = "{}";  // JSON text
   std::string queue = "default";
-  int priority = 0;                        // higher runs first
-  std::optional<std::int64_t> run_at_ms;   // absent: now
+  int priority = 0;                       // higher runs first
+  std::optional<std::int64_t> run_at_ms;  // absent: now
   std::optional<std::int64_t> expires_at_ms;
   int max_attempts = 5;
   std::optional<std::string> unique_key;
@@ -141,8 +141,8 @@ struct QueueStats {
   std::string queue;
   bool paused = false;
   std::int64_t counts[kJobStateCount] = {};     // indexed by JobState
-  std::optional<std::int64_t> oldest_ready_ms;   // run_at of the oldest ready queued job
-  std::int64_t finished_last_minute = 0;         // throughput: jobs that reached a final state
+  std::optional<std::int64_t> oldest_ready_ms;  // run_at of the oldest ready queued job
+  std::int64_t finished_last_minute = 0;        // throughput: jobs that reached a final state
   std::int64_t finished_last_5_minutes = 0;
 };
 
@@ -161,7 +161,7 @@ struct ScheduleState {
   std::int64_t next_run_ms = 0;
   std::optional<std::int64_t> last_run_ms;  // the time slot of the last run
   std::optional<std::int64_t> last_job_id;
-  std::optional<JobState> last_job_state;   // absent when that job was pruned or deleted
+  std::optional<JobState> last_job_state;  // absent when that job was pruned or deleted
   std::optional<std::string> last_job_type;
   bool paused = false;
 };

@@ -1,17 +1,17 @@
 #include "jobs/job_cgroup.h"
 
 #include <dirent.h>
-#include <string.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
-
-#include "common/time_util.h"
 #include <functional>
 #include <sstream>
 #include <vector>
+
+#include "common/time_util.h"
 
 namespace drover {
 namespace {
@@ -155,9 +155,11 @@ Result<JobCgroup> JobCgroup::Create(const std::string& root, const std::string& 
   if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return Status::FromErrno("create cgroup " + path);
   cg.path_ = path;
   auto apply = [&](const char* file, const char* key, std::uint64_t value) {
-    if (!WriteFile(path + "/" + file, std::to_string(value).c_str()) && not_applied) not_applied->push_back(key);
+    if (!WriteFile(path + "/" + file, std::to_string(value).c_str()) && not_applied)
+      not_applied->push_back(key);
   };
-  if (limits.max_processes) apply("pids.max", "max_processes", static_cast<std::uint64_t>(*limits.max_processes));
+  if (limits.max_processes)
+    apply("pids.max", "max_processes", static_cast<std::uint64_t>(*limits.max_processes));
   if (limits.max_memory) apply("memory.max", "max_memory", *limits.max_memory);
   cg.procs_.Reset(open((path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
   if (!cg.procs_) return Status::FromErrno("open " + path + "/cgroup.procs");
@@ -166,7 +168,8 @@ Result<JobCgroup> JobCgroup::Create(const std::string& root, const std::string& 
 
 JobCgroup::~JobCgroup() { Release(); }
 
-JobCgroup::JobCgroup(JobCgroup&& other) noexcept : path_(std::move(other.path_)), procs_(std::move(other.procs_)) {
+JobCgroup::JobCgroup(JobCgroup&& other) noexcept
+    : path_(std::move(other.path_)), procs_(std::move(other.procs_)) {
   other.path_.clear();
 }
 

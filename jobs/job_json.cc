@@ -22,7 +22,8 @@ json JobToJson(const Job& j) {
   json errors = json::parse(j.errors, nullptr, false);
   if (errors.is_array()) {
     for (json& e : errors) {
-      if (e.contains("at") && e["at"].is_number_integer()) e["at"] = FormatRfc3339(e["at"].get<std::int64_t>());
+      if (e.contains("at") && e["at"].is_number_integer())
+        e["at"] = FormatRfc3339(e["at"].get<std::int64_t>());
     }
   } else {
     errors = json::array();

@@ -4,7 +4,8 @@
 
 namespace drover {
 namespace {
-constexpr int kLoggedBadLines = 10;  // per attempt: a job can write bad lines faster than a log should take them
+constexpr int kLoggedBadLines =
+    10;  // per attempt: a job can write bad lines faster than a log should take them
 }
 
 void ProgressBuffer::AddStatusLines(std::int64_t job_id, const std::vector<std::string>& lines) {
@@ -13,8 +14,9 @@ void ProgressBuffer::AddStatusLines(std::int64_t job_id, const std::vector<std::
     if (u.ok()) {
       Merge(std::move(u).value());
     } else if (++bad_lines_ <= kLoggedBadLines) {
-      spdlog::warn("job {}: ignoring status line: {}{}", job_id, u.status().ToString(),
-                   bad_lines_ == kLoggedBadLines ? " (further bad lines of this attempt are not logged)" : "");
+      spdlog::warn(
+          "job {}: ignoring status line: {}{}", job_id, u.status().ToString(),
+          bad_lines_ == kLoggedBadLines ? " (further bad lines of this attempt are not logged)" : "");
     }
   }
 }

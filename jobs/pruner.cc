@@ -1,10 +1,9 @@
 #include "jobs/pruner.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <utility>
-
-#include <spdlog/spdlog.h>
 
 #include "common/duration.h"
 
@@ -28,7 +27,8 @@ std::int64_t PruneFinishedJobs(JobStore* store, const RetentionConfig& r, std::i
       if (*n < limits.batch) break;
       usleep(static_cast<useconds_t>(limits.pause_us));
     }
-    if (total > 0) spdlog::info("pruned {} {} job(s) older than {}", total, JobStateName(state), FormatDuration(keep));
+    if (total > 0)
+      spdlog::info("pruned {} {} job(s) older than {}", total, JobStateName(state), FormatDuration(keep));
     all += total;
   }
   return all;

@@ -12,9 +12,9 @@
 namespace drover {
 
 struct PruneLimits {
-  int batch = 500;                // rows per transaction
+  int batch = 500;                  // rows per transaction
   int max_batches_per_state = 200;  // per call; the rest waits for the next call
-  int pause_us = 1000;            // between batches: room for other writers
+  int pause_us = 1000;              // between batches: room for other writers
 };
 
 // Prunes succeeded, failed, cancelled and expired jobs finished before now_ms minus their

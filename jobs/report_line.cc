@@ -31,7 +31,8 @@ std::string Rest(std::istringstream& in) {
 std::string ReadyLine() { return Line(kReady); }
 std::string HeartbeatLine(std::span<const std::int64_t> ids) {
   std::string rest;
-  for (size_t i = 0; i < ids.size() && i < kMaxHeartbeatIds; ++i) rest += (i ? " " : "") + std::to_string(ids[i]);
+  for (size_t i = 0; i < ids.size() && i < kMaxHeartbeatIds; ++i)
+    rest += (i ? " " : "") + std::to_string(ids[i]);
   return Line(kHeartbeat, rest);
 }
 std::string GroupStartedLine(pid_t pgid) { return Line(kGroupStarted, std::to_string(pgid)); }

@@ -14,7 +14,8 @@ Result<Timetable> Timetable::FromConfig(const ScheduleConfig& s) {
     return Timetable(std::move(cron).value(), std::move(zone).value(), 0, 0,
                      "cron " + s.cron + " in " + s.timezone);
   }
-  if (s.every.count() <= 0) return Status::InvalidArgument("schedule " + s.name + ": `every` must be positive");
+  if (s.every.count() <= 0)
+    return Status::InvalidArgument("schedule " + s.name + ": `every` must be positive");
   const std::int64_t anchor = s.anchor_ms.value_or(0);
   return Timetable(std::nullopt, std::nullopt, s.every.count(), anchor,
                    "every " + FormatDuration(s.every) + " from " + FormatRfc3339(anchor));

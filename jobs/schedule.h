@@ -30,7 +30,10 @@ class Timetable {
  private:
   Timetable(std::optional<CronExpr> cron, std::optional<TimeZone> zone, std::int64_t every_ms,
             std::int64_t anchor_ms, std::string spec)
-      : cron_(std::move(cron)), zone_(std::move(zone)), every_ms_(every_ms), anchor_ms_(anchor_ms),
+      : cron_(std::move(cron)),
+        zone_(std::move(zone)),
+        every_ms_(every_ms),
+        anchor_ms_(anchor_ms),
         spec_(std::move(spec)) {}
 
   std::optional<CronExpr> cron_;

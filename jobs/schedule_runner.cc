@@ -1,10 +1,10 @@
 #include "jobs/schedule_runner.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <limits>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "common/duration.h"
 #include "common/time_util.h"
@@ -17,7 +17,9 @@ constexpr std::int64_t kRetryMs = 1000;  // after a failed read or write of the 
 
 // How late a slot may be handled and still count as on time for catch_up = "none": a busy or
 // briefly stalled scheduler must not drop the run it is about to make.
-std::int64_t OnTimeGraceMs(const Config& c) { return std::max<std::int64_t>(60'000, 2 * c.scheduler.tick.count()); }
+std::int64_t OnTimeGraceMs(const Config& c) {
+  return std::max<std::int64_t>(60'000, 2 * c.scheduler.tick.count());
+}
 
 }  // namespace
 
@@ -47,7 +49,8 @@ std::optional<std::int64_t> ScheduleRunner::RunDue(std::int64_t now_ms) {
     auto t = timetables_.find(st.name);
     auto s = config_.schedules.find(st.name);
     if (t == timetables_.end() || s == config_.schedules.end()) continue;
-    const std::int64_t next = st.next_run_ms <= now_ms ? Handle(s->second, t->second, st, now_ms) : st.next_run_ms;
+    const std::int64_t next =
+        st.next_run_ms <= now_ms ? Handle(s->second, t->second, st, now_ms) : st.next_run_ms;
     if (next != kNever) earliest = std::min(earliest.value_or(next), next);
   }
   return earliest;
@@ -86,7 +89,8 @@ std::int64_t ScheduleRunner::Handle(const ScheduleConfig& s, const Timetable& t,
   if (type == nullptr) return kNever;  // the config loader guarantees it; never enqueue an unconfigured type
   std::vector<EnqueueRequest> requests;
   for (std::int64_t slot : runs) requests.push_back(ScheduledRun(s, *type, slot));
-  Result<std::vector<EnqueueResult>> r = store_->AdvanceSchedule(s.name, st.next_run_ms, next, requests, latest);
+  Result<std::vector<EnqueueResult>> r =
+      store_->AdvanceSchedule(s.name, st.next_run_ms, next, requests, latest);
   if (!r.ok()) {
     spdlog::warn("{}", r.status().ToString());
     return now_ms + kRetryMs;  // the slot stays due
@@ -94,9 +98,11 @@ std::int64_t ScheduleRunner::Handle(const ScheduleConfig& s, const Timetable& t,
   for (size_t i = 0; i < r->size(); ++i) {
     spdlog::info("schedule {}: enqueued {} job {} for {}", s.name, s.job, (*r)[i].id, FormatRfc3339(runs[i]));
   }
-  if (!why.empty()) spdlog::info("schedule {}: skipped the run for {}: {}", s.name, FormatRfc3339(latest), why);
+  if (!why.empty())
+    spdlog::info("schedule {}: skipped the run for {}: {}", s.name, FormatRfc3339(latest), why);
   if (missed > 0 && runs.size() <= 1) {
-    spdlog::info("schedule {}: {} earlier slot(s) were missed (catch_up = \"{}\")", s.name, missed, s.catch_up);
+    spdlog::info("schedule {}: {} earlier slot(s) were missed (catch_up = \"{}\")", s.name, missed,
+                 s.catch_up);
   }
   return next;
 }

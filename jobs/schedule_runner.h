@@ -10,8 +10,8 @@
 #include <string>
 
 #include "common/config.h"
-#include "jobs/store/job_store.h"
 #include "jobs/schedule.h"
+#include "jobs/store/job_store.h"
 
 namespace drover {
 
@@ -36,7 +36,8 @@ class ScheduleRunner {
 
  private:
   // Handles the due slot(s) of one schedule; returns its next run as now stored.
-  std::int64_t Handle(const ScheduleConfig& s, const Timetable& t, const ScheduleState& st, std::int64_t now_ms);
+  std::int64_t Handle(const ScheduleConfig& s, const Timetable& t, const ScheduleState& st,
+                      std::int64_t now_ms);
 
   const Config& config_;
   JobStore* store_;

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -9,14 +10,12 @@
 #include <optional>
 #include <set>
 
-#include <spdlog/spdlog.h>
-
 #include "common/time_util.h"
 #include "common/unique_fd.h"
-#include "jobs/store/job_store.h"
 #include "jobs/pruner.h"
 #include "jobs/report_line.h"
 #include "jobs/schedule_runner.h"
+#include "jobs/store/job_store.h"
 
 namespace drover {
 namespace {
@@ -43,7 +42,8 @@ class Scheduler {
     spdlog::info("started; tick {}, {} schedule(s)", FormatDuration(o_.config->scheduler.tick),
                  o_.config->schedules.size());
     const std::int64_t tick_ms = o_.config->scheduler.tick.count();
-    const std::int64_t hb_ms = std::clamp<std::int64_t>(o_.config->supervisor.hang_timeout.count() / 4, 50, 1000);
+    const std::int64_t hb_ms =
+        std::clamp<std::int64_t>(o_.config->supervisor.hang_timeout.count() / 4, 50, 1000);
     std::int64_t next_tick = 0;
     std::optional<std::int64_t> next_run = 0;  // wall-clock ms at which a schedule is due
     while (true) {
@@ -86,13 +86,17 @@ class Scheduler {
       spdlog::warn("re-queued {} job(s) whose lease expired (first: {})", reaped->size(), reaped->front());
     }
     Result<int> expired = store_->ExpireJobs(now);
-    if (!expired.ok()) spdlog::warn("{}", expired.status().ToString());
-    else if (*expired > 0) spdlog::info("{} job(s) expired before they could start", *expired);
+    if (!expired.ok())
+      spdlog::warn("{}", expired.status().ToString());
+    else if (*expired > 0)
+      spdlog::info("{} job(s) expired before they could start", *expired);
     WarnStuck(now);
     PruneFinishedJobs(store_, o_.config->scheduler.retention, now);
     Result<MaintenanceReport> m = store_->Maintain();
-    if (!m.ok()) spdlog::warn("{}", m.status().ToString());
-    else if (m->released_bytes > 0) spdlog::debug("released {} of the database file", FormatSize(m->released_bytes));
+    if (!m.ok())
+      spdlog::warn("{}", m.status().ToString());
+    else if (m->released_bytes > 0)
+      spdlog::debug("released {} of the database file", FormatSize(m->released_bytes));
   }
 
   // Logs each attempt that runs longer than stuck_after once.

@@ -13,7 +13,7 @@ namespace drover {
 
 struct SchedulerOptions {
   const Config* config = nullptr;
-  int supervisor_fd = -1;  // heartbeat pipe; -1 for none
+  int supervisor_fd = -1;     // heartbeat pipe; -1 for none
   JobStore* store = nullptr;  // this process's database connection (owned by the caller)
 };
 

@@ -35,8 +35,9 @@ struct Identity {
 Result<std::optional<Identity>> ResolveIdentity(const SpawnRequest& req) {
   if (req.user.empty() && req.group.empty()) return std::optional<Identity>();
   if (geteuid() != 0) {
-    return Status::InvalidArgument("user/group is set but the worker does not run as root; remove `user` "
-                                   "and `group` or run droverd as root");
+    return Status::InvalidArgument(
+        "user/group is set but the worker does not run as root; remove `user` "
+        "and `group` or run droverd as root");
   }
   Identity id{geteuid(), getegid(), {}};
   std::vector<char> buf(16384);
@@ -88,7 +89,8 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
   if (!out.ok()) return out.status();
   if (!err.ok()) return err.status();
   if (!status.ok()) return status.status();
-  for (Result<Pipe>* p : {&out, &err, &status}) DROVER_RETURN_IF_ERROR(SetNonBlocking((*p)->read.get(), true));
+  for (Result<Pipe>* p : {&out, &err, &status})
+    DROVER_RETURN_IF_ERROR(SetNonBlocking((*p)->read.get(), true));
 
   bp::environment env;
   for (const auto& [k, v] : req.env) env[k] = v;
@@ -102,7 +104,9 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
 
   // Runs in the vfork child between fork and exec: syscalls only, no allocation.
   auto setup = [&](auto& exec) {
-    auto fail = [&](const char* what) { exec.set_error(std::error_code(errno, std::system_category()), what); };
+    auto fail = [&](const char* what) {
+      exec.set_error(std::error_code(errno, std::system_category()), what);
+    };
     // A session of its own: its own process group, and no controlling terminal, so a job cannot
     // open /dev/tty and type into the terminal droverd was started from.
     if (setsid() < 0) return fail("setsid");
@@ -134,7 +138,8 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != worker) _exit(127);
     }
-    if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("prctl(PR_SET_NO_NEW_PRIVS)");
+    if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+      return fail("prctl(PR_SET_NO_NEW_PRIVS)");
   };
 
   std::error_code ec;

@@ -1,6 +1,7 @@
 // Spawner: starts a command job's process (Boost.Process, vfork path) in its own session and
-// process group (no controlling terminal), killed when its worker dies, with a clean environment, the signal mask restored and the payload on stdin. The
-// caller reaps it: nothing here installs SIGCHLD handling. Not thread-safe.
+// process group (no controlling terminal), killed when its worker dies, with a clean environment, the signal
+// mask restored and the payload on stdin. The caller reaps it: nothing here installs SIGCHLD handling. Not
+// thread-safe.
 #ifndef DROVER_JOBS_SPAWNER_H_
 #define DROVER_JOBS_SPAWNER_H_
 
@@ -21,17 +22,17 @@ struct SpawnRequest {
   std::vector<std::string> argv;           // argv[0] is an absolute path; no shell
   std::map<std::string, std::string> env;  // the complete environment
   std::string stdin_data;
-  std::string working_dir;                 // empty: "/"
-  std::string user;                        // run as this user (needs root); empty: unchanged
-  std::string group;                       // primary group; empty: the user's
-  bool no_new_privs = false;               // PR_SET_NO_NEW_PRIVS before exec
+  std::string working_dir;    // empty: "/"
+  std::string user;           // run as this user (needs root); empty: unchanged
+  std::string group;          // primary group; empty: the user's
+  bool no_new_privs = false;  // PR_SET_NO_NEW_PRIVS before exec
   std::optional<std::int64_t> limit_nofile;
   std::optional<std::uint64_t> limit_as;
-  int cgroup_procs_fd = -1;                // the job moves itself into this cgroup before exec
+  int cgroup_procs_fd = -1;  // the job moves itself into this cgroup before exec
 };
 
 struct SpawnedProcess {
-  pid_t pid = -1;  // also the process group id
+  pid_t pid = -1;      // also the process group id
   UniqueFd stdout_fd;  // non-blocking read ends
   UniqueFd stderr_fd;
   UniqueFd status_fd;  // the job writes JSON lines to fd 3 (DROVER_STATUS_FD)

@@ -1,7 +1,6 @@
 #include "jobs/status_line.h"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 namespace drover {

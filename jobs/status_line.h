@@ -11,7 +11,7 @@
 namespace drover {
 
 struct ProgressUpdate {
-  std::optional<double> progress;         // clamped to [0, 1]
+  std::optional<double> progress;  // clamped to [0, 1]
   std::optional<std::string> message;
   std::optional<std::string> checkpoint;  // JSON text
 };

@@ -1,6 +1,7 @@
 #include "jobs/worker.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -12,8 +13,6 @@
 #include <random>
 #include <set>
 #include <unordered_map>
-
-#include <spdlog/spdlog.h>
 
 #include "common/backoff.h"
 #include "common/time_util.h"
@@ -167,12 +166,20 @@ class Worker {
       if (it == fds_.end()) continue;
       FdRef ref = it->second;
       switch (ref.kind) {
-        case FdKind::kSignal: OnSignal(); break;
-        case FdKind::kCommits: OnCommit(commits_->OnReadable(MonotonicUs())); break;
-        case FdKind::kHandlers: OnHandlers(); break;
+        case FdKind::kSignal:
+          OnSignal();
+          break;
+        case FdKind::kCommits:
+          OnCommit(commits_->OnReadable(MonotonicUs()));
+          break;
+        case FdKind::kHandlers:
+          OnHandlers();
+          break;
         case FdKind::kStdout:
         case FdKind::kStderr:
-        case FdKind::kStatus: OnJobOutput(ref); break;
+        case FdKind::kStatus:
+          OnJobOutput(ref);
+          break;
       }
     }
   }
@@ -200,7 +207,8 @@ class Worker {
     for (const CompletionResult& r : results) {
       retry_pending |= !r.stale && r.state == JobState::kQueued;
       if (r.stale) {
-        spdlog::warn("job {}: outcome not recorded, this worker no longer owns it (recovered or reaped)", r.id);
+        spdlog::warn("job {}: outcome not recorded, this worker no longer owns it (recovered or reaped)",
+                     r.id);
       } else {
         spdlog::debug("job {} -> {}", r.id, JobStateName(r.state));
       }
@@ -260,9 +268,15 @@ class Worker {
           CheckHygiene(true);
           timers_.Set({kHygiene}, now + kHygieneIntervalUs);
           break;
-        case kDue: claim_wanted_ = true; break;
-        case kRecheck: OnCommit(commits_->OnRecheck(now)); break;
-        case kStoreRetry: store_failing_ = false; break;
+        case kDue:
+          claim_wanted_ = true;
+          break;
+        case kRecheck:
+          OnCommit(commits_->OnRecheck(now));
+          break;
+        case kStoreRetry:
+          store_failing_ = false;
+          break;
         case kHandlerKick:
           if (handlers_) handlers_->Kick();
           break;
@@ -274,7 +288,9 @@ class Worker {
           // Handlers that ignore cancellation cannot hold the shutdown up for long.
           timers_.Set({kHardStop}, now + kHardStopUs);
           break;
-        case kHardStop: LeaveWithoutHandlers(); break;
+        case kHardStop:
+          LeaveWithoutHandlers();
+          break;
         case kJobTimeout:
           if (r && !r->timed_out) {
             r->timed_out = true;
@@ -295,10 +311,12 @@ class Worker {
   // without joining their threads.
   [[noreturn]] void LeaveWithoutHandlers() {
     for (auto& [id, r] : running_) {
-      completions_.push_back({id, r.job.attempt, Completion::Kind::kInterrupted, "interrupted by shutdown", 0});
+      completions_.push_back(
+          {id, r.job.attempt, Completion::Kind::kInterrupted, "interrupted by shutdown", 0});
     }
     Status s = store_->Complete(worker_id_, completions_, nullptr);
-    spdlog::warn("{} job(s) did not stop in time; exiting{}", running_.size(), s.ok() ? "" : ": " + s.ToString());
+    spdlog::warn("{} job(s) did not stop in time; exiting{}", running_.size(),
+                 s.ok() ? "" : ": " + s.ToString());
     _exit(0);
   }
 
@@ -306,7 +324,8 @@ class Worker {
     if (draining_) return;
     std::string reason;
     const PoolConfig& p = *o_.pool;
-    if (p.max_jobs > 0 && jobs_done_ >= p.max_jobs) reason = "ran " + std::to_string(jobs_done_) + " jobs (max_jobs)";
+    if (p.max_jobs > 0 && jobs_done_ >= p.max_jobs)
+      reason = "ran " + std::to_string(jobs_done_) + " jobs (max_jobs)";
     if (periodic && p.max_age.count() > 0 && MonotonicUs() - started_us_ >= Us(p.max_age)) {
       reason = "older than max_age " + FormatDuration(p.max_age);
     }
@@ -315,7 +334,8 @@ class Worker {
       std::uint64_t size = 0, rss = 0;
       statm >> size >> rss;
       rss *= static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
-      if (rss > p.max_memory) reason = "RSS " + FormatSize(rss) + " above max_memory " + FormatSize(p.max_memory);
+      if (rss > p.max_memory)
+        reason = "RSS " + FormatSize(rss) + " above max_memory " + FormatSize(p.max_memory);
     }
     if (reason.empty()) return;
     spdlog::info("recycling: {}", reason);
@@ -425,7 +445,8 @@ class Worker {
       Fail(r, Completion::Kind::kFailedPermanent, why);
       return;
     }
-    if (r.type && r.type->timeout.count() > 0) timers_.Set({kJobTimeout, id}, MonotonicUs() + Us(r.type->timeout));
+    if (r.type && r.type->timeout.count() > 0)
+      timers_.Set({kJobTimeout, id}, MonotonicUs() + Us(r.type->timeout));
     running_.emplace(id, std::move(r));
   }
 
@@ -447,7 +468,8 @@ class Worker {
   }
 
   Status StartCommand(RunningJob& r) {
-    Result<std::unique_ptr<CommandRun>> run = LaunchCommand(*r.type, r.job, o_.job_cgroup_root, &limits_warned_);
+    Result<std::unique_ptr<CommandRun>> run =
+        LaunchCommand(*r.type, r.job, o_.job_cgroup_root, &limits_warned_);
     if (!run.ok()) return run.status();
     std::unique_ptr<CommandRun> cmd = std::move(run).value();  // from here on its group dies with it
     for (Stream s : kStreams) {
@@ -496,7 +518,8 @@ class Worker {
     timers_.Clear({kJobProgress, r.job.id});
     std::optional<ProgressUpdate> u = r.progress.Take(MonotonicUs());
     if (!u) return;
-    Status s = store_->UpdateProgress(r.job.id, worker_id_, r.job.attempt, u->progress, u->message, u->checkpoint);
+    Status s =
+        store_->UpdateProgress(r.job.id, worker_id_, r.job.attempt, u->progress, u->message, u->checkpoint);
     AfterOwnWrite();
     if (!s.ok()) spdlog::warn("{}", s.ToString());
   }
@@ -526,8 +549,8 @@ class Worker {
       c.Close(s);
     }
     WriteProgress(r);
-    ExitFacts facts{wait_status, r.timed_out, r.cancelled, r.interrupted, r.type->timeout,
-                    &r.type->permanent_exit_codes};
+    ExitFacts facts{wait_status,   r.timed_out,     r.cancelled,
+                    r.interrupted, r.type->timeout, &r.type->permanent_exit_codes};
     ExitOutcome o = ClassifyExit(facts, c.out(), c.out_truncated(), r.type->max_output, c.err_tail());
     Completion done{id, r.job.attempt, o.kind, std::move(o.output), 0};
     if (o.kind == Completion::Kind::kFailed || o.kind == Completion::Kind::kFailedPermanent) {
@@ -564,7 +587,8 @@ class Worker {
         done.kind = o.result.kind == HandlerResult::Kind::kFail ? Completion::Kind::kFailedPermanent
                                                                 : Completion::Kind::kFailed;
         if (r.interrupted) done.kind = Completion::Kind::kInterrupted;
-        if (r.timed_out) done.output = "timed out after " + FormatDuration(r.type->timeout) + ": " + done.output;
+        if (r.timed_out)
+          done.output = "timed out after " + FormatDuration(r.type->timeout) + ": " + done.output;
         done.retry_delay_ms = RetryDelayMs(r);
       }
       Finish(o.id, std::move(done));

@@ -18,7 +18,7 @@ struct WorkerOptions {
   const Config* config = nullptr;
   const PoolConfig* pool = nullptr;
   const HandlerRegistry* handlers = nullptr;
-  int supervisor_fd = -1;  // heartbeat/report pipe to the supervisor; -1 for none
+  int supervisor_fd = -1;     // heartbeat/report pipe to the supervisor; -1 for none
   JobStore* store = nullptr;  // this process's database connection (owned by the caller)
   // Where per-attempt job cgroups go (JobCgroupRoot, computed by the supervisor before it forks:
   // the worker itself runs in a cgroup below); empty: none.

@@ -31,7 +31,7 @@ struct Child {
   std::string last_exit;
   std::vector<std::int64_t> jobs;
   std::vector<pid_t> pgids;
-  UniqueFd commands;       // spare only: the write end of its command pipe
+  UniqueFd commands;                       // spare only: the write end of its command pipe
   std::vector<RecoverRequest> recoveries;  // asked of this process, not confirmed yet
 
   bool alive() const { return pid > 0; }

@@ -7,25 +7,37 @@ namespace drover {
 
 const char* ProcStateName(ProcState s) {
   switch (s) {
-    case ProcState::kStopped: return "STOPPED";
-    case ProcState::kStarting: return "STARTING";
-    case ProcState::kRunning: return "RUNNING";
-    case ProcState::kBackoff: return "BACKOFF";
-    case ProcState::kStopping: return "STOPPING";
-    case ProcState::kExited: return "EXITED";
-    case ProcState::kFatal: return "FATAL";
-    case ProcState::kSpare: return "SPARE";
+    case ProcState::kStopped:
+      return "STOPPED";
+    case ProcState::kStarting:
+      return "STARTING";
+    case ProcState::kRunning:
+      return "RUNNING";
+    case ProcState::kBackoff:
+      return "BACKOFF";
+    case ProcState::kStopping:
+      return "STOPPING";
+    case ProcState::kExited:
+      return "EXITED";
+    case ProcState::kFatal:
+      return "FATAL";
+    case ProcState::kSpare:
+      return "SPARE";
   }
   return "UNKNOWN";
 }
 
 std::int64_t ChildLifecycle::NextDeadline() const {
   switch (state_) {
-    case ProcState::kBackoff: return restart_at_us_;
-    case ProcState::kStopping: return kill_at_us_;
+    case ProcState::kBackoff:
+      return restart_at_us_;
+    case ProcState::kStopping:
+      return kill_at_us_;
     case ProcState::kStarting:
-    case ProcState::kRunning: return spare_ ? 0 : last_seen_us_ + policy_->hang_timeout_us;
-    default: return 0;
+    case ProcState::kRunning:
+      return spare_ ? 0 : last_seen_us_ + policy_->hang_timeout_us;
+    default:
+      return 0;
   }
 }
 
@@ -171,7 +183,8 @@ void ChildLifecycle::EnterBackoff(std::int64_t now_us) {
     state_ = ProcState::kFatal;
     return;
   }
-  std::int64_t delay = policy_->restart_delay_us ? policy_->restart_delay_us(std::max(1, rapid_failures_)) : 0;
+  std::int64_t delay =
+      policy_->restart_delay_us ? policy_->restart_delay_us(std::max(1, rapid_failures_)) : 0;
   state_ = ProcState::kBackoff;
   restart_at_us_ = now_us + std::max<std::int64_t>(delay, 0);
 }

@@ -19,11 +19,11 @@ enum class ProcState { kStopped, kStarting, kRunning, kBackoff, kStopping, kExit
 const char* ProcStateName(ProcState s);
 
 struct LifecyclePolicy {
-  std::int64_t startsecs_us = 10'000'000;   // up this long: the next crash is not "rapid"
-  int startretries = 0;                      // rapid failures before FATAL; 0 = never give up
-  std::int64_t hang_timeout_us = 60'000'000; // silent this long while up: SIGTERM
-  std::int64_t hang_grace_us = 5'000'000;    // then SIGKILL this much later
-  std::int64_t stop_grace_us = 40'000'000;   // after a stop's SIGTERM, SIGKILL this much later
+  std::int64_t startsecs_us = 10'000'000;     // up this long: the next crash is not "rapid"
+  int startretries = 0;                       // rapid failures before FATAL; 0 = never give up
+  std::int64_t hang_timeout_us = 60'000'000;  // silent this long while up: SIGTERM
+  std::int64_t hang_grace_us = 5'000'000;     // then SIGKILL this much later
+  std::int64_t stop_grace_us = 40'000'000;    // after a stop's SIGTERM, SIGKILL this much later
   // The cool-off before restart number `failures` (>= 1) of a run of rapid failures.
   std::function<std::int64_t(int failures)> restart_delay_us;
 };
@@ -38,15 +38,16 @@ struct LifecycleActions {
 
 // How a process ended, as the lifecycle judged it (from OnExit).
 struct ExitVerdict {
-  bool expected = false;       // asked to stop (stop, retire, shutdown): its jobs keep their attempt
+  bool expected = false;           // asked to stop (stop, retire, shutdown): its jobs keep their attempt
   bool restart_scheduled = false;  // BACKOFF: restart at restart_at_us()
-  bool gave_up = false;        // FATAL: too many rapid failures
-  LifecycleActions actions;    // spawn: a start that waited for the exit
+  bool gave_up = false;            // FATAL: too many rapid failures
+  LifecycleActions actions;        // spawn: a start that waited for the exit
 };
 
 class ChildLifecycle {
  public:
-  explicit ChildLifecycle(const LifecyclePolicy* policy, bool spare = false) : policy_(policy), spare_(spare) {}
+  explicit ChildLifecycle(const LifecyclePolicy* policy, bool spare = false)
+      : policy_(policy), spare_(spare) {}
 
   ProcState state() const { return state_; }
   bool alive() const { return alive_; }

@@ -1,6 +1,5 @@
 #include "supervisor/control_request.h"
 
-
 namespace drover {
 
 Result<ControlCommand> ParseControlRequest(std::string_view line) {
@@ -12,9 +11,11 @@ Result<ControlCommand> ParseControlRequest(std::string_view line) {
   ControlCommand c;
   c.cmd = req["cmd"].get<std::string>();
   if (req.contains("args")) {
-    if (!req["args"].is_array()) return Status::InvalidArgument("malformed request: \"args\" must be an array of strings");
+    if (!req["args"].is_array())
+      return Status::InvalidArgument("malformed request: \"args\" must be an array of strings");
     for (const json& a : req["args"]) {
-      if (!a.is_string()) return Status::InvalidArgument("malformed request: \"args\" must be an array of strings");
+      if (!a.is_string())
+        return Status::InvalidArgument("malformed request: \"args\" must be an array of strings");
       c.args.push_back(a.get<std::string>());
     }
   }
@@ -32,7 +33,9 @@ constexpr std::string_view kCodes[] = {"bad_request",       "unknown_command", "
 
 std::string_view ControlErrorCode(ControlError e) { return kCodes[static_cast<int>(e)]; }
 
-std::string OkAnswer(const nlohmann::json& result) { return nlohmann::json{{"ok", true}, {"result", result}}.dump(); }
+std::string OkAnswer(const nlohmann::json& result) {
+  return nlohmann::json{{"ok", true}, {"result", result}}.dump();
+}
 
 std::string ErrorAnswer(ControlError e, const std::string& message) {
   return nlohmann::json{{"ok", false}, {"code", ControlErrorCode(e)}, {"error", message}}.dump();
@@ -57,7 +60,8 @@ Result<ControlAnswer> ParseControlAnswer(std::string_view line) {
     out.result = a.contains("result") ? a["result"] : json();
     return out;
   }
-  out.message = a.contains("error") && a["error"].is_string() ? a["error"].get<std::string>() : "request failed";
+  out.message =
+      a.contains("error") && a["error"].is_string() ? a["error"].get<std::string>() : "request failed";
   std::string code = a.contains("code") && a["code"].is_string() ? a["code"].get<std::string>() : "";
   for (size_t i = 0; i < std::size(kCodes); ++i) {
     if (kCodes[i] == code) out.error = static_cast<ControlError>(i);

@@ -5,11 +5,10 @@
 #ifndef DROVER_SUPERVISOR_CONTROL_REQUEST_H_
 #define DROVER_SUPERVISOR_CONTROL_REQUEST_H_
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 

@@ -36,8 +36,9 @@ Status RemoveStaleSocket(const std::string& path, const sockaddr_un& addr) {
     return errno == ENOENT ? Status::Ok() : Status::FromErrno("stat control socket " + path);
   }
   if (!S_ISSOCK(st.st_mode)) {
-    return Status::InvalidArgument("control socket path " + path +
-                                   " exists and is not a socket; remove it or set another [supervisor] socket");
+    return Status::InvalidArgument(
+        "control socket path " + path +
+        " exists and is not a socket; remove it or set another [supervisor] socket");
   }
   UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!probe) return Status::FromErrno("socket");
@@ -70,11 +71,12 @@ void ControlServer::CloseAll() {
   listen_.Reset();
 }
 
-Status ControlServer::Listen(const std::string& path, const std::string& group, const std::string& enqueue_group,
-                             int epoll_fd) {
+Status ControlServer::Listen(const std::string& path, const std::string& group,
+                             const std::string& enqueue_group, int epoll_fd) {
   if (!enqueue_group.empty()) {
     struct group* g = getgrnam(enqueue_group.c_str());
-    if (g == nullptr) return Status::InvalidArgument("enqueue_group \"" + enqueue_group + "\" does not exist");
+    if (g == nullptr)
+      return Status::InvalidArgument("enqueue_group \"" + enqueue_group + "\" does not exist");
     enqueue_group_ = g->gr_gid;
   }
   Result<sockaddr_un> addr = Address(path);
@@ -87,7 +89,8 @@ Status ControlServer::Listen(const std::string& path, const std::string& group, 
   int bound = bind(listen_.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr);
   int bind_errno = errno;
   umask(old_umask);
-  if (bound != 0) return Status::FromErrno("bind control socket " + path + " (does its directory exist?)", bind_errno);
+  if (bound != 0)
+    return Status::FromErrno("bind control socket " + path + " (does its directory exist?)", bind_errno);
   if (!group.empty()) {
     struct group* g = getgrnam(group.c_str());
     if (g == nullptr) return Status::InvalidArgument("socket_group \"" + group + "\" does not exist");
@@ -114,7 +117,8 @@ bool ControlServer::Allowed(int fd, Peer* peer) const {
   socklen_t len = sizeof groups;
   if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) len = 0;
   auto member = [&](const std::optional<gid_t>& g) {
-    return g && (cred.gid == *g || std::find(groups, groups + len / sizeof(gid_t), *g) != groups + len / sizeof(gid_t));
+    return g && (cred.gid == *g ||
+                 std::find(groups, groups + len / sizeof(gid_t), *g) != groups + len / sizeof(gid_t));
   };
   if (member(group_)) return true;
   peer->enqueue_only = member(enqueue_group_);
@@ -122,7 +126,8 @@ bool ControlServer::Allowed(int fd, Peer* peer) const {
 }
 
 void ControlServer::Refuse(int fd, const ucred& peer) {
-  std::string msg = std::string("{\"ok\": false, \"error\": \"permission denied: uid ") + std::to_string(peer.uid) +
+  std::string msg = std::string("{\"ok\": false, \"error\": \"permission denied: uid ") +
+                    std::to_string(peer.uid) +
                     " is not root, not the daemon's user and not in its socket_group\"}\n";
   (void)!send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   close(fd);

@@ -43,7 +43,8 @@ class ControlServer {
   // Binds `path` (replacing a stale socket file) with mode 0660 (0666 when `enqueue_group` is
   // set) and, when `group` is set, that group, and registers with `epoll_fd`. Fails naming the
   // path or an unknown group.
-  Status Listen(const std::string& path, const std::string& group, const std::string& enqueue_group, int epoll_fd);
+  Status Listen(const std::string& path, const std::string& group, const std::string& enqueue_group,
+                int epoll_fd);
   bool Owns(int fd) const { return fd == listen_.get() || clients_.count(fd); }
   void OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch);
   // Drops clients silent for longer than `idle_us` or connected for longer than 6 * `idle_us`;

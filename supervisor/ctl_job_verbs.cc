@@ -4,18 +4,17 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iomanip>
 #include <iostream>
+#include <ostream>
 #include <sstream>
 #include <thread>
 
 #include "common/json_util.h"
+#include "common/time_util.h"
 #include "jobs/job_json.h"
 #include "supervisor/control_request.h"
 #include "supervisor/control_server.h"
-#include <iomanip>
-#include <ostream>
-
-#include "common/time_util.h"
 #include "supervisor/ctl_util.h"
 
 namespace drover::ctl {
@@ -29,30 +28,36 @@ Result<EnqueueResult> EnqueueDirect(CtlContext& ctx, const EnqueueRequest& r) {
 
 // Through droverd (`enqueue_group` members have no access to the database itself).
 Result<EnqueueResult> EnqueueViaSocket(CtlContext& ctx, const EnqueueRequest& r) {
-  std::vector<std::string> args = {r.type, r.payload, "queue=" + r.queue, "priority=" + std::to_string(r.priority),
+  std::vector<std::string> args = {r.type, r.payload, "queue=" + r.queue,
+                                   "priority=" + std::to_string(r.priority),
                                    "max_attempts=" + std::to_string(r.max_attempts)};
-  if (r.run_at_ms) args.push_back("delay_ms=" + std::to_string(std::max<std::int64_t>(0, *r.run_at_ms - NowMs())));
+  if (r.run_at_ms)
+    args.push_back("delay_ms=" + std::to_string(std::max<std::int64_t>(0, *r.run_at_ms - NowMs())));
   if (r.expires_at_ms) args.push_back("expires_at_ms=" + std::to_string(*r.expires_at_ms));
   if (r.unique_key) args.push_back("unique_key=" + *r.unique_key);
-  Result<std::string> reply = ControlRequest(ctx.config.supervisor.socket, ControlRequestLine("enqueue", args), 30'000);
+  Result<std::string> reply =
+      ControlRequest(ctx.config.supervisor.socket, ControlRequestLine("enqueue", args), 30'000);
   if (!reply.ok()) return reply.status();
   Result<ControlAnswer> answer = ParseControlAnswer(*reply);
   if (!answer.ok()) return answer.status();
   if (!answer->ok) return Status::InvalidArgument(answer->message);
   const json& res = answer->result;
   if (!res.is_object() || !res.contains("id")) return Status::IoError("unreadable answer from droverd");
-  return EnqueueResult{res["id"].get<std::int64_t>(), ParseJobState(res.value("state", "queued")).value_or(JobState::kQueued),
+  return EnqueueResult{res["id"].get<std::int64_t>(),
+                       ParseJobState(res.value("state", "queued")).value_or(JobState::kQueued),
                        res.value("duplicate", false)};
 }
 
 }  // namespace
 
 int Enqueue(CtlContext& ctx, const std::string&, const Words& in) {
-  std::optional<Args> a = Parse(ctx, "enqueue", in,
-                                {"--queue", "--priority", "--delay", "--at", "--unique-key", "--max-attempts", "--expires-in"},
-                                {"--via-socket"});
+  std::optional<Args> a =
+      Parse(ctx, "enqueue", in,
+            {"--queue", "--priority", "--delay", "--at", "--unique-key", "--max-attempts", "--expires-in"},
+            {"--via-socket"});
   if (!a) return kExitUsage;
-  if (a->positional.empty() || a->positional.size() > 2) return Usage(ctx, "enqueue", "give a job type and at most one payload");
+  if (a->positional.empty() || a->positional.size() > 2)
+    return Usage(ctx, "enqueue", "give a job type and at most one payload");
   EnqueueRequest r;
   r.type = a->positional[0];
   const JobTypeConfig* type = ctx.config.FindJob(r.type);
@@ -127,10 +132,16 @@ int Enqueue(CtlContext& ctx, const std::string&, const Words& in) {
   Result<EnqueueResult> e = a->flags.count("--via-socket") ? EnqueueViaSocket(ctx, r) : EnqueueDirect(ctx, r);
   if (!e.ok()) return Fail(ctx, e.status());
   if (ctx.json) {
-    *ctx.out << json{{"id", e->id}, {"state", JobStateName(e->state)}, {"duplicate", e->duplicate},
-                     {"type", r.type}, {"queue", r.queue}}.dump() << "\n";
+    *ctx.out << json{{"id", e->id},
+                     {"state", JobStateName(e->state)},
+                     {"duplicate", e->duplicate},
+                     {"type", r.type},
+                     {"queue", r.queue}}
+                    .dump()
+             << "\n";
   } else if (e->duplicate) {
-    *ctx.out << e->id << " (already " << JobStateName(e->state) << " with unique key " << *r.unique_key << ")\n";
+    *ctx.out << e->id << " (already " << JobStateName(e->state) << " with unique key " << *r.unique_key
+             << ")\n";
   } else {
     *ctx.out << e->id << "\n";
   }
@@ -141,7 +152,8 @@ namespace {
 
 void PrintTable(CtlContext& ctx, const std::vector<Job>& jobs) {
   *ctx.out << std::left << std::setw(8) << "ID" << std::setw(16) << "TYPE" << std::setw(12) << "QUEUE"
-           << std::setw(11) << "STATE" << std::setw(9) << "ATTEMPT" << std::setw(16) << "ENQUEUED" << "INFO\n";
+           << std::setw(11) << "STATE" << std::setw(9) << "ATTEMPT" << std::setw(16) << "ENQUEUED"
+           << "INFO\n";
   for (const Job& j : jobs) {
     std::string info;
     if (j.state == JobState::kQueued && j.run_at_ms > NowMs()) info = "runs " + Ago(j.run_at_ms);
@@ -149,12 +161,13 @@ void PrintTable(CtlContext& ctx, const std::vector<Job>& jobs) {
       info = j.worker.value_or("");
       if (j.progress) info += " " + std::to_string(static_cast<int>(*j.progress * 100)) + "%";
     }
-    if (j.state == JobState::kFailed || j.state == JobState::kCancelled) info = Shorten(j.last_error.value_or(""), 50);
+    if (j.state == JobState::kFailed || j.state == JobState::kCancelled)
+      info = Shorten(j.last_error.value_or(""), 50);
     if (j.state == JobState::kSucceeded && j.result) info = Shorten(*j.result, 50);
-    *ctx.out << std::setw(8) << j.id << std::setw(16) << Shorten(j.type, 15) << std::setw(12) << Shorten(j.queue, 11)
-             << std::setw(11) << JobStateName(j.state)
-             << std::setw(9) << (std::to_string(j.attempts) + "/" + std::to_string(j.max_attempts))
-             << std::setw(16) << Ago(j.enqueued_at_ms) << info << "\n";
+    *ctx.out << std::setw(8) << j.id << std::setw(16) << Shorten(j.type, 15) << std::setw(12)
+             << Shorten(j.queue, 11) << std::setw(11) << JobStateName(j.state) << std::setw(9)
+             << (std::to_string(j.attempts) + "/" + std::to_string(j.max_attempts)) << std::setw(16)
+             << Ago(j.enqueued_at_ms) << info << "\n";
   }
 }
 
@@ -167,7 +180,8 @@ int Jobs(CtlContext& ctx, const std::string&, const Words& in) {
   JobFilter f;
   if (a->options.count("--state")) {
     f.state = ParseJobState(a->options["--state"]);
-    if (!f.state) return Usage(ctx, "jobs", "unknown state (queued, running, succeeded, failed, cancelled, expired)");
+    if (!f.state)
+      return Usage(ctx, "jobs", "unknown state (queued, running, succeeded, failed, cancelled, expired)");
   }
   if (a->options.count("--type")) f.type = a->options["--type"];
   if (a->options.count("--queue")) f.queue = a->options["--queue"];
@@ -203,18 +217,22 @@ int Show(CtlContext& ctx, const std::string&, const Words& in) {
     *ctx.out << o.dump(2) << "\n";
     return kExitOk;
   }
-  for (const char* k : {"id", "type", "queue", "state", "priority", "attempts", "max_attempts", "payload", "run_at",
-                        "expires_at", "enqueued_at", "started_at", "finished_at", "unique_key", "worker", "pid",
-                        "progress", "progress_message", "checkpoint", "last_error"}) {
+  for (const char* k :
+       {"id",           "type",       "queue",  "state",      "priority",    "attempts",
+        "max_attempts", "payload",    "run_at", "expires_at", "enqueued_at", "started_at",
+        "finished_at",  "unique_key", "worker", "pid",        "progress",    "progress_message",
+        "checkpoint",   "last_error"}) {
     if (o[k].is_null()) continue;
-    *ctx.out << std::left << std::setw(18) << (std::string(k) + ":") << (o[k].is_string() ? o[k].get<std::string>() : o[k].dump()) << "\n";
+    *ctx.out << std::left << std::setw(18) << (std::string(k) + ":")
+             << (o[k].is_string() ? o[k].get<std::string>() : o[k].dump()) << "\n";
   }
-  if (j->result) *ctx.out << "result:\n" << *j->result << (j->result->empty() || j->result->back() == '\n' ? "" : "\n");
+  if (j->result)
+    *ctx.out << "result:\n" << *j->result << (j->result->empty() || j->result->back() == '\n' ? "" : "\n");
   if (!o["errors"].empty()) {
     *ctx.out << "errors:\n";
     for (const json& e : o["errors"]) {
-      *ctx.out << "  attempt " << e.value("attempt", 0) << " at " << e.value("at", "") << " on " << e.value("worker", "?")
-               << ": " << Shorten(e.value("error", ""), 200) << "\n";
+      *ctx.out << "  attempt " << e.value("attempt", 0) << " at " << e.value("at", "") << " on "
+               << e.value("worker", "?") << ": " << Shorten(e.value("error", ""), 200) << "\n";
     }
   }
   return kExitOk;
@@ -278,20 +296,24 @@ int Why(CtlContext& ctx, const std::string&, const Words& in) {
   } else {
     std::int64_t now = NowMs();
     if (j->run_at_ms > now) {
-      reasons.push_back(std::string(j->attempts > 0 ? "waiting for retry " : "scheduled: ") + "runs " + Ago(j->run_at_ms) +
-                        " (" + FormatRfc3339(j->run_at_ms) + ")");
+      reasons.push_back(std::string(j->attempts > 0 ? "waiting for retry " : "scheduled: ") + "runs " +
+                        Ago(j->run_at_ms) + " (" + FormatRfc3339(j->run_at_ms) + ")");
     }
-    if (j->expires_at_ms && *j->expires_at_ms <= now) reasons.push_back("it expired; the scheduler will mark it expired");
+    if (j->expires_at_ms && *j->expires_at_ms <= now)
+      reasons.push_back("it expired; the scheduler will mark it expired");
     Result<std::vector<std::string>> paused = (*store)->PausedQueues();
     if (paused.ok() && std::find(paused->begin(), paused->end(), j->queue) != paused->end()) {
       reasons.push_back("queue \"" + j->queue + "\" is paused (droverctl resume " + j->queue + ")");
     }
     std::vector<std::string> pools = PoolsServing(ctx.config, j->queue);
-    if (pools.empty()) reasons.push_back("no pool in " + ctx.config.path + " serves queue \"" + j->queue + "\"");
-    if (!ctx.config.FindJob(j->type)) reasons.push_back("job type \"" + j->type + "\" is not configured; a worker will fail it");
+    if (pools.empty())
+      reasons.push_back("no pool in " + ctx.config.path + " serves queue \"" + j->queue + "\"");
+    if (!ctx.config.FindJob(j->type))
+      reasons.push_back("job type \"" + j->type + "\" is not configured; a worker will fail it");
     if (reasons.empty()) {
       int capacity = 0;
-      for (const std::string& p : pools) capacity += ctx.config.pools.at(p).workers * ctx.config.pools.at(p).concurrency;
+      for (const std::string& p : pools)
+        capacity += ctx.config.pools.at(p).workers * ctx.config.pools.at(p).concurrency;
       JobFilter f;
       f.state = JobState::kRunning;
       f.queue = j->queue;
@@ -300,8 +322,9 @@ int Why(CtlContext& ctx, const std::string&, const Words& in) {
       if (running.ok() && static_cast<int>(running->size()) >= capacity) {
         reasons.push_back("all " + std::to_string(capacity) + " slots serving \"" + j->queue + "\" are busy");
       } else {
-        reasons.push_back("nothing holds it back: it is ready and should start as soon as a worker claims it "
-                          "(is droverd running? `droverctl status`)");
+        reasons.push_back(
+            "nothing holds it back: it is ready and should start as soon as a worker claims it "
+            "(is droverd running? `droverctl status`)");
       }
     }
   }

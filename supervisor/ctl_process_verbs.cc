@@ -4,11 +4,10 @@
 #include <unistd.h>
 
 #include <iomanip>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "supervisor/control_request.h"
 #include "supervisor/control_server.h"
@@ -54,7 +53,8 @@ int ProcessStatus(CtlContext& ctx, const std::string&, const Words& args) {
     for (const json& p : *r) {
       std::string detail;
       if (p["state"] == "RUNNING" || p["state"] == "STARTING") {
-        detail = "pid " + std::to_string(p["pid"].get<int>()) + ", uptime " + Uptime(p["uptime_s"].get<double>());
+        detail =
+            "pid " + std::to_string(p["pid"].get<int>()) + ", uptime " + Uptime(p["uptime_s"].get<double>());
         if (!p["jobs"].empty()) {
           detail += ", jobs";
           for (const json& j : p["jobs"]) detail += " " + std::to_string(j.get<std::int64_t>());
@@ -64,8 +64,10 @@ int ProcessStatus(CtlContext& ctx, const std::string&, const Words& args) {
         snprintf(buf, sizeof buf, "retry in %.1fs", p.value("retry_in_s", 0.0));
         detail = buf;
       }
-      if (!p["last_exit"].is_null() && p["state"] != "RUNNING") detail += (detail.empty() ? "" : ", ") + std::string("last: ") + p["last_exit"].get<std::string>();
-      if (p["restarts"].get<int>() > 0) detail += (detail.empty() ? "" : ", ") + std::to_string(p["restarts"].get<int>()) + " restart(s)";
+      if (!p["last_exit"].is_null() && p["state"] != "RUNNING")
+        detail += (detail.empty() ? "" : ", ") + std::string("last: ") + p["last_exit"].get<std::string>();
+      if (p["restarts"].get<int>() > 0)
+        detail += (detail.empty() ? "" : ", ") + std::to_string(p["restarts"].get<int>()) + " restart(s)";
       *ctx.out << std::left << std::setw(24) << p["name"].get<std::string>() << std::setw(10)
                << p["state"].get<std::string>() << detail << "\n";
     }
@@ -78,10 +80,14 @@ int Tail(CtlContext& ctx, const std::string& verb, const Words& args) {
   int n = 20;
   std::string name;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "-f") follow = true;
-    else if (args[i] == "-n" && i + 1 < args.size()) n = std::atoi(args[++i].c_str());
-    else if (verb == "tail" && name.empty() && args[i][0] != '-') name = args[i];
-    else return Usage(ctx, verb);
+    if (args[i] == "-f")
+      follow = true;
+    else if (args[i] == "-n" && i + 1 < args.size())
+      n = std::atoi(args[++i].c_str());
+    else if (verb == "tail" && name.empty() && args[i][0] != '-')
+      name = args[i];
+    else
+      return Usage(ctx, verb);
   }
   if (verb == "tail" && name.empty()) return Usage(ctx, verb);
   if (n <= 0) return Usage(ctx, verb);
@@ -100,7 +106,9 @@ int Tail(CtlContext& ctx, const std::string& verb, const Words& args) {
       start = lines.size() - static_cast<size_t>(n);
     }
     if (ctx.json && !follow) {
-      *ctx.out << json(std::vector<std::string>(lines.begin() + static_cast<long>(start), lines.end())).dump(2) << "\n";
+      *ctx.out
+          << json(std::vector<std::string>(lines.begin() + static_cast<long>(start), lines.end())).dump(2)
+          << "\n";
     } else {
       for (size_t i = start; i < lines.size(); ++i) *ctx.out << lines[i] << "\n";
     }
@@ -117,8 +125,10 @@ int Avail(CtlContext& ctx, const std::string& verb, const Words& args) {
   for (const auto& [name, pool] : ctx.config.pools) {
     for (int i = 0; i < pool.workers; ++i) names.push_back("worker:" + name + ":" + std::to_string(i));
   }
-  if (ctx.json) *ctx.out << names.dump(2) << "\n";
-  else for (const json& n : names) *ctx.out << n.get<std::string>() << "\n";
+  if (ctx.json)
+    *ctx.out << names.dump(2) << "\n";
+  else
+    for (const json& n : names) *ctx.out << n.get<std::string>() << "\n";
   return kExitOk;
 }
 
@@ -142,8 +152,10 @@ int Control(CtlContext& ctx, const std::string& verb, const Words& args) {
   if (verb == "version") {
     *ctx.out << "droverctl " << DROVER_VERSION << "\ndroverd " << r->get<std::string>() << "\n";
   } else if (verb == "pid") {
-    if (r->is_array()) for (const json& p : *r) *ctx.out << p.dump() << "\n";
-    else *ctx.out << r->dump() << "\n";
+    if (r->is_array())
+      for (const json& p : *r) *ctx.out << p.dump() << "\n";
+    else
+      *ctx.out << r->dump() << "\n";
   } else if (verb == "reread" || verb == "update" || verb == "reload") {
     bool any = false;
     for (const char* k : {"added", "changed", "removed"}) {
@@ -153,7 +165,8 @@ int Control(CtlContext& ctx, const std::string& verb, const Words& args) {
       }
     }
     for (const json& key : r->value("restart_required", json::array())) {
-      *ctx.out << "supervisor." << key.get<std::string>() << ": changed; takes effect when droverd restarts\n";
+      *ctx.out << "supervisor." << key.get<std::string>()
+               << ": changed; takes effect when droverd restarts\n";
       any = true;
     }
     if (!any) *ctx.out << "no changes\n";
@@ -162,7 +175,8 @@ int Control(CtlContext& ctx, const std::string& verb, const Words& args) {
   } else if (verb == "signal") {
     for (const json& n : *r) *ctx.out << n.get<std::string>() << ": signalled\n";
   } else {  // start, stop, restart
-    for (const json& p : *r) *ctx.out << p["name"].get<std::string>() << ": " << p["result"].get<std::string>() << "\n";
+    for (const json& p : *r)
+      *ctx.out << p["name"].get<std::string>() << ": " << p["result"].get<std::string>() << "\n";
   }
   return kExitOk;
 }

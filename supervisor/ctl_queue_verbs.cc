@@ -1,11 +1,11 @@
 // droverctl's verbs on many jobs, queues and schedules: straight on the database.
 #include "supervisor/ctl_queue_verbs.h"
 
-#include "jobs/schedule.h"
 #include <iomanip>
 #include <ostream>
 
 #include "common/time_util.h"
+#include "jobs/schedule.h"
 #include "supervisor/ctl_util.h"
 
 namespace drover::ctl {
@@ -51,10 +51,12 @@ int Prune(CtlContext& ctx, const std::string&, const Words& in) {
     if (!d.ok()) return Usage(ctx, "prune", d.status().message());
     older = *d;
   }
-  std::vector<JobState> states = {JobState::kSucceeded, JobState::kFailed, JobState::kCancelled, JobState::kExpired};
+  std::vector<JobState> states = {JobState::kSucceeded, JobState::kFailed, JobState::kCancelled,
+                                  JobState::kExpired};
   if (a->options.count("--state")) {
     std::optional<JobState> s = ParseJobState(a->options["--state"]);
-    if (!s || !IsFinal(*s)) return Usage(ctx, "prune", "--state takes succeeded, failed, cancelled or expired");
+    if (!s || !IsFinal(*s))
+      return Usage(ctx, "prune", "--state takes succeeded, failed, cancelled or expired");
     states = {*s};
   }
   Result<std::unique_ptr<JobStore>> store = OpenStore(ctx);
@@ -68,8 +70,10 @@ int Prune(CtlContext& ctx, const std::string&, const Words& in) {
       if (*n < 1000) break;
     }
   }
-  if (ctx.json) *ctx.out << json{{"deleted", total}}.dump() << "\n";
-  else *ctx.out << "deleted " << total << " job(s)\n";
+  if (ctx.json)
+    *ctx.out << json{{"deleted", total}}.dump() << "\n";
+  else
+    *ctx.out << "deleted " << total << " job(s)\n";
   return kExitOk;
 }
 
@@ -91,9 +95,11 @@ int Stats(CtlContext& ctx, const std::string& verb, const Words& args) {
     json o{{"queue", name}, {"paused", q.paused}, {"pools", PoolsServing(ctx.config, name)}};
     if (!queues_only) {
       json counts;
-      for (const JobStateInfo& s : kJobStates) counts[std::string(s.name)] = q.counts[static_cast<int>(s.state)];
+      for (const JobStateInfo& s : kJobStates)
+        counts[std::string(s.name)] = q.counts[static_cast<int>(s.state)];
       o["counts"] = counts;
-      o["oldest_ready_age_s"] = q.oldest_ready_ms ? json((NowMs() - *q.oldest_ready_ms) / 1000.0) : json(nullptr);
+      o["oldest_ready_age_s"] =
+          q.oldest_ready_ms ? json((NowMs() - *q.oldest_ready_ms) / 1000.0) : json(nullptr);
       o["finished_last_1m"] = q.finished_last_minute;
       o["finished_last_5m"] = q.finished_last_5_minutes;
     }
@@ -104,12 +110,14 @@ int Stats(CtlContext& ctx, const std::string& verb, const Words& args) {
     return kExitOk;
   }
   if (queues_only) {
-    *ctx.out << std::left << std::setw(20) << "QUEUE" << std::setw(8) << "PAUSED" << "POOLS\n";
+    *ctx.out << std::left << std::setw(20) << "QUEUE" << std::setw(8) << "PAUSED"
+             << "POOLS\n";
     for (const json& o : arr) {
       std::string pools;
       for (const json& p : o["pools"]) pools += (pools.empty() ? "" : ", ") + p.get<std::string>();
-      *ctx.out << std::setw(20) << o["queue"].get<std::string>() << std::setw(8) << (o["paused"] ? "yes" : "no")
-               << (pools.empty() ? "(none: jobs here never run)" : pools) << "\n";
+      *ctx.out << std::setw(20) << o["queue"].get<std::string>() << std::setw(8)
+               << (o["paused"] ? "yes" : "no") << (pools.empty() ? "(none: jobs here never run)" : pools)
+               << "\n";
     }
     return kExitOk;
   }
@@ -117,11 +125,18 @@ int Stats(CtlContext& ctx, const std::string& verb, const Words& args) {
   for (const JobStateInfo& s : kJobStates) *ctx.out << std::setw(10) << s.name;
   *ctx.out << "  DONE/1M  DONE/5M  OLDEST READY\n";
   for (const json& o : arr) {
-    *ctx.out << std::left << std::setw(16) << (o["queue"].get<std::string>() + (o["paused"] ? " (p)" : "")) << std::right;
-    for (const JobStateInfo& s : kJobStates) *ctx.out << std::setw(10) << o["counts"][s.name].get<std::int64_t>();
+    *ctx.out << std::left << std::setw(16) << (o["queue"].get<std::string>() + (o["paused"] ? " (p)" : ""))
+             << std::right;
+    for (const JobStateInfo& s : kJobStates)
+      *ctx.out << std::setw(10) << o["counts"][s.name].get<std::int64_t>();
     *ctx.out << std::setw(9) << o["finished_last_1m"].get<std::int64_t>() << std::setw(9)
              << o["finished_last_5m"].get<std::int64_t>();
-    *ctx.out << "  " << (o["oldest_ready_age_s"].is_null() ? "-" : FormatDuration(Duration(static_cast<std::int64_t>(o["oldest_ready_age_s"].get<double>()) * 1000))) << "\n";
+    *ctx.out << "  "
+             << (o["oldest_ready_age_s"].is_null()
+                     ? "-"
+                     : FormatDuration(
+                           Duration(static_cast<std::int64_t>(o["oldest_ready_age_s"].get<double>()) * 1000)))
+             << "\n";
   }
   return kExitOk;
 }
@@ -142,20 +157,23 @@ int Schedules(CtlContext& ctx, const std::string&, const Words& args) {
     return s.cron.empty() ? "every " + FormatDuration(s.every) : s.cron + " (" + s.timezone + ")";
   };
   if (ctx.json) {
-    auto time_or_null = [](std::optional<std::int64_t> ms) { return ms ? json(FormatRfc3339(*ms)) : json(nullptr); };
+    auto time_or_null = [](std::optional<std::int64_t> ms) {
+      return ms ? json(FormatRfc3339(*ms)) : json(nullptr);
+    };
     json arr = json::array();
     for (const auto& [name, s] : ctx.config.schedules) {
       const ScheduleState* st = stored(name);
-      arr.push_back({{"name", name},
-                     {"job", s.job},
-                     {"timing", timing(s)},
-                     {"overlap", s.overlap},
-                     {"catch_up", s.catch_up},
-                     {"next_run", st ? time_or_null(st->next_run_ms) : json(nullptr)},
-                     {"last_run", st ? time_or_null(st->last_run_ms) : json(nullptr)},
-                     {"last_job", st && st->last_job_id ? json(*st->last_job_id) : json(nullptr)},
-                     {"last_state", st && st->last_job_state ? json(JobStateName(*st->last_job_state)) : json(nullptr)},
-                     {"paused", st && st->paused}});
+      arr.push_back(
+          {{"name", name},
+           {"job", s.job},
+           {"timing", timing(s)},
+           {"overlap", s.overlap},
+           {"catch_up", s.catch_up},
+           {"next_run", st ? time_or_null(st->next_run_ms) : json(nullptr)},
+           {"last_run", st ? time_or_null(st->last_run_ms) : json(nullptr)},
+           {"last_job", st && st->last_job_id ? json(*st->last_job_id) : json(nullptr)},
+           {"last_state", st && st->last_job_state ? json(JobStateName(*st->last_job_state)) : json(nullptr)},
+           {"paused", st && st->paused}});
     }
     *ctx.out << arr.dump(2) << "\n";
     return kExitOk;
@@ -165,14 +183,17 @@ int Schedules(CtlContext& ctx, const std::string&, const Words& args) {
     return kExitOk;
   }
   *ctx.out << std::left << std::setw(20) << "NAME" << std::setw(22) << "TIMING" << std::setw(18) << "NEXT RUN"
-           << std::setw(18) << "LAST RUN" << "LAST JOB\n";
+           << std::setw(18) << "LAST RUN"
+           << "LAST JOB\n";
   for (const auto& [name, s] : ctx.config.schedules) {
     const ScheduleState* st = stored(name);
     std::string next = !st ? "(droverd not started with it)" : st->paused ? "paused" : Ago(st->next_run_ms);
     std::string last = st && st->last_run_ms ? Ago(*st->last_run_ms) : "never";
-    std::string job = !st || !st->last_job_id ? "-"
-                      : std::to_string(*st->last_job_id) + " " +
-                            (st->last_job_state ? std::string(JobStateName(*st->last_job_state)) : "(gone)");
+    std::string job =
+        !st || !st->last_job_id
+            ? "-"
+            : std::to_string(*st->last_job_id) + " " +
+                  (st->last_job_state ? std::string(JobStateName(*st->last_job_state)) : "(gone)");
     *ctx.out << std::setw(20) << name << std::setw(22) << Shorten(timing(s), 21) << std::setw(18) << next
              << std::setw(18) << last << job << "\n";
   }
@@ -188,7 +209,8 @@ int Trigger(CtlContext& ctx, const std::string&, const Words& args) {
     return kExitNotRunning;
   }
   const JobTypeConfig* type = ctx.config.FindJob(s->second.job);
-  if (type == nullptr) return Fail(ctx, Status::NotFound("no [jobs." + s->second.job + "] in " + ctx.config.path));
+  if (type == nullptr)
+    return Fail(ctx, Status::NotFound("no [jobs." + s->second.job + "] in " + ctx.config.path));
   Result<std::unique_ptr<JobStore>> store = OpenStore(ctx);
   if (!store.ok()) return Fail(ctx, store.status());
   Result<EnqueueResult> r = (*store)->TriggerSchedule(args[0], ScheduledRun(s->second, *type, NowMs()));
@@ -215,15 +237,19 @@ int PauseResume(CtlContext& ctx, const std::string& verb, const Words& in) {
   if (schedule != a->options.end()) {
     Status st = (*store)->SetSchedulePaused(schedule->second, pause);
     if (!st.ok()) return Fail(ctx, st);
-    if (ctx.json) *ctx.out << json{{"schedule", schedule->second}, {"paused", pause}}.dump() << "\n";
-    else *ctx.out << "schedule " << schedule->second << ": " << (pause ? "paused" : "resumed") << "\n";
+    if (ctx.json)
+      *ctx.out << json{{"schedule", schedule->second}, {"paused", pause}}.dump() << "\n";
+    else
+      *ctx.out << "schedule " << schedule->second << ": " << (pause ? "paused" : "resumed") << "\n";
     return kExitOk;
   }
   const std::string& queue = a->positional[0];
   Status st = (*store)->SetQueuePaused(queue, pause);
   if (!st.ok()) return Fail(ctx, st);
-  if (ctx.json) *ctx.out << json{{"queue", queue}, {"paused", pause}}.dump() << "\n";
-  else *ctx.out << queue << ": " << (pause ? "paused" : "resumed") << "\n";
+  if (ctx.json)
+    *ctx.out << json{{"queue", queue}, {"paused", pause}}.dump() << "\n";
+  else
+    *ctx.out << queue << ": " << (pause ? "paused" : "resumed") << "\n";
   return kExitOk;
 }
 

@@ -54,7 +54,7 @@ std::optional<std::int64_t> ParseId(const std::string& s) {
 }
 
 std::optional<std::vector<std::int64_t>> ParseIds(CtlContext& ctx, const std::string& verb,
-                                                   const Words& words) {
+                                                  const Words& words) {
   if (words.empty()) {
     Usage(ctx, verb, "give at least one job id");
     return std::nullopt;

@@ -7,12 +7,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "jobs/store/job_store.h"
 #include "supervisor/droverctl.h"
@@ -40,7 +39,8 @@ std::optional<Args> Parse(CtlContext& ctx, const std::string& verb, const Words&
 
 std::optional<std::int64_t> ParseId(const std::string& s);
 // At least one id; anything else is a usage error (printed; nullopt).
-std::optional<std::vector<std::int64_t>> ParseIds(CtlContext& ctx, const std::string& verb, const Words& words);
+std::optional<std::vector<std::int64_t>> ParseIds(CtlContext& ctx, const std::string& verb,
+                                                  const Words& words);
 
 Result<std::unique_ptr<JobStore>> OpenStore(CtlContext& ctx);
 // The pools whose workers claim from `queue`.

@@ -31,13 +31,14 @@ constexpr CtlVerb kVerbs[] = {
      "state, pid, uptime and current jobs of each process (exit 3 if any is not RUNNING)", K::kProcess,
      ctl::ProcessStatus},
     {"start", "start NAME|POOL:*|all ...", "start stopped processes", K::kProcess, ctl::Control},
-    {"stop", "stop NAME|POOL:*|all ...", "stop processes gracefully (running jobs finish)", K::kProcess, ctl::Control},
-    {"restart", "restart NAME|POOL:*|all ...", "replace processes: a new one starts, the old one finishes its jobs",
-     K::kProcess, ctl::Control},
+    {"stop", "stop NAME|POOL:*|all ...", "stop processes gracefully (running jobs finish)", K::kProcess,
+     ctl::Control},
+    {"restart", "restart NAME|POOL:*|all ...",
+     "replace processes: a new one starts, the old one finishes its jobs", K::kProcess, ctl::Control},
     {"signal", "signal SIGNAL NAME|POOL:*|all ...", "send a signal to processes", K::kProcess, ctl::Control},
     {"pid", "pid [NAME ...]", "pid of droverd, or of the named processes", K::kProcess, ctl::Control},
-    {"tail", "tail [-f] [-n N] NAME", "last log lines of one process (needs [supervisor] log_file)", K::kProcess,
-     ctl::Tail},
+    {"tail", "tail [-f] [-n N] NAME", "last log lines of one process (needs [supervisor] log_file)",
+     K::kProcess, ctl::Tail},
     {"maintail", "maintail [-f] [-n N]", "last lines of the whole log", K::kProcess, ctl::Tail},
     {"reread", "reread", "show what a reload would change", K::kProcess, ctl::Control},
     {"update", "update", "reload the configuration and apply the changes", K::kProcess, ctl::Control},
@@ -46,27 +47,30 @@ constexpr CtlVerb kVerbs[] = {
     {"avail", "avail", "the processes the configuration defines", K::kLocal, ctl::Avail},
     {"version", "version", "versions of droverctl and droverd", K::kProcess, ctl::Control},
     {"enqueue",
-     "enqueue TYPE [PAYLOAD_JSON|@FILE|-] [--queue Q] [--priority N] [--delay DUR|--at TIME] [--unique-key K] "
+     "enqueue TYPE [PAYLOAD_JSON|@FILE|-] [--queue Q] [--priority N] [--delay DUR|--at TIME] [--unique-key "
+     "K] "
      "[--max-attempts N] [--expires-in DUR] [--via-socket]",
      "add a job; prints its id", K::kJob, ctl::Enqueue},
-    {"jobs", "jobs [--state S] [--type T] [--queue Q] [--limit N]", "list jobs, newest first", K::kJob, ctl::Jobs},
+    {"jobs", "jobs [--state S] [--type T] [--queue Q] [--limit N]", "list jobs, newest first", K::kJob,
+     ctl::Jobs},
     {"show", "show ID", "every field of a job, its error history, progress and output", K::kJob, ctl::Show},
     {"cancel", "cancel ID ...", "cancel queued jobs; stop running ones", K::kJob, ctl::Cancel},
-    {"retry", "retry ID ... | retry --failed [--type T]", "queue failed, cancelled or expired jobs again", K::kJob,
-     ctl::Retry},
+    {"retry", "retry ID ... | retry --failed [--type T]", "queue failed, cancelled or expired jobs again",
+     K::kJob, ctl::Retry},
     {"delete", "delete ID ...", "delete jobs that are not running", K::kJob, ctl::Delete},
     {"prune", "prune [--older-than DUR] [--state S]",
      "delete finished jobs (default: all final states, older than 0s)", K::kJob, ctl::Prune},
-    {"stats", "stats", "jobs per queue and state, finished in the last 1 and 5 minutes, oldest waiting job", K::kJob,
-     ctl::Stats},
+    {"stats", "stats", "jobs per queue and state, finished in the last 1 and 5 minutes, oldest waiting job",
+     K::kJob, ctl::Stats},
     {"queues", "queues", "queues with their pools and paused state", K::kJob, ctl::Stats},
-    {"pause", "pause QUEUE | pause --schedule NAME", "stop claiming from a queue, or stop a schedule's runs", K::kJob,
-     ctl::PauseResume},
+    {"pause", "pause QUEUE | pause --schedule NAME", "stop claiming from a queue, or stop a schedule's runs",
+     K::kJob, ctl::PauseResume},
     {"resume", "resume QUEUE | resume --schedule NAME", "undo pause", K::kJob, ctl::PauseResume},
-    {"schedules", "schedules", "periodic schedules: timing, next and last run, last job", K::kJob, ctl::Schedules},
+    {"schedules", "schedules", "periodic schedules: timing, next and last run, last job", K::kJob,
+     ctl::Schedules},
     {"trigger", "trigger NAME", "enqueue a run of a schedule now", K::kJob, ctl::Trigger},
-    {"wait", "wait ID ... [--timeout DUR]", "wait until jobs finish (exit 0 all succeeded, 1 otherwise, 3 timeout)",
-     K::kJob, ctl::Wait},
+    {"wait", "wait ID ... [--timeout DUR]",
+     "wait until jobs finish (exit 0 all succeeded, 1 otherwise, 3 timeout)", K::kJob, ctl::Wait},
     {"why", "why ID", "what holds a queued job back", K::kJob, ctl::Why},
     {"help", "help [VERB]", "this help", K::kLocal, Help},
 };
@@ -90,7 +94,8 @@ std::string VerbHelp(const std::string& verb) {
   }
   std::vector<const CtlVerb*> sorted;
   for (const CtlVerb& v : kVerbs) sorted.push_back(&v);
-  std::sort(sorted.begin(), sorted.end(), [](const CtlVerb* a, const CtlVerb* b) { return a->name < b->name; });
+  std::sort(sorted.begin(), sorted.end(),
+            [](const CtlVerb* a, const CtlVerb* b) { return a->name < b->name; });
   std::ostringstream os;
   os << "usage: droverctl [-c FILE] [--json] VERB [ARGS]   (no verb: interactive prompt)\n\n";
   for (const CtlVerb* v : sorted) {

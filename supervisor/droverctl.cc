@@ -30,8 +30,10 @@ std::vector<std::string> SplitWords(const std::string& line) {
   char quote = 0;
   for (char c : line) {
     if (quote) {
-      if (c == quote) quote = 0;
-      else cur += c;
+      if (c == quote)
+        quote = 0;
+      else
+        cur += c;
     } else if (c == '\'' || c == '"') {
       quote = c;
       in_word = true;
@@ -118,8 +120,8 @@ int DroverctlMain(int argc, char** argv) {
   }
   Result<Config> config = LoadConfig(path);
   if (!config.ok()) {
-    std::cerr << "droverctl: cannot use configuration:\n" << config.status().message()
-              << "\n(give another with -c FILE or DROVER_CONFIG)\n";
+    std::cerr << "droverctl: cannot use configuration:\n"
+              << config.status().message() << "\n(give another with -c FILE or DROVER_CONFIG)\n";
     return kExitError;
   }
   ctx.config = std::move(config).value();

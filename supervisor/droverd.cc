@@ -72,9 +72,10 @@ int DroverdMain(int argc, char** argv, const HandlerRegistry& handlers) {
     return 1;
   }
   if (check) {
-    for (const std::string& w : PathWarnings(config->supervisor)) std::cerr << path << ": warning: " << w << "\n";
-    std::cout << path << ": OK (" << config->pools.size() << " pool(s), " << config->jobs.size() << " job type(s), "
-              << config->schedules.size() << " schedule(s))\n";
+    for (const std::string& w : PathWarnings(config->supervisor))
+      std::cerr << path << ": warning: " << w << "\n";
+    std::cout << path << ": OK (" << config->pools.size() << " pool(s), " << config->jobs.size()
+              << " job type(s), " << config->schedules.size() << " schedule(s))\n";
     return 0;
   }
   LogOptions lo{config->supervisor.log_level, config->supervisor.log_file};

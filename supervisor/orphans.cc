@@ -41,7 +41,8 @@ std::vector<pid_t> OwnChildren() {
   while (dirent* e = readdir(proc)) {
     char* end = nullptr;
     long pid = std::strtol(e->d_name, &end, 10);
-    if (pid > 0 && *end == '\0' && ParentOf(static_cast<pid_t>(pid)) == getpid()) out.push_back(static_cast<pid_t>(pid));
+    if (pid > 0 && *end == '\0' && ParentOf(static_cast<pid_t>(pid)) == getpid())
+      out.push_back(static_cast<pid_t>(pid));
   }
   closedir(proc);
   return out;

@@ -17,8 +17,8 @@ namespace drover {
 std::vector<pid_t> OwnChildren();
 
 struct OrphanKill {
-  size_t killed = 0;       // orphans SIGKILLed and reaped
-  size_t left = 0;         // SIGKILLed orphans and groups still there when the wait ended
+  size_t killed = 0;  // orphans SIGKILLed and reaped
+  size_t left = 0;    // SIGKILLed orphans and groups still there when the wait ended
 };
 
 // SIGKILLs each child of this process for which `is_orphan` holds, and its process group when it

@@ -49,7 +49,7 @@ void ResetChildAfterFork(std::span<int> keep, pid_t parent) {
   for (int& fd : keep) fd = fcntl(fd, F_DUPFD, high);
   int next = first;
   for (int& fd : keep) {
-    dup2(fd, next);  // the high copy is closed below
+    dup2(fd, next);                    // the high copy is closed below
     fcntl(next, F_SETFD, FD_CLOEXEC);  // a job or a handler's child must not inherit it
     fd = next++;
   }

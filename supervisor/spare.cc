@@ -1,11 +1,10 @@
 #include "supervisor/spare.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <sstream>
-
-#include <spdlog/spdlog.h>
 
 #include "common/unique_fd.h"
 #include "jobs/report_line.h"
@@ -40,7 +39,8 @@ void Recover(JobStore* store, std::istringstream& in, int report_fd) {
 }  // namespace
 
 std::string RecoverCommand(const RecoverRequest& r) {
-  return "recover " + std::string(r.spend_attempt ? "1 " : "0 ") + r.worker_id + " " + OneLine(r.reason) + "\n";
+  return "recover " + std::string(r.spend_attempt ? "1 " : "0 ") + r.worker_id + " " + OneLine(r.reason) +
+         "\n";
 }
 
 std::string BecomeCommand(const std::string& name) { return "become " + name + "\n"; }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
@@ -17,12 +18,10 @@
 #include <fstream>
 #include <list>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <utility>
-
-#include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/backoff.h"
 #include "common/logging.h"
@@ -32,11 +31,11 @@
 #include "jobs/job_cgroup.h"
 #include "jobs/job_json.h"
 #include "jobs/report_line.h"
-#include "jobs/store/open_job_store.h"
 #include "jobs/scheduler.h"
+#include "jobs/store/open_job_store.h"
 #include "jobs/worker.h"
-#include "supervisor/control_request.h"
 #include "supervisor/child_lifecycle.h"
+#include "supervisor/control_request.h"
 #include "supervisor/control_server.h"
 #include "supervisor/orphans.h"
 #include "supervisor/process_init.h"
@@ -77,8 +76,9 @@ Status Supervisor::Start() {
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return Status::FromErrno("prctl(PR_SET_CHILD_SUBREAPER)");
   job_cgroups_ = JobCgroupRoot(config_.supervisor.database);
   if (job_cgroups_.empty()) {
-    spdlog::info("no cgroup v2 subtree is delegated to droverd: a job's processes that leave its process group "
-                 "are killed when the job ends, but not at once by a timeout or cancel (under systemd: Delegate=yes)");
+    spdlog::info(
+        "no cgroup v2 subtree is delegated to droverd: a job's processes that leave its process group "
+        "are killed when the job ends, but not at once by a timeout or cancel (under systemd: Delegate=yes)");
   } else if (int n = KillJobCgroups(job_cgroups_); n > 0) {
     // Before the recovery below: their jobs are about to run again.
     spdlog::warn("killed what {} job(s) of an earlier droverd left running", n);
@@ -86,11 +86,14 @@ Status Supervisor::Start() {
   for (const auto& [name, job] : config_.jobs) {
     if (!job.max_processes && !job.max_memory) continue;
     if (job_cgroups_.empty()) {
-      spdlog::warn("[jobs.{}] max_processes and max_memory are not applied: droverd has no cgroup v2 subtree", name);
+      spdlog::warn("[jobs.{}] max_processes and max_memory are not applied: droverd has no cgroup v2 subtree",
+                   name);
     } else {
       // Before any fork: droverd may have to move into a leaf cgroup for this.
       std::vector<std::string> on = EnableJobCgroupControllers(job_cgroups_);
-      spdlog::info("job cgroup controllers enabled: {}", on.empty() ? "none" : on.size() == 2 ? "pids, memory" : on[0]);
+      spdlog::info("job cgroup controllers enabled: {}", on.empty()       ? "none"
+                                                         : on.size() == 2 ? "pids, memory"
+                                                                          : on[0]);
     }
     break;
   }
@@ -118,8 +121,8 @@ Status Supervisor::Start() {
   BuildChildren();
   for (auto& c : children_) Spawn(*c);
   if (config_.supervisor.spare) StartSpare();
-  spdlog::info("started {} process(es); database {}, socket {}", children_.size(), config_.supervisor.database,
-               config_.supervisor.socket);
+  spdlog::info("started {} process(es); database {}, socket {}", children_.size(),
+               config_.supervisor.database, config_.supervisor.socket);
   if (const char* usec = getenv("WATCHDOG_USEC")) watchdog_us_ = std::atoll(usec) / 2;
   if (config_.supervisor.watchdog.count() > 0) watchdog_us_ = Us(config_.supervisor.watchdog);
   std::int64_t now = MonotonicUs();
@@ -150,7 +153,8 @@ Status Supervisor::PrepareDatabaseFiles() {
   if (errno != EEXIST) return Status::FromErrno("create database " + db + " (does the directory exist?)");
   struct stat st;
   if (lstat(db.c_str(), &st) != 0) return Status::FromErrno("stat " + db);
-  if (S_ISLNK(st.st_mode)) return Status::InvalidArgument("database " + db + " is a symbolic link; name the file itself");
+  if (S_ISLNK(st.st_mode))
+    return Status::InvalidArgument("database " + db + " is a symbolic link; name the file itself");
   if (st.st_mode & 0007) {
     spdlog::warn("{} can be read by every user (mode {:o}): payloads may hold secrets; chmod {:o} {}", db,
                  st.st_mode & 0777, mode, db);
@@ -161,12 +165,13 @@ Status Supervisor::PrepareDatabaseFiles() {
 Status Supervisor::LockDatabase() {
   std::string path = config_.supervisor.database + ".lock";
   lock_fd_.Reset(open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!lock_fd_) return Status::FromErrno("open lock file " + path + " (does the directory exist and is it writable?)");
+  if (!lock_fd_)
+    return Status::FromErrno("open lock file " + path + " (does the directory exist and is it writable?)");
   if (flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     char buf[32] = {};
     (void)!pread(lock_fd_.get(), buf, sizeof buf - 1, 0);
-    return Status::Busy("another droverd (pid " + std::string(buf[0] ? buf : "?") + ") is already running on " +
-                        config_.supervisor.database + "; stop it first");
+    return Status::Busy("another droverd (pid " + std::string(buf[0] ? buf : "?") +
+                        ") is already running on " + config_.supervisor.database + "; stop it first");
   }
   std::string pid = std::to_string(getpid());
   if (ftruncate(lock_fd_.get(), 0) != 0 || pwrite(lock_fd_.get(), pid.data(), pid.size(), 0) < 0) {
@@ -177,7 +182,8 @@ Status Supervisor::LockDatabase() {
 
 Status Supervisor::WritePidfile() {
   if (config_.supervisor.pidfile.empty()) return Status::Ok();
-  UniqueFd fd(open(config_.supervisor.pidfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+  UniqueFd fd(
+      open(config_.supervisor.pidfile.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!fd) return Status::FromErrno("open pidfile " + config_.supervisor.pidfile);
   std::string pid = std::to_string(getpid()) + "\n";
   return WriteAll(fd.get(), pid.data(), pid.size()).Prefixed("write pidfile " + config_.supervisor.pidfile);
@@ -200,7 +206,8 @@ void Supervisor::UpdatePolicy() {
   // Workers stop their jobs at shutdown_timeout and need kill_after to see them go.
   policy_.stop_grace_us = Us(s.shutdown_timeout) + 10'000'000;
   policy_.restart_delay_us = [this](int failures) {
-    return Us(BackoffDelay({config_.supervisor.restart_delay, config_.supervisor.restart_delay_max, 0.1}, failures, rng_));
+    return Us(BackoffDelay({config_.supervisor.restart_delay, config_.supervisor.restart_delay_max, 0.1},
+                           failures, rng_));
   };
 }
 
@@ -231,8 +238,9 @@ void Supervisor::Wait(int timeout_ms) {
     if (fd == sig_fd_.get()) {
       OnSignal();
     } else if (control_.Owns(fd)) {
-      control_.OnEvent(fd, events[i].events,
-                       [this](const std::string& line, const ControlServer::Peer& peer) { return Dispatch(line, peer); });
+      control_.OnEvent(
+          fd, events[i].events,
+          [this](const std::string& line, const ControlServer::Peer& peer) { return Dispatch(line, peer); });
     } else if (Child* c = FindByPipe(fd)) {
       OnReport(*c);
     }
@@ -278,7 +286,9 @@ void Supervisor::RunTimers(std::int64_t now) {
       case kSpare:
         if (WantSpare()) StartSpare();
         break;
-      case kForceStop: ForceStop(); break;
+      case kForceStop:
+        ForceStop();
+        break;
       case kWatchdog:
         NotifySystemd("WATCHDOG=1");
         timers_.Set({kWatchdog}, now + watchdog_us_);
@@ -298,8 +308,12 @@ void Supervisor::OnSignal() {
   signalfd_siginfo si;
   while (read(sig_fd_.get(), &si, sizeof si) == sizeof si) {
     switch (si.ssi_signo) {
-      case SIGCHLD: Reap(); break;
-      case SIGHUP: (void)Reload(true).ok(); break;
+      case SIGCHLD:
+        Reap();
+        break;
+      case SIGHUP:
+        (void)Reload(true).ok();
+        break;
       default:
         if (shutting_down_) {
           spdlog::warn("second {}: forcing shutdown", strsignal(si.ssi_signo));
@@ -312,7 +326,8 @@ void Supervisor::OnSignal() {
 }
 
 void Supervisor::Shutdown() {
-  spdlog::info("shutting down: running jobs get up to {}", FormatDuration(config_.supervisor.shutdown_timeout));
+  spdlog::info("shutting down: running jobs get up to {}",
+               FormatDuration(config_.supervisor.shutdown_timeout));
   NotifySystemd("STOPPING=1");
   shutting_down_ = true;
   // SIGTERM: a child finishes its jobs within shutdown_timeout (then stops them, which takes
@@ -345,7 +360,9 @@ Status CheckHandlers(const Config& config, const HandlerRegistry& handlers) {
   if (missing.empty()) return Status::Ok();
   return Status::InvalidArgument(config.path + ": [jobs." + missing.substr(0, missing.find(',')) +
                                  "] has no `command` and this program registers no in-process handler for it "
-                                 "(missing: " + missing + "); add `command = [...]` or run a program that "
+                                 "(missing: " +
+                                 missing +
+                                 "); add `command = [...]` or run a program that "
                                  "registers the handler");
 }
 

@@ -1,8 +1,10 @@
-// Supervisor (supervisor_internal.h): the life of its processes: forking, the spare, reports, exits and re-queues.
+// Supervisor (supervisor_internal.h): the life of its processes: forking, the spare, reports, exits and
+// re-queues.
 
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
@@ -17,12 +19,10 @@
 #include <fstream>
 #include <list>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <utility>
-
-#include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/backoff.h"
 #include "common/logging.h"
@@ -32,11 +32,11 @@
 #include "jobs/job_cgroup.h"
 #include "jobs/job_json.h"
 #include "jobs/report_line.h"
-#include "jobs/store/open_job_store.h"
 #include "jobs/scheduler.h"
+#include "jobs/store/open_job_store.h"
 #include "jobs/worker.h"
-#include "supervisor/control_request.h"
 #include "supervisor/child_lifecycle.h"
+#include "supervisor/control_request.h"
 #include "supervisor/control_server.h"
 #include "supervisor/orphans.h"
 #include "supervisor/process_init.h"
@@ -54,7 +54,8 @@ std::string DescribeWait(int st) {
   if (WIFEXITED(st)) return "exit status " + std::to_string(WEXITSTATUS(st));
   if (WIFSIGNALED(st)) {
     const char* abbrev = sigabbrev_np(WTERMSIG(st));
-    return "killed by signal " + std::to_string(WTERMSIG(st)) + (abbrev ? std::string(" (SIG") + abbrev + ")" : "");
+    return "killed by signal " + std::to_string(WTERMSIG(st)) +
+           (abbrev ? std::string(" (SIG") + abbrev + ")" : "");
   }
   return "status " + std::to_string(st);
 }
@@ -62,8 +63,8 @@ std::string DescribeWait(int st) {
 }  // namespace
 
 std::unique_ptr<Child> Supervisor::MakeChild(const std::string& pool, int index) {
-  auto c = std::make_unique<Child>(pool.empty() ? "scheduler" : "worker:" + pool + ":" + std::to_string(index),
-                                   &policy_);
+  auto c = std::make_unique<Child>(
+      pool.empty() ? "scheduler" : "worker:" + pool + ":" + std::to_string(index), &policy_);
   c->pool = pool;
   c->index = index;
   return c;
@@ -183,7 +184,8 @@ void Supervisor::SpareMain(int report_fd, int command_fd, pid_t parent) {
   int fds[] = {report_fd, command_fd};
   ResetChildAfterFork(fds, parent);
   SetProcessTitle("drover: spare");
-  if (!SetupLogging("spare", LogOptions{config_.supervisor.log_level, config_.supervisor.log_file}).ok()) _exit(1);
+  if (!SetupLogging("spare", LogOptions{config_.supervisor.log_level, config_.supervisor.log_file}).ok())
+    _exit(1);
   JoinOwnCgroup();  // now, while idle: it costs milliseconds
   std::unique_ptr<JobStore> store = OpenChildStore("spare");
   // The first use of each statement and of the page cache happens now, not when needed.
@@ -231,7 +233,8 @@ std::unique_ptr<JobStore> Supervisor::OpenChildStore(const std::string& who) {
 // `in_cgroup`: the spare joined its cgroup already.
 void Supervisor::RunChild(const Child& c, int report_fd, std::unique_ptr<JobStore> store, bool in_cgroup) {
   SetNonBlocking(report_fd, true).ok();
-  std::string title = c.pool.empty() ? "drover: scheduler" : "drover: worker " + c.pool + "#" + std::to_string(c.index);
+  std::string title =
+      c.pool.empty() ? "drover: scheduler" : "drover: worker " + c.pool + "#" + std::to_string(c.index);
   SetProcessTitle(title);
   LogOptions lo{config_.supervisor.log_level, config_.supervisor.log_file};
   if (!SetupLogging(c.name, lo).ok()) _exit(1);
@@ -242,7 +245,8 @@ void Supervisor::RunChild(const Child& c, int report_fd, std::unique_ptr<JobStor
     SchedulerOptions so{&config_, report_fd, store.get()};
     code = RunScheduler(so);
   } else {
-    WorkerOptions wo{c.name, &config_, &config_.pools.at(c.pool), &handlers_, report_fd, store.get(), job_cgroups_};
+    WorkerOptions wo{c.name,      &config_,    &config_.pools.at(c.pool), &handlers_, report_fd,
+                     store.get(), job_cgroups_};
     code = RunWorker(wo);
   }
   spdlog::default_logger()->flush();
@@ -280,7 +284,8 @@ void Supervisor::Reap() {
 void Supervisor::KillOrphans() {
   OrphanKill k = drover::KillOrphans([this](pid_t p) { return FindByPid(p) == nullptr; });
   if (k.killed > 0) spdlog::warn("killed {} orphaned job process(es)", k.killed);
-  if (k.left > 0) spdlog::error("{} orphaned process(es) or group(s) SIGKILLed but not gone within 200 ms", k.left);
+  if (k.left > 0)
+    spdlog::error("{} orphaned process(es) or group(s) SIGKILLed but not gone within 200 ms", k.left);
 }
 
 void Supervisor::OnExit(Child& c, int st) {
@@ -365,8 +370,10 @@ void Supervisor::OnRecoverReply(Child& c, const Report& reply) {
   if (it == c.recoveries.end()) return;
   RecoverRequest r = std::move(*it);
   c.recoveries.erase(it);
-  if (reply.kind == Report::Kind::kRecovered) return LogRecovered(reply.worker_id, static_cast<size_t>(reply.count));
-  spdlog::error("{} could not re-queue the jobs of {}: {}; trying again here", c.name, reply.worker_id, reply.text);
+  if (reply.kind == Report::Kind::kRecovered)
+    return LogRecovered(reply.worker_id, static_cast<size_t>(reply.count));
+  spdlog::error("{} could not re-queue the jobs of {}: {}; trying again here", c.name, reply.worker_id,
+                reply.text);
   RecoverJobsHere(r);
 }
 
@@ -396,22 +403,29 @@ void Supervisor::OnReport(Child& c) {
         c.life.OnReady(MonotonicUs());
         spdlog::debug("{}: RUNNING (pid {})", c.name, c.pid);
         break;
-      case Report::Kind::kHeartbeat: c.jobs = std::move(r.ids); break;
+      case Report::Kind::kHeartbeat:
+        c.jobs = std::move(r.ids);
+        break;
       case Report::Kind::kGroupStarted:
         // Never a group that is not a job's: kill(-1) or droverd's own group would be fatal.
         if (r.pgid > 1 && r.pgid != getpgrp() && r.pgid != c.pid) c.pgids.push_back(r.pgid);
         break;
-      case Report::Kind::kGroupEnded: std::erase(c.pgids, r.pgid); break;
+      case Report::Kind::kGroupEnded:
+        std::erase(c.pgids, r.pgid);
+        break;
       case Report::Kind::kSpareIdle:
         c.life.OnReady(MonotonicUs());
         spdlog::debug("spare: idle (pid {})", c.pid);
         break;
       case Report::Kind::kRecovered:
-      case Report::Kind::kRecoverFailed: OnRecoverReply(c, r); break;
+      case Report::Kind::kRecoverFailed:
+        OnRecoverReply(c, r);
+        break;
       case Report::Kind::kRecycle:
         if (!c.life.retired() && !shutting_down_) Replace(c, "recycled: " + r.text);
         break;
-      case Report::Kind::kUnknown: break;
+      case Report::Kind::kUnknown:
+        break;
     }
   }
 }

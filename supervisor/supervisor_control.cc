@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
@@ -17,12 +18,10 @@
 #include <fstream>
 #include <list>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <utility>
-
-#include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/backoff.h"
 #include "common/logging.h"
@@ -32,11 +31,11 @@
 #include "jobs/job_cgroup.h"
 #include "jobs/job_json.h"
 #include "jobs/report_line.h"
-#include "jobs/store/open_job_store.h"
 #include "jobs/scheduler.h"
+#include "jobs/store/open_job_store.h"
 #include "jobs/worker.h"
-#include "supervisor/control_request.h"
 #include "supervisor/child_lifecycle.h"
+#include "supervisor/control_request.h"
 #include "supervisor/control_server.h"
 #include "supervisor/orphans.h"
 #include "supervisor/process_init.h"
@@ -55,8 +54,10 @@ Supervisor::Diff Supervisor::Compare(const Config& next) const {
                       next.supervisor.hang_timeout != config_.supervisor.hang_timeout;
   for (const auto& [name, pool] : next.pools) {
     auto it = config_.pools.find(name);
-    if (it == config_.pools.end()) d.added.push_back("pool:" + name);
-    else if (!(it->second == pool) || jobs_changed) d.changed.push_back("pool:" + name);
+    if (it == config_.pools.end())
+      d.added.push_back("pool:" + name);
+    else if (!(it->second == pool) || jobs_changed)
+      d.changed.push_back("pool:" + name);
   }
   for (const auto& [name, pool] : config_.pools) {
     if (!next.pools.count(name)) d.removed.push_back("pool:" + name);
@@ -91,8 +92,9 @@ Result<Supervisor::Diff> Supervisor::Reload(bool from_signal) {
   config_ = std::move(next).value();
   UpdatePolicy();
   spdlog::set_level(spdlog::level::from_str(config_.supervisor.log_level));
-  if (from_signal || !d.empty()) spdlog::info("reloaded {}: {} added, {} changed, {} removed", config_.path,
-                                              d.added.size(), d.changed.size(), d.removed.size());
+  if (from_signal || !d.empty())
+    spdlog::info("reloaded {}: {} added, {} changed, {} removed", config_.path, d.added.size(),
+                 d.changed.size(), d.removed.size());
   // Rebuild the child list: keep unchanged children, replace changed ones gracefully.
   std::vector<std::unique_ptr<Child>> next_children;
   auto changed = [&](const std::string& key) {
@@ -100,7 +102,8 @@ Result<Supervisor::Diff> Supervisor::Reload(bool from_signal) {
   };
   for (auto& c : children_) {
     std::string key = c->pool.empty() ? "scheduler" : "pool:" + c->pool;
-    bool keep = c->pool.empty() || (config_.pools.count(c->pool) && c->index < config_.pools.at(c->pool).workers);
+    bool keep =
+        c->pool.empty() || (config_.pools.count(c->pool) && c->index < config_.pools.at(c->pool).workers);
     if (keep && !changed(key)) {
       next_children.push_back(std::move(c));
       continue;
@@ -156,9 +159,9 @@ Result<std::vector<Child*>> Supervisor::Select(const std::vector<std::string>& n
   for (const std::string& n : names) {
     size_t before = out.size();
     for (auto& c : children_) {
-      bool match = n == "all" || n == c->name || (!c->pool.empty() && (n == c->pool + ":*" ||
-                                                                       n == "worker:" + c->pool + ":*" ||
-                                                                       n == "pool:" + c->pool));
+      bool match = n == "all" || n == c->name ||
+                   (!c->pool.empty() &&
+                    (n == c->pool + ":*" || n == "worker:" + c->pool + ":*" || n == "pool:" + c->pool));
       if (match && std::find(out.begin(), out.end(), c.get()) == out.end()) out.push_back(c.get());
     }
     if (out.size() == before) return Status::NotFound("no such process: " + n + " (see `droverctl status`)");
@@ -167,7 +170,10 @@ Result<std::vector<Child*>> Supervisor::Select(const std::vector<std::string>& n
 }
 
 nlohmann::json Supervisor::DiffJson(const Diff& d) {
-  return {{"added", d.added}, {"changed", d.changed}, {"removed", d.removed}, {"restart_required", d.restart_required}};
+  return {{"added", d.added},
+          {"changed", d.changed},
+          {"removed", d.removed},
+          {"restart_required", d.restart_required}};
 }
 
 // The socket's `enqueue` (enqueue_group's one verb): args are TYPE, PAYLOAD and optional
@@ -216,8 +222,9 @@ Result<EnqueueResult> Supervisor::EnqueueForPeer(const std::vector<std::string>&
 bool Supervisor::InJobSession(pid_t pid) {
   pid_t sid = getsid(pid);
   if (sid <= 0) return false;
-  return Find([sid](const Child& c) { return std::find(c.pgids.begin(), c.pgids.end(), sid) != c.pgids.end(); }) !=
-         nullptr;
+  return Find([sid](const Child& c) {
+           return std::find(c.pgids.begin(), c.pgids.end(), sid) != c.pgids.end();
+         }) != nullptr;
 }
 
 // start, stop or restart of one process; returns what happened, for the operator.
@@ -253,7 +260,8 @@ std::string Supervisor::Dispatch(const std::string& line, const ControlServer::P
   const std::string& cmd = request->cmd;
   const std::vector<std::string>& args = request->args;
   if (peer.enqueue_only && cmd != "enqueue") {
-    return ErrorAnswer(ControlError::kPermissionDenied, "permission denied: members of enqueue_group may only enqueue");
+    return ErrorAnswer(ControlError::kPermissionDenied,
+                       "permission denied: members of enqueue_group may only enqueue");
   }
   json result;
   if (cmd == "enqueue") {
@@ -273,7 +281,8 @@ std::string Supervisor::Dispatch(const std::string& line, const ControlServer::P
     for (Child* c : sel) result.push_back(ProcessJson(*c));
   } else if (cmd == "start" || cmd == "stop" || cmd == "restart") {
     if (shutting_down_) return ErrorAnswer(ControlError::kShuttingDown, "droverd is shutting down");
-    if (args.empty()) return ErrorAnswer(ControlError::kBadRequest, cmd + " needs a process name, POOL:* or all");
+    if (args.empty())
+      return ErrorAnswer(ControlError::kBadRequest, cmd + " needs a process name, POOL:* or all");
     Result<std::vector<Child*>> s = Select(args);
     if (!s.ok()) return ErrorAnswer(s.status());
     result = json::array();
@@ -335,7 +344,9 @@ int Supervisor::SignalNumber(std::string s) {
 // args: [NAME or "" for all, N lines]
 std::string Supervisor::Tail(const std::vector<std::string>& args) {
   if (config_.supervisor.log_file.empty()) {
-    return ErrorAnswer(ControlError::kFailed, "logs go to stderr (under systemd: `journalctl -u drover`); set [supervisor] log_file to use tail");
+    return ErrorAnswer(
+        ControlError::kFailed,
+        "logs go to stderr (under systemd: `journalctl -u drover`); set [supervisor] log_file to use tail");
   }
   std::string name = args.empty() ? "" : args[0];
   if (!name.empty() && name != "spare") {

@@ -8,11 +8,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/config.h"
 #include "common/status.h"
@@ -34,6 +33,7 @@ class Supervisor {
   }
 
   int Run();
+
  private:
   // --- start-up ---
 
@@ -145,7 +145,9 @@ class Supervisor {
   struct Diff {
     std::vector<std::string> added, changed, removed;
     std::vector<std::string> restart_required;  // keys that take effect only when droverd restarts
-    bool empty() const { return added.empty() && changed.empty() && removed.empty() && restart_required.empty(); }
+    bool empty() const {
+      return added.empty() && changed.empty() && removed.empty() && restart_required.empty();
+    }
   };
   Diff Compare(const Config& next) const;
   Result<Config> Reread();

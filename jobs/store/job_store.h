@@ -53,8 +53,7 @@ class JobStore {
   virtual Result<std::vector<ClaimedJob>> CompleteAndClaim(const std::string& worker,
                                                            std::span<const Completion> done,
                                                            std::vector<CompletionResult>* results,
-                                                           const std::vector<std::string>& queues,
-                                                           int n) = 0;
+                                                           const std::vector<std::string>& queues, int n) = 0;
   Result<std::vector<ClaimedJob>> Claim(const std::string& worker, const std::vector<std::string>& queues,
                                         int n) {
     return CompleteAndClaim(worker, {}, nullptr, queues, n);
@@ -108,7 +107,8 @@ class JobStore {
   // when the slot is skipped), records `last_run_ms` when a run was enqueued, and moves
   // next_run from `expected_next_ms` to `next_run_ms`. Fails with Conflict, changing nothing,
   // when the stored next_run is not `expected_next_ms` (the slot was handled already).
-  virtual Result<std::vector<EnqueueResult>> AdvanceSchedule(const std::string& name, std::int64_t expected_next_ms,
+  virtual Result<std::vector<EnqueueResult>> AdvanceSchedule(const std::string& name,
+                                                             std::int64_t expected_next_ms,
                                                              std::int64_t next_run_ms,
                                                              std::span<const EnqueueRequest> runs,
                                                              std::int64_t last_run_ms) = 0;

@@ -1,12 +1,11 @@
 #include "jobs/store/sqlite_change_notifier.h"
 
+#include <spdlog/spdlog.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
 #include <filesystem>
-
-#include <spdlog/spdlog.h>
 
 namespace drover {
 

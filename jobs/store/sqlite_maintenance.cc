@@ -36,8 +36,8 @@ Result<int> SqliteJobStore::ReleaseFreePages(int max_pages) {
   Result<std::int64_t> pages = db_.PragmaInt("page_count");
   if (!pages.ok()) return pages.status();
   if (*free_pages == 0 || *free_pages * 4 < *pages) return 0;
-  DROVER_RETURN_IF_ERROR(
-      db_.Exec("PRAGMA incremental_vacuum(" + std::to_string(max_pages) + ")").Prefixed("release free pages"));
+  DROVER_RETURN_IF_ERROR(db_.Exec("PRAGMA incremental_vacuum(" + std::to_string(max_pages) + ")")
+                             .Prefixed("release free pages"));
   Result<std::int64_t> after = db_.PragmaInt("freelist_count");
   if (!after.ok()) return after.status();
   return static_cast<int>(*free_pages - *after);

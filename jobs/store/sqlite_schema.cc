@@ -21,7 +21,8 @@ CREATE TABLE jobs (
   state            TEXT    NOT NULL DEFAULT 'queued'
                    CHECK (state IN ('queued','running','succeeded','failed','cancelled','expired')),
   priority         INTEGER NOT NULL DEFAULT 0,
-  run_at           INTEGER NOT NULL DEFAULT )sql") + kNowMs + R"sql(,
+  run_at           INTEGER NOT NULL DEFAULT )sql") +
+         kNowMs + R"sql(,
   expires_at       INTEGER,
   attempts         INTEGER NOT NULL DEFAULT 0,
   max_attempts     INTEGER NOT NULL DEFAULT 5 CHECK (max_attempts >= 1),
@@ -29,7 +30,8 @@ CREATE TABLE jobs (
   worker           TEXT,
   pid              INTEGER,
   lease_until      INTEGER,
-  enqueued_at      INTEGER NOT NULL DEFAULT )sql" + kNowMs + R"sql(,
+  enqueued_at      INTEGER NOT NULL DEFAULT )sql" +
+         kNowMs + R"sql(,
   started_at       INTEGER,
   finished_at      INTEGER,
   result           TEXT,
@@ -106,7 +108,8 @@ constexpr const char* kOwnTriggersAndViews[] = {"drover_jobs_limits_insert", "dr
 int LatestSchemaVersion() { return kMigrations[std::size(kMigrations) - 1].version; }
 
 Status CheckNoForeignTriggers(SqliteDb* db) {
-  Result<Statement> st = db->Prepare("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')");
+  Result<Statement> st =
+      db->Prepare("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')");
   if (!st.ok()) return st.status().Prefixed("read " + db->path());
   while (true) {
     Result<bool> row = st->Step();
@@ -119,7 +122,8 @@ Status CheckNoForeignTriggers(SqliteDb* db) {
     }
     return Status::Corruption("database " + db->path() + " holds " + st->Text(0) + " \"" + name +
                               "\", which drover did not create and which would run inside its transactions; "
-                              "drop it (DROP " + (st->Text(0) == "view" ? "VIEW " : "TRIGGER ") + name + ")");
+                              "drop it (DROP " +
+                              (st->Text(0) == "view" ? "VIEW " : "TRIGGER ") + name + ")");
   }
 }
 
@@ -141,7 +145,8 @@ Status MigrateSchema(SqliteDb* db) {
   if (empty) {
     // A new file: incremental auto-vacuum lets the scheduler hand pages freed by pruning back to
     // the file system. The mode only changes through a VACUUM, which costs nothing while empty.
-    DROVER_RETURN_IF_ERROR(db->Exec("PRAGMA auto_vacuum=INCREMENTAL; VACUUM").Prefixed("create " + db->path()));
+    DROVER_RETURN_IF_ERROR(
+        db->Exec("PRAGMA auto_vacuum=INCREMENTAL; VACUUM").Prefixed("create " + db->path()));
   }
   for (const Migration& m : kMigrations) {
     Result<Transaction> tx = Transaction::Begin(db);
@@ -150,8 +155,8 @@ Status MigrateSchema(SqliteDb* db) {
     Result<std::int64_t> now = db->PragmaInt("user_version");
     if (!now.ok()) return now.status();
     if (*now >= m.version) continue;
-    DROVER_RETURN_IF_ERROR(db->Exec(m.sql()).Prefixed("migrate " + db->path() + " to version " +
-                                                      std::to_string(m.version)));
+    DROVER_RETURN_IF_ERROR(
+        db->Exec(m.sql()).Prefixed("migrate " + db->path() + " to version " + std::to_string(m.version)));
     DROVER_RETURN_IF_ERROR(db->Exec("PRAGMA user_version=" + std::to_string(m.version)));
     DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed("migrate " + db->path()));
   }

@@ -22,8 +22,8 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const StoreConfig& 
     Result<std::int64_t> v = db->PragmaInt("user_version");
     if (!v.ok()) return v.status().Prefixed("open database " + path);
     if (*v != LatestSchemaVersion()) {
-      return Status::Unsupported("database " + path + " has schema version " + std::to_string(*v) + ", expected " +
-                                 std::to_string(LatestSchemaVersion()));
+      return Status::Unsupported("database " + path + " has schema version " + std::to_string(*v) +
+                                 ", expected " + std::to_string(LatestSchemaVersion()));
     }
   } else {
     DROVER_RETURN_IF_ERROR(MigrateSchema(&*db));
@@ -39,7 +39,8 @@ Result<EnqueueResult> SqliteJobStore::Enqueue(const EnqueueRequest& req) {
 }
 
 Result<std::vector<EnqueueResult>> SqliteJobStore::EnqueueBatch(std::span<const EnqueueRequest> reqs) {
-  for (const EnqueueRequest& r : reqs) DROVER_RETURN_IF_ERROR(ValidateEnqueueRequest(r).Prefixed("enqueue " + r.type));
+  for (const EnqueueRequest& r : reqs)
+    DROVER_RETURN_IF_ERROR(ValidateEnqueueRequest(r).Prefixed("enqueue " + r.type));
   Result<Transaction> tx = Transaction::Begin(&db_);
   if (!tx.ok()) return tx.status().Prefixed("enqueue");
   Result<std::vector<EnqueueResult>> out = InsertJobs(reqs);
@@ -59,9 +60,15 @@ Result<std::vector<EnqueueResult>> SqliteJobStore::InsertJobs(std::span<const En
         "unique_key, enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
         "ON CONFLICT DO NOTHING");
     if (!ins.ok()) return ins.status();
-    ins->Bind(1, r.type).Bind(2, r.queue).Bind(3, r.payload).Bind(4, r.priority)
-        .Bind(5, r.run_at_ms.value_or(now)).Bind(6, r.expires_at_ms).Bind(7, r.max_attempts)
-        .Bind(8, r.unique_key).Bind(9, now);
+    ins->Bind(1, r.type)
+        .Bind(2, r.queue)
+        .Bind(3, r.payload)
+        .Bind(4, r.priority)
+        .Bind(5, r.run_at_ms.value_or(now))
+        .Bind(6, r.expires_at_ms)
+        .Bind(7, r.max_attempts)
+        .Bind(8, r.unique_key)
+        .Bind(9, now);
     DROVER_RETURN_IF_ERROR(ins->Run().Prefixed("enqueue " + r.type));
     if (db_.Changes() == 1) {
       out.push_back({db_.LastInsertRowid(), JobState::kQueued, false});
@@ -73,15 +80,18 @@ Result<std::vector<EnqueueResult>> SqliteJobStore::InsertJobs(std::span<const En
     existing->Bind(1, r.unique_key.value_or("")).Bind(2, r.type);
     Result<bool> row = existing->Step();
     if (!row.ok()) return row.status();
-    if (!*row) return Status::Internal("enqueue " + r.type + ": insert ignored but no job holds its unique key");
+    if (!*row)
+      return Status::Internal("enqueue " + r.type + ": insert ignored but no job holds its unique key");
     out.push_back({existing->Int64(0), *ParseJobState(existing->Text(1)), true});
   }
   return out;
 }
 
-Result<std::vector<ClaimedJob>> SqliteJobStore::CompleteAndClaim(const std::string& worker, std::span<const Completion> done,
-                                                 std::vector<CompletionResult>* results,
-                                                 const std::vector<std::string>& queues, int n) {
+Result<std::vector<ClaimedJob>> SqliteJobStore::CompleteAndClaim(const std::string& worker,
+                                                                 std::span<const Completion> done,
+                                                                 std::vector<CompletionResult>* results,
+                                                                 const std::vector<std::string>& queues,
+                                                                 int n) {
   std::vector<ClaimedJob> claimed;
   if (done.empty() && (n <= 0 || queues.empty())) return claimed;
   std::int64_t now = NowMs();
@@ -152,10 +162,13 @@ std::string SqliteJobStore::ClaimSql(size_t nqueues) {
   for (size_t i = 0; i < nqueues; ++i) in += (i ? ", ?" : "?") + std::to_string(5 + i);
   return "UPDATE jobs SET state = 'running', worker = ?1, attempts = attempts + 1, started_at = ?2, "
          "  lease_until = ?3, pid = NULL, progress = NULL, progress_message = NULL "
-         "WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND queue IN (" + in + ") "
+         "WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND queue IN (" +
+         in +
+         ") "
          "  AND run_at <= ?2 AND (expires_at IS NULL OR expires_at > ?2) "
          "  ORDER BY priority DESC, run_at, id LIMIT ?4) "
-         "RETURNING id, type, queue, payload, priority, attempts, max_attempts, checkpoint, run_at, enqueued_at";
+         "RETURNING id, type, queue, payload, priority, attempts, max_attempts, checkpoint, run_at, "
+         "enqueued_at";
 }
 
 // `queues` without the paused ones. An idle claimer reads them before its transaction: a
@@ -176,15 +189,16 @@ Result<std::vector<std::string>> SqliteJobStore::ActiveQueues(const std::vector<
 Result<bool> SqliteJobStore::AnyReady(const std::vector<std::string>& queues, std::int64_t now) {
   std::string in;
   for (size_t i = 0; i < queues.size(); ++i) in += (i ? ", ?" : "?") + std::to_string(2 + i);
-  Result<Statement> st = db_.Prepare(
-      "SELECT 1 FROM jobs WHERE state = 'queued' AND queue IN (" + in + ") AND run_at <= ?1 LIMIT 1");
+  Result<Statement> st = db_.Prepare("SELECT 1 FROM jobs WHERE state = 'queued' AND queue IN (" + in +
+                                     ") AND run_at <= ?1 LIMIT 1");
   if (!st.ok()) return st.status();
   st->Bind(1, now);
   for (size_t i = 0; i < queues.size(); ++i) st->Bind(static_cast<int>(2 + i), queues[i]);
   return st->Step();
 }
 
-Result<CompletionResult> SqliteJobStore::Finish(const std::string& worker, const Completion& c, std::int64_t now) {
+Result<CompletionResult> SqliteJobStore::Finish(const std::string& worker, const Completion& c,
+                                                std::int64_t now) {
   using Kind = Completion::Kind;
   Result<Statement> st = [&]() -> Result<Statement> {
     switch (c.kind) {
@@ -220,7 +234,8 @@ Result<CompletionResult> SqliteJobStore::Finish(const std::string& worker, const
   if (!st.ok()) return st.status();
   st->Bind(1, c.id).Bind(2, worker).Bind(3, c.attempt).Bind(4, now).Bind(5, c.output);
   if (c.kind == Kind::kFailed || c.kind == Kind::kFailedPermanent) {
-    st->Bind(6, c.kind == Kind::kFailedPermanent ? 1 : 0).Bind(7, c.retry_delay_ms)
+    st->Bind(6, c.kind == Kind::kFailedPermanent ? 1 : 0)
+        .Bind(7, c.retry_delay_ms)
         .Bind(8, HistoryError(c.output));
   }
   if (c.kind == Kind::kSucceeded) {
@@ -236,8 +251,8 @@ Result<CompletionResult> SqliteJobStore::Finish(const std::string& worker, const
 }
 
 Result<int> SqliteJobStore::ExtendLeases(const std::string& worker) {
-  Result<Statement> st = db_.Prepare(
-      "UPDATE jobs SET lease_until = ?2 WHERE state = 'running' AND worker = ?1");
+  Result<Statement> st =
+      db_.Prepare("UPDATE jobs SET lease_until = ?2 WHERE state = 'running' AND worker = ?1");
   if (!st.ok()) return st.status();
   st->Bind(1, worker).Bind(2, NowMs() + config_.lease.count());
   DROVER_RETURN_IF_ERROR(st->Run().Prefixed("extend leases of " + worker));
@@ -253,8 +268,9 @@ Status SqliteJobStore::SetPid(std::int64_t id, const std::string& worker, int at
   return db_.Changes() == 1 ? Status::Ok() : Stale(id, worker);
 }
 
-Status SqliteJobStore::UpdateProgress(std::int64_t id, const std::string& worker, int attempt, std::optional<double> progress,
-                      std::optional<std::string> message, std::optional<std::string> checkpoint) {
+Status SqliteJobStore::UpdateProgress(std::int64_t id, const std::string& worker, int attempt,
+                                      std::optional<double> progress, std::optional<std::string> message,
+                                      std::optional<std::string> checkpoint) {
   Result<Statement> st = db_.Prepare(
       "UPDATE jobs SET progress = coalesce(?4, progress), progress_message = coalesce(?5, progress_message), "
       "checkpoint = coalesce(?6, checkpoint) "
@@ -266,15 +282,15 @@ Status SqliteJobStore::UpdateProgress(std::int64_t id, const std::string& worker
 }
 
 Result<std::vector<std::int64_t>> SqliteJobStore::CancelRequested(const std::string& worker) {
-  Result<Statement> st = db_.Prepare(
-      "SELECT id FROM jobs WHERE state = 'running' AND worker = ?1 AND cancel_requested = 1");
+  Result<Statement> st =
+      db_.Prepare("SELECT id FROM jobs WHERE state = 'running' AND worker = ?1 AND cancel_requested = 1");
   if (!st.ok()) return st.status();
   st->Bind(1, worker);
   return Ids(*st);
 }
 
 Result<std::vector<std::int64_t>> SqliteJobStore::Recover(const std::string& worker, bool spend_attempt,
-                                          const std::string& reason) {
+                                                          const std::string& reason) {
   Result<Transaction> tx = Transaction::Begin(&db_);
   if (!tx.ok()) return tx.status().Prefixed("recover");
   Result<Statement> st = db_.Prepare(

@@ -22,13 +22,15 @@ class SqliteJobStore final : public JobStore {
 
   Result<EnqueueResult> Enqueue(const EnqueueRequest& req) override;
   Result<std::vector<EnqueueResult>> EnqueueBatch(std::span<const EnqueueRequest> reqs) override;
-  Result<std::vector<ClaimedJob>> CompleteAndClaim(const std::string& worker, std::span<const Completion> done,
+  Result<std::vector<ClaimedJob>> CompleteAndClaim(const std::string& worker,
+                                                   std::span<const Completion> done,
                                                    std::vector<CompletionResult>* results,
                                                    const std::vector<std::string>& queues, int n) override;
   Result<int> ExtendLeases(const std::string& worker) override;
   Status SetPid(std::int64_t id, const std::string& worker, int attempt, std::int64_t pid) override;
-  Status UpdateProgress(std::int64_t id, const std::string& worker, int attempt, std::optional<double> progress,
-                        std::optional<std::string> message, std::optional<std::string> checkpoint) override;
+  Status UpdateProgress(std::int64_t id, const std::string& worker, int attempt,
+                        std::optional<double> progress, std::optional<std::string> message,
+                        std::optional<std::string> checkpoint) override;
   Result<std::vector<std::int64_t>> CancelRequested(const std::string& worker) override;
   Result<std::vector<std::int64_t>> Recover(const std::string& worker, bool spend_attempt,
                                             const std::string& reason) override;
@@ -44,7 +46,8 @@ class SqliteJobStore final : public JobStore {
   Status SyncSchedules(std::span<const ScheduleSeed> wanted) override;
   Result<std::vector<ScheduleState>> Schedules() override;
   Result<std::vector<EnqueueResult>> AdvanceSchedule(const std::string& name, std::int64_t expected_next_ms,
-                                                     std::int64_t next_run_ms, std::span<const EnqueueRequest> runs,
+                                                     std::int64_t next_run_ms,
+                                                     std::span<const EnqueueRequest> runs,
                                                      std::int64_t last_run_ms) override;
   Result<EnqueueResult> TriggerSchedule(const std::string& name, const EnqueueRequest& run) override;
   Status SetSchedulePaused(const std::string& name, bool paused) override;

@@ -1,4 +1,5 @@
-// The SQLite store: operator actions on jobs and queues (cancel, retry, delete, prune, pause) and the schedules.
+// The SQLite store: operator actions on jobs and queues (cancel, retry, delete, prune, pause) and the
+// schedules.
 #include <nlohmann/json.hpp>
 
 #include "common/time_util.h"
@@ -120,7 +121,8 @@ Status SqliteJobStore::SyncSchedules(std::span<const ScheduleSeed> wanted) {
     DROVER_RETURN_IF_ERROR(up->Run().Prefixed("store schedule " + w.name));
     names.push_back(w.name);
   }
-  Result<Statement> del = db_.Prepare("DELETE FROM schedules WHERE name NOT IN (SELECT value FROM json_each(?1))");
+  Result<Statement> del =
+      db_.Prepare("DELETE FROM schedules WHERE name NOT IN (SELECT value FROM json_each(?1))");
   if (!del.ok()) return del.status();
   del->Bind(1, names.dump());
   DROVER_RETURN_IF_ERROR(del->Run().Prefixed("store schedules"));
@@ -150,14 +152,17 @@ Result<std::vector<ScheduleState>> SqliteJobStore::Schedules() {
   }
 }
 
-Result<std::vector<EnqueueResult>> SqliteJobStore::AdvanceSchedule(const std::string& name, std::int64_t expected_next_ms,
-                                                   std::int64_t next_run_ms, std::span<const EnqueueRequest> runs,
-                                                   std::int64_t last_run_ms) {
+Result<std::vector<EnqueueResult>> SqliteJobStore::AdvanceSchedule(const std::string& name,
+                                                                   std::int64_t expected_next_ms,
+                                                                   std::int64_t next_run_ms,
+                                                                   std::span<const EnqueueRequest> runs,
+                                                                   std::int64_t last_run_ms) {
   const std::string what = "schedule " + name;
   for (const EnqueueRequest& r : runs) DROVER_RETURN_IF_ERROR(ValidateEnqueueRequest(r).Prefixed(what));
   Result<Transaction> tx = Transaction::Begin(&db_);
   if (!tx.ok()) return tx.status().Prefixed(what);
-  Result<Statement> move = db_.Prepare("UPDATE schedules SET next_run = ?3 WHERE name = ?1 AND next_run = ?2");
+  Result<Statement> move =
+      db_.Prepare("UPDATE schedules SET next_run = ?3 WHERE name = ?1 AND next_run = ?2");
   if (!move.ok()) return move.status();
   move->Bind(1, name).Bind(2, expected_next_ms).Bind(3, next_run_ms);
   DROVER_RETURN_IF_ERROR(move->Run().Prefixed(what));
@@ -177,7 +182,8 @@ Result<EnqueueResult> SqliteJobStore::TriggerSchedule(const std::string& name, c
   Result<std::vector<EnqueueResult>> out = InsertJobs(std::span<const EnqueueRequest>(&run, 1));
   if (!out.ok()) return out.status().Prefixed(what);
   DROVER_RETURN_IF_ERROR(RecordScheduleRun(name, NowMs(), out->front().id));
-  if (db_.Changes() != 1) return Status::NotFound("no schedule " + name + " is stored (is droverd running with it?)");
+  if (db_.Changes() != 1)
+    return Status::NotFound("no schedule " + name + " is stored (is droverd running with it?)");
   DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed(what));
   return out->front();
 }
@@ -187,7 +193,8 @@ Status SqliteJobStore::SetSchedulePaused(const std::string& name, bool paused) {
   if (!st.ok()) return st.status();
   st->Bind(1, name).Bind(2, paused ? 1 : 0);
   DROVER_RETURN_IF_ERROR(st->Run().Prefixed(std::string(paused ? "pause" : "resume") + " schedule " + name));
-  if (db_.Changes() != 1) return Status::NotFound("no schedule " + name + " is stored (is droverd running with it?)");
+  if (db_.Changes() != 1)
+    return Status::NotFound("no schedule " + name + " is stored (is droverd running with it?)");
   return Status::Ok();
 }
 

@@ -65,10 +65,10 @@ Result<Job> SqliteJobStore::Get(std::int64_t id) {
 }
 
 Result<std::vector<Job>> SqliteJobStore::List(const JobFilter& f) {
-  Result<Statement> st = db_.Prepare(
-      std::string("SELECT ") + kJobColumns +
-      " FROM jobs WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR type = ?2) "
-      "AND (?3 IS NULL OR queue = ?3) ORDER BY id DESC LIMIT ?4");
+  Result<Statement> st =
+      db_.Prepare(std::string("SELECT ") + kJobColumns +
+                  " FROM jobs WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR type = ?2) "
+                  "AND (?3 IS NULL OR queue = ?3) ORDER BY id DESC LIMIT ?4");
   if (!st.ok()) return st.status();
   std::optional<std::string> state;
   if (f.state) state = std::string(JobStateName(*f.state));

@@ -44,12 +44,14 @@ double Drain(Daemon& d, const std::string& type, int n) {
   std::vector<EnqueueRequest> reqs(1000);
   for (auto& r : reqs) r.type = type;
   for (int done = 0; done < n; done += 1000) {
-    if (!store->EnqueueBatch(std::span<const EnqueueRequest>(reqs.data(), std::min(1000, n - done))).ok()) Die("enqueue");
+    if (!store->EnqueueBatch(std::span<const EnqueueRequest>(reqs.data(), std::min(1000, n - done))).ok())
+      Die("enqueue");
   }
   std::int64_t before = CountState(d.db(), "succeeded");
   std::int64_t t0 = MonotonicUs();
   if (!store->SetQueuePaused("default", false).ok()) Die("resume");
-  if (!WaitFor([&] { return CountState(d.db(), "succeeded") - before >= n; }, 600'000)) Die("jobs did not finish");
+  if (!WaitFor([&] { return CountState(d.db(), "succeeded") - before >= n; }, 600'000))
+    Die("jobs did not finish");
   return n / ((MonotonicUs() - t0) / 1e6);
 }
 
@@ -62,7 +64,8 @@ double RawClaimLoop(int n) {
     std::vector<EnqueueRequest> reqs(1000);
     for (auto& r : reqs) r.type = "noop";
     for (int done = 0; done < n; done += 1000) {
-      if (!(*s)->EnqueueBatch(std::span<const EnqueueRequest>(reqs.data(), std::min(1000, n - done))).ok()) Die("fill");
+      if (!(*s)->EnqueueBatch(std::span<const EnqueueRequest>(reqs.data(), std::min(1000, n - done))).ok())
+        Die("fill");
     }
   }
   SqliteOptions o;
@@ -121,7 +124,8 @@ std::vector<double> Latency(Daemon& d, const std::string& type, int samples) {
     std::int64_t t0 = MonotonicUs();
     Result<EnqueueResult> e = store->Enqueue(r);
     if (!e.ok()) Die("enqueue");
-    if (!WaitFor([&] { return store->Get(e->id)->state == JobState::kSucceeded; }, 10'000)) Die("latency job");
+    if (!WaitFor([&] { return store->Get(e->id)->state == JobState::kSucceeded; }, 10'000))
+      Die("latency job");
     std::int64_t started = std::stoll(*store->Get(e->id)->result);
     out.push_back((started - t0) / 1000.0);
     usleep(20'000);
@@ -186,7 +190,8 @@ std::vector<double> SpawnLatency(int samples) {
 }
 
 std::string ConfigText(int workers, int concurrency) {
-  return "[pools.default]\nworkers = " + std::to_string(workers) + "\nconcurrency = " + std::to_string(concurrency) +
+  return "[pools.default]\nworkers = " + std::to_string(workers) +
+         "\nconcurrency = " + std::to_string(concurrency) +
          "\nmax_jobs = 0\n[jobs.noop]\n[jobs.stamp]\n[jobs.true]\ncommand = [\"/bin/true\"]\n"
          "[jobs.cmdstamp]\ncommand = [\"" BENCH_STAMP_PATH "\"]\n";
 }
@@ -199,10 +204,18 @@ int main(int argc, char** argv) {
   using namespace drover::bench;
   int runs = 5, jobs = 50'000, samples = 200;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--jobs") && i + 1 < argc) jobs = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--quick")) { runs = 1; jobs = 2000; samples = 10; }
-    else { std::fprintf(stderr, "usage: jobs_bench [--runs N] [--jobs N] [--quick]\n"); return 2; }
+    if (!std::strcmp(argv[i], "--runs") && i + 1 < argc)
+      runs = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--jobs") && i + 1 < argc)
+      jobs = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--quick")) {
+      runs = 1;
+      jobs = 2000;
+      samples = 10;
+    } else {
+      std::fprintf(stderr, "usage: jobs_bench [--runs N] [--jobs N] [--quick]\n");
+      return 2;
+    }
   }
   const std::string supervisor = "log_level = \"warn\"\n";
   std::printf("jobs_bench: medians of %d runs; baselines measured in the same run\n", runs);
@@ -216,8 +229,10 @@ int main(int argc, char** argv) {
       raw.push_back(RawClaimLoop(jobs));
     }
     d.Stop();
-    std::printf("no-op in-process jobs/s, %d worker(s): %9.0f   raw SQLite claim+finish (batch 100): %9.0f   %5.0f%%\n",
-                workers, Median(ours), Median(raw), 100 * Median(ours) / Median(raw));
+    std::printf(
+        "no-op in-process jobs/s, %d worker(s): %9.0f   raw SQLite claim+finish (batch 100): %9.0f   "
+        "%5.0f%%\n",
+        workers, Median(ours), Median(raw), 100 * Median(ours) / Median(raw));
     std::fflush(stdout);
   }
   {
@@ -232,8 +247,9 @@ int main(int argc, char** argv) {
     }
     dn.Stop();
     df.Stop();
-    std::printf("no-op in-process jobs/s, 1 worker, synchronous = \"full\": %9.0f   \"normal\": %9.0f   %5.0f%%\n",
-                Median(full), Median(normal), 100 * Median(full) / Median(normal));
+    std::printf(
+        "no-op in-process jobs/s, 1 worker, synchronous = \"full\": %9.0f   \"normal\": %9.0f   %5.0f%%\n",
+        Median(full), Median(normal), 100 * Median(full) / Median(normal));
     std::fflush(stdout);
   }
   {
@@ -246,8 +262,10 @@ int main(int argc, char** argv) {
       raw.push_back(RawSpawnLoop(n, 4));
     }
     d.Stop();
-    std::printf("/bin/true command jobs/s (1 worker, concurrency 4): %7.0f   raw posix_spawn+waitpid x4: %7.0f   %5.0f%%\n",
-                Median(ours), Median(raw), 100 * Median(ours) / Median(raw));
+    std::printf(
+        "/bin/true command jobs/s (1 worker, concurrency 4): %7.0f   raw posix_spawn+waitpid x4: %7.0f   "
+        "%5.0f%%\n",
+        Median(ours), Median(raw), 100 * Median(ours) / Median(raw));
     std::fflush(stdout);
   }
   {
@@ -258,11 +276,15 @@ int main(int argc, char** argv) {
     d.Stop();
     std::vector<double> pipe = PipeLatency(samples);
     std::vector<double> spawn = SpawnLatency(samples);
-    std::printf("enqueue->start latency, in-process: p50 %.3f ms  p99 %.3f ms\n", Median(in), Percentile(in, 99));
-    std::printf("enqueue->start latency, command:    p50 %.3f ms  p99 %.3f ms\n", Median(cmd), Percentile(cmd, 99));
-    std::printf("baseline: pipe-notified raw worker: p50 %.3f ms  p99 %.3f ms\n", Median(pipe), Percentile(pipe, 99));
-    std::printf("baseline: posix_spawn -> main():    p50 %.3f ms  p99 %.3f ms  (the stamp binary, from here)\n",
-                Median(spawn), Percentile(spawn, 99));
+    std::printf("enqueue->start latency, in-process: p50 %.3f ms  p99 %.3f ms\n", Median(in),
+                Percentile(in, 99));
+    std::printf("enqueue->start latency, command:    p50 %.3f ms  p99 %.3f ms\n", Median(cmd),
+                Percentile(cmd, 99));
+    std::printf("baseline: pipe-notified raw worker: p50 %.3f ms  p99 %.3f ms\n", Median(pipe),
+                Percentile(pipe, 99));
+    std::printf(
+        "baseline: posix_spawn -> main():    p50 %.3f ms  p99 %.3f ms  (the stamp binary, from here)\n",
+        Median(spawn), Percentile(spawn, 99));
   }
   return 0;
 }

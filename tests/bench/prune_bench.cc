@@ -16,8 +16,8 @@
 
 #include "common/sqlite.h"
 #include "common/time_util.h"
-#include "jobs/store/job_store.h"
 #include "jobs/pruner.h"
+#include "jobs/store/job_store.h"
 #include "tests/bench/bench_util.h"
 #include "tests/temp_dir.h"
 
@@ -41,8 +41,9 @@ void Seed(const std::string& path, int old, int queued) {
   for (int i = 0; i < old; i += 1000) Check(store->EnqueueBatch(batch).status());
   Result<SqliteDb> db = SqliteDb::Open(path, {});
   Check(db.status());
-  Check(db->Exec("UPDATE jobs SET state = 'succeeded', attempts = 1, started_at = 0, finished_at = 0, "
-                 "result = '{\"rows\":1000}'"));
+  Check(
+      db->Exec("UPDATE jobs SET state = 'succeeded', attempts = 1, started_at = 0, finished_at = 0, "
+               "result = '{\"rows\":1000}'"));
   for (int i = 0; i < queued; i += 1000) Check(store->EnqueueBatch(batch).status());
   Check(store->Checkpoint(true));
   sync();  // the seeding's dirty pages must not be written back during the measurement
@@ -69,7 +70,8 @@ int Worker(const std::string& db, const std::string& stop_file, const std::strin
       return 1;
     }
     done.clear();
-    for (const ClaimedJob& j : *c) done.push_back(Completion{j.id, j.attempt, Completion::Kind::kSucceeded, "{}", 0});
+    for (const ClaimedJob& j : *c)
+      done.push_back(Completion{j.id, j.attempt, Completion::Kind::kSucceeded, "{}", 0});
     if (c->empty()) {
       std::fprintf(stderr, "worker: ran out of queued jobs; raise the supply\n");
       return 1;
@@ -87,7 +89,8 @@ struct Phase {
 };
 
 // Runs the workers until `body` returns, then collects their latencies.
-Phase RunPhase(const std::string& dir, const std::string& db, int workers, const std::function<void()>& body) {
+Phase RunPhase(const std::string& dir, const std::string& db, int workers,
+               const std::function<void()>& body) {
   const std::string stop = dir + "/stop";
   unlink(stop.c_str());
   std::vector<pid_t> pids;
@@ -124,9 +127,12 @@ int main(int argc, char** argv) {
   int runs = 3, old = 100'000, workers = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--runs") runs = std::atoi(argv[i + 1]);
-    else if (a == "--old") old = std::atoi(argv[i + 1]);
-    else if (a == "--workers") workers = std::atoi(argv[i + 1]);
+    if (a == "--runs")
+      runs = std::atoi(argv[i + 1]);
+    else if (a == "--old")
+      old = std::atoi(argv[i + 1]);
+    else if (a == "--workers")
+      workers = std::atoi(argv[i + 1]);
   }
   std::vector<double> base_worst, base_p99, base_p50, prune_worst, prune_p99, prune_p50, prune_secs;
   for (int r = 0; r < runs; ++r) {
@@ -136,12 +142,14 @@ int main(int argc, char** argv) {
     std::int64_t prune_us = 0;
     std::int64_t deleted = 0;
     // The baseline lasts as long as the pruning phase did in the previous run (or 2 s).
-    std::int64_t window_us = prune_secs.empty() ? 2'000'000 : static_cast<std::int64_t>(prune_secs.back() * 1e6);
+    std::int64_t window_us =
+        prune_secs.empty() ? 2'000'000 : static_cast<std::int64_t>(prune_secs.back() * 1e6);
     // Both phases run what the scheduler runs meanwhile: a PASSIVE checkpoint every tick (1 s).
     Phase base = RunPhase(dir.path(), db, workers, [&] {
       std::unique_ptr<SqliteJobStore> store = OpenStore(db, Options());
       for (std::int64_t end = MonotonicUs() + window_us; MonotonicUs() < end;) {
-        usleep(static_cast<useconds_t>(std::min<std::int64_t>(1'000'000, std::max<std::int64_t>(end - MonotonicUs(), 0))));
+        usleep(static_cast<useconds_t>(
+            std::min<std::int64_t>(1'000'000, std::max<std::int64_t>(end - MonotonicUs(), 0))));
         Check(store->Checkpoint(false));
       }
     });
@@ -159,10 +167,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "pruned %lld of %d old jobs\n", static_cast<long long>(deleted), old);
       return 1;
     }
-    std::printf("run %d: baseline worst %.2f ms p99 %.2f p50 %.3f (%zu claims) | pruning %lld jobs in %.2f s: "
-                "worst %.2f ms p99 %.2f p50 %.3f (%zu claims)\n",
-                r + 1, base.worst_ms, base.p99_ms, base.p50_ms, base.claims, static_cast<long long>(deleted),
-                prune_us / 1e6, pruned.worst_ms, pruned.p99_ms, pruned.p50_ms, pruned.claims);
+    std::printf(
+        "run %d: baseline worst %.2f ms p99 %.2f p50 %.3f (%zu claims) | pruning %lld jobs in %.2f s: "
+        "worst %.2f ms p99 %.2f p50 %.3f (%zu claims)\n",
+        r + 1, base.worst_ms, base.p99_ms, base.p50_ms, base.claims, static_cast<long long>(deleted),
+        prune_us / 1e6, pruned.worst_ms, pruned.p99_ms, pruned.p50_ms, pruned.claims);
     std::fflush(stdout);
     base_worst.push_back(base.worst_ms);
     base_p99.push_back(base.p99_ms);
@@ -173,12 +182,12 @@ int main(int argc, char** argv) {
     prune_secs.push_back(prune_us / 1e6);
   }
   std::printf("\nmedians of %d runs, %d workers, %d old jobs:\n", runs, workers, old);
-  std::printf("  worst claim: baseline %.2f ms, while pruning %.2f ms (x%.2f; target <= 50 ms)\n", Median(base_worst),
-              Median(prune_worst), Median(prune_worst) / Median(base_worst));
-  std::printf("  p99 claim:   baseline %.2f ms, while pruning %.2f ms (x%.2f)\n", Median(base_p99), Median(prune_p99),
-              Median(prune_p99) / Median(base_p99));
-  std::printf("  p50 claim:   baseline %.3f ms, while pruning %.3f ms (x%.2f)\n", Median(base_p50), Median(prune_p50),
-              Median(prune_p50) / Median(base_p50));
+  std::printf("  worst claim: baseline %.2f ms, while pruning %.2f ms (x%.2f; target <= 50 ms)\n",
+              Median(base_worst), Median(prune_worst), Median(prune_worst) / Median(base_worst));
+  std::printf("  p99 claim:   baseline %.2f ms, while pruning %.2f ms (x%.2f)\n", Median(base_p99),
+              Median(prune_p99), Median(prune_p99) / Median(base_p99));
+  std::printf("  p50 claim:   baseline %.3f ms, while pruning %.3f ms (x%.2f)\n", Median(base_p50),
+              Median(prune_p50), Median(prune_p50) / Median(base_p50));
   std::printf("  pruning took %.2f s (%.0f jobs/s)\n", Median(prune_secs), old / Median(prune_secs));
   return 0;
 }

@@ -64,8 +64,9 @@ workers = 2
 concurrency = 1
 [jobs.hold]
 command = ["/bin/sleep", "30"]
-)", std::string("restart_delay = \"0s\"\nrestart_delay_max = \"0s\"\nlog_level = \"warn\"\nspare = ") +
-        (spare ? "true" : "false") + "\n");
+)",
+           std::string("restart_delay = \"0s\"\nrestart_delay_max = \"0s\"\nlog_level = \"warn\"\nspare = ") +
+               (spare ? "true" : "false") + "\n");
   if (!d.Start()) {
     std::fprintf(stderr, "droverd did not start:\n%s\n", d.Log().c_str());
     return false;
@@ -94,7 +95,8 @@ command = ["/bin/sleep", "30"]
       }
       if (running == 0) {
         nlohmann::json p = d.Process(name);
-        if (p["state"] == "RUNNING" && p["pid"].is_number() && p["pid"].get<pid_t>() != victim) running = MonotonicUs();
+        if (p["state"] == "RUNNING" && p["pid"].is_number() && p["pid"].get<pid_t>() != victim)
+          running = MonotonicUs();
       }
       usleep(200);
     }
@@ -118,8 +120,8 @@ void Report(const char* name, const std::vector<std::vector<double>>& runs, doub
     std::snprintf(buf, sizeof buf, "%s%.2f", each.empty() ? "" : " / ", p50.back());
     each += buf;
   }
-  std::printf("%-40s p50 %6.2f ms  p99 %6.2f ms  x%-5.1f  (p50 per run: %s)\n", name, Median(p50), Median(p99),
-              Median(p50) / baseline_p50, each.c_str());
+  std::printf("%-40s p50 %6.2f ms  p99 %6.2f ms  x%-5.1f  (p50 per run: %s)\n", name, Median(p50),
+              Median(p99), Median(p50) / baseline_p50, each.c_str());
 }
 
 }  // namespace
@@ -129,10 +131,16 @@ int main(int argc, char** argv) {
   using namespace drover::bench;
   int kills = 40, runs = 3;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--kills") && i + 1 < argc) kills = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--quick")) kills = 5, runs = 1;
-    else { std::fprintf(stderr, "usage: restart_bench [--kills N] [--runs R] [--quick]\n"); return 2; }
+    if (!std::strcmp(argv[i], "--kills") && i + 1 < argc)
+      kills = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc)
+      runs = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--quick"))
+      kills = 5, runs = 1;
+    else {
+      std::fprintf(stderr, "usage: restart_bench [--kills N] [--runs R] [--quick]\n");
+      return 2;
+    }
   }
   std::vector<std::vector<double>> restart[2], requeue[2], baseline;
   for (int run = 0; run < runs; ++run) {
@@ -147,7 +155,8 @@ int main(int argc, char** argv) {
   std::vector<double> base_p50;
   for (const auto& b : baseline) base_p50.push_back(Median(b));
   double base = Median(base_p50);
-  std::printf("restart_bench: %d run(s) x %d kill -9 of a worker holding a job; restart_delay = 0s\n", runs, kills);
+  std::printf("restart_bench: %d run(s) x %d kill -9 of a worker holding a job; restart_delay = 0s\n", runs,
+              kills);
   std::printf("medians over the runs; xN = p50 / the bare fork respawn's p50\n");
   Report("spare: kill -> replacement RUNNING", restart[1], base);
   Report("spare: kill -> its job re-queued", requeue[1], base);

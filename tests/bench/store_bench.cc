@@ -47,7 +47,8 @@ void Fill(const std::string& path, int jobs) {
     r.payload = R"({"n":1})";
   }
   for (int done = 0; done < jobs; done += 1000) {
-    Check(store->EnqueueBatch(std::span<const EnqueueRequest>(reqs.data(), std::min(1000, jobs - done))).status());
+    Check(store->EnqueueBatch(std::span<const EnqueueRequest>(reqs.data(), std::min(1000, jobs - done)))
+              .status());
   }
 }
 
@@ -180,7 +181,8 @@ double ClaimRun(bool raw, const std::string& path, int jobs, int procs, int batc
   SqliteDb db = RawOpen(path);
   Result<Statement> st = db.Prepare("SELECT count(*) FROM jobs WHERE state = 'succeeded' AND attempts = 1");
   if (!*st->Step() || st->Int64(0) != jobs) {
-    std::fprintf(stderr, "bench: expected %d succeeded jobs, got %lld\n", jobs, static_cast<long long>(st->Int64(0)));
+    std::fprintf(stderr, "bench: expected %d succeeded jobs, got %lld\n", jobs,
+                 static_cast<long long>(st->Int64(0)));
     std::exit(1);
   }
   return jobs / secs;
@@ -201,11 +203,19 @@ int main(int argc, char** argv) {
   int jobs = 20'000;
   std::string only;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--jobs") && i + 1 < argc) jobs = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--quick")) { runs = 1; jobs = 2000; }
-    else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-    else { std::fprintf(stderr, "usage: store_bench [--runs N] [--jobs N] [--quick] [--only SUBSTRING]\n"); return 2; }
+    if (!std::strcmp(argv[i], "--runs") && i + 1 < argc)
+      runs = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--jobs") && i + 1 < argc)
+      jobs = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--quick")) {
+      runs = 1;
+      jobs = 2000;
+    } else if (!std::strcmp(argv[i], "--only") && i + 1 < argc)
+      only = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: store_bench [--runs N] [--jobs N] [--quick] [--only SUBSTRING]\n");
+      return 2;
+    }
   }
   std::vector<Case> cases;
   cases.push_back({"enqueue, 1 row/txn", [&](bool raw, const std::string& p) {
@@ -225,7 +235,8 @@ int main(int argc, char** argv) {
                        }});
     }
   }
-  std::printf("store_bench: %d runs each, medians; raw = hand-written SQL, same pragmas and batching\n", runs);
+  std::printf("store_bench: %d runs each, medians; raw = hand-written SQL, same pragmas and batching\n",
+              runs);
   std::printf("%-36s %14s %14s %8s\n", "case", "store ops/s", "raw ops/s", "ratio");
   for (const Case& c : cases) {
     if (c.name.find(only) == std::string::npos) continue;

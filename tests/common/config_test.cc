@@ -80,7 +80,8 @@ TEST(ConfigTest, ParsesTheDesignExample) {
 }
 
 TEST(ConfigTest, DefaultsApplyAndRelativePathsFollowTheFile) {
-  Result<Config> c = ParseConfig("[supervisor]\ndatabase = \"var/d.db\"\n[pools.p]\n", "/srv/app/drover.toml");
+  Result<Config> c =
+      ParseConfig("[supervisor]\ndatabase = \"var/d.db\"\n[pools.p]\n", "/srv/app/drover.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->supervisor.database, "/srv/app/var/d.db");
   EXPECT_EQ(c->supervisor.shutdown_timeout, Duration(30'000));
@@ -89,15 +90,18 @@ TEST(ConfigTest, DefaultsApplyAndRelativePathsFollowTheFile) {
 }
 
 TEST(ConfigTest, StdinIsThePayloadUnlessAnEnvelopeIsAskedFor) {
-  Result<Config> c = ParseConfig("[pools.p]\n[jobs.a]\ncommand = [\"/bin/true\"]\n"
-                                 "[jobs.b]\ncommand = [\"/bin/true\"]\nstdin = \"envelope\"\n", "/srv/drover.toml");
+  Result<Config> c = ParseConfig(
+      "[pools.p]\n[jobs.a]\ncommand = [\"/bin/true\"]\n"
+      "[jobs.b]\ncommand = [\"/bin/true\"]\nstdin = \"envelope\"\n",
+      "/srv/drover.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_FALSE(c->jobs.at("a").stdin_envelope);
   EXPECT_TRUE(c->jobs.at("b").stdin_envelope);
 }
 
 TEST(ConfigTest, RelativeCommandsFollowTheFile) {
-  Result<Config> c = ParseConfig("[pools.p]\n[jobs.j]\ncommand = [\"bin/run\", \"x\"]\n", "/srv/app/drover.toml");
+  Result<Config> c =
+      ParseConfig("[pools.p]\n[jobs.j]\ncommand = [\"bin/run\", \"x\"]\n", "/srv/app/drover.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->jobs.at("j").command, (std::vector<std::string>{"/srv/app/bin/run", "x"}));
 }
@@ -120,16 +124,22 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, ConfigErrorTest,
     ::testing::Values(
         BadCase{"[pools.p]\nworkers = 0\n", "test.toml:2: [pools.p] workers: must be between 1"},
-        BadCase{"[pools.p]\nworkers = \"two\"\n", "test.toml:2: [pools.p] workers: expected an integer, got a string"},
+        BadCase{"[pools.p]\nworkers = \"two\"\n",
+                "test.toml:2: [pools.p] workers: expected an integer, got a string"},
         BadCase{"[pools.p]\nwokers = 2\n", "test.toml:2: [pools.p] wokers: unknown key"},
         BadCase{"[supervisor]\nrestart_delay = \"-1s\"\n[pools.p]\n",
                 "test.toml:2: [supervisor] restart_delay: invalid duration \"-1s\": must not be negative"},
-        BadCase{"[supervisor]\nstartsecs = \"10\"\n[pools.p]\n", "test.toml:2: [supervisor] startsecs: invalid duration"},
+        BadCase{"[supervisor]\nstartsecs = \"10\"\n[pools.p]\n",
+                "test.toml:2: [supervisor] startsecs: invalid duration"},
         BadCase{"[supervisor]\nlog_level = \"loud\"\n[pools.p]\n", "test.toml:2: [supervisor] log_level"},
-        BadCase{"[supervisor]\nsynchronous = \"fast\"\n[pools.p]\n", "test.toml:2: [supervisor] synchronous: must be \"normal\" or \"full\" (got \"fast\")"},
-        BadCase{"[supervisor]\nspare = \"yes\"\n[pools.p]\n", "test.toml:2: [supervisor] spare: expected a boolean"},
-        BadCase{"[pools.p]\n[jobs.j]\ncommand = [\"/bin/true\"]\nstdin = \"json\"\n", "test.toml:4: [jobs.j] stdin: must be \"payload\" or \"envelope\""},
-        BadCase{"[pools.p]\n[jobs.j]\nstdin = \"envelope\"\n", "[jobs.j] stdin: only applies to command jobs"},
+        BadCase{"[supervisor]\nsynchronous = \"fast\"\n[pools.p]\n",
+                "test.toml:2: [supervisor] synchronous: must be \"normal\" or \"full\" (got \"fast\")"},
+        BadCase{"[supervisor]\nspare = \"yes\"\n[pools.p]\n",
+                "test.toml:2: [supervisor] spare: expected a boolean"},
+        BadCase{"[pools.p]\n[jobs.j]\ncommand = [\"/bin/true\"]\nstdin = \"json\"\n",
+                "test.toml:4: [jobs.j] stdin: must be \"payload\" or \"envelope\""},
+        BadCase{"[pools.p]\n[jobs.j]\nstdin = \"envelope\"\n",
+                "[jobs.j] stdin: only applies to command jobs"},
         BadCase{"[pools.p]\nmax_memory = \"lots\"\n", "test.toml:2: [pools.p] max_memory: invalid size"},
         BadCase{"[pools.p]\nqueues = []\n", "test.toml:2: [pools.p] queues: must not be empty"},
         BadCase{"[pools.p]\n[jobs.j]\ncommand = []\n", "test.toml:3: [jobs.j] command: must not be empty"},
@@ -139,15 +149,25 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"[pools.p]\n[jobs.j]\ncommand = [\"/bin/true\"]\ngroup = \"nogroup\"\n",
                 "test.toml:4: [jobs.j] group: needs `user` as well"},
         BadCase{"[supervisor]\nhang_timeout = \"200000000d\"\n[pools.p]\n",
-                "test.toml:2: [supervisor] hang_timeout: invalid duration \"200000000d\": too large (at most 36500d)"},
-        BadCase{"[pools.p]\n[schedules.s]\njob = \"nope\"\nevery = \"1h\"\n", "[schedules.s] job: no [jobs.nope] is configured"},
-        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\n", "[schedules.s] cron: give exactly one of `cron` or `every`"},
-        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\ncron = \"0 3 * * *\"\ntimezone = \"Mars/Olympus\"\n", "[schedules.s] timezone: unknown time zone"},
-        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\nevery = \"1h\"\ntimezone = \"UTC\"\n", "[schedules.s] timezone: only applies with `cron`"},
-        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\ncron = \"0 25 * * *\"\n", "test.toml:5: [schedules.s] cron: hour field \"25\": 25 is out of range 0-23"},
-        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\ncron = \"0 0 30 2 *\"\n", "[schedules.s] cron: \"0 0 30 2 *\" never fires"},
-        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\nevery = \"1h\"\ncatch_up = \"some\"\n", "[schedules.s] catch_up"},
-        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\nevery = \"1h\"\nanchor = \"yesterday\"\n", "[schedules.s] anchor: invalid time"},
+                "test.toml:2: [supervisor] hang_timeout: invalid duration \"200000000d\": too large (at most "
+                "36500d)"},
+        BadCase{"[pools.p]\n[schedules.s]\njob = \"nope\"\nevery = \"1h\"\n",
+                "[schedules.s] job: no [jobs.nope] is configured"},
+        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\n",
+                "[schedules.s] cron: give exactly one of `cron` or `every`"},
+        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\ncron = \"0 3 * * *\"\ntimezone = "
+                "\"Mars/Olympus\"\n",
+                "[schedules.s] timezone: unknown time zone"},
+        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\nevery = \"1h\"\ntimezone = \"UTC\"\n",
+                "[schedules.s] timezone: only applies with `cron`"},
+        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\ncron = \"0 25 * * *\"\n",
+                "test.toml:5: [schedules.s] cron: hour field \"25\": 25 is out of range 0-23"},
+        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\ncron = \"0 0 30 2 *\"\n",
+                "[schedules.s] cron: \"0 0 30 2 *\" never fires"},
+        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\nevery = \"1h\"\ncatch_up = \"some\"\n",
+                "[schedules.s] catch_up"},
+        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\nevery = \"1h\"\nanchor = \"yesterday\"\n",
+                "[schedules.s] anchor: invalid time"},
         BadCase{"[supervisor]\n", "at least one pool is required"},
         BadCase{"[pools.p]\nworkers = 2\nworkers = 3\n", "test.toml:3:"},
         BadCase{"[pools.\"bad name!\"]\n", "[pools.bad name!]: invalid name"},

@@ -90,7 +90,8 @@ TEST(CronTest, NextAgreesWithAMinuteByMinuteScan) {
     for (std::int64_t t = start + 60; t < end; t += 60) {
       if (e.Matches(CivilFromUtcSeconds(t))) scanned.push_back(t);
     }
-    for (std::optional<std::int64_t> t = e.Next(start, utc); t && *t < end; t = e.Next(*t, utc)) walked.push_back(*t);
+    for (std::optional<std::int64_t> t = e.Next(start, utc); t && *t < end; t = e.Next(*t, utc))
+      walked.push_back(*t);
     EXPECT_EQ(walked, scanned) << expr;
     EXPECT_FALSE(scanned.empty()) << expr;
   }
@@ -136,7 +137,8 @@ TEST(CronTest, ErrorsNameTheFieldAndText) {
   for (const auto& [expr, message] : bad) {
     Result<CronExpr> e = CronExpr::Parse(expr);
     ASSERT_FALSE(e.ok()) << expr;
-    EXPECT_NE(e.status().message().find(message), std::string::npos) << expr << " -> " << e.status().message();
+    EXPECT_NE(e.status().message().find(message), std::string::npos)
+        << expr << " -> " << e.status().message();
   }
 }
 

@@ -9,8 +9,8 @@ TEST(ParseDurationTest, AcceptsUnitsAndSums) {
   struct Case {
     const char* text;
     std::int64_t ms;
-  } cases[] = {{"250ms", 250}, {"30s", 30'000}, {"5m", 300'000}, {"1h30m", 5'400'000},
-               {"3d", 259'200'000}, {"1w", 604'800'000}, {"0s", 0}, {"1m30s250ms", 90'250}};
+  } cases[] = {{"250ms", 250},      {"30s", 30'000},     {"5m", 300'000}, {"1h30m", 5'400'000},
+               {"3d", 259'200'000}, {"1w", 604'800'000}, {"0s", 0},       {"1m30s250ms", 90'250}};
   for (const Case& c : cases) {
     Result<Duration> d = ParseDuration(c.text);
     ASSERT_TRUE(d.ok()) << c.text << ": " << d.status().ToString();
@@ -22,9 +22,15 @@ TEST(ParseDurationTest, RejectsBadInputWithReason) {
   struct Case {
     const char* text;
     const char* reason;
-  } cases[] = {{"", "empty"},         {"-5s", "negative"},   {"30", "missing unit"},
-               {"5y", "unknown unit"}, {"s", "expected a number"}, {"99999999999999999999s", "expected a number"},
-               {"9999999999999d", "too large"}, {"200000000d", "at most 36500d"}, {"36501d", "too large"}};
+  } cases[] = {{"", "empty"},
+               {"-5s", "negative"},
+               {"30", "missing unit"},
+               {"5y", "unknown unit"},
+               {"s", "expected a number"},
+               {"99999999999999999999s", "expected a number"},
+               {"9999999999999d", "too large"},
+               {"200000000d", "at most 36500d"},
+               {"36501d", "too large"}};
   for (const Case& c : cases) {
     Result<Duration> d = ParseDuration(c.text);
     ASSERT_FALSE(d.ok()) << c.text;

@@ -29,7 +29,9 @@ TEST(EscapingStreambufTest, EscapesWhatPassesThrough) {
   std::ostringstream target;
   EscapingStreambuf buf(target.rdbuf());
   std::ostream out(&buf);
-  out << "type: " << "\x1b]0;owned\x07" << '\n' << 'x' << '\x1b' << "\n";
+  out << "type: "
+      << "\x1b]0;owned\x07" << '\n'
+      << 'x' << '\x1b' << "\n";
   out.flush();
   EXPECT_EQ(target.str(), "type: \\x1b]0;owned\\x07\nx\\x1b\n");
 }

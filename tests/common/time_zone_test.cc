@@ -66,10 +66,12 @@ TEST(TimeZoneTest, WallClockTimesInGapsAndRepeats) {
   TimeZone berlin = *TimeZone::Load("Europe/Berlin");
   bool gap = false;
   // An ordinary time has one instant.
-  EXPECT_EQ(berlin.Instants({2026, 6, 1, 12, 0}, &gap), std::vector<std::int64_t>{At("2026-06-01T10:00:00Z")});
+  EXPECT_EQ(berlin.Instants({2026, 6, 1, 12, 0}, &gap),
+            std::vector<std::int64_t>{At("2026-06-01T10:00:00Z")});
   EXPECT_FALSE(gap);
   // 02:30 does not exist on 2026-03-29: it is read with the offset before the jump (03:30 CEST).
-  EXPECT_EQ(berlin.Instants({2026, 3, 29, 2, 30}, &gap), std::vector<std::int64_t>{At("2026-03-29T01:30:00Z")});
+  EXPECT_EQ(berlin.Instants({2026, 3, 29, 2, 30}, &gap),
+            std::vector<std::int64_t>{At("2026-03-29T01:30:00Z")});
   EXPECT_TRUE(gap);
   // 02:30 happens twice on 2026-10-25: first in CEST, then in CET.
   EXPECT_EQ(berlin.Instants({2026, 10, 25, 2, 30}, &gap),

@@ -1,9 +1,8 @@
 #include "common/unique_fd.h"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace drover {
 namespace {

@@ -2,11 +2,10 @@
 // missing directory, a newer schema, a file they may not write, one locked by another process,
 // and a full disk. Each gives a clear error naming the file, a non-zero exit, and leaves the
 // data as it was; once the cause is gone, work goes on.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "common/sqlite.h"
 #include "common/unique_fd.h"
@@ -44,7 +43,8 @@ TEST(BadDatabaseTest, NotADatabaseIsNamedAndLeftUntouched) {
 
 TEST(BadDatabaseTest, MissingDirectoryIsNamed) {
   Daemon d(kJobs);
-  d.RewriteConfig("[supervisor]\ndatabase = \"no/such/dir/drover.db\"\nsocket = \"drover.sock\"\n" + std::string(kJobs));
+  d.RewriteConfig("[supervisor]\ndatabase = \"no/such/dir/drover.db\"\nsocket = \"drover.sock\"\n" +
+                  std::string(kJobs));
   ShellResult r = Droverd(d);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find(d.dir() + "/no/such/dir/drover.db"), std::string::npos) << r.out;
@@ -113,28 +113,41 @@ TEST(BadDatabaseTest, ALongLockIsReportedThenWorkResumes) {
   waitpid(holder, &st, 0);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   EXPECT_EQ(Ctl(d, "enqueue big").code, 0);
-  EXPECT_EQ(Ctl(d, "jobs --json").out.find("\"id\": 3"), std::string::npos);  // the refused one was not half-added
+  EXPECT_EQ(Ctl(d, "jobs --json").out.find("\"id\": 3"),
+            std::string::npos);  // the refused one was not half-added
 }
 
 // A full disk: the database on a 512 KiB tmpfs in a private mount namespace.
 TEST(BadDatabaseTest, AFullDiskRefusesNewJobsKeepsTheOldOnesAndRecovers) {
-  if (geteuid() != 0 || RunShell("unshare -m true 2>&1").code != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
+  if (geteuid() != 0 || RunShell("unshare -m true 2>&1").code != 0)
+    GTEST_SKIP() << "needs root to mount a tmpfs";
   Daemon d(kJobs);
   const std::string small = d.dir() + "/small";
   mkdir(small.c_str(), 0755);
-  d.RewriteConfig("[supervisor]\ndatabase = \"small/drover.db\"\nsocket = \"drover.sock\"\n" + std::string(kJobs));
+  d.RewriteConfig("[supervisor]\ndatabase = \"small/drover.db\"\nsocket = \"drover.sock\"\n" +
+                  std::string(kJobs));
   std::ofstream(d.dir() + "/payload.json") << "{\"pad\":\"" << std::string(30'000, 'x') << "\"}";
   const std::string ctl = std::string(DROVERCTL_PATH) + " -c " + d.config();
-  const std::string script =
-      "set -u; mount -t tmpfs -o size=512k tmpfs " + small + " || exit 90\n"
-      "n=0; while " + ctl + " enqueue big @" + d.dir() + "/payload.json >/dev/null 2>" + d.dir() + "/err; do\n"
-      "  n=$((n+1)); [ $n -lt 1000 ] || exit 91; done\n"
-      "echo accepted=$n; cat " + d.dir() + "/err\n"
-      "echo integrity=$(sqlite3 " + small + "/drover.db 'PRAGMA integrity_check')\n"
-      "echo count=$(sqlite3 " + small + "/drover.db 'SELECT count(*) FROM jobs')\n"
-      "mount -o remount,size=4m " + small + "\n"
-      + ctl + " enqueue big @" + d.dir() + "/payload.json >/dev/null && echo recovered=yes\n"
-      "echo count_after=$(sqlite3 " + small + "/drover.db 'SELECT count(*) FROM jobs')\n";
+  const std::string script = "set -u; mount -t tmpfs -o size=512k tmpfs " + small +
+                             " || exit 90\n"
+                             "n=0; while " +
+                             ctl + " enqueue big @" + d.dir() + "/payload.json >/dev/null 2>" + d.dir() +
+                             "/err; do\n"
+                             "  n=$((n+1)); [ $n -lt 1000 ] || exit 91; done\n"
+                             "echo accepted=$n; cat " +
+                             d.dir() +
+                             "/err\n"
+                             "echo integrity=$(sqlite3 " +
+                             small +
+                             "/drover.db 'PRAGMA integrity_check')\n"
+                             "echo count=$(sqlite3 " +
+                             small +
+                             "/drover.db 'SELECT count(*) FROM jobs')\n"
+                             "mount -o remount,size=4m " +
+                             small + "\n" + ctl + " enqueue big @" + d.dir() +
+                             "/payload.json >/dev/null && echo recovered=yes\n"
+                             "echo count_after=$(sqlite3 " +
+                             small + "/drover.db 'SELECT count(*) FROM jobs')\n";
   std::ofstream(d.dir() + "/full.sh") << script;
   ShellResult r = RunShell("unshare -m sh " + d.dir() + "/full.sh 2>&1");
   ASSERT_EQ(r.code, 0) << r.out;

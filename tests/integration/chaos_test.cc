@@ -5,19 +5,18 @@
 // attempt that really finished, and no process may be left behind.
 //
 // DROVER_CHAOS_SEED=N replays a run; DROVER_CHAOS_SECONDS=N makes it longer (soak mode).
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <fstream>
 #include <map>
-#include <thread>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
@@ -40,18 +39,22 @@ std::vector<pid_t> WorkerPids(pid_t supervisor) {
 }
 
 struct Counts {
-  int worker_kills = 0, scheduler_kills = 0, supervisor_kills = 0, reloads = 0, pauses = 0, retries = 0, cancels = 0;
+  int worker_kills = 0, scheduler_kills = 0, supervisor_kills = 0, reloads = 0, pauses = 0, retries = 0,
+      cancels = 0;
 };
 
 std::string Config(const std::string& dir) {
-  std::string job = std::string("command = [\"") + CHAOS_JOB_PATH + "\", \"" + dir + "/runs.log\", \"" + dir + "/locks\"]\n" +
-                    "max_attempts = 20\nretry_delay = \"50ms\"\nretry_delay_max = \"200ms\"\nkill_after = \"200ms\"\n";
+  std::string job =
+      std::string("command = [\"") + CHAOS_JOB_PATH + "\", \"" + dir + "/runs.log\", \"" + dir +
+      "/locks\"]\n" +
+      "max_attempts = 20\nretry_delay = \"50ms\"\nretry_delay_max = \"200ms\"\nkill_after = \"200ms\"\n";
   return "[scheduler]\ntick = \"200ms\"\n"
          "[pools.a]\nworkers = 2\nqueues = [\"a\"]\nconcurrency = 3\n"
          "[pools.b]\nworkers = 2\nqueues = [\"b\"]\nconcurrency = 2\n"
-         "[jobs.rec]\nqueue = \"a\"\n" + job +
-         "[jobs.recb]\nqueue = \"b\"\n" + job +
-         "[jobs.sleep]\nqueue = \"b\"\nmax_attempts = 20\nretry_delay = \"50ms\"\nretry_delay_max = \"200ms\"\n";
+         "[jobs.rec]\nqueue = \"a\"\n" +
+         job + "[jobs.recb]\nqueue = \"b\"\n" + job +
+         "[jobs.sleep]\nqueue = \"b\"\nmax_attempts = 20\nretry_delay = \"50ms\"\nretry_delay_max = "
+         "\"200ms\"\n";
 }
 
 // One enqueuing process: `n` jobs in batches of 1-20, ids appended to `out`.
@@ -86,7 +89,8 @@ bool Drained(JobStore* store) {
   Result<std::vector<QueueStats>> stats = store->Stats();
   if (!stats.ok()) return false;
   for (const QueueStats& q : *stats) {
-    if (q.counts[static_cast<int>(JobState::kQueued)] + q.counts[static_cast<int>(JobState::kRunning)] > 0) return false;
+    if (q.counts[static_cast<int>(JobState::kQueued)] + q.counts[static_cast<int>(JobState::kRunning)] > 0)
+      return false;
   }
   return true;
 }
@@ -101,13 +105,16 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
   const int default_seconds = 12, default_jobs = 700;
 #endif
   const int seconds = seconds_env ? std::stoi(seconds_env) : default_seconds;
-  const int per_enqueuer = seconds_env ? 30 * seconds : default_jobs;  // ~90 jobs/s: what the pools drain under chaos
+  const int per_enqueuer =
+      seconds_env ? 30 * seconds : default_jobs;  // ~90 jobs/s: what the pools drain under chaos
   std::printf("chaos seed %u, %d s (replay with DROVER_CHAOS_SEED=%u)\n", seed, seconds, seed);
   std::fflush(stdout);
   std::mt19937 rng(seed);
 
-  Daemon d("", "restart_delay = \"50ms\"\nrestart_delay_max = \"200ms\"\nstartsecs = \"100ms\"\n"
-               "shutdown_timeout = \"1s\"\nlease = \"2s\"\nlog_level = \"info\"\n", EMBEDDED_PATH);
+  Daemon d("",
+           "restart_delay = \"50ms\"\nrestart_delay_max = \"200ms\"\nstartsecs = \"100ms\"\n"
+           "shutdown_timeout = \"1s\"\nlease = \"2s\"\nlog_level = \"info\"\n",
+           EMBEDDED_PATH);
   mkdir((d.dir() + "/locks").c_str(), 0755);
   {
     std::ifstream in(d.config());
@@ -243,7 +250,8 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
     job_pids.insert(pid);
     if (kind == "overlap") {
       ++overlaps;
-      ADD_FAILURE() << "job " << id << " attempt " << attempt << " (pid " << pid << ") started while another copy ran";
+      ADD_FAILURE() << "job " << id << " attempt " << attempt << " (pid " << pid
+                    << ") started while another copy ran";
     }
     if (kind == "start") ++starts;
     if (kind == "end") finished.emplace(id, attempt);
@@ -256,7 +264,8 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
       EXPECT_TRUE(r.contains("slept_ms")) << "job " << id << ": " << *j.result;
     } else {
       ASSERT_TRUE(r.contains("attempt")) << "job " << id << ": " << *j.result;
-      EXPECT_TRUE(finished.count({id, r["attempt"].get<int>()})) << "job " << id << " succeeded without a finished run";
+      EXPECT_TRUE(finished.count({id, r["attempt"].get<int>()}))
+          << "job " << id << " succeeded without a finished run";
     }
   }
 
@@ -265,16 +274,18 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
     std::ifstream cmd("/proc/" + std::to_string(p) + "/cmdline");
     std::string line;
     std::getline(cmd, line);
-    EXPECT_FALSE(Alive(p) && line.find("chaos_job") != std::string::npos) << "job process " << p << " survived";
+    EXPECT_FALSE(Alive(p) && line.find("chaos_job") != std::string::npos)
+        << "job process " << p << " survived";
   }
   for (pid_t p : seen_children) EXPECT_FALSE(Alive(p)) << "droverd child " << p << " survived";
 
-  std::printf("chaos: %zu jobs (%d succeeded, %d failed, %d cancelled) in %.1f s; %d command runs started; "
-              "kill -9: %d workers, %d schedulers, %d supervisors; %d reloads, %d pause/resume, %d retry, %d cancel; "
-              "overlapping runs: %d\n",
-              accepted.size(), by_state[JobState::kSucceeded], by_state[JobState::kFailed],
-              by_state[JobState::kCancelled], elapsed_s, starts, c.worker_kills, c.scheduler_kills,
-              c.supervisor_kills, c.reloads, c.pauses, c.retries, c.cancels, overlaps);
+  std::printf(
+      "chaos: %zu jobs (%d succeeded, %d failed, %d cancelled) in %.1f s; %d command runs started; "
+      "kill -9: %d workers, %d schedulers, %d supervisors; %d reloads, %d pause/resume, %d retry, %d cancel; "
+      "overlapping runs: %d\n",
+      accepted.size(), by_state[JobState::kSucceeded], by_state[JobState::kFailed],
+      by_state[JobState::kCancelled], elapsed_s, starts, c.worker_kills, c.scheduler_kills,
+      c.supervisor_kills, c.reloads, c.pauses, c.retries, c.cancels, overlaps);
 }
 
 }  // namespace

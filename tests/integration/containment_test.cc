@@ -1,13 +1,12 @@
 // Jobs are contained: no controlling terminal, nothing left running after their end, and only
 // root, the daemon's user and socket_group members reach the control socket.
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "jobs/job_cgroup.h"
 #include "tests/integration/ctl.h"
@@ -95,7 +94,8 @@ TEST(ContainmentTest, WhatAJobLeftAfterDroverdWasKilledDiesBeforeItRunsAgain) {
 workers = 1
 [jobs.escape]
 command = ["/bin/sh", "-c", "setsid sleep 3001 & echo $! >> \"$PIDFILE\"; sleep 60"]
-)", "shutdown_timeout = \"500ms\"\n");
+)",
+           "shutdown_timeout = \"500ms\"\n");
   if (JobCgroupRoot(d.db()).empty()) GTEST_SKIP() << "no cgroup v2 subtree to create job cgroups in";
   std::string pidfile = d.dir() + "/escaped.pid";
   std::ofstream(d.config(), std::ios::app) << "env = { PIDFILE = \"" << pidfile << "\" }\n";
@@ -109,7 +109,8 @@ command = ["/bin/sh", "-c", "setsid sleep 3001 & echo $! >> \"$PIDFILE\"; sleep 
   ASSERT_TRUE(Alive(escaped)) << "in a session of its own, PDEATHSIG does not reach it";
   ASSERT_TRUE(d.Start()) << d.Log();
   EXPECT_FALSE(Alive(escaped)) << "pid " << escaped << " outlived droverd and its restart";
-  EXPECT_NE(d.Log().find("killed what 1 job(s) of an earlier droverd left running"), std::string::npos) << d.Log();
+  EXPECT_NE(d.Log().find("killed what 1 job(s) of an earlier droverd left running"), std::string::npos)
+      << d.Log();
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
@@ -117,7 +118,8 @@ command = ["/bin/sh", "-c", "setsid sleep 3001 & echo $! >> \"$PIDFILE\"; sleep 
 // `user =` job does not outlive its worker when droverd is killed.
 TEST(ContainmentTest, AJobWithAnotherUserDiesWithItsWorker) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root for user =";
-  Daemon d("[pools.default]\nworkers = 1\n[jobs.long]\ncommand = [\"/bin/sleep\", \"30\"]\nuser = \"nobody\"\n");
+  Daemon d(
+      "[pools.default]\nworkers = 1\n[jobs.long]\ncommand = [\"/bin/sleep\", \"30\"]\nuser = \"nobody\"\n");
   ASSERT_TRUE(d.Start()) << d.Log();
   auto store = d.Store();
   std::int64_t id = Enqueue(store.get(), "long");
@@ -129,9 +131,11 @@ TEST(ContainmentTest, AJobWithAnotherUserDiesWithItsWorker) {
 }
 
 TEST(ContainmentTest, NoNewPrivsIsOnForJobsWithAUserAndOnRequest) {
-  Daemon d("[pools.default]\nworkers = 1\n"
-           "[jobs.plain]\ncommand = [\"/bin/grep\", \"NoNewPrivs\", \"/proc/self/status\"]\n"
-           "[jobs.strict]\ncommand = [\"/bin/grep\", \"NoNewPrivs\", \"/proc/self/status\"]\nno_new_privs = true\n");
+  Daemon d(
+      "[pools.default]\nworkers = 1\n"
+      "[jobs.plain]\ncommand = [\"/bin/grep\", \"NoNewPrivs\", \"/proc/self/status\"]\n"
+      "[jobs.strict]\ncommand = [\"/bin/grep\", \"NoNewPrivs\", \"/proc/self/status\"]\nno_new_privs = "
+      "true\n");
   ASSERT_TRUE(d.Start()) << d.Log();
   auto store = d.Store();
   std::int64_t plain = Enqueue(store.get(), "plain"), strict = Enqueue(store.get(), "strict");
@@ -143,9 +147,11 @@ TEST(ContainmentTest, NoNewPrivsIsOnForJobsWithAUserAndOnRequest) {
 
 // max_processes is applied where the pids controller is delegated, and said not to be elsewhere.
 TEST(ContainmentTest, CgroupLimitsApplyOrAreSaidNotTo) {
-  Daemon d("[pools.default]\nworkers = 1\n[jobs.count]\n"
-           "command = [\"/bin/sh\", \"-c\", \"cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup | tail -1)/pids.max "
-           "2>/dev/null || echo none\"]\nmax_processes = 5\n");
+  Daemon d(
+      "[pools.default]\nworkers = 1\n[jobs.count]\n"
+      "command = [\"/bin/sh\", \"-c\", \"cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup | tail "
+      "-1)/pids.max "
+      "2>/dev/null || echo none\"]\nmax_processes = 5\n");
   ASSERT_TRUE(d.Start()) << d.Log();
   auto store = d.Store();
   std::int64_t a = Enqueue(store.get(), "count"), b = Enqueue(store.get(), "count");
@@ -158,8 +164,10 @@ TEST(ContainmentTest, CgroupLimitsApplyOrAreSaidNotTo) {
     size_t first = log.find("max_processes");
     ASSERT_NE(first, std::string::npos) << log;
     EXPECT_NE(log.find("not applied", first), std::string::npos) << log;
-    EXPECT_EQ(log.find("max_processes not applied", log.find("max_processes not applied") + 1), std::string::npos)
-        << "said once per job type\n" << log;
+    EXPECT_EQ(log.find("max_processes not applied", log.find("max_processes not applied") + 1),
+              std::string::npos)
+        << "said once per job type\n"
+        << log;
   }
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
@@ -211,8 +219,10 @@ TEST(ContainmentTest, CheckConfigWarnsAboutPathsInWorldWritableDirectories) {
   d.RewriteConfig(text);
   ShellResult r = RunShell(std::string(DROVERD_PATH) + " --check-config -c " + d.config() + " 2>&1");
   EXPECT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("warning: [supervisor] socket /tmp/drover-check.sock is in /tmp, which every user may write to"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find(
+          "warning: [supervisor] socket /tmp/drover-check.sock is in /tmp, which every user may write to"),
+      std::string::npos)
       << r.out;
   EXPECT_EQ(r.out.find("log_file"), std::string::npos) << r.out;  // in the test's own directory
 }
@@ -248,7 +258,8 @@ TEST(ContainmentTest, TheSocketIsBorn0660WhateverTheUmask) {
 TEST(ContainmentTest, EnqueueGroupMembersMayOnlyEnqueue) {
   group* users = UsersGroup();
   if (users == nullptr) GTEST_SKIP() << "needs root (to act as another user) and a group \"users\"";
-  Daemon d("[pools.default]\nworkers = 1\n[jobs.echo]\ncommand = [\"/bin/cat\"]\n", "enqueue_group = \"users\"\n");
+  Daemon d("[pools.default]\nworkers = 1\n[jobs.echo]\ncommand = [\"/bin/cat\"]\n",
+           "enqueue_group = \"users\"\n");
   ASSERT_TRUE(d.Start()) << d.Log();
   chmod(d.dir().c_str(), 0755);
   chmod(d.config().c_str(), 0644);
@@ -299,7 +310,8 @@ TEST(ContainmentTest, AConnectionFloodLocksNobodyOut) {
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_LT(MonotonicUs() - t0, 2'000'000);
   size_t fds = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(d.pid()) + "/fd")) {
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(d.pid()) + "/fd")) {
     ++fds;
   }
   EXPECT_LT(fds, 60u);
@@ -321,10 +333,12 @@ TEST(ContainmentTest, AKilledWorkerIsReplacedEvenWhenDroverdIsOutOfDescriptors) 
   std::vector<UniqueFd> flood = Flood(d.socket(), 80);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // droverd accepts until EMFILE
   pid_t worker = d.PidOf("worker:default:0");  // this request may wait in the backlog: no matter
-  if (worker <= 0) worker = static_cast<pid_t>(std::stoll(store->Get(id)->worker->substr(store->Get(id)->worker->find('@') + 1)));
+  if (worker <= 0)
+    worker =
+        static_cast<pid_t>(std::stoll(store->Get(id)->worker->substr(store->Get(id)->worker->find('@') + 1)));
   ASSERT_EQ(kill(worker, SIGKILL), 0);
-  EXPECT_TRUE(WaitFor([&] { return store->Get(id)->attempts == 2 && store->Get(id)->state == JobState::kRunning; },
-                      5000))
+  EXPECT_TRUE(WaitFor(
+      [&] { return store->Get(id)->attempts == 2 && store->Get(id)->state == JobState::kRunning; }, 5000))
       << d.Log();
   EXPECT_EQ(d.Log().find("Too many open files"), std::string::npos) << d.Log();
   flood.clear();
@@ -334,10 +348,12 @@ TEST(ContainmentTest, AKilledWorkerIsReplacedEvenWhenDroverdIsOutOfDescriptors) 
 // Jobs run as the daemon's user under the packaged unit, so the socket's mode lets them in: the
 // daemon itself refuses requests that come from a job's session.
 TEST(ContainmentTest, AJobCannotControlTheDaemon) {
-  Daemon d("[pools.default]\nworkers = 1\n[jobs.rogue]\ncommand = [\"/bin/sh\", \"-c\", \"$CTL -c $CONFIG shutdown\"]\n"
-           "max_attempts = 1\n");
-  std::ofstream(d.config(), std::ios::app) << "env = { CTL = \"" << DROVERCTL_PATH << "\", CONFIG = \"" << d.config()
-                                           << "\" }\n";
+  Daemon d(
+      "[pools.default]\nworkers = 1\n[jobs.rogue]\ncommand = [\"/bin/sh\", \"-c\", \"$CTL -c $CONFIG "
+      "shutdown\"]\n"
+      "max_attempts = 1\n");
+  std::ofstream(d.config(), std::ios::app)
+      << "env = { CTL = \"" << DROVERCTL_PATH << "\", CONFIG = \"" << d.config() << "\" }\n";
   ASSERT_TRUE(d.Start()) << d.Log();
   auto store = d.Store();
   std::int64_t id = Enqueue(store.get(), "rogue", "{}", 1);
@@ -353,18 +369,21 @@ TEST(ContainmentTest, AJobCannotControlTheDaemon) {
 // Job types, errors and output come from enqueuers and jobs: control characters in them must not
 // forge log lines or reach the operator's terminal raw.
 TEST(ContainmentTest, ControlCharactersAreEscapedInTheLogAndInDroverctl) {
-  Daemon d("[pools.default]\nworkers = 1\n[jobs.noisy]\n"
-           "command = [\"/bin/sh\", \"-c\", \"i=0; while [ $i -lt 500 ]; do echo bad >&3; i=$((i+1)); done; "
-           "printf '\\\\033[31mred' >&2; exit 1\"]\nmax_attempts = 1\n");
+  Daemon d(
+      "[pools.default]\nworkers = 1\n[jobs.noisy]\n"
+      "command = [\"/bin/sh\", \"-c\", \"i=0; while [ $i -lt 500 ]; do echo bad >&3; i=$((i+1)); done; "
+      "printf '\\\\033[31mred' >&2; exit 1\"]\nmax_attempts = 1\n");
   ASSERT_TRUE(d.Start()) << d.Log();
   auto store = d.Store();
-  std::int64_t forged = Enqueue(store.get(), "x\n2026-01-01T00:00:00.000+00:00 info  [supervisor 1] forged", "{}", 1);
+  std::int64_t forged =
+      Enqueue(store.get(), "x\n2026-01-01T00:00:00.000+00:00 info  [supervisor 1] forged", "{}", 1);
   std::int64_t noisy = Enqueue(store.get(), "noisy", "{}", 1);
   ASSERT_TRUE(Finished(store.get(), forged)) << d.Log();
   ASSERT_TRUE(Finished(store.get(), noisy)) << d.Log();
   EXPECT_NE(store->Get(noisy)->last_error.value_or("").find("\x1b[31mred"), std::string::npos);
   std::string log = d.Log();
-  EXPECT_EQ(log.find("\n2026-01-01T00:00:00.000+00:00 info  [supervisor 1] forged"), std::string::npos) << log;
+  EXPECT_EQ(log.find("\n2026-01-01T00:00:00.000+00:00 info  [supervisor 1] forged"), std::string::npos)
+      << log;
   EXPECT_NE(log.find("x\\n2026-01-01"), std::string::npos) << log;
   size_t warnings = 0;
   for (size_t at = 0; (at = log.find("ignoring status line", at)) != std::string::npos; ++at) ++warnings;

@@ -11,11 +11,10 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/time_util.h"
 #include "jobs/job_cgroup.h"
@@ -87,8 +86,11 @@ class Daemon {
     config_ = dir_.path() + "/drover.toml";
     std::ofstream(config_) << "[supervisor]\ndatabase = \"drover.db\"\nsocket = \"drover.sock\"\n"
                            << "log_file = \"drover.log\"\n"
-                           << (supervisor_extra.find("log_level") == std::string::npos ? "log_level = \"debug\"\n" : "")
-                           << supervisor_extra << "\n" << body;
+                           << (supervisor_extra.find("log_level") == std::string::npos
+                                   ? "log_level = \"debug\"\n"
+                                   : "")
+                           << supervisor_extra << "\n"
+                           << body;
   }
   ~Daemon() {
     Kill();

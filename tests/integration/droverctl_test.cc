@@ -31,8 +31,8 @@ TEST(DroverctlTest, JobVerbsWorkWhileTheDaemonIsDown) {
   r = Ctl(d, "show " + std::to_string(id) + " --json");
   ASSERT_EQ(r.code, 0) << r.out;
   nlohmann::json j = nlohmann::json::parse(r.out);
-  for (const char* k : {"id", "type", "queue", "state", "priority", "attempts", "max_attempts", "run_at", "result",
-                        "last_error", "errors", "progress", "checkpoint"}) {
+  for (const char* k : {"id", "type", "queue", "state", "priority", "attempts", "max_attempts", "run_at",
+                        "result", "last_error", "errors", "progress", "checkpoint"}) {
     EXPECT_TRUE(j.contains(k)) << k;
   }
   EXPECT_EQ(j["payload"]["a"], 1);
@@ -133,14 +133,46 @@ TEST(DroverctlTest, ProcessVerbs) {
 
 TEST(DroverctlTest, UsageErrorsExitTwo) {
   Daemon d(kConfig);
-  for (const char* args : {"show", "show abc", "enqueue", "jobs --state bogus", "jobs --limit",
-                           "enqueue echo --delay soon", "enqueue echo --unique-key schedule:x:1", "wait", "start", "signal HUP", "prune --state queued",
-                           "enqueue echo {} {}", "enqueue echo --priority high", "enqueue echo --delay 1s --at 2026-01-01T00:00:00Z",
-                           "enqueue echo --bogus 1", "jobs extra", "show 1 2", "cancel", "cancel x", "retry", "delete",
-                           "delete -1", "prune --older-than soon", "stats extra", "queues extra", "pause", "pause a b",
-                           "resume", "wait 1 --timeout never", "why", "why 1 2", "schedules extra", "trigger",
-                           "trigger a b", "pause --schedule", "stop", "restart", "signal",
-                           "tail", "version extra"}) {
+  for (const char* args : {"show",
+                           "show abc",
+                           "enqueue",
+                           "jobs --state bogus",
+                           "jobs --limit",
+                           "enqueue echo --delay soon",
+                           "enqueue echo --unique-key schedule:x:1",
+                           "wait",
+                           "start",
+                           "signal HUP",
+                           "prune --state queued",
+                           "enqueue echo {} {}",
+                           "enqueue echo --priority high",
+                           "enqueue echo --delay 1s --at 2026-01-01T00:00:00Z",
+                           "enqueue echo --bogus 1",
+                           "jobs extra",
+                           "show 1 2",
+                           "cancel",
+                           "cancel x",
+                           "retry",
+                           "delete",
+                           "delete -1",
+                           "prune --older-than soon",
+                           "stats extra",
+                           "queues extra",
+                           "pause",
+                           "pause a b",
+                           "resume",
+                           "wait 1 --timeout never",
+                           "why",
+                           "why 1 2",
+                           "schedules extra",
+                           "trigger",
+                           "trigger a b",
+                           "pause --schedule",
+                           "stop",
+                           "restart",
+                           "signal",
+                           "tail",
+                           "version extra"}) {
     ShellResult r = Ctl(d, args);
     EXPECT_EQ(r.code, 2) << args << ": " << r.out;
     EXPECT_NE(r.out.find("usage"), std::string::npos) << args << ": " << r.out.substr(0, 300);
@@ -154,7 +186,8 @@ TEST(DroverctlTest, UsageErrorsExitTwo) {
     std::ofstream(d.dir() + "/huge.json") << "{\"pad\":\"" << std::string(kMaxPayloadBytes, 'x') << "\"}";
     ShellResult huge = Ctl(d, "enqueue echo @" + d.dir() + "/huge.json");
     EXPECT_EQ(huge.code, 1) << huge.out.substr(0, 300);
-    EXPECT_NE(huge.out.find("the limit is " + std::to_string(kMaxPayloadBytes)), std::string::npos) << huge.out.substr(0, 300);
+    EXPECT_NE(huge.out.find("the limit is " + std::to_string(kMaxPayloadBytes)), std::string::npos)
+        << huge.out.substr(0, 300);
   }
   ShellResult r = Ctl(d, "enqueue nosuch");
   EXPECT_EQ(r.code, 1);
@@ -169,13 +202,16 @@ TEST(DroverctlTest, UsageErrorsExitTwo) {
 // command, and the history is kept in ~/.drover_history for the next session.
 TEST(DroverctlTest, InteractivePromptOnATerminalRecallsHistory) {
   Daemon d(kConfig);
-  const std::string cmd = "(printf 'help version\\n'; sleep 0.5; printf '\\033[A\\n'; sleep 0.5; printf 'exit\\n') | "
-                          "HOME=" + d.dir() + " script -qfec '" + DROVERCTL_PATH + " -c " + d.config() + "' /dev/null";
+  const std::string cmd =
+      "(printf 'help version\\n'; sleep 0.5; printf '\\033[A\\n'; sleep 0.5; printf 'exit\\n') | "
+      "HOME=" +
+      d.dir() + " script -qfec '" + DROVERCTL_PATH + " -c " + d.config() + "' /dev/null";
   ShellResult r = RunShell(cmd);
   EXPECT_EQ(r.code, 0) << r.out;
   size_t first = r.out.find("usage: droverctl version");
   ASSERT_NE(first, std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("usage: droverctl version", first + 1), std::string::npos) << "the up arrow did not recall: " << r.out;
+  EXPECT_NE(r.out.find("usage: droverctl version", first + 1), std::string::npos)
+      << "the up arrow did not recall: " << r.out;
   std::ifstream history(d.dir() + "/.drover_history");
   std::string saved((std::istreambuf_iterator<char>(history)), {});
   EXPECT_NE(saved.find("help\\040version"), std::string::npos) << saved;

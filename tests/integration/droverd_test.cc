@@ -1,9 +1,8 @@
 // Black-box tests of the supervisor: the real droverd binary, real children, kill -9.
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-
-#include <gtest/gtest.h>
 
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
@@ -58,10 +57,13 @@ TEST(DroverdTest, KilledWorkerIsRestartedAndItsJobRequeuedAtOnce) {
   ASSERT_GT(old_pid, 0);
   ASSERT_EQ(kill(old_pid, SIGKILL), 0);
   // Re-queued (and picked up by the other worker) long before any lease could expire.
-  ASSERT_TRUE(WaitFor([&] {
-    Job now = *store->Get(id);
-    return now.attempts == 2 || now.state == JobState::kQueued;
-  }, 1000)) << d.Log();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Job now = *store->Get(id);
+        return now.attempts == 2 || now.state == JobState::kQueued;
+      },
+      1000))
+      << d.Log();
   EXPECT_TRUE(WaitFor([&] { return !Alive(job_pid); }, 1000)) << "job process survived its worker";
   ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kSucceeded; }, 10'000)) << d.Log();
   EXPECT_EQ(store->Get(id)->attempts, 2);
@@ -82,10 +84,13 @@ std::string TitleOf(pid_t pid) {
 // Waits for the spare to report idle; its pid, or 0.
 pid_t IdleSpare(Daemon& d) {
   pid_t spare = 0;
-  WaitFor([&] {
-    spare = d.SparePid();
-    return spare > 0 && d.Log().find("spare: idle (pid " + std::to_string(spare) + ")") != std::string::npos;
-  }, 5000);
+  WaitFor(
+      [&] {
+        spare = d.SparePid();
+        return spare > 0 &&
+               d.Log().find("spare: idle (pid " + std::to_string(spare) + ")") != std::string::npos;
+      },
+      5000);
   return spare;
 }
 
@@ -107,7 +112,8 @@ TEST(DroverdTest, TheSpareReplacesAKilledWorkerAndReQueuesItsJobFirst) {
   auto store = d.Store();
   auto [id, worker] = KillWorkerHoldingAJob(d, store.get());
   ASSERT_TRUE(WaitFor([&] { return d.PidOf(worker) == spare && d.AllRunning(); }, 2000)) << d.Log();
-  EXPECT_EQ(TitleOf(spare), "drover: worker " + worker.substr(7, worker.rfind(':') - 7) + "#" + worker.substr(worker.rfind(':') + 1));
+  EXPECT_EQ(TitleOf(spare), "drover: worker " + worker.substr(7, worker.rfind(':') - 7) + "#" +
+                                worker.substr(worker.rfind(':') + 1));
   ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kSucceeded; }, 10'000)) << d.Log();
   EXPECT_EQ(store->Get(id)->attempts, 2);
   EXPECT_NE(d.Log().find("re-queued 1 job(s) of " + worker + "@"), std::string::npos) << d.Log();
@@ -176,7 +182,8 @@ TEST(DroverdTest, ASilentChildIsKilledAndRestarted) {
   ASSERT_TRUE(d.Start()) << d.Log();
   pid_t hung = d.PidOf("worker:default:0");
   ASSERT_EQ(kill(hung, SIGSTOP), 0);  // alive, but no heartbeat
-  ASSERT_TRUE(WaitFor([&] { return d.PidOf("worker:default:0") != hung && d.AllRunning(); }, 5000)) << d.Log();
+  ASSERT_TRUE(WaitFor([&] { return d.PidOf("worker:default:0") != hung && d.AllRunning(); }, 5000))
+      << d.Log();
   EXPECT_FALSE(Alive(hung));
   EXPECT_NE(d.Log().find("worker:default:0: no heartbeat for 500ms"), std::string::npos);
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
@@ -222,7 +229,8 @@ workers = 1
 [jobs.long]
 command = ["/bin/sh", "-c", "trap '' TERM; sleep 30"]
 kill_after = "500ms"
-)", "shutdown_timeout = \"500ms\"\n");
+)",
+           "shutdown_timeout = \"500ms\"\n");
   ASSERT_TRUE(d.Start()) << d.Log();
   auto store = d.Store();
   std::int64_t id = Enqueue(store.get(), "long");
@@ -281,7 +289,8 @@ TEST(DroverdTest, SighupAppliesAValidConfigAndRejectsAnInvalidOne) {
   Daemon d(kPools);
   ASSERT_TRUE(d.Start()) << d.Log();
   pid_t w0 = d.PidOf("worker:default:0");
-  std::string head = "[supervisor]\ndatabase = \"drover.db\"\nsocket = \"drover.sock\"\nlog_file = \"drover.log\"\n";
+  std::string head =
+      "[supervisor]\ndatabase = \"drover.db\"\nsocket = \"drover.sock\"\nlog_file = \"drover.log\"\n";
   d.RewriteConfig(head + "[pools.default]\nworkers = 0\n");
   kill(d.pid(), SIGHUP);
   ASSERT_TRUE(WaitFor([&] { return d.Log().find("reload rejected") != std::string::npos; }, 3000));

@@ -1,8 +1,8 @@
 // Black-box tests of running jobs: real command processes and in-process handlers under a
 // real droverd.
-#include <sstream>
-
 #include <gtest/gtest.h>
+
+#include <sstream>
 
 #include "tests/integration/daemon.h"
 
@@ -111,7 +111,8 @@ max_attempts = 1
   pid_t grandchild = 0;
   std::ifstream(pidfile) >> grandchild;
   ASSERT_GT(grandchild, 0);
-  EXPECT_TRUE(WaitFor([&] { return !Alive(grandchild); }, 2000)) << "grandchild " << grandchild << " survived";
+  EXPECT_TRUE(WaitFor([&] { return !Alive(grandchild); }, 2000))
+      << "grandchild " << grandchild << " survived";
 }
 
 TEST(CommandJobTest, CancelOfARunningJobStopsItsGroup) {
@@ -157,11 +158,18 @@ TEST(CommandJobTest, CheckpointSurvivesAKilledWorker) {
 workers = 1
 [jobs.steps]
 command = ["/bin/sh", "-c", "i=${DROVER_CHECKPOINT#*:}; i=${i%\\}}; [ -n \"$DROVER_CHECKPOINT\" ] || i=0; echo \"start $i\" >&2; while [ $i -lt 6 ]; do i=$((i+1)); echo \"{\\\"progress\\\":0.1,\\\"checkpoint\\\":{\\\"i\\\":$i}}\" >&3; sleep 0.3; done; echo \"from ${DROVER_CHECKPOINT:-scratch}\""]
-)", "restart_delay = \"100ms\"\n");
+)",
+           "restart_delay = \"100ms\"\n");
   ASSERT_TRUE(d.Start()) << d.Log();
   auto store = d.Store();
   std::int64_t id = Enqueue(store.get(), "steps");
-  ASSERT_TRUE(WaitFor([&] { return store->Get(id)->checkpoint.has_value() && *store->Get(id)->checkpoint >= std::string("{\"i\":3}"); }, 10'000)) << d.Log();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return store->Get(id)->checkpoint.has_value() &&
+               *store->Get(id)->checkpoint >= std::string("{\"i\":3}");
+      },
+      10'000))
+      << d.Log();
   ASSERT_EQ(kill(d.PidOf("worker:default:0"), SIGKILL), 0);
   ASSERT_TRUE(Finished(store.get(), id, 15'000)) << d.Log();
   Job j = *store->Get(id);

@@ -1,9 +1,8 @@
 // The supervisor's process lifecycle against the real droverd: kills between a job's spawn and
 // its report, stop/start races, stale timers, an idle loop, and a socket another daemon holds.
+#include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-
-#include <gtest/gtest.h>
 
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
@@ -58,8 +57,8 @@ env = { LOG = ")" << log << "\" }\n";
   auto store = d.Store();
   std::int64_t id = Enqueue(store.get(), "work");
   pid_t worker = d.PidOf("worker:default:0");
-  ASSERT_TRUE(WaitFor([&] { return ReadFile(log).find("start 1") != std::string::npos && ProcState(worker) == 'T'; },
-                      5000))
+  ASSERT_TRUE(WaitFor(
+      [&] { return ReadFile(log).find("start 1") != std::string::npos && ProcState(worker) == 'T'; }, 5000))
       << d.Log();
   ASSERT_EQ(kill(worker, SIGKILL), 0);
   ASSERT_TRUE(WaitFor([&] { return store->Get(id)->state == JobState::kSucceeded; }, 10'000)) << d.Log();
@@ -144,7 +143,8 @@ TEST(LifecycleTest, ASecondDroverdDoesNotTakeOverALiveSocket) {
   ASSERT_TRUE(first.Start()) << first.Log();
   TempDir dir;
   std::string config = dir.path() + "/drover.toml";
-  std::ofstream(config) << "[supervisor]\ndatabase = \"other.db\"\nsocket = \"" << first.socket() << "\"\n" << kOneWorker;
+  std::ofstream(config) << "[supervisor]\ndatabase = \"other.db\"\nsocket = \"" << first.socket() << "\"\n"
+                        << kOneWorker;
   // `timeout`: a droverd that took the socket over would run on.
   ShellResult second = RunShell("timeout 10 " + std::string(DROVERD_PATH) + " -c " + config + " 2>&1");
   EXPECT_EQ(second.code, 1);

@@ -1,12 +1,11 @@
 // The scheduler child under a real droverd: periodic runs, restarts in the middle of a run
 // window, overlap, the lease reaper, stuck-job warnings and the schedule verbs of droverctl.
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
-#include <set>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
@@ -22,7 +21,8 @@ std::vector<std::int64_t> Slots(JobStore* store, const std::string& name) {
   std::vector<std::int64_t> out;
   const std::string prefix = "schedule:" + name + ":";
   for (const Job& j : jobs) {
-    if (j.unique_key && j.unique_key->rfind(prefix, 0) == 0) out.push_back(*ParseRfc3339(j.unique_key->substr(prefix.size())));
+    if (j.unique_key && j.unique_key->rfind(prefix, 0) == 0)
+      out.push_back(*ParseRfc3339(j.unique_key->substr(prefix.size())));
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -48,7 +48,13 @@ TEST(SchedulerTest, PeriodicRunsSurviveSchedulerKillsWithoutDoublesOrGaps) {
     pid_t scheduler = d.PidOf("scheduler");
     ASSERT_GT(scheduler, 0);
     kill(scheduler, SIGKILL);
-    ASSERT_TRUE(WaitFor([&] { pid_t p = d.PidOf("scheduler"); return p > 0 && p != scheduler; }, 5000)) << d.Log();
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          pid_t p = d.PidOf("scheduler");
+          return p > 0 && p != scheduler;
+        },
+        5000))
+        << d.Log();
     ASSERT_TRUE(WaitFor([&] { return d.Process("scheduler")["state"] == "RUNNING"; }, 5000));
     usleep(700'000);  // spread the kills over several slots
   }
@@ -65,8 +71,8 @@ TEST(SchedulerTest, PeriodicRunsSurviveSchedulerKillsWithoutDoublesOrGaps) {
   std::vector<Job> jobs = *store->List(f);
   for (const Job& j : jobs) {
     // A run enqueued just before the stop may still wait for the next start.
-    EXPECT_TRUE(j.state == JobState::kSucceeded || j.state == JobState::kQueued) << "job " << j.id << " is "
-                                                                                   << JobStateName(j.state);
+    EXPECT_TRUE(j.state == JobState::kSucceeded || j.state == JobState::kQueued)
+        << "job " << j.id << " is " << JobStateName(j.state);
   }
 }
 
@@ -84,11 +90,14 @@ overlap = false
 )");
   ASSERT_TRUE(d.Start()) << d.Log();
   auto store = d.Store();
-  ASSERT_TRUE(WaitFor([&] {
-    JobFilter f;
-    f.state = JobState::kSucceeded;
-    return store->List(f)->size() >= 2;
-  }, 10'000)) << d.Log();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        JobFilter f;
+        f.state = JobState::kSucceeded;
+        return store->List(f)->size() >= 2;
+      },
+      10'000))
+      << d.Log();
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
   JobFilter f;
   std::vector<Job> jobs = *store->List(f);
@@ -96,7 +105,8 @@ overlap = false
   for (size_t i = 1; i < jobs.size(); ++i) {
     ASSERT_TRUE(jobs[i - 1].finished_at_ms.has_value());
     ASSERT_TRUE(jobs[i].started_at_ms.has_value());
-    EXPECT_GE(*jobs[i].started_at_ms, *jobs[i - 1].finished_at_ms) << "jobs " << jobs[i - 1].id << " and " << jobs[i].id;
+    EXPECT_GE(*jobs[i].started_at_ms, *jobs[i - 1].finished_at_ms)
+        << "jobs " << jobs[i - 1].id << " and " << jobs[i].id;
   }
   EXPECT_NE(d.Log().find("overlap = false"), std::string::npos) << "no skipped run was logged";
 }

@@ -1,5 +1,6 @@
 #include "jobs/command_run.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -7,8 +8,6 @@
 #include <chrono>
 #include <fstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "common/time_util.h"
 
@@ -31,17 +30,32 @@ TEST(ClassifyExitTest, Table) {
       {"exit 0 with stderr", {Exited(0)}, "noise", Completion::Kind::kSucceeded, "out"},
       {"exit 1", {Exited(1)}, "", Completion::Kind::kFailed, "exit code 1"},
       {"exit 1 with stderr", {Exited(1)}, "boom", Completion::Kind::kFailed, "exit code 1: boom"},
-      {"permanent exit code", {Exited(64), false, false, false, Duration(0), &permanent}, "",
-       Completion::Kind::kFailedPermanent, "exit code 64"},
-      {"other code with a permanent list", {Exited(3), false, false, false, Duration(0), &permanent}, "",
-       Completion::Kind::kFailed, "exit code 3"},
+      {"permanent exit code",
+       {Exited(64), false, false, false, Duration(0), &permanent},
+       "",
+       Completion::Kind::kFailedPermanent,
+       "exit code 64"},
+      {"other code with a permanent list",
+       {Exited(3), false, false, false, Duration(0), &permanent},
+       "",
+       Completion::Kind::kFailed,
+       "exit code 3"},
       {"killed", {Signalled(SIGKILL)}, "", Completion::Kind::kFailed, "killed by signal 9 (SIGKILL)"},
-      {"timed out", {Signalled(SIGTERM), true, false, false, Duration(30'000)}, "late",
-       Completion::Kind::kFailed, "timed out after 30s: late"},
-      {"timed out but exited 0", {Exited(0), true, false, false, Duration(500)}, "", Completion::Kind::kFailed,
+      {"timed out",
+       {Signalled(SIGTERM), true, false, false, Duration(30'000)},
+       "late",
+       Completion::Kind::kFailed,
+       "timed out after 30s: late"},
+      {"timed out but exited 0",
+       {Exited(0), true, false, false, Duration(500)},
+       "",
+       Completion::Kind::kFailed,
        "timed out after 500ms"},
       {"cancelled", {Signalled(SIGTERM), false, true}, "x", Completion::Kind::kFailed, "cancelled"},
-      {"interrupted", {Signalled(SIGTERM), true, true, true}, "", Completion::Kind::kInterrupted,
+      {"interrupted",
+       {Signalled(SIGTERM), true, true, true},
+       "",
+       Completion::Kind::kInterrupted,
        "interrupted by shutdown"},
   };
   for (const Case& c : cases) {
@@ -60,8 +74,8 @@ SpawnRequest Sh(const std::string& script) {
 }
 
 TEST(CommandRunTest, OutputStatusLinesAndExit) {
-  Result<std::unique_ptr<CommandRun>> run =
-      CommandRun::Start(Sh("echo hello; echo oops >&2; printf '{\"progress\":0.5}\\n{\"progress\":1}' >&3"), 1024);
+  Result<std::unique_ptr<CommandRun>> run = CommandRun::Start(
+      Sh("echo hello; echo oops >&2; printf '{\"progress\":0.5}\\n{\"progress\":1}' >&3"), 1024);
   ASSERT_TRUE(run.ok()) << run.status().ToString();
   CommandRun& r = **run;
   int st = 0;
@@ -75,7 +89,8 @@ TEST(CommandRunTest, OutputStatusLinesAndExit) {
 }
 
 TEST(CommandRunTest, StdoutIsBoundedAndStderrKeepsItsTail) {
-  Result<std::unique_ptr<CommandRun>> run = CommandRun::Start(Sh("printf 0123456789; printf abcdefghij >&2"), 4);
+  Result<std::unique_ptr<CommandRun>> run =
+      CommandRun::Start(Sh("printf 0123456789; printf abcdefghij >&2"), 4);
   ASSERT_TRUE(run.ok());
   int st = 0;
   waitpid((*run)->pid(), &st, 0);

@@ -1,10 +1,9 @@
 #include "jobs/job_cgroup.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "tests/temp_dir.h"
 

@@ -21,8 +21,11 @@ class ScheduleRunnerTest : public ::testing::Test {
 
   // A config with one job type "report" and the given [schedules.s] body.
   void Configure(const std::string& schedule) {
-    Result<Config> c = ParseConfig("[pools.default]\n[jobs.report]\ncommand = [\"/bin/true\"]\n"
-                                   "[schedules.s]\njob = \"report\"\n" + schedule, dir_.path() + "/drover.toml");
+    Result<Config> c = ParseConfig(
+        "[pools.default]\n[jobs.report]\ncommand = [\"/bin/true\"]\n"
+        "[schedules.s]\njob = \"report\"\n" +
+            schedule,
+        dir_.path() + "/drover.toml");
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     config_ = std::move(c).value();
   }
@@ -40,7 +43,8 @@ class ScheduleRunnerTest : public ::testing::Test {
     f.limit = 10'000;
     std::vector<std::string> out;
     std::vector<Job> jobs = *store_->List(f);
-    for (const Job& j : jobs) out.insert(out.begin(), j.unique_key->substr(std::string("schedule:s:").size()));
+    for (const Job& j : jobs)
+      out.insert(out.begin(), j.unique_key->substr(std::string("schedule:s:").size()));
     return out;
   }
 

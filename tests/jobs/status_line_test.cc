@@ -6,7 +6,8 @@ namespace drover {
 namespace {
 
 TEST(StatusLineTest, ReadsProgressMessageAndCheckpoint) {
-  Result<ProgressUpdate> u = ParseStatusLine(R"({"progress": 0.4, "message": "page 40/100", "checkpoint": {"page": 40}})");
+  Result<ProgressUpdate> u =
+      ParseStatusLine(R"({"progress": 0.4, "message": "page 40/100", "checkpoint": {"page": 40}})");
   ASSERT_TRUE(u.ok()) << u.status().ToString();
   EXPECT_DOUBLE_EQ(*u->progress, 0.4);
   EXPECT_EQ(u->message, "page 40/100");

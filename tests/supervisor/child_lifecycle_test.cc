@@ -8,7 +8,7 @@
 namespace drover {
 namespace {
 
-constexpr std::int64_t kS = 1'000'000;  // one second in µs
+constexpr std::int64_t kS = 1'000'000;   // one second in µs
 constexpr std::int64_t kT0 = 1000 * kS;  // when the state under test was entered
 constexpr std::int64_t kT = kT0 + kS;    // when the event arrives (timers: at their deadline)
 constexpr std::int64_t kNone = -1;
@@ -36,13 +36,31 @@ ChildLifecycle In(ProcState s) {
     l.OnSpawned(at);
   };
   switch (s) {
-    case ProcState::kStopped: break;
-    case ProcState::kStarting: start(kT0); break;
+    case ProcState::kStopped:
+      break;
+    case ProcState::kStarting:
+      start(kT0);
+      break;
     case ProcState::kRunning:
-    case ProcState::kSpare: start(kT0); l.OnReady(kT0); break;
-    case ProcState::kBackoff: start(kT0 - kS); l.OnReady(kT0 - kS); (void)l.OnExit(kT0); break;
-    case ProcState::kStopping: start(kT0 - kS); l.OnReady(kT0 - kS); (void)l.OnStop(kT0); break;
-    case ProcState::kExited: start(kT0 - kS); (void)l.OnRetire(kT0); (void)l.OnExit(kT0); break;
+    case ProcState::kSpare:
+      start(kT0);
+      l.OnReady(kT0);
+      break;
+    case ProcState::kBackoff:
+      start(kT0 - kS);
+      l.OnReady(kT0 - kS);
+      (void)l.OnExit(kT0);
+      break;
+    case ProcState::kStopping:
+      start(kT0 - kS);
+      l.OnReady(kT0 - kS);
+      (void)l.OnStop(kT0);
+      break;
+    case ProcState::kExited:
+      start(kT0 - kS);
+      (void)l.OnRetire(kT0);
+      (void)l.OnExit(kT0);
+      break;
     case ProcState::kFatal:
       start(kT0 - 2 * kS);
       (void)l.OnExit(kT0 - 2 * kS);
@@ -57,8 +75,8 @@ ChildLifecycle In(ProcState s) {
 enum class Ev { kStart, kStop, kRetire, kSpawned, kSpawnFailed, kReady, kHeartbeat, kExit, kTimer };
 
 const char* EvName(Ev e) {
-  static const char* kNames[] = {"start", "stop", "retire", "spawned", "spawn-failed", "ready", "heartbeat",
-                                 "exit", "timer"};
+  static const char* kNames[] = {"start", "stop",      "retire", "spawned", "spawn-failed",
+                                 "ready", "heartbeat", "exit",   "timer"};
   return kNames[static_cast<int>(e)];
 }
 
@@ -169,20 +187,36 @@ TEST(ChildLifecycleTest, EveryStateAndEvent) {
     LifecycleActions a;
     std::optional<bool> expected;
     switch (row.event) {
-      case Ev::kStart: a = l.OnStart(at); break;
-      case Ev::kStop: a = l.OnStop(at); break;
-      case Ev::kRetire: a = l.OnRetire(at); break;
-      case Ev::kSpawned: l.OnSpawned(at); break;
-      case Ev::kSpawnFailed: l.OnSpawnFailed(at); break;
-      case Ev::kReady: l.OnReady(at); break;
-      case Ev::kHeartbeat: l.OnHeartbeat(at); break;
+      case Ev::kStart:
+        a = l.OnStart(at);
+        break;
+      case Ev::kStop:
+        a = l.OnStop(at);
+        break;
+      case Ev::kRetire:
+        a = l.OnRetire(at);
+        break;
+      case Ev::kSpawned:
+        l.OnSpawned(at);
+        break;
+      case Ev::kSpawnFailed:
+        l.OnSpawnFailed(at);
+        break;
+      case Ev::kReady:
+        l.OnReady(at);
+        break;
+      case Ev::kHeartbeat:
+        l.OnHeartbeat(at);
+        break;
       case Ev::kExit: {
         ExitVerdict v = l.OnExit(at);
         a = v.actions;
         expected = v.expected;
         break;
       }
-      case Ev::kTimer: a = l.OnTimer(at); break;
+      case Ev::kTimer:
+        a = l.OnTimer(at);
+        break;
     }
     EXPECT_EQ(ProcStateName(l.state()), std::string(ProcStateName(row.to)));
     EXPECT_EQ(a, row.actions);

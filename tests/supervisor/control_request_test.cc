@@ -6,7 +6,8 @@ namespace drover {
 namespace {
 
 TEST(ControlRequestTest, DecodesCommandAndArguments) {
-  Result<ControlCommand> c = ParseControlRequest(R"({"cmd":"status","args":["scheduler","worker:default:0"]})");
+  Result<ControlCommand> c =
+      ParseControlRequest(R"({"cmd":"status","args":["scheduler","worker:default:0"]})");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->cmd, "status");
   EXPECT_EQ(c->args, (std::vector<std::string>{"scheduler", "worker:default:0"}));
@@ -28,21 +29,26 @@ TEST(ControlRequestTest, AnswersCarryACodeThatReadsBack) {
   ASSERT_TRUE(ok.ok());
   EXPECT_TRUE(ok->ok);
   EXPECT_EQ(ok->result, nlohmann::json({1, 2}));
-  for (ControlError e : {ControlError::kBadRequest, ControlError::kUnknownCommand, ControlError::kNotFound,
-                         ControlError::kPermissionDenied, ControlError::kShuttingDown, ControlError::kFailed}) {
+  for (ControlError e :
+       {ControlError::kBadRequest, ControlError::kUnknownCommand, ControlError::kNotFound,
+        ControlError::kPermissionDenied, ControlError::kShuttingDown, ControlError::kFailed}) {
     Result<ControlAnswer> a = ParseControlAnswer(ErrorAnswer(e, "why"));
     ASSERT_TRUE(a.ok());
     EXPECT_FALSE(a->ok);
     EXPECT_EQ(a->error, e) << ControlErrorCode(e);
     EXPECT_EQ(a->message, "why");
   }
-  EXPECT_EQ(ParseControlAnswer(ErrorAnswer(Status::NotFound("no such process: x")))->error, ControlError::kNotFound);
-  EXPECT_EQ(ParseControlAnswer(ErrorAnswer(Status::InvalidArgument("bad")))->error, ControlError::kBadRequest);
+  EXPECT_EQ(ParseControlAnswer(ErrorAnswer(Status::NotFound("no such process: x")))->error,
+            ControlError::kNotFound);
+  EXPECT_EQ(ParseControlAnswer(ErrorAnswer(Status::InvalidArgument("bad")))->error,
+            ControlError::kBadRequest);
   EXPECT_EQ(ParseControlAnswer(ErrorAnswer(Status::IoError("disk")))->error, ControlError::kFailed);
   // An older or newer daemon's unknown code is a plain failure.
-  EXPECT_EQ(ParseControlAnswer(R"({"ok":false,"code":"new_thing","error":"x"})")->error, ControlError::kFailed);
+  EXPECT_EQ(ParseControlAnswer(R"({"ok":false,"code":"new_thing","error":"x"})")->error,
+            ControlError::kFailed);
   EXPECT_EQ(ParseControlAnswer(R"({"ok":false,"error":"no such process: x"})")->error, ControlError::kFailed);
-  for (const char* bad : {"", "[]", "{}", R"({"ok":"yes"})", "not json"}) EXPECT_FALSE(ParseControlAnswer(bad).ok()) << bad;
+  for (const char* bad : {"", "[]", "{}", R"({"ok":"yes"})", "not json"})
+    EXPECT_FALSE(ParseControlAnswer(bad).ok()) << bad;
 }
 
 }  // namespace

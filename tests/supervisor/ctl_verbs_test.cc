@@ -1,11 +1,11 @@
 #include "supervisor/ctl_verbs.h"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 namespace drover {
 namespace {

@@ -1,6 +1,7 @@
 #include "supervisor/process_init.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,15 +10,11 @@
 #include <cstring>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "common/unique_fd.h"
 #include "tests/in_child.h"
 
 namespace drover {
 namespace {
-
-
 
 bool IsOpen(int fd) { return fcntl(fd, F_GETFD) != -1; }
 

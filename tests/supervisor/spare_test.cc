@@ -1,8 +1,7 @@
 #include "supervisor/spare.h"
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "common/unique_fd.h"
 #include "jobs/store/open_job_store.h"

@@ -1,16 +1,15 @@
 // The conformance suite: what every JobStore backend must do, through the JobStore interface
 // and OpenJobStore only (no SQL here: backend-specific tests live beside their backend's own
 // tests, e.g. sqlite_store_test.cc). A backend joins by adding an INSTANTIATE_TEST_SUITE_P.
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <functional>
-#include <set>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/time_util.h"
 #include "jobs/store/open_job_store.h"
@@ -577,7 +576,8 @@ TEST_P(JobStoreConformance, AdvanceScheduleWithABadRunChangesNothing) {
   EnqueueRequest bad;
   bad.type = "report";
   bad.payload = "{not json";
-  EXPECT_FALSE(store_->AdvanceSchedule("tick", 1000, 2000, std::span<const EnqueueRequest>(&bad, 1), 1000).ok());
+  EXPECT_FALSE(
+      store_->AdvanceSchedule("tick", 1000, 2000, std::span<const EnqueueRequest>(&bad, 1), 1000).ok());
   EXPECT_EQ(store_->Schedules()->front().next_run_ms, 1000);
 }
 

@@ -55,10 +55,12 @@ TEST_F(SqliteStoreTest, PlainSqlIsHeldToThePayloadAndCheckpointLimits) {
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("a payload is limited to 1 MiB"), std::string::npos) << s.ToString();
   std::int64_t id = Add("t");
-  s = db.Exec("UPDATE jobs SET checkpoint = '" + std::string(65537, 'c') + "' WHERE id = " + std::to_string(id));
+  s = db.Exec("UPDATE jobs SET checkpoint = '" + std::string(65537, 'c') +
+              "' WHERE id = " + std::to_string(id));
   EXPECT_FALSE(s.ok());
-  EXPECT_TRUE(db.Exec("UPDATE jobs SET checkpoint = '" + std::string(65536, 'c') + "' WHERE id = " +
-                      std::to_string(id)).ok());
+  EXPECT_TRUE(db.Exec("UPDATE jobs SET checkpoint = '" + std::string(65536, 'c') +
+                      "' WHERE id = " + std::to_string(id))
+                  .ok());
 }
 
 TEST_F(SqliteStoreTest, ATriggerDroverDidNotCreateIsRefused) {
@@ -69,7 +71,8 @@ TEST_F(SqliteStoreTest, ATriggerDroverDidNotCreateIsRefused) {
   store_.reset();
   Result<std::unique_ptr<SqliteJobStore>> s = SqliteJobStore::Open({.database = path_});
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("holds trigger \"sneaky\", which drover did not create"), std::string::npos)
+  EXPECT_NE(s.status().message().find("holds trigger \"sneaky\", which drover did not create"),
+            std::string::npos)
       << s.status().ToString();
   EXPECT_NE(s.status().message().find("DROP TRIGGER sneaky"), std::string::npos);
 }
@@ -100,11 +103,12 @@ TEST_F(SqliteStoreTest, OlderSchemaIsMigratedForward) {
   {
     SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
     // Back to version 1 as it was: no schedules, a global unique key, no limit triggers.
-    ASSERT_TRUE(db.Exec("DROP TABLE schedules; DROP TRIGGER drover_jobs_limits_insert; "
-                        "DROP TRIGGER drover_jobs_limits_update; DROP INDEX jobs_unique; "
-                        "CREATE UNIQUE INDEX jobs_unique ON jobs (unique_key) "
-                        "WHERE unique_key IS NOT NULL AND state IN ('queued', 'running'); PRAGMA user_version=1")
-                    .ok());
+    ASSERT_TRUE(
+        db.Exec("DROP TABLE schedules; DROP TRIGGER drover_jobs_limits_insert; "
+                "DROP TRIGGER drover_jobs_limits_update; DROP INDEX jobs_unique; "
+                "CREATE UNIQUE INDEX jobs_unique ON jobs (unique_key) "
+                "WHERE unique_key IS NOT NULL AND state IN ('queued', 'running'); PRAGMA user_version=1")
+            .ok());
   }
   store_ = Open();
   ASSERT_NE(store_, nullptr);
@@ -146,7 +150,6 @@ TEST_F(SqliteStoreTest, FreedPagesGoBackToTheFileSystem) {
   EXPECT_LT(*db.PragmaInt("page_count"), full / 2);
   EXPECT_EQ(*store_->ReleaseFreePages(100), 0);  // nothing left worth releasing
 }
-
 
 }  // namespace
 }  // namespace drover
