@@ -161,6 +161,10 @@ SqliteDb::SqliteDb(SqliteDb&&) noexcept = default;
 SqliteDb& SqliteDb::operator=(SqliteDb&&) noexcept = default;
 
 Result<SqliteDb> SqliteDb::Open(const std::string& path, const SqliteOptions& options) {
+  // Before SQLite initializes (the first open in this process): no global memory statistics,
+  // which take a process-wide mutex on every allocation. drover reads none of them.
+  static const bool configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+  (void)configured;
   SqliteDb db;
   db.impl_ = std::make_unique<Impl>();
   db.impl_->path = path;

@@ -72,6 +72,13 @@ struct ClaimedJob {
   std::int64_t enqueued_at_ms = 0;
 };
 
+// The process a worker started for an attempt of a command job.
+struct StartedProcess {
+  std::int64_t id = 0;
+  int attempt = 0;
+  std::int64_t pid = 0;
+};
+
 // The outcome of one attempt, as reported by the worker that ran it.
 struct Completion {
   enum class Kind {

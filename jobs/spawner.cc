@@ -67,12 +67,27 @@ Result<std::optional<Identity>> ResolveIdentity(const SpawnRequest& req) {
   return std::optional<Identity>(id);
 }
 
+// The job's stdin: a memory file holding `data`, its offset at 0 (pwrite does not move it).
 Result<UniqueFd> PayloadFd(const std::string& data) {
   UniqueFd fd(memfd_create("drover-payload", MFD_CLOEXEC));
   if (!fd) return Status::FromErrno("memfd_create");
-  DROVER_RETURN_IF_ERROR(WriteAll(fd.get(), data.data(), data.size()));
-  if (lseek(fd.get(), 0, SEEK_SET) != 0) return Status::FromErrno("lseek payload");
+  for (size_t done = 0; done < data.size();) {
+    ssize_t n = pwrite(fd.get(), data.data() + done, data.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::FromErrno("write payload");
+    done += static_cast<size_t>(n);
+  }
   return fd;
+}
+
+// A pipe for one of the job's outputs: the job writes to an ordinary blocking pipe, the worker
+// reads its end without blocking.
+Result<Pipe> OutputPipe() {
+  Result<Pipe> p = MakePipe(false);
+  if (!p.ok()) return p;
+  // A fresh read end's only status flag is O_RDONLY, which F_SETFL leaves alone: no F_GETFL.
+  if (fcntl(p->read.get(), F_SETFL, O_NONBLOCK) != 0) return Status::FromErrno("fcntl(F_SETFL)");
+  return p;
 }
 
 }  // namespace
@@ -84,13 +99,10 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
   if (!identity.ok()) return identity.status();
   Result<UniqueFd> in = PayloadFd(req.stdin_data);
   if (!in.ok()) return in.status();
-  // Only our read ends are non-blocking: the job writes to ordinary blocking pipes.
-  Result<Pipe> out = MakePipe(false), err = MakePipe(false), status = MakePipe(false);
+  Result<Pipe> out = OutputPipe(), err = OutputPipe(), status = OutputPipe();
   if (!out.ok()) return out.status();
   if (!err.ok()) return err.status();
   if (!status.ok()) return status.status();
-  for (Result<Pipe>* p : {&out, &err, &status})
-    DROVER_RETURN_IF_ERROR(SetNonBlocking((*p)->read.get(), true));
 
   bp::environment env;
   for (const auto& [k, v] : req.env) env[k] = v;

@@ -32,6 +32,10 @@ constexpr std::int64_t kPollIntervalUs = 1'000'000;
 constexpr std::int64_t kHygieneIntervalUs = 5'000'000;
 constexpr std::int64_t kStoreRetryUs = 1'000'000;
 constexpr std::int64_t kHardStopUs = 5'000'000;
+// A started job's pid (shown by `droverctl show`) goes out with the next claim's transaction,
+// or this much later when no claim comes sooner: a transaction per started job costs command
+// jobs much of their throughput.
+constexpr std::int64_t kPidWriteDelayUs = 100'000;
 constexpr double kRetryJitter = 0.25;
 
 // What the loop waits for. The job timers' subject is the job id; the others' is 0.
@@ -43,6 +47,7 @@ enum TimerKind {
   kDue,          // a delayed or retried job becomes due
   kRecheck,      // look again for another process's commit (CommitWatch)
   kStoreRetry,   // the store failed: write and claim again
+  kWritePids,    // process ids of started jobs wait no longer for the next claim
   kHandlerKick,  // queued handler tasks want threads
   kDrain,        // the shutdown grace is over: stop the jobs
   kHardStop,     // handlers ignored their cancellation: leave without them
@@ -95,6 +100,7 @@ class Worker {
       RunTimers(MonotonicUs());
       if (draining_ && running_.empty() && completions_.empty()) break;
       FlushAndClaim();
+      FlushReports();
       Wait(WorkPending() ? 0 : timers_.TimeoutMs(MonotonicUs(), 60'000));
     }
     spdlog::info("stopped after {} jobs", jobs_done_);
@@ -138,16 +144,19 @@ class Worker {
     fds_[fd] = ref;
     return Status::Ok();
   }
-  void Unwatch(int fd) {
-    if (fd < 0) return;
-    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
-    fds_.erase(fd);
-  }
+  // For an fd about to be closed, which takes it out of the epoll set by itself (only this
+  // process holds our pipe ends: they are close-on-exec).
+  void Unwatch(int fd) { fds_.erase(fd); }
 
+  // Reports go out together, once per turn of the loop (FlushReports).
   void Report(const std::string& line) {
-    if (o_.supervisor_fd < 0) return;
+    if (o_.supervisor_fd >= 0) reports_ += line;
+  }
+  void FlushReports() {
+    if (reports_.empty()) return;
     // Non-blocking: a stuck supervisor must not stall the jobs; it notices silence by itself.
-    (void)!write(o_.supervisor_fd, line.data(), line.size());
+    (void)!write(o_.supervisor_fd, reports_.data(), reports_.size());
+    reports_.clear();
   }
 
   static std::string Join(const std::vector<std::string>& v) {
@@ -187,14 +196,16 @@ class Worker {
   int FreeSlots() const { return o_.pool->concurrency - static_cast<int>(running_.size()); }
   bool ClaimWanted() const { return claim_wanted_ && !draining_ && FreeSlots() > 0; }
   // Completions to write or jobs to claim: the loop does not sleep (unless the store is failing).
-  bool WorkPending() const { return !store_failing_ && (!completions_.empty() || ClaimWanted()); }
+  bool WorkPending() const {
+    return !store_failing_ && (!completions_.empty() || ClaimWanted() || write_pids_);
+  }
 
   void FlushAndClaim() {
     if (!WorkPending()) return;
     int want = ClaimWanted() ? FreeSlots() : 0;
     std::vector<CompletionResult> results;
     Result<std::vector<ClaimedJob>> claimed =
-        store_->CompleteAndClaim(worker_id_, completions_, &results, o_.pool->queues, want);
+        store_->CompleteAndClaim(worker_id_, {started_, completions_}, &results, o_.pool->queues, want);
     AfterOwnWrite();
     if (!claimed.ok()) {
       // Keep the completions: nothing is lost, they are written once the store answers.
@@ -215,6 +226,9 @@ class Worker {
     }
     jobs_done_ += static_cast<std::int64_t>(completions_.size());
     completions_.clear();
+    started_.clear();
+    write_pids_ = false;
+    timers_.Clear({kWritePids});
     if (want > 0) {
       claim_wanted_ = static_cast<int>(claimed->size()) == want;
       for (ClaimedJob& j : *claimed) Start(std::move(j));
@@ -276,6 +290,9 @@ class Worker {
           break;
         case kStoreRetry:
           store_failing_ = false;
+          break;
+        case kWritePids:
+          write_pids_ = true;
           break;
         case kHandlerKick:
           if (handlers_) handlers_->Kick();
@@ -482,9 +499,8 @@ class Worker {
     pids_[cmd->pid()] = r.job.id;
     if (stop_after_spawn_ && unlink(stop_after_spawn_) == 0) raise(SIGSTOP);
     Report(GroupStartedLine(cmd->pid()));
-    Status s = store_->SetPid(r.job.id, worker_id_, r.job.attempt, cmd->pid());
-    AfterOwnWrite();
-    if (!s.ok()) spdlog::warn("{}", s.ToString());
+    started_.push_back({r.job.id, r.job.attempt, cmd->pid()});
+    if (!timers_.Armed({kWritePids})) timers_.Set({kWritePids}, MonotonicUs() + kPidWriteDelayUs);
     spdlog::debug("job {} ({}) attempt {}: started pid {}", r.job.id, r.job.type, r.job.attempt, cmd->pid());
     r.cmd = std::move(cmd);
     return Status::Ok();
@@ -608,10 +624,13 @@ class Worker {
   std::unordered_map<std::int64_t, RunningJob> running_;
   std::unique_ptr<HandlerPool> handlers_;  // declared after running_: joined first
   std::vector<Completion> completions_;
+  std::string reports_;                  // report lines not written yet
+  std::vector<StartedProcess> started_;  // pids not written yet (kWritePids)
   std::set<std::string> limits_warned_;  // job types whose cgroup limits could not be set
   bool claim_wanted_ = true;
   bool draining_ = false;
   bool store_failing_ = false;  // until kStoreRetry
+  bool write_pids_ = false;     // kWritePids came: write started_ even without a claim
   std::int64_t jobs_done_ = 0;
   std::int64_t started_us_ = 0, hb_interval_us_ = 0;
 };

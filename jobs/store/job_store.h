@@ -35,6 +35,12 @@ struct MaintenanceReport {
   std::int64_t released_bytes = 0;  // storage handed back to the file system
 };
 
+// What a worker writes in the transaction of its next claim.
+struct WorkerWrites {
+  std::span<const StartedProcess> started = {};  // process ids of attempts it started (for `show`)
+  std::span<const Completion> done = {};         // outcomes of attempts
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -46,12 +52,13 @@ class JobStore {
   // The same for many jobs in one transaction: all are accepted or none.
   virtual Result<std::vector<EnqueueResult>> EnqueueBatch(std::span<const EnqueueRequest> reqs) = 0;
 
-  // In one transaction: records `done` (each result in `results`, stale ones untouched), then
-  // claims up to `n` ready jobs from `queues` (not paused, run_at reached, not expired), best
-  // first: priority, then run_at, then id. Claimed jobs are running, owned by `worker`, with a
-  // fresh lease and one more attempt.
+  // In one transaction: records the process ids in `writes.started` and the outcomes in
+  // `writes.done` (each result in `results`; stale ones, of attempts `worker` no longer owns, are
+  // left untouched), then claims up to `n` ready jobs from `queues` (not paused, run_at reached,
+  // not expired), best first: priority, then run_at, then id. Claimed jobs are running, owned by
+  // `worker`, with a fresh lease and one more attempt.
   virtual Result<std::vector<ClaimedJob>> CompleteAndClaim(const std::string& worker,
-                                                           std::span<const Completion> done,
+                                                           const WorkerWrites& writes,
                                                            std::vector<CompletionResult>* results,
                                                            const std::vector<std::string>& queues, int n) = 0;
   Result<std::vector<ClaimedJob>> Claim(const std::string& worker, const std::vector<std::string>& queues,
@@ -60,13 +67,11 @@ class JobStore {
   }
   Status Complete(const std::string& worker, std::span<const Completion> done,
                   std::vector<CompletionResult>* results) {
-    return CompleteAndClaim(worker, done, results, {}, 0).status();
+    return CompleteAndClaim(worker, {.done = done}, results, {}, 0).status();
   }
 
   // Renews the lease of every job `worker` runs. Returns how many leases were renewed.
   virtual Result<int> ExtendLeases(const std::string& worker) = 0;
-  // Records the job process's pid (for `show` and orphan clean-up). Conflict when stale.
-  virtual Status SetPid(std::int64_t id, const std::string& worker, int attempt, std::int64_t pid) = 0;
   // Stores progress (0..1, optional message) and, when given, the checkpoint JSON.
   virtual Status UpdateProgress(std::int64_t id, const std::string& worker, int attempt,
                                 std::optional<double> progress, std::optional<std::string> message,

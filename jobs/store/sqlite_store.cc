@@ -88,16 +88,18 @@ Result<std::vector<EnqueueResult>> SqliteJobStore::InsertJobs(std::span<const En
 }
 
 Result<std::vector<ClaimedJob>> SqliteJobStore::CompleteAndClaim(const std::string& worker,
-                                                                 std::span<const Completion> done,
+                                                                 const WorkerWrites& writes,
                                                                  std::vector<CompletionResult>* results,
                                                                  const std::vector<std::string>& queues,
                                                                  int n) {
   std::vector<ClaimedJob> claimed;
-  if (done.empty() && (n <= 0 || queues.empty())) return claimed;
+  const std::span<const Completion> done = writes.done;
+  const bool writing = !done.empty() || !writes.started.empty();
+  if (!writing && (n <= 0 || queues.empty())) return claimed;
   std::int64_t now = NowMs();
   // A claimer that found too little last time is probably idle: it looks before taking the
   // write lock, so idle workers do not queue up behind busy ones. A busy one goes straight in.
-  bool look_first = done.empty() && last_claim_short_;
+  bool look_first = !writing && last_claim_short_;
   std::vector<std::string> active;
   if (look_first) {
     Result<std::vector<std::string>> a = ActiveQueues(queues);
@@ -118,6 +120,7 @@ Result<std::vector<ClaimedJob>> SqliteJobStore::CompleteAndClaim(const std::stri
   }
   if (active.empty()) n = 0;
   if (results) results->clear();
+  for (const StartedProcess& p : writes.started) DROVER_RETURN_IF_ERROR(SetPid(worker, p));
   for (const Completion& c : done) {
     Result<CompletionResult> r = Finish(worker, c, now);
     if (!r.ok()) return r.status().Prefixed("finish job " + std::to_string(c.id));
@@ -259,13 +262,14 @@ Result<int> SqliteJobStore::ExtendLeases(const std::string& worker) {
   return db_.Changes();
 }
 
-Status SqliteJobStore::SetPid(std::int64_t id, const std::string& worker, int attempt, std::int64_t pid) {
+// Inside the caller's transaction; a stale record (the attempt is no longer `worker`'s) changes
+// nothing.
+Status SqliteJobStore::SetPid(const std::string& worker, const StartedProcess& p) {
   Result<Statement> st = db_.Prepare(
       "UPDATE jobs SET pid = ?4 WHERE id = ?1 AND state = 'running' AND worker = ?2 AND attempts = ?3");
   if (!st.ok()) return st.status();
-  st->Bind(1, id).Bind(2, worker).Bind(3, attempt).Bind(4, pid);
-  DROVER_RETURN_IF_ERROR(st->Run().Prefixed("job " + std::to_string(id)));
-  return db_.Changes() == 1 ? Status::Ok() : Stale(id, worker);
+  st->Bind(1, p.id).Bind(2, worker).Bind(3, p.attempt).Bind(4, p.pid);
+  return st->Run().Prefixed("job " + std::to_string(p.id));
 }
 
 Status SqliteJobStore::UpdateProgress(std::int64_t id, const std::string& worker, int attempt,

@@ -22,12 +22,10 @@ class SqliteJobStore final : public JobStore {
 
   Result<EnqueueResult> Enqueue(const EnqueueRequest& req) override;
   Result<std::vector<EnqueueResult>> EnqueueBatch(std::span<const EnqueueRequest> reqs) override;
-  Result<std::vector<ClaimedJob>> CompleteAndClaim(const std::string& worker,
-                                                   std::span<const Completion> done,
+  Result<std::vector<ClaimedJob>> CompleteAndClaim(const std::string& worker, const WorkerWrites& writes,
                                                    std::vector<CompletionResult>* results,
                                                    const std::vector<std::string>& queues, int n) override;
   Result<int> ExtendLeases(const std::string& worker) override;
-  Status SetPid(std::int64_t id, const std::string& worker, int attempt, std::int64_t pid) override;
   Status UpdateProgress(std::int64_t id, const std::string& worker, int attempt,
                         std::optional<double> progress, std::optional<std::string> message,
                         std::optional<std::string> checkpoint) override;
@@ -73,6 +71,7 @@ class SqliteJobStore final : public JobStore {
   SqliteJobStore(SqliteDb db, StoreConfig config) : db_(std::move(db)), config_(std::move(config)) {}
 
   Result<std::vector<EnqueueResult>> InsertJobs(std::span<const EnqueueRequest> reqs);
+  Status SetPid(const std::string& worker, const StartedProcess& p);
   Result<CompletionResult> Finish(const std::string& worker, const Completion& c, std::int64_t now);
   Result<std::vector<std::string>> ActiveQueues(const std::vector<std::string>& queues);
   Result<bool> AnyReady(const std::vector<std::string>& queues, std::int64_t now);

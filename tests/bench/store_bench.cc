@@ -108,7 +108,8 @@ int ClaimLoopStore(const std::string& path, const std::string& worker, int batch
       Check(store->Complete(worker, std::span<const Completion>(&d, 1), &results));
       continue;
     }
-    Result<std::vector<ClaimedJob>> c = store->CompleteAndClaim(worker, done, &results, kQueues, batch);
+    Result<std::vector<ClaimedJob>> c =
+        store->CompleteAndClaim(worker, {.done = done}, &results, kQueues, batch);
     Check(c.status());
     done.clear();
     if (c->empty()) return 0;

@@ -274,9 +274,36 @@ TEST_P(JobStoreConformance, StaleWorkerCannotOverwriteARecoveredJob) {
   // The old worker reports late: rejected, for both the old and the new attempt number.
   EXPECT_TRUE(Finish("old", {id, c.attempt, Completion::Kind::kSucceeded, "x", 0}).stale);
   EXPECT_TRUE(Finish("old", {id, c2.attempt, Completion::Kind::kSucceeded, "x", 0}).stale);
-  EXPECT_TRUE(store_->SetPid(id, "old", c.attempt, 1).IsConflict());
+  StartedProcess late{id, c.attempt, 4242};
+  ASSERT_TRUE(store_->CompleteAndClaim("old", {.started = {&late, 1}}, nullptr, {}, 0).ok());
+  EXPECT_FALSE(GetJob(id).pid);  // a late pid record is dropped too
   EXPECT_FALSE(Finish("new", {id, c2.attempt, Completion::Kind::kSucceeded, "y", 0}).stale);
   EXPECT_EQ(GetJob(id).result, "y");
+}
+
+// A worker's pid records and outcomes go in with its next claim, in one transaction.
+TEST_P(JobStoreConformance, PidRecordsGoInWithTheClaim) {
+  std::int64_t a = Add("a");
+  std::int64_t b = Add("b");
+  std::vector<ClaimedJob> first = ClaimN(2);
+  ASSERT_EQ(first.size(), 2u);
+  std::int64_t c = Add("c");
+  StartedProcess started[] = {{a, 1, 1001}, {b, 1, 1002}};
+  Completion done{b, 1, Completion::Kind::kSucceeded, "ok", 0};
+  std::vector<CompletionResult> results;
+  Result<std::vector<ClaimedJob>> next =
+      store_->CompleteAndClaim("w1", {.started = started, .done = {&done, 1}}, &results, kDefault, 5);
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ(next->front().id, c);
+  EXPECT_EQ(GetJob(a).pid, 1001);
+  EXPECT_EQ(GetJob(a).state, JobState::kRunning);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].state, JobState::kSucceeded);
+  // Only pid records: written, nothing claimed.
+  StartedProcess again{a, 1, 2002};
+  ASSERT_TRUE(store_->CompleteAndClaim("w1", {.started = {&again, 1}}, nullptr, {}, 0).ok());
+  EXPECT_EQ(GetJob(a).pid, 2002);
 }
 
 TEST_P(JobStoreConformance, RecoverWithoutSpendingRefundsTheAttempt) {
@@ -468,7 +495,8 @@ TEST_P(JobStoreConformance, CompletionAndNextClaimShareOneTransaction) {
   std::vector<Completion> done;
   for (const ClaimedJob& c : first) done.push_back({c.id, c.attempt, Completion::Kind::kSucceeded, "", 0});
   std::vector<CompletionResult> results;
-  Result<std::vector<ClaimedJob>> next = store_->CompleteAndClaim("w1", done, &results, kDefault, 10);
+  Result<std::vector<ClaimedJob>> next =
+      store_->CompleteAndClaim("w1", {.done = done}, &results, kDefault, 10);
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->size(), 2u);
   ASSERT_EQ(results.size(), 2u);
