@@ -114,6 +114,19 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
   const int cgroup_fd = req.cgroup_procs_fd;
   const bool no_new_privs = req.no_new_privs;
 
+  // Caught signals are reset by exec itself, ignored ones are not: the job gets those back to
+  // their default. This process's dispositions are read once (a worker sets them at start-up),
+  // which keeps some 60 syscalls out of every spawn, while this process waits for the exec.
+  static const std::vector<int> ignored = [] {
+    std::vector<int> v;
+    for (int sig = 1; sig < NSIG; ++sig) {
+      struct sigaction sa;
+      if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+        v.push_back(sig);
+      }
+    }
+    return v;
+  }();
   // Runs in the vfork child between fork and exec: syscalls only, no allocation.
   auto setup = [&](auto& exec) {
     auto fail = [&](const char* what) {
@@ -127,9 +140,7 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
     sigset_t none;
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return fail("sigprocmask");
-    for (int sig = 1; sig < NSIG; ++sig) {
-      if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
-    }
+    for (int sig : ignored) signal(sig, SIG_DFL);
     // The job dies with its worker; its own children are reaped by the supervisor (subreaper).
     // A worker that died before this line would never send it: then the job must not start.
     prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -43,6 +43,8 @@ inline constexpr int kStatusFd = 3;
 
 // Starts the process. Fails with the program path and reason (not found, not executable,
 // unknown user, no permission to switch user).
+// The signals this process ignores at its first Spawn are the ones reset to default for every
+// job: a caller does not change its signal dispositions after that.
 Result<SpawnedProcess> Spawn(const SpawnRequest& req);
 
 }  // namespace drover

@@ -26,6 +26,26 @@ env = { GREETING = "hi" }
   EXPECT_EQ(j.result, std::to_string(id) + "|echo|1|default|hi|{\"n\":1}");
 }
 
+// The worker ignores SIGPIPE (and the daemon may have been started ignoring more): a job starts
+// with every signal at its default, unblocked.
+TEST(CommandJobTest, JobGetsDefaultSignalsWhateverTheWorkerIgnores) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.signals]
+command = ["/bin/sh", "-c", "grep -E '^Sig(Ign|Blk):' /proc/$$/status"]
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  for (int i = 0; i < 2; ++i) {  // the second spawn too (the ignored set is read once)
+    std::int64_t id = Enqueue(store.get(), "signals", "{}");
+    ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+    Job j = *store->Get(id);
+    EXPECT_EQ(j.state, JobState::kSucceeded) << j.last_error.value_or("");
+    EXPECT_EQ(j.result, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+  }
+}
+
 TEST(CommandJobTest, JobGetsBlockingDescriptorsAndNoStrayOnes) {
   Daemon d(R"(
 [pools.default]
