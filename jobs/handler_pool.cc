@@ -119,4 +119,14 @@ void HandlerPool::Loop() {
   }
 }
 
+Completion HandlerCompletion(HandlerOutcome o, bool interrupted, bool timed_out, Duration timeout) {
+  Completion done{o.id, o.attempt, Completion::Kind::kSucceeded, std::move(o.result.output), 0};
+  if (o.result.kind == HandlerResult::Kind::kSucceeded) return done;
+  done.kind = o.result.kind == HandlerResult::Kind::kFail ? Completion::Kind::kFailedPermanent
+                                                          : Completion::Kind::kFailed;
+  if (interrupted) done.kind = Completion::Kind::kInterrupted;
+  if (timed_out) done.output = "timed out after " + FormatDuration(timeout) + ": " + done.output;
+  return done;
+}
+
 }  // namespace drover

@@ -24,6 +24,11 @@ struct HandlerOutcome {
   HandlerResult result;
 };
 
+// The attempt's outcome as the store records it: a handler's Retry fails the attempt, Fail fails
+// the job; a handler stopped by a shutdown (`interrupted`) is re-queued, one stopped by its timeout
+// says so. The retry delay is the caller's.
+Completion HandlerCompletion(HandlerOutcome o, bool interrupted, bool timed_out, Duration timeout);
+
 struct HandlerProgress {
   std::int64_t id = 0;
   int attempt = 0;

@@ -1,0 +1,199 @@
+// Worker: the worker process's main object (worker.h runs it). Its loop, claims, timers and
+// signals are in worker.cc; starting jobs, their output, exits and outcomes in worker_jobs.cc.
+// Single-threaded (handler threads talk to it through HandlerPool); one per worker process.
+#ifndef DROVER_JOBS_WORKER_INTERNAL_H_
+#define DROVER_JOBS_WORKER_INTERNAL_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/timer_set.h"
+#include "common/unique_fd.h"
+#include "jobs/command_run.h"
+#include "jobs/commit_watch.h"
+#include "jobs/handler_pool.h"
+#include "jobs/progress_buffer.h"
+#include "jobs/store/job_store.h"
+#include "jobs/worker.h"
+
+namespace drover::worker_internal {
+
+constexpr std::int64_t kPollIntervalUs = 1'000'000;
+constexpr std::int64_t kHygieneIntervalUs = 5'000'000;
+constexpr std::int64_t kStoreRetryUs = 1'000'000;
+constexpr std::int64_t kHardStopUs = 5'000'000;
+// A started job's pid (shown by `droverctl show`) goes out with the next claim's transaction,
+// or this much later when no claim comes sooner: a transaction per started job costs command
+// jobs much of their throughput.
+constexpr std::int64_t kPidWriteDelayUs = 100'000;
+constexpr double kRetryJitter = 0.25;
+
+// What the loop waits for. The job timers' subject is the job id; the others' is 0.
+enum TimerKind {
+  kHeartbeat,    // report to the supervisor
+  kLease,        // renew the leases of running jobs
+  kPoll,         // claim and check cancellations even without a wake-up
+  kHygiene,      // recycling checks (max_age, max_memory), emptied job cgroups
+  kDue,          // a delayed or retried job becomes due
+  kRecheck,      // look again for another process's commit (CommitWatch)
+  kStoreRetry,   // the store failed: write and claim again
+  kWritePids,    // process ids of started jobs wait no longer for the next claim
+  kHandlerKick,  // queued handler tasks want threads
+  kDrain,        // the shutdown grace is over: stop the jobs
+  kHardStop,     // handlers ignored their cancellation: leave without them
+  kJobTimeout,   // a job's timeout
+  kJobKill,      // a stopped command's SIGKILL
+  kJobProgress,  // write a job's pending progress
+};
+
+struct RunningJob {
+  ClaimedJob job;
+  const JobTypeConfig* type = nullptr;
+  std::unique_ptr<CommandRun> cmd;            // command jobs
+  std::unique_ptr<std::atomic<bool>> cancel;  // in-process jobs
+  bool timed_out = false, cancelled = false, interrupted = false;
+  ProgressBuffer progress;
+};
+
+using Stream = CommandRun::Stream;
+constexpr Stream kStreams[] = {Stream::kStdout, Stream::kStderr, Stream::kStatus};
+enum class FdKind { kSignal, kCommits, kHandlers, kJobOutput };
+struct FdRef {
+  FdKind kind;
+  std::int64_t job = 0;             // kJobOutput: whose
+  Stream stream = Stream::kStdout;  // kJobOutput: which
+};
+
+class Worker {
+ public:
+  explicit Worker(const WorkerOptions& o)
+      : o_(o),
+        store_(o.store),
+        worker_id_(o.name + "@" + std::to_string(getpid())),
+        rng_(std::random_device{}() ^ getpid()),
+        stop_after_spawn_(getenv("DROVER_TEST_STOP_AFTER_SPAWN")) {}
+
+  int Run();
+
+ private:
+  Status Init();
+
+  std::int64_t LeaseRenewalUs() const { return Us(o_.config->supervisor.lease) / 3; }
+
+  Status Watch(int fd, FdRef ref);
+  // For an fd about to be closed, which takes it out of the epoll set by itself (only this
+  // process holds our pipe ends: they are close-on-exec).
+  void Unwatch(int fd) { fds_.erase(fd); }
+
+  // Reports go out together, once per turn of the loop (FlushReports).
+  void Report(const std::string& line);
+  void FlushReports();
+
+  // --- the loop ---
+
+  void Wait(int timeout_ms);
+
+  int FreeSlots() const { return o_.pool->concurrency - static_cast<int>(running_.size()); }
+  bool ClaimWanted() const { return claim_wanted_ && !draining_ && FreeSlots() > 0; }
+  // Completions to write or jobs to claim: the loop does not sleep (unless the store is failing).
+  bool WorkPending() const;
+
+  void FlushAndClaim();
+
+  // Wakes the loop when the next delayed job becomes due, if that is before the next poll.
+  void ScheduleDue();
+
+  void RunTimers(std::int64_t now);
+
+  // Handlers still running ignore their cancellation flag: record them as interrupted and leave
+  // without joining their threads.
+  [[noreturn]] void LeaveWithoutHandlers();
+
+  // max_jobs after every batch; max_age and max_memory when `periodic`.
+  void CheckHygiene(bool periodic);
+
+  void BeginDrain();
+
+  // --- events ---
+
+  void OnSignal();
+
+  // After every write of ours: its wake-up must not hide another process's commit.
+  void AfterOwnWrite() { OnCommit(commits_->AfterOwnWrite(MonotonicUs())); }
+
+  // `changed`: another process committed, so there may be jobs to claim or cancel requests.
+  void OnCommit(bool changed);
+
+  void CheckCancels();
+
+  // Asks a job to stop: SIGTERM to its group then SIGKILL after kill_after, or the
+  // cancellation flag for a handler.
+  void Stop(RunningJob& r, const char* why);
+
+  // --- starting jobs ---
+
+  void Start(ClaimedJob job);
+
+  // The job is done with: its outcome goes out with the next claim.
+  void Finish(std::int64_t id, Completion done);
+
+  void Fail(const RunningJob& r, Completion::Kind kind, const std::string& error);
+
+  std::int64_t RetryDelayMs(const RunningJob& r);
+
+  Status StartCommand(RunningJob& r);
+
+  // --- command job output and exit ---
+
+  void OnJobOutput(FdRef ref);
+
+  void HandleStatusLines(RunningJob& r, const std::vector<std::string>& lines);
+
+  void ArmProgress(const RunningJob& r);
+
+  void WriteProgress(RunningJob& r);
+
+  void Reap();
+
+  void FinishCommand(std::int64_t id, RunningJob& r, int wait_status);
+
+  // --- in-process handlers ---
+
+  void OnHandlers();
+
+  const WorkerOptions& o_;
+  JobStore* const store_;
+  const std::string worker_id_;
+  std::mt19937_64 rng_;
+  const char* const stop_after_spawn_;  // a test's fault point: see worker.h
+  UniqueFd epoll_, sig_fd_;
+  std::optional<CommitWatch> commits_;
+  TimerSet timers_;
+  std::unordered_map<int, FdRef> fds_;
+  std::unordered_map<pid_t, std::int64_t> pids_;
+  std::unordered_map<std::int64_t, RunningJob> running_;
+  std::unique_ptr<HandlerPool> handlers_;  // declared after running_: joined first
+  std::vector<Completion> completions_;
+  std::string reports_;                  // report lines not written yet
+  std::vector<StartedProcess> started_;  // pids not written yet (kWritePids)
+  std::set<std::string> limits_warned_;  // job types whose cgroup limits could not be set
+  bool claim_wanted_ = true;
+  bool draining_ = false;
+  bool store_failing_ = false;  // until kStoreRetry
+  bool write_pids_ = false;     // kWritePids came: write started_ even without a claim
+  std::int64_t jobs_done_ = 0;
+  std::int64_t started_us_ = 0, hb_interval_us_ = 0;
+};
+
+}  // namespace drover::worker_internal
+
+#endif  // DROVER_JOBS_WORKER_INTERNAL_H_
