@@ -14,6 +14,7 @@ std::optional<JobState> ParseJobState(std::string_view name) {
 Status ValidateEnqueueRequest(const EnqueueRequest& r) {
   if (r.type.empty()) return Status::InvalidArgument("job type must not be empty");
   if (r.queue.empty()) return Status::InvalidArgument("queue must not be empty");
+  if (r.unique_key && r.unique_key->empty()) return Status::InvalidArgument("unique key must not be empty");
   if (r.max_attempts < 1) {
     return Status::InvalidArgument("max_attempts must be at least 1 (got " + std::to_string(r.max_attempts) +
                                    ")");

@@ -102,8 +102,8 @@ struct CompletionResult {
   JobState state = JobState::kQueued;
 };
 
-// Fails with InvalidArgument naming what is wrong: an empty type or queue, max_attempts below
-// 1, a payload that is not JSON or is over kMaxPayloadBytes.
+// Fails with InvalidArgument naming what is wrong: an empty type, queue or unique key,
+// max_attempts below 1, a payload that is not JSON or is over kMaxPayloadBytes.
 Status ValidateEnqueueRequest(const EnqueueRequest& r);
 
 // An attempt's error as kept in a job's history: at most 4 KiB, cut at a UTF-8 boundary.

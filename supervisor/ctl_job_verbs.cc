@@ -122,6 +122,7 @@ int Enqueue(CtlContext& ctx, const std::string&, const Words& in) {
     r.expires_at_ms = r.run_at_ms.value_or(NowMs()) + d->count();
   }
   if (auto* v = opt("--unique-key")) {
+    if (v->empty()) return Usage(ctx, "enqueue", "--unique-key must not be empty");
     if (v->rfind("schedule:", 0) == 0) {
       return Usage(ctx, "enqueue", "unique keys starting with \"schedule:\" belong to the scheduler's runs");
     }
@@ -139,11 +140,13 @@ int Enqueue(CtlContext& ctx, const std::string&, const Words& in) {
                      {"queue", r.queue}}
                     .dump()
              << "\n";
-  } else if (e->duplicate) {
-    *ctx.out << e->id << " (already " << JobStateName(e->state) << " with unique key " << *r.unique_key
-             << ")\n";
   } else {
+    // stdout carries the id alone, duplicate or not: id=$(droverctl enqueue ...) works either way.
     *ctx.out << e->id << "\n";
+    if (e->duplicate) {
+      *ctx.err << "droverctl: job " << e->id << " is already " << JobStateName(e->state)
+               << " with unique key " << *r.unique_key << "; not enqueued again\n";
+    }
   }
   return kExitOk;
 }

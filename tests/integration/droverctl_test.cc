@@ -94,6 +94,23 @@ TEST(DroverctlTest, UniqueJobsAndCancel) {
   EXPECT_EQ(Ctl(d, "cancel 99999").code, 3);
 }
 
+// A duplicate's id on stdout alone, so that id=$(droverctl enqueue ...) works; the note on stderr.
+TEST(DroverctlTest, ADuplicatePrintsTheExistingIdAloneOnStdout) {
+  Daemon d(kConfig);
+  std::string cmd = std::string(DROVERCTL_PATH) + " -c " + d.config() + " enqueue echo '{}' --unique-key k";
+  ShellResult first = RunShell(cmd + " 2>/dev/null");
+  ShellResult again = RunShell(cmd + " 2>/dev/null");
+  ASSERT_EQ(first.code, 0) << first.out;
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_EQ(again.out, first.out);
+  EXPECT_EQ(RunShell(cmd + " 2>&1 >/dev/null").out,
+            "droverctl: job " + first.out.substr(0, first.out.size() - 1) +
+                " is already queued with unique key k; not enqueued again\n");
+  ShellResult wait =
+      RunShell(std::string(DROVERCTL_PATH) + " -c " + d.config() + " show $(" + cmd + " 2>/dev/null)");
+  EXPECT_EQ(wait.code, 0) << wait.out;
+}
+
 TEST(DroverctlTest, PauseResumeAndWhy) {
   Daemon d(kConfig);
   ASSERT_TRUE(d.Start()) << d.Log();
@@ -140,6 +157,7 @@ TEST(DroverctlTest, UsageErrorsExitTwo) {
                            "jobs --limit",
                            "enqueue echo --delay soon",
                            "enqueue echo --unique-key schedule:x:1",
+                           "enqueue echo --unique-key ''",
                            "wait",
                            "start",
                            "signal HUP",

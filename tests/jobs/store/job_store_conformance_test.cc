@@ -203,6 +203,11 @@ TEST_P(JobStoreConformance, RejectsBadRequests) {
   r.payload = "{}";
   r.max_attempts = 0;
   EXPECT_TRUE(store_->Enqueue(r).status().IsInvalidArgument());
+  r.max_attempts = 1;
+  r.unique_key = "";  // would make every job of the type a duplicate of the first
+  Result<EnqueueResult> empty_key = store_->Enqueue(r);
+  EXPECT_TRUE(empty_key.status().IsInvalidArgument());
+  EXPECT_NE(empty_key.status().message().find("unique key must not be empty"), std::string::npos);
 }
 
 TEST_P(JobStoreConformance, SuccessRecordsResultOnce) {
