@@ -182,9 +182,7 @@ int Schedules(CtlContext& ctx, const std::string&, const Words& args) {
     *ctx.out << "no [schedules] in " << ctx.config.path << "\n";
     return kExitOk;
   }
-  *ctx.out << std::left << std::setw(20) << "NAME" << std::setw(22) << "TIMING" << std::setw(18) << "NEXT RUN"
-           << std::setw(18) << "LAST RUN"
-           << "LAST JOB\n";
+  std::vector<std::vector<std::string>> rows = {{"NAME", "TIMING", "NEXT RUN", "LAST RUN", "LAST JOB"}};
   for (const auto& [name, s] : ctx.config.schedules) {
     const ScheduleState* st = stored(name);
     std::string next = !st ? "(droverd not started with it)" : st->paused ? "paused" : Ago(st->next_run_ms);
@@ -194,9 +192,9 @@ int Schedules(CtlContext& ctx, const std::string&, const Words& args) {
             ? "-"
             : std::to_string(*st->last_job_id) + " " +
                   (st->last_job_state ? std::string(JobStateName(*st->last_job_state)) : "(gone)");
-    *ctx.out << std::setw(20) << name << std::setw(22) << Shorten(timing(s), 21) << std::setw(18) << next
-             << std::setw(18) << last << job << "\n";
+    rows.push_back({name, timing(s), next, last, job});
   }
+  PrintColumns(*ctx.out, rows);
   return kExitOk;
 }
 

@@ -119,4 +119,28 @@ std::vector<std::string> PoolsServing(const Config& c, const std::string& queue)
   return out;
 }
 
+namespace {
+// Characters on a terminal: UTF-8 continuation bytes take no column.
+size_t DisplayWidth(const std::string& s) {
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+}  // namespace
+
+void PrintColumns(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size());
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], DisplayWidth(row[c]));
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      line += row[c];
+      if (c + 1 < row.size()) line += std::string(width[c] + 2 - DisplayWidth(row[c]), ' ');
+    }
+    out << line << "\n";
+  }
+}
+
 }  // namespace drover::ctl

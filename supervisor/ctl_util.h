@@ -51,6 +51,10 @@ std::string Ago(std::int64_t ms);
 // One line of at most `n` characters.
 std::string Shorten(std::string s, size_t n);
 
+// Prints `rows` (the first is the header) as columns, each as wide as its widest cell plus two
+// spaces; the last column is not padded.
+void PrintColumns(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
+
 // Runs `fn` on each job id in `in` and reports per id; the exit code is the worst.
 int ForEachId(CtlContext& ctx, const std::string& verb, const Words& in,
               const std::function<Result<std::string>(JobStore&, std::int64_t)>& fn);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
@@ -154,7 +155,7 @@ command = ["/bin/true"]
 [schedules.nightly]
 job = "report"
 cron = "0 3 * * *"
-timezone = "Europe/Berlin"
+timezone = "America/Argentina/Buenos_Aires"
 payload = { kind = "nightly" }
 )");
   ASSERT_TRUE(d.Start()) << d.Log();
@@ -166,6 +167,17 @@ payload = { kind = "nightly" }
   EXPECT_EQ(s[0]["job"], "report");
   EXPECT_TRUE(s[0]["next_run"].is_string());
   EXPECT_TRUE(s[0]["last_run"].is_null());
+
+  // The table's columns fit their content: a long zone does not run into the next column.
+  ShellResult table = Ctl(d, "schedules");
+  ASSERT_EQ(table.code, 0) << table.out;
+  std::istringstream lines(table.out);
+  std::string header, row;
+  std::getline(lines, header);
+  std::getline(lines, row);
+  EXPECT_NE(row.find("0 3 * * * (America/Argentina/Buenos_Aires)  "), std::string::npos) << table.out;
+  EXPECT_EQ(header.find("NEXT RUN"), row.find("in "));  // the next run's column starts at its heading
+  EXPECT_EQ(header.find("LAST RUN"), row.find("never"));
 
   ShellResult t = Ctl(d, "trigger nightly --json");
   ASSERT_EQ(t.code, 0) << t.out;
