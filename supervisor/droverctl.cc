@@ -23,17 +23,52 @@ int RunVerb(CtlContext& ctx, const std::vector<std::string>& words) {
 
 namespace {
 
-std::vector<std::string> SplitWords(const std::string& line) {
+// The length of the JSON object or array at the start of `s` (brackets balanced outside strings),
+// or npos when it does not close.
+size_t JsonLength(std::string_view s) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if ((c == '}' || c == ']') && --depth == 0) {
+      return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+std::vector<std::string> SplitPromptWords(const std::string& line) {
   std::vector<std::string> out;
   std::string cur;
   bool in_word = false;
   char quote = 0;
-  for (char c : line) {
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
     if (quote) {
       if (c == quote)
         quote = 0;
       else
         cur += c;
+    } else if (!in_word && (c == '{' || c == '[')) {
+      // A bare JSON payload is one word, its quotes kept: enqueue echo {"a": 1}.
+      size_t n = JsonLength(std::string_view(line).substr(i));
+      if (n == std::string_view::npos) n = line.size() - i;
+      cur = line.substr(i, n);
+      in_word = true;
+      i += n - 1;
     } else if (c == '\'' || c == '"') {
       quote = c;
       in_word = true;
@@ -49,6 +84,8 @@ std::vector<std::string> SplitWords(const std::string& line) {
   if (in_word) out.push_back(cur);
   return out;
 }
+
+namespace {
 
 // The interactive prompt. On a terminal: line editing and history (kept in ~/.drover_history)
 // through libedit, as supervisorctl has through readline; from a pipe: plain lines.
@@ -68,11 +105,11 @@ int Prompt(CtlContext& ctx) {
       if (raw == nullptr) break;
       line = raw;
       free(raw);
-      if (!SplitWords(line).empty()) add_history(line.c_str());
+      if (!SplitPromptWords(line).empty()) add_history(line.c_str());
     } else if (!std::getline(std::cin, line)) {
       break;
     }
-    std::vector<std::string> words = SplitWords(line);
+    std::vector<std::string> words = SplitPromptWords(line);
     if (words.empty()) continue;
     if (words[0] == "exit" || words[0] == "quit") break;
     last = RunVerb(ctx, words);

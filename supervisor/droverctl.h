@@ -29,6 +29,10 @@ struct CtlContext {
 // ctx.out/ctx.err.
 int RunVerb(CtlContext& ctx, const std::vector<std::string>& words);
 
+// Splits a prompt line into words, shell-style: quotes group and are removed, except inside a bare
+// JSON object or array, which is one word as written (`enqueue echo {"a": 1}`).
+std::vector<std::string> SplitPromptWords(const std::string& line);
+
 // The whole command line: [-c FILE] [--json] [VERB ARGS...]; no verb opens the prompt.
 int DroverctlMain(int argc, char** argv);
 

@@ -243,5 +243,15 @@ TEST(DroverctlTest, InteractivePromptThroughAPipe) {
   EXPECT_NE(r.out.find("echo"), std::string::npos);
 }
 
+TEST(DroverctlTest, ThePromptTakesABareJsonPayload) {
+  Daemon d(kConfig);
+  ShellResult r = Ctl(d, "", "enqueue echo {\"a\": [1, \"x y\"]} --priority 3\n");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::int64_t id = std::stoll(r.out);
+  EXPECT_EQ(d.Store()->Get(id)->priority, 3);
+  EXPECT_EQ(nlohmann::json::parse(d.Store()->Get(id)->payload),
+            nlohmann::json::parse(R"({"a": [1, "x y"]})"));
+}
+
 }  // namespace
 }  // namespace drover::testing
