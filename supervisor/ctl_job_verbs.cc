@@ -64,9 +64,9 @@ int Enqueue(CtlContext& ctx, const std::string&, const Words& in) {
   if (!type) {
     std::string known;
     for (const auto& [name, _] : ctx.config.jobs) known += (known.empty() ? "" : ", ") + name;
-    *ctx.err << "droverctl: unknown job type \"" << r.type << "\" in " << ctx.config.path
-             << " (known: " << (known.empty() ? "none" : known) << ")\n";
-    return kExitError;
+    return Error(ctx, kExitError, "not_found",
+                 "unknown job type \"" + r.type + "\" in " + ctx.config.path +
+                     " (known: " + (known.empty() ? "none" : known) + ")");
   }
   r.queue = type->queue;
   r.priority = type->priority;
@@ -264,8 +264,9 @@ int Wait(CtlContext& ctx, const std::string&, const Words& in) {
     }
     if (done.size() == ids->size()) break;
     if (MonotonicUs() >= deadline) {
-      *ctx.err << "droverctl: timed out waiting; " << ids->size() - done.size() << " job(s) not finished\n";
-      return kExitNotRunning;
+      return Error(
+          ctx, kExitNotRunning, "timeout",
+          "timed out waiting; " + std::to_string(ids->size() - done.size()) + " job(s) not finished");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -20,13 +20,14 @@ std::optional<json> Call(CtlContext& ctx, const std::string& cmd, const Words& a
   Result<std::string> r = ControlRequest(ctx.config.supervisor.socket, ControlRequestLine(cmd, args), 30'000);
   Result<ControlAnswer> answer = r.ok() ? ParseControlAnswer(*r) : Result<ControlAnswer>(r.status());
   if (!answer.ok()) {
-    *ctx.err << "droverctl: " << answer.status().message() << "\n";
-    *code = answer.status().IsNotFound() ? kExitNotRunning : kExitError;  // NotFound: no daemon
+    bool down = answer.status().IsNotFound();  // nothing listens on the socket
+    *code = Error(ctx, down ? kExitNotRunning : kExitError, down ? "not_running" : "error",
+                  answer.status().message());
     return std::nullopt;
   }
   if (!answer->ok) {
-    *ctx.err << "droverctl: " << answer->message << "\n";
-    *code = answer->error == ControlError::kNotFound ? kExitNotRunning : kExitError;
+    *code = Error(ctx, answer->error == ControlError::kNotFound ? kExitNotRunning : kExitError,
+                  ControlErrorCode(answer->error), answer->message);
     return std::nullopt;
   }
   return answer->result;

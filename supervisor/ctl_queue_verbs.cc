@@ -203,8 +203,7 @@ int Trigger(CtlContext& ctx, const std::string&, const Words& args) {
   if (args.size() != 1) return Usage(ctx, "trigger", "give one schedule name");
   auto s = ctx.config.schedules.find(args[0]);
   if (s == ctx.config.schedules.end()) {
-    *ctx.err << "droverctl: no [schedules." << args[0] << "] in " << ctx.config.path << "\n";
-    return kExitNotRunning;
+    return Error(ctx, kExitNotRunning, "not_found", "no [schedules." + args[0] + "] in " + ctx.config.path);
   }
   const JobTypeConfig* type = ctx.config.FindJob(s->second.job);
   if (type == nullptr)

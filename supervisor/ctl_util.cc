@@ -9,15 +9,33 @@
 
 namespace drover::ctl {
 
+int Error(CtlContext& ctx, int exit_code, std::string_view code, const std::string& message) {
+  if (ctx.json) {
+    *ctx.err << json{{"error", message}, {"code", code}}.dump() << "\n";
+  } else {
+    *ctx.err << "droverctl: " << message << "\n";
+  }
+  return exit_code;
+}
+
 int Usage(CtlContext& ctx, const std::string& verb, const std::string& why) {
+  if (ctx.json) {
+    std::string usage = VerbHelp(verb);
+    *ctx.err << json{{"error", why.empty() ? "usage" : why}, {"code", "usage"}, {"usage", usage}}.dump()
+             << "\n";
+    return kExitUsage;
+  }
   if (!why.empty()) *ctx.err << "droverctl " << verb << ": " << why << "\n";
   *ctx.err << VerbHelp(verb);
   return kExitUsage;
 }
 
 int Fail(CtlContext& ctx, const Status& s) {
-  *ctx.err << "droverctl: " << s.message() << "\n";
-  return s.IsNotFound() ? kExitNotRunning : kExitError;
+  std::string_view code = s.IsNotFound()          ? "not_found"
+                          : s.IsConflict()        ? "conflict"
+                          : s.IsInvalidArgument() ? "invalid_argument"
+                                                  : "error";
+  return Error(ctx, s.IsNotFound() ? kExitNotRunning : kExitError, code, s.message());
 }
 
 std::optional<Args> Parse(CtlContext& ctx, const std::string& verb, const Words& in,

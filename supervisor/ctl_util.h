@@ -21,9 +21,13 @@ namespace drover::ctl {
 using json = nlohmann::json;
 using Words = std::vector<std::string>;
 
-// Prints `why` (if any) and the verb's usage to stderr; returns kExitUsage.
+// Reports an error on stderr and returns `exit_code`: "droverctl: MESSAGE", or with --json one
+// line {"error": MESSAGE, "code": CODE} (CODE: usage, not_found, not_running, timeout, conflict,
+// invalid_argument, or a control-socket code such as bad_request; else error).
+int Error(CtlContext& ctx, int exit_code, std::string_view code, const std::string& message);
+// A usage error: `why` (if any) and the verb's usage; returns kExitUsage.
 int Usage(CtlContext& ctx, const std::string& verb, const std::string& why = "");
-// Prints the error; returns kExitNotRunning for NotFound, else kExitError.
+// A failed Status: kExitNotRunning for NotFound, else kExitError.
 int Fail(CtlContext& ctx, const Status& s);
 
 // Options of the form --name VALUE; the rest are positional.

@@ -12,15 +12,9 @@ namespace drover {
 namespace {
 
 int Help(CtlContext& ctx, const std::string&, const std::vector<std::string>& args) {
-  if (args.size() > 1) {
-    *ctx.err << VerbHelp("help");
-    return kExitUsage;
-  }
+  if (args.size() > 1) return ctl::Usage(ctx, "help");
   std::string h = VerbHelp(args.empty() ? "" : args[0]);
-  if (h.empty()) {
-    *ctx.err << "droverctl: unknown verb \"" << args[0] << "\"\n";
-    return kExitUsage;
-  }
+  if (h.empty()) return ctl::Error(ctx, kExitUsage, "usage", "unknown verb \"" + args[0] + "\"");
   *ctx.out << h;
   return kExitOk;
 }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/escape.h"
+#include "supervisor/ctl_util.h"
 #include "supervisor/ctl_verbs.h"
 
 namespace drover {
@@ -15,8 +16,7 @@ int RunVerb(CtlContext& ctx, const std::vector<std::string>& words) {
   if (words.empty()) return kExitOk;
   const CtlVerb* verb = FindCtlVerb(words[0]);
   if (verb == nullptr) {
-    *ctx.err << "droverctl: unknown verb \"" << words[0] << "\" (see `droverctl help`)\n";
-    return kExitUsage;
+    return ctl::Error(ctx, kExitUsage, "usage", "unknown verb \"" + words[0] + "\" (see `droverctl help`)");
   }
   return verb->run(ctx, words[0], std::vector<std::string>(words.begin() + 1, words.end()));
 }
@@ -157,9 +157,9 @@ int DroverctlMain(int argc, char** argv) {
   }
   Result<Config> config = LoadConfig(path);
   if (!config.ok()) {
-    std::cerr << "droverctl: cannot use configuration:\n"
-              << config.status().message() << "\n(give another with -c FILE or DROVER_CONFIG)\n";
-    return kExitError;
+    return ctl::Error(ctx, kExitError, "config",
+                      "cannot use configuration:\n" + config.status().message() +
+                          "\n(give another with -c FILE or DROVER_CONFIG)");
   }
   ctx.config = std::move(config).value();
   if (words.empty()) return Prompt(ctx);

@@ -235,6 +235,34 @@ TEST(DroverctlTest, InteractivePromptOnATerminalRecallsHistory) {
   EXPECT_NE(saved.find("help\\040version"), std::string::npos) << saved;
 }
 
+// With --json a script reads errors as JSON too, with the same exit codes.
+TEST(DroverctlTest, JsonErrorsAreJson) {
+  Daemon d(kConfig);
+  struct Case {
+    const char* args;
+    int code;
+    const char* error_code;
+  } cases[] = {
+      {"show 99999 --json", 3, "not_found"},   {"show abc --json", 2, "usage"},
+      {"frobnicate --json", 2, "usage"},       {"enqueue nosuchtype --json", 1, "not_found"},
+      {"status --json", 3, "not_running"},  // no daemon
+      {"trigger nope --json", 3, "not_found"},
+  };
+  for (const Case& c : cases) {
+    ShellResult r =
+        RunShell(std::string(DROVERCTL_PATH) + " -c " + d.config() + " " + c.args + " 2>&1 >/dev/null");
+    EXPECT_EQ(r.code, c.code) << c.args << ": " << r.out;
+    nlohmann::json e = nlohmann::json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(e.is_object()) << c.args << ": " << r.out;
+    EXPECT_EQ(e["code"], c.error_code) << c.args;
+    EXPECT_TRUE(e["error"].is_string()) << c.args;
+  }
+  ShellResult bad_config = RunShell(std::string(DROVERCTL_PATH) + " -c /nonexistent.toml --json status 2>&1");
+  EXPECT_EQ(bad_config.code, 1);
+  EXPECT_EQ(nlohmann::json::parse(bad_config.out, nullptr, false).value("code", ""), "config")
+      << bad_config.out;
+}
+
 TEST(DroverctlTest, InteractivePromptThroughAPipe) {
   Daemon d(kConfig);
   ShellResult r = Ctl(d, "", "help show\nenqueue echo\njobs\nexit\n");
