@@ -91,7 +91,7 @@ std::string VerbHelp(const std::string& verb) {
   std::sort(sorted.begin(), sorted.end(),
             [](const CtlVerb* a, const CtlVerb* b) { return a->name < b->name; });
   std::ostringstream os;
-  os << "usage: droverctl [-c FILE] [--json] VERB [ARGS]   (no verb: interactive prompt)\n\n";
+  os << "usage: droverctl [-c FILE] [-s SOCKET] [--json] VERB [ARGS]   (no verb: interactive prompt)\n\n";
   for (const CtlVerb* v : sorted) {
     os << "  " << v->name << std::string(10 - std::min<size_t>(10, v->name.size()), ' ') << v->what << "\n";
   }

@@ -3,7 +3,10 @@
 #include <editline/readline.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <regex>
 #include <sstream>
 
 #include "common/escape.h"
@@ -125,6 +128,28 @@ int Prompt(CtlContext& ctx) {
   return last;
 }
 
+// From a configuration that does not parse: the [supervisor] socket and database lines, if they
+// can be read (a typo elsewhere must not lock the operator out of a running daemon). Relative
+// paths are relative to the file, as in a valid configuration.
+void SalvagePaths(const std::string& path, Config* config) {
+  std::ifstream in(path);
+  std::string line, section;
+  const std::regex header(R"(^\s*\[([^\]]*)\]\s*(#.*)?$)");
+  const std::regex key(R"re(^\s*(socket|database)\s*=\s*("([^"\\]*)"|'([^']*)')\s*(#.*)?$)re");
+  std::filesystem::path dir = std::filesystem::absolute(path).parent_path();
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (std::regex_match(line, m, header)) {
+      section = m[1].str();
+    } else if (section == "supervisor" && std::regex_match(line, m, key)) {
+      std::string value = m[3].matched ? m[3].str() : m[4].str();
+      if (value.empty()) continue;
+      if (value[0] != '/' && !IsDatabaseUrl(value)) value = (dir / value).lexically_normal().string();
+      (m[1] == "socket" ? config->supervisor.socket : config->supervisor.database) = value;
+    }
+  }
+}
+
 }  // namespace
 
 int DroverctlMain(int argc, char** argv) {
@@ -137,6 +162,8 @@ int DroverctlMain(int argc, char** argv) {
   CtlContext ctx;
   ctx.out = &out;
   ctx.err = &err;
+  const char* socket_env = getenv("DROVER_SOCKET");
+  std::string socket = socket_env ? socket_env : "";
   std::vector<std::string> words;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -146,6 +173,12 @@ int DroverctlMain(int argc, char** argv) {
         return kExitUsage;
       }
       path = argv[++i];
+    } else if (words.empty() && (a == "-s" || a == "--socket")) {
+      if (i + 1 >= argc) {
+        std::cerr << "droverctl: " << a << " needs a path\n";
+        return kExitUsage;
+      }
+      socket = argv[++i];
     } else if (a == "--json") {
       ctx.json = true;
     } else if (words.empty() && (a == "-h" || a == "--help")) {
@@ -156,12 +189,23 @@ int DroverctlMain(int argc, char** argv) {
     }
   }
   Result<Config> config = LoadConfig(path);
-  if (!config.ok()) {
-    return ctl::Error(ctx, kExitError, "config",
-                      "cannot use configuration:\n" + config.status().message() +
-                          "\n(give another with -c FILE or DROVER_CONFIG)");
+  if (config.ok()) {
+    ctx.config = std::move(config).value();
+  } else {
+    // Still reach a running daemon: through -s, or the socket line of the broken file (or the
+    // default socket when it has none, as the daemon would).
+    ctx.config.path = path;
+    if (!std::ifstream(path) && socket.empty()) {
+      return ctl::Error(ctx, kExitError, "config",
+                        "cannot use configuration:\n" + config.status().message() +
+                            "\n(give another with -c FILE or DROVER_CONFIG, or the socket with -s PATH)");
+    }
+    SalvagePaths(path, &ctx.config);
+    *ctx.err << "droverctl: warning: cannot use configuration:\n"
+             << config.status().message()
+             << "\n(using only its [supervisor] socket and database lines, or the defaults)\n";
   }
-  ctx.config = std::move(config).value();
+  if (!socket.empty()) ctx.config.supervisor.socket = socket;
   if (words.empty()) return Prompt(ctx);
   return RunVerb(ctx, words);
 }

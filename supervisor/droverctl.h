@@ -33,7 +33,8 @@ int RunVerb(CtlContext& ctx, const std::vector<std::string>& words);
 // JSON object or array, which is one word as written (`enqueue echo {"a": 1}`).
 std::vector<std::string> SplitPromptWords(const std::string& line);
 
-// The whole command line: [-c FILE] [--json] [VERB ARGS...]; no verb opens the prompt.
+// The whole command line: [-c FILE] [-s SOCKET] [--json] [VERB ARGS...]; no verb opens the
+// prompt. DROVER_CONFIG and DROVER_SOCKET name the defaults.
 int DroverctlMain(int argc, char** argv);
 
 }  // namespace drover

@@ -1,5 +1,8 @@
 // Black-box tests of droverctl against a real droverd and database.
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
 
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
@@ -233,6 +236,37 @@ TEST(DroverctlTest, InteractivePromptOnATerminalRecallsHistory) {
   std::ifstream history(d.dir() + "/.drover_history");
   std::string saved((std::istreambuf_iterator<char>(history)), {});
   EXPECT_NE(saved.find("help\\040version"), std::string::npos) << saved;
+}
+
+// A typo in the configuration (a rejected reload) must not lock the operator out of the daemon.
+TEST(DroverctlTest, ABrokenConfigStillReachesTheRunningDaemon) {
+  Daemon d(kConfig);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  std::string good;
+  {
+    std::ifstream in(d.config());
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::ofstream(d.config(), std::ios::app) << "\n[pools.default\nworkers = oops\n";
+  kill(d.pid(), SIGHUP);  // rejected: the daemon keeps its configuration
+  ShellResult status = Ctl(d, "status");
+  EXPECT_EQ(status.code, 0) << status.out;
+  EXPECT_NE(status.out.find("warning: cannot use configuration"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("worker:default:0"), std::string::npos) << status.out;
+  ShellResult jobs = Ctl(d, "enqueue echo '{}'");  // the database line is read too
+  EXPECT_EQ(jobs.code, 1) << jobs.out;             // ... but job types need the whole file
+  EXPECT_EQ(Ctl(d, "jobs").code, 0);
+
+  // -s names the socket when there is no configuration at all.
+  std::string socket = d.dir() + "/drover.sock";
+  ShellResult by_socket = RunShell(std::string(DROVERCTL_PATH) + " -c " + d.dir() + "/missing.toml -s " +
+                                   socket + " status 2>&1");
+  EXPECT_EQ(by_socket.code, 0) << by_socket.out;
+  ShellResult by_env = RunShell("DROVER_SOCKET=" + socket + " " + DROVERCTL_PATH + " -c " + d.dir() +
+                                "/missing.toml pid 2>&1");
+  EXPECT_EQ(by_env.code, 0) << by_env.out;
+  EXPECT_EQ(RunShell(std::string(DROVERCTL_PATH) + " -c " + d.dir() + "/missing.toml status 2>&1").code, 1);
+  std::ofstream(d.config()) << good;
 }
 
 // With --json a script reads errors as JSON too, with the same exit codes.
