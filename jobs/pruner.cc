@@ -18,7 +18,7 @@ std::int64_t PruneFinishedJobs(JobStore* store, const RetentionConfig& r, std::i
     const Duration keep = r.*info.retention;
     std::int64_t total = 0;
     for (int i = 0; i < limits.max_batches_per_state; ++i) {
-      Result<int> n = store->Prune(state, now_ms - keep.count(), limits.batch);
+      Result<int> n = store->Prune(state, PruneBefore(now_ms, keep), limits.batch);
       if (!n.ok()) {
         spdlog::warn("{}", n.status().ToString());
         break;

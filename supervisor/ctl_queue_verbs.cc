@@ -1,10 +1,14 @@
 // droverctl's verbs on many jobs, queues and schedules: straight on the database.
 #include "supervisor/ctl_queue_verbs.h"
 
+#include <unistd.h>
+
 #include <iomanip>
+#include <iostream>
 #include <ostream>
 
 #include "common/time_util.h"
+#include "jobs/pruner.h"
 #include "jobs/schedule.h"
 #include "supervisor/ctl_util.h"
 
@@ -42,17 +46,19 @@ int Retry(CtlContext& ctx, const std::string&, const Words& in) {
 }
 
 int Prune(CtlContext& ctx, const std::string&, const Words& in) {
-  std::optional<Args> a = Parse(ctx, "prune", in, {"--older-than", "--state"}, {});
+  std::optional<Args> a = Parse(ctx, "prune", in, {"--older-than", "--state"}, {"--yes"});
   if (!a) return kExitUsage;
   if (!a->positional.empty()) return Usage(ctx, "prune", "unexpected \"" + a->positional[0] + "\"");
-  Duration older{0};
+  std::optional<Duration> older;  // absent: each state's configured retention
   if (a->options.count("--older-than")) {
     Result<Duration> d = ParseDuration(a->options["--older-than"]);
     if (!d.ok()) return Usage(ctx, "prune", d.status().message());
     older = *d;
   }
-  std::vector<JobState> states = {JobState::kSucceeded, JobState::kFailed, JobState::kCancelled,
-                                  JobState::kExpired};
+  std::vector<JobState> states;
+  for (const JobStateInfo& s : kJobStates) {
+    if (s.final) states.push_back(s.state);
+  }
   if (a->options.count("--state")) {
     std::optional<JobState> s = ParseJobState(a->options["--state"]);
     if (!s || !IsFinal(*s))
@@ -61,19 +67,41 @@ int Prune(CtlContext& ctx, const std::string&, const Words& in) {
   }
   Result<std::unique_ptr<JobStore>> store = OpenStore(ctx);
   if (!store.ok()) return Fail(ctx, store.status());
-  std::int64_t total = 0;
+  const std::int64_t now = NowMs();
+  std::vector<std::pair<JobState, std::int64_t>> cuts;  // (state, finished before)
+  std::int64_t count = 0;
   for (JobState s : states) {
+    std::int64_t before =
+        PruneBefore(now, older.value_or(ctx.config.scheduler.retention.*InfoOf(s).retention));
+    Result<std::int64_t> n = (*store)->CountPrunable(s, before);
+    if (!n.ok()) return Fail(ctx, n.status());
+    cuts.emplace_back(s, before);
+    count += *n;
+  }
+  // A bulk delete typed at a terminal is confirmed first; scripts (no terminal) and --yes are not asked.
+  if (count > 0 && !a->flags.count("--yes") && !ctx.json && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+    *ctx.out << "delete " << count << " finished job(s)? [y/N] ";
+    ctx.out->flush();
+    std::string answer;
+    if (!std::getline(std::cin, answer) || (answer != "y" && answer != "yes")) {
+      *ctx.out << "nothing deleted\n";
+      return kExitError;
+    }
+  }
+  std::int64_t total = 0;
+  for (auto [s, before] : cuts) {
     while (true) {
-      Result<int> n = (*store)->Prune(s, NowMs() - older.count(), 1000);
+      Result<int> n = (*store)->Prune(s, before, 1000);
       if (!n.ok()) return Fail(ctx, n.status());
       total += *n;
       if (*n < 1000) break;
     }
   }
-  if (ctx.json)
+  if (ctx.json) {
     *ctx.out << json{{"deleted", total}}.dump() << "\n";
-  else
+  } else {
     *ctx.out << "deleted " << total << " job(s)\n";
+  }
   return kExitOk;
 }
 

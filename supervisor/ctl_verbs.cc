@@ -52,8 +52,10 @@ constexpr CtlVerb kVerbs[] = {
     {"retry", "retry ID ... | retry --failed [--type T]", "queue failed, cancelled or expired jobs again",
      K::kJob, ctl::Retry},
     {"delete", "delete ID ...", "delete jobs that are not running", K::kJob, ctl::Delete},
-    {"prune", "prune [--older-than DUR] [--state S]",
-     "delete finished jobs (default: all final states, older than 0s)", K::kJob, ctl::Prune},
+    {"prune", "prune [--older-than DUR] [--state S] [--yes]",
+     "delete finished jobs older than their retention (or DUR; never the last 5 minutes'); asks first on a "
+     "terminal",
+     K::kJob, ctl::Prune},
     {"stats", "stats", "jobs per queue and state, finished in the last 1 and 5 minutes, oldest waiting job",
      K::kJob, ctl::Stats},
     {"queues", "queues", "queues with their pools and paused state", K::kJob, ctl::Stats},

@@ -100,6 +100,8 @@ class JobStore {
   virtual Status Delete(std::int64_t id) = 0;
   // Deletes up to `batch` jobs in `state` (a final state) finished before `before_ms`.
   virtual Result<int> Prune(JobState state, std::int64_t before_ms, int batch) = 0;
+  // How many jobs Prune(state, before_ms, ...) would delete in all.
+  virtual Result<std::int64_t> CountPrunable(JobState state, std::int64_t before_ms) = 0;
 
   virtual Status SetQueuePaused(const std::string& queue, bool paused) = 0;
   virtual Result<std::vector<std::string>> PausedQueues() = 0;

@@ -39,6 +39,7 @@ class SqliteJobStore final : public JobStore {
   Status Retry(std::int64_t id) override;
   Status Delete(std::int64_t id) override;
   Result<int> Prune(JobState state, std::int64_t before_ms, int batch) override;
+  Result<std::int64_t> CountPrunable(JobState state, std::int64_t before_ms) override;
   Status SetQueuePaused(const std::string& queue, bool paused) override;
   Result<std::vector<std::string>> PausedQueues() override;
   Status SyncSchedules(std::span<const ScheduleSeed> wanted) override;

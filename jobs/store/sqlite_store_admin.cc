@@ -86,6 +86,17 @@ Result<int> SqliteJobStore::Prune(JobState state, std::int64_t before_ms, int ba
   return db_.Changes();
 }
 
+Result<std::int64_t> SqliteJobStore::CountPrunable(JobState state, std::int64_t before_ms) {
+  if (!IsFinal(state)) return Status::InvalidArgument("only finished jobs can be pruned");
+  Result<Statement> st = db_.Prepare(
+      "SELECT count(*) FROM jobs WHERE state = ?1 AND finished_at IS NOT NULL AND finished_at < ?2");
+  if (!st.ok()) return st.status();
+  st->Bind(1, JobStateName(state)).Bind(2, before_ms);
+  Result<bool> row = st->Step();
+  if (!row.ok()) return row.status().Prefixed("count prunable jobs");
+  return st->Int64(0);
+}
+
 Status SqliteJobStore::SetQueuePaused(const std::string& queue, bool paused) {
   Result<Statement> st = db_.Prepare(
       "INSERT INTO queues (name, paused) VALUES (?1, ?2) "

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "common/sqlite.h"
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
 
@@ -236,6 +237,52 @@ TEST(DroverctlTest, InteractivePromptOnATerminalRecallsHistory) {
   std::ifstream history(d.dir() + "/.drover_history");
   std::string saved((std::istreambuf_iterator<char>(history)), {});
   EXPECT_NE(saved.find("help\\040version"), std::string::npos) << saved;
+}
+
+// prune without arguments keeps to the configured retention, never takes what finished in the last
+// five minutes (stats counts it), and asks first at a terminal.
+TEST(DroverctlTest, PruneKeepsToRetentionAndTheLastFiveMinutes) {
+  Daemon d(std::string(kConfig) + "[scheduler]\nretention = { cancelled = \"1h\", failed = \"30d\" }\n");
+  auto store = d.Store();
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(std::stoll(Ctl(d, "enqueue echo '{}'").out));
+  }
+  for (std::int64_t id : ids) ASSERT_EQ(Ctl(d, "cancel " + std::to_string(id)).code, 0);
+  // Two of them finished two hours ago, one just now.
+  {
+    SqliteDb db = std::move(SqliteDb::Open(d.db(), {})).value();
+    ASSERT_TRUE(db.Exec("UPDATE jobs SET finished_at = finished_at - 7200000 WHERE id IN (" +
+                        std::to_string(ids[0]) + ", " + std::to_string(ids[1]) + ")")
+                    .ok());
+  }
+  ShellResult r = Ctl(d, "prune --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["deleted"], 2);  // cancelled: 1h retention
+  EXPECT_TRUE(store->Get(ids[2]).ok());
+  r = Ctl(d, "prune --older-than 0s --json");
+  EXPECT_EQ(nlohmann::json::parse(r.out)["deleted"], 0) << r.out;  // finished within 5 minutes
+  EXPECT_TRUE(store->Get(ids[2]).ok());
+
+  // At a terminal: the count, then a question; anything but y keeps the jobs, --yes does not ask.
+  {
+    SqliteDb db = std::move(SqliteDb::Open(d.db(), {})).value();
+    ASSERT_TRUE(
+        db.Exec("UPDATE jobs SET finished_at = finished_at - 7200000 WHERE id = " + std::to_string(ids[2]))
+            .ok());
+  }
+  auto at_terminal = [&](const std::string& args, const std::string& typed) {
+    return RunShell("(sleep 0.5; printf '" + typed + "') | script -qfec '" + DROVERCTL_PATH + " -c " +
+                    d.config() + " " + args + "' /dev/null 2>&1");
+  };
+  ShellResult no = at_terminal("prune", "n\\n");
+  EXPECT_NE(no.out.find("delete 1 finished job(s)? [y/N]"), std::string::npos) << no.out;
+  EXPECT_NE(no.out.find("nothing deleted"), std::string::npos) << no.out;
+  EXPECT_TRUE(store->Get(ids[2]).ok());
+  ShellResult yes = at_terminal("prune --yes", "");
+  EXPECT_EQ(yes.out.find("[y/N]"), std::string::npos) << yes.out;
+  EXPECT_NE(yes.out.find("deleted 1 job(s)"), std::string::npos) << yes.out;
+  EXPECT_FALSE(store->Get(ids[2]).ok());
 }
 
 // A typo in the configuration (a rejected reload) must not lock the operator out of the daemon.

@@ -436,6 +436,9 @@ TEST_P(JobStoreConformance, PruneDeletesOldFinishedJobsInBatches) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->Cancel(Add("a")).ok());
   std::int64_t keep = Add("b");
   EXPECT_EQ(*store_->Prune(JobState::kCancelled, NowMs() - 60'000, 10), 0);
+  EXPECT_EQ(*store_->CountPrunable(JobState::kCancelled, NowMs() - 60'000), 0);
+  EXPECT_EQ(*store_->CountPrunable(JobState::kCancelled, NowMs() + 1), 5);
+  EXPECT_EQ(*store_->CountPrunable(JobState::kSucceeded, NowMs() + 1), 0);
   EXPECT_EQ(*store_->Prune(JobState::kCancelled, NowMs() + 1, 3), 3);
   EXPECT_EQ(*store_->Prune(JobState::kCancelled, NowMs() + 1, 3), 2);
   EXPECT_TRUE(store_->Get(keep).ok());
