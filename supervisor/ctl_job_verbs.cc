@@ -161,7 +161,7 @@ void PrintTable(CtlContext& ctx, const std::vector<Job>& jobs) {
     std::string info;
     if (j.state == JobState::kQueued && j.run_at_ms > NowMs()) info = "runs " + Ago(j.run_at_ms);
     if (j.state == JobState::kRunning) {
-      info = j.worker.value_or("");
+      info = (IsStuck(ctx.config, j, NowMs()) ? "STUCK " : "") + j.worker.value_or("");
       if (j.progress) info += " " + std::to_string(static_cast<int>(*j.progress * 100)) + "%";
     }
     if (j.state == JobState::kFailed || j.state == JobState::kCancelled)
@@ -199,7 +199,11 @@ int Jobs(CtlContext& ctx, const std::string&, const Words& in) {
   if (!jobs.ok()) return Fail(ctx, jobs.status());
   if (ctx.json) {
     json arr = json::array();
-    for (const Job& j : *jobs) arr.push_back(JobToJson(j));
+    for (const Job& j : *jobs) {
+      json o = JobToJson(j);
+      o["stuck"] = IsStuck(ctx.config, j, NowMs());
+      arr.push_back(std::move(o));
+    }
     *ctx.out << arr.dump(2) << "\n";
   } else {
     PrintTable(ctx, *jobs);
@@ -216,9 +220,16 @@ int Show(CtlContext& ctx, const std::string&, const Words& in) {
   Result<Job> j = (*store)->Get(ids->front());
   if (!j.ok()) return Fail(ctx, j.status());
   json o = JobToJson(*j);
+  const bool stuck = IsStuck(ctx.config, *j, NowMs());
   if (ctx.json) {
+    o["stuck"] = stuck;
     *ctx.out << o.dump(2) << "\n";
     return kExitOk;
+  }
+  if (stuck) {
+    *ctx.out << "STUCK: attempt " << j->attempts << " has run for "
+             << FormatDuration(Duration((NowMs() - *j->started_at_ms) / 1000 * 1000))
+             << " (stuck_after = " << FormatDuration(ctx.config.scheduler.stuck_after) << ")\n";
   }
   for (const char* k :
        {"id",           "type",       "queue",  "state",      "priority",    "attempts",

@@ -112,6 +112,13 @@ int Stats(CtlContext& ctx, const std::string& verb, const Words& args) {
   if (!store.ok()) return Fail(ctx, store.status());
   Result<std::vector<QueueStats>> stats = (*store)->Stats();
   if (!stats.ok()) return Fail(ctx, stats.status());
+  std::map<std::string, std::int64_t> stuck;  // per queue
+  if (!queues_only && ctx.config.scheduler.stuck_after.count() > 0) {
+    const std::int64_t now = NowMs();
+    Result<std::vector<Job>> running = (*store)->RunningSince(now - ctx.config.scheduler.stuck_after.count());
+    if (!running.ok()) return Fail(ctx, running.status());
+    for (const Job& j : *running) stuck[j.queue] += IsStuck(ctx.config, j, now) ? 1 : 0;
+  }
   // Queues that pools serve appear even when empty.
   std::map<std::string, QueueStats> by;
   for (QueueStats& q : *stats) by[q.queue] = q;
@@ -130,6 +137,7 @@ int Stats(CtlContext& ctx, const std::string& verb, const Words& args) {
           q.oldest_ready_ms ? json((NowMs() - *q.oldest_ready_ms) / 1000.0) : json(nullptr);
       o["finished_last_1m"] = q.finished_last_minute;
       o["finished_last_5m"] = q.finished_last_5_minutes;
+      o["stuck"] = stuck.count(name) ? stuck.at(name) : 0;
     }
     arr.push_back(o);
   }
@@ -151,14 +159,14 @@ int Stats(CtlContext& ctx, const std::string& verb, const Words& args) {
   }
   *ctx.out << std::left << std::setw(16) << "QUEUE" << std::right;
   for (const JobStateInfo& s : kJobStates) *ctx.out << std::setw(10) << s.name;
-  *ctx.out << "  DONE/1M  DONE/5M  OLDEST READY\n";
+  *ctx.out << "  DONE/1M  DONE/5M  STUCK  OLDEST READY\n";
   for (const json& o : arr) {
     *ctx.out << std::left << std::setw(16) << (o["queue"].get<std::string>() + (o["paused"] ? " (p)" : ""))
              << std::right;
     for (const JobStateInfo& s : kJobStates)
       *ctx.out << std::setw(10) << o["counts"][s.name].get<std::int64_t>();
     *ctx.out << std::setw(9) << o["finished_last_1m"].get<std::int64_t>() << std::setw(9)
-             << o["finished_last_5m"].get<std::int64_t>();
+             << o["finished_last_5m"].get<std::int64_t>() << std::setw(7) << o["stuck"].get<std::int64_t>();
     *ctx.out << "  "
              << (o["oldest_ready_age_s"].is_null()
                      ? "-"

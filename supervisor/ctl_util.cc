@@ -161,4 +161,10 @@ void PrintColumns(std::ostream& out, const std::vector<std::vector<std::string>>
   }
 }
 
+bool IsStuck(const Config& config, const Job& job, std::int64_t now_ms) {
+  const Duration limit = config.scheduler.stuck_after;
+  return job.state == JobState::kRunning && limit.count() > 0 && job.started_at_ms &&
+         now_ms - *job.started_at_ms > limit.count();
+}
+
 }  // namespace drover::ctl

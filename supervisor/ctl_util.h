@@ -55,6 +55,10 @@ std::string Ago(std::int64_t ms);
 // One line of at most `n` characters.
 std::string Shorten(std::string s, size_t n);
 
+// True for a running job whose attempt has run longer than [scheduler] stuck_after (the
+// scheduler logs those once; droverctl marks them in jobs, show and stats).
+bool IsStuck(const Config& config, const Job& job, std::int64_t now_ms);
+
 // Prints `rows` (the first is the header) as columns, each as wide as its widest cell plus two
 // spaces; the last column is not padded.
 void PrintColumns(std::ostream& out, const std::vector<std::vector<std::string>>& rows);

@@ -141,6 +141,14 @@ command = ["/bin/sleep", "3"]
   std::int64_t slow = Enqueue(store.get(), "long");
   const std::string warning = "job " + std::to_string(slow) + " (long) has been running";
   ASSERT_TRUE(WaitFor([&] { return d.Log().find(warning) != std::string::npos; }, 5000)) << d.Log();
+  // droverctl marks it too: in jobs, show and stats.
+  ShellResult jobs = Ctl(d, "jobs --state running");
+  EXPECT_NE(jobs.out.find("STUCK worker:default:0"), std::string::npos) << jobs.out;
+  EXPECT_EQ(nlohmann::json::parse(Ctl(d, "jobs --state running --json").out)[0]["stuck"], true);
+  EXPECT_NE(Ctl(d, "show " + std::to_string(slow)).out.find("STUCK: attempt 1 has run for"),
+            std::string::npos);
+  nlohmann::json stats = nlohmann::json::parse(Ctl(d, "stats --json").out);
+  for (const nlohmann::json& q : stats) EXPECT_EQ(q["stuck"], q["queue"] == "default" ? 1 : 0) << q.dump();
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
   std::string log = d.Log();
   EXPECT_EQ(log.find(warning, log.find(warning) + 1), std::string::npos) << "warned twice";
