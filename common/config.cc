@@ -1,7 +1,10 @@
 #include "common/config.h"
 
+#include <string.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -490,6 +493,30 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
     if (job.is_command()) job.command[0] = Resolve(std::filesystem::absolute(dir).string(), job.command[0]);
   }
   return c;
+}
+
+std::vector<std::string> PoolsServing(const Config& config, const std::string& queue) {
+  std::vector<std::string> out;
+  for (const auto& [name, pool] : config.pools) {
+    if (std::find(pool.queues.begin(), pool.queues.end(), queue) != pool.queues.end()) out.push_back(name);
+  }
+  return out;
+}
+
+std::vector<std::string> ConfigWarnings(const Config& config) {
+  std::vector<std::string> out;
+  for (const auto& [name, job] : config.jobs) {
+    if (PoolsServing(config, job.queue).empty()) {
+      out.push_back("[jobs." + name + "] queue \"" + job.queue +
+                    "\" is served by no pool: its jobs would wait until a pool lists it in `queues`");
+    }
+    if (job.is_command() && access(job.command[0].c_str(), X_OK) != 0) {
+      out.push_back("[jobs." + name + "] command " + job.command[0] +
+                    (errno == ENOENT ? " does not exist"
+                                     : " is not executable (" + std::string(strerror(errno)) + ")"));
+    }
+  }
+  return out;
 }
 
 bool IsDatabaseUrl(const std::string& database) {

@@ -131,6 +131,14 @@ struct Config {
 // True when a database setting is a URL ("postgresql://...") rather than a file path.
 bool IsDatabaseUrl(const std::string& database);
 
+// The pools whose workers claim from `queue`.
+std::vector<std::string> PoolsServing(const Config& config, const std::string& queue);
+
+// What a valid configuration probably got wrong, one sentence each: a job type whose queue no
+// pool serves (its jobs would wait forever), a command program that does not exist or is not
+// executable.
+std::vector<std::string> ConfigWarnings(const Config& config);
+
 // Loads and validates `path`. On failure the Status lists every problem found, one per line,
 // each as "FILE:LINE: [section] key: what is wrong". Relative paths in the file (database,
 // socket, pidfile, log_file; not a database URL) are resolved against the file's directory.

@@ -54,7 +54,7 @@ int Enqueue(CtlContext& ctx, const std::string&, const Words& in) {
   std::optional<Args> a =
       Parse(ctx, "enqueue", in,
             {"--queue", "--priority", "--delay", "--at", "--unique-key", "--max-attempts", "--expires-in"},
-            {"--via-socket"});
+            {"--via-socket", "--strict"});
   if (!a) return kExitUsage;
   if (a->positional.empty() || a->positional.size() > 2)
     return Usage(ctx, "enqueue", "give a job type and at most one payload");
@@ -129,6 +129,12 @@ int Enqueue(CtlContext& ctx, const std::string&, const Words& in) {
     r.unique_key = *v;
   } else if (type->unique) {
     r.unique_key = UniqueKeyFor(r.type, r.payload);
+  }
+  if (PoolsServing(ctx.config, r.queue).empty()) {
+    // Still enqueued: a pool may be added later. --strict refuses it.
+    std::string why = "no pool serves queue \"" + r.queue + "\" in " + ctx.config.path;
+    if (a->flags.count("--strict")) return Error(ctx, kExitError, "unserved_queue", why + " (--strict)");
+    *ctx.err << "droverctl: warning: " << why << "; the job waits until a pool lists it in `queues`\n";
   }
   Result<EnqueueResult> e = a->flags.count("--via-socket") ? EnqueueViaSocket(ctx, r) : EnqueueDirect(ctx, r);
   if (!e.ok()) return Fail(ctx, e.status());

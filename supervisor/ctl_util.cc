@@ -129,14 +129,6 @@ int ForEachId(CtlContext& ctx, const std::string& verb, const Words& in,
   return code;
 }
 
-std::vector<std::string> PoolsServing(const Config& c, const std::string& queue) {
-  std::vector<std::string> out;
-  for (const auto& [name, pool] : c.pools) {
-    if (std::find(pool.queues.begin(), pool.queues.end(), queue) != pool.queues.end()) out.push_back(name);
-  }
-  return out;
-}
-
 namespace {
 // Characters on a terminal: UTF-8 continuation bytes take no column.
 size_t DisplayWidth(const std::string& s) {

@@ -47,8 +47,6 @@ std::optional<std::vector<std::int64_t>> ParseIds(CtlContext& ctx, const std::st
                                                   const Words& words);
 
 Result<std::unique_ptr<JobStore>> OpenStore(CtlContext& ctx);
-// The pools whose workers claim from `queue`.
-std::vector<std::string> PoolsServing(const Config& c, const std::string& queue);
 
 // "3m ago", "in 20s".
 std::string Ago(std::int64_t ms);

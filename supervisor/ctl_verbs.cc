@@ -43,7 +43,7 @@ constexpr CtlVerb kVerbs[] = {
     {"enqueue",
      "enqueue TYPE [PAYLOAD_JSON|@FILE|-] [--queue Q] [--priority N] [--delay DUR|--at TIME] [--unique-key "
      "K] "
-     "[--max-attempts N] [--expires-in DUR] [--via-socket]",
+     "[--max-attempts N] [--expires-in DUR] [--via-socket] [--strict]",
      "add a job; prints its id", K::kJob, ctl::Enqueue},
     {"jobs", "jobs [--state S] [--type T] [--queue Q] [--limit N]", "list jobs, newest first", K::kJob,
      ctl::Jobs},

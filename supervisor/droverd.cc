@@ -16,9 +16,11 @@ namespace drover {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: droverd [-c FILE] [--check-config]\n"
+    "usage: droverd [-c FILE] [--check-config [--strict]]\n"
     "  -c, --config FILE   configuration (default: $DROVER_CONFIG or /etc/drover/drover.toml)\n"
-    "  --check-config      validate the configuration and exit (0 valid, 1 invalid)\n"
+    "  --check-config      validate the configuration and exit (0 valid, 1 invalid); warnings\n"
+    "                      name what it probably got wrong\n"
+    "  --strict            with --check-config: warnings make it invalid\n"
     "  --version           print the version\n";
 
 // Files droverd creates in a directory anyone may write to can be swapped or pre-planted by
@@ -47,13 +49,15 @@ int DroverdMain(int argc, char** argv, const HandlerRegistry& handlers) {
   KeepFreedMemory();
   const char* env = getenv("DROVER_CONFIG");
   std::string path = env && *env ? env : "/etc/drover/drover.toml";
-  bool check = false;
+  bool check = false, strict = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-c" || a == "--config") && i + 1 < argc) {
       path = argv[++i];
     } else if (a == "--check-config") {
       check = true;
+    } else if (a == "--strict") {
+      strict = true;
     } else if (a == "--version") {
       std::cout << "droverd " << DROVER_VERSION << "\n";
       return 0;
@@ -72,8 +76,14 @@ int DroverdMain(int argc, char** argv, const HandlerRegistry& handlers) {
     return 1;
   }
   if (check) {
-    for (const std::string& w : PathWarnings(config->supervisor))
-      std::cerr << path << ": warning: " << w << "\n";
+    std::vector<std::string> warnings = PathWarnings(config->supervisor);
+    for (std::string& w : ConfigWarnings(*config)) warnings.push_back(std::move(w));
+    for (const std::string& w : warnings)
+      std::cerr << path << ": " << (strict ? "error: " : "warning: ") << w << "\n";
+    if (strict && !warnings.empty()) {
+      std::cerr << "droverd: " << path << ": " << warnings.size() << " problem(s) (--strict)\n";
+      return 1;
+    }
     std::cout << path << ": OK (" << config->pools.size() << " pool(s), " << config->jobs.size()
               << " job type(s), " << config->schedules.size() << " schedule(s))\n";
     return 0;

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "tests/temp_dir.h"
+
 namespace drover {
 namespace {
 
@@ -190,4 +194,36 @@ TEST(ConfigTest, MissingFileNamesThePath) {
 }
 
 }  // namespace
+TEST(ConfigTest, WarnsOfUnservedQueuesAndMissingPrograms) {
+  TempDir dir;
+  std::ofstream(dir.path() + "/data.txt") << "not a program\n";
+  Result<Config> c = ParseConfig(R"(
+[pools.web]
+queues = ["web"]
+[jobs.report]
+queue = "reports"
+command = ["/bin/true"]
+[jobs.gone]
+queue = "web"
+command = ["/nonexistent/program"]
+[jobs.data]
+queue = "web"
+command = ["data.txt"]
+[jobs.handler]
+queue = "web"
+)",
+                                 dir.path() + "/drover.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::vector<std::string> w = ConfigWarnings(*c);
+  ASSERT_EQ(w.size(), 3u) << ::testing::PrintToString(w);
+  EXPECT_EQ(w[0], "[jobs.data] command " + dir.path() + "/data.txt is not executable (Permission denied)");
+  EXPECT_EQ(w[1], "[jobs.gone] command /nonexistent/program does not exist");
+  EXPECT_EQ(
+      w[2],
+      "[jobs.report] queue \"reports\" is served by no pool: its jobs would wait until a pool lists it in "
+      "`queues`");
+  EXPECT_EQ(PoolsServing(*c, "web"), std::vector<std::string>{"web"});
+  EXPECT_TRUE(PoolsServing(*c, "reports").empty());
+}
+
 }  // namespace drover

@@ -285,6 +285,35 @@ TEST(DroverdTest, CheckConfigReportsFileLineAndKey) {
   EXPECT_NE(r.out.find("drover.toml:8: [pools.default] workers"), std::string::npos) << r.out;
 }
 
+// What a valid configuration probably got wrong is a warning; --strict makes it an error.
+TEST(DroverdTest, CheckConfigWarnsOfUnservedQueuesAndMissingProgramsStrictRefuses) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.report]
+queue = "reports"
+command = ["/nonexistent/report"]
+)");
+  ShellResult r = RunShell(std::string(DROVERD_PATH) + " --check-config -c " + d.config() + " 2>&1");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("warning: [jobs.report] queue \"reports\" is served by no pool"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("warning: [jobs.report] command /nonexistent/report does not exist"),
+            std::string::npos);
+  r = RunShell(std::string(DROVERD_PATH) + " --check-config --strict -c " + d.config() + " 2>&1");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("error: [jobs.report] queue"), std::string::npos) << r.out;
+
+  // enqueue to a queue nobody serves: a warning, still enqueued; --strict refuses.
+  ShellResult e =
+      RunShell(std::string(DROVERCTL_PATH) + " -c " + d.config() + " enqueue report 2>&1 >/dev/null");
+  EXPECT_EQ(e.code, 0) << e.out;
+  EXPECT_NE(e.out.find("warning: no pool serves queue \"reports\""), std::string::npos) << e.out;
+  e = RunShell(std::string(DROVERCTL_PATH) + " -c " + d.config() + " enqueue report --strict 2>&1");
+  EXPECT_EQ(e.code, 1) << e.out;
+  EXPECT_EQ(d.Store()->List({})->size(), 1u);
+}
+
 TEST(DroverdTest, SighupAppliesAValidConfigAndRejectsAnInvalidOne) {
   Daemon d(kPools);
   ASSERT_TRUE(d.Start()) << d.Log();
