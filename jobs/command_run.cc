@@ -18,7 +18,49 @@ std::string SignalName(int sig) {
   return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
+constexpr std::string_view kCutMark = "[…]";
+
+// Where the last `n` bytes of `s` start, moved forward to a UTF-8 character boundary.
+size_t TailStart(const std::string& s, size_t n) {
+  size_t start = s.size() > n ? s.size() - n : 0;
+  while (start < s.size() && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) ++start;
+  return start;
+}
+
+// The last `n` bytes of `s`, the cut mark in front when anything before them was dropped (here
+// or already, `cut`).
+std::string MarkedTail(const std::string& s, size_t n, bool cut) {
+  size_t start = TailStart(s, n);
+  return (cut || start > 0 ? std::string(kCutMark) : "") + s.substr(start);
+}
+
+// `s` in at most `n` bytes, the cut mark included: its end is kept.
+std::string Fit(const std::string& s, size_t n) {
+  if (s.size() <= n) return s;
+  if (n <= kCutMark.size()) return "";
+  return std::string(kCutMark) + s.substr(TailStart(s, n - kCutMark.size()));
+}
+
 }  // namespace
+
+// Appends to a rolling tail: at most twice max_output_ is held, max_output_ after a trim.
+void CommandRun::KeepTail(std::string* tail, const char* data, size_t len, bool* cut) {
+  tail->append(data, len);
+  if (tail->size() > 2 * max_output_) {
+    tail->erase(0, tail->size() - max_output_);
+    *cut = true;
+  }
+}
+
+CommandOutput CommandRun::output() const {
+  CommandOutput o;
+  o.out = out_;
+  o.out_truncated = out_truncated_;
+  o.out_tail = out_rest_cut_ ? MarkedTail(out_rest_, max_output_, true)
+                             : MarkedTail(out_ + out_rest_, max_output_, false);
+  o.err_tail = MarkedTail(err_, max_output_, err_cut_);
+  return o;
+}
 
 Result<std::unique_ptr<CommandRun>> CommandRun::Start(SpawnRequest req, std::uint64_t max_output,
                                                       JobCgroup cgroup) {
@@ -60,13 +102,12 @@ bool CommandRun::Read(Stream s, std::vector<std::string>* status_lines) {
     if (s == Stream::kStdout) {
       size_t room = out_.size() < max_output_ ? max_output_ - out_.size() : 0;
       out_.append(buf, std::min(room, len));
-      if (len > room) out_truncated_ = true;
-    } else if (s == Stream::kStderr) {
-      err_.append(buf, len);
-      if (err_.size() > 2 * max_output_) {  // keep the tail: the end of stderr explains a failure
-        err_.erase(0, err_.size() - max_output_);
-        err_truncated_ = true;
+      if (len > room) {
+        out_truncated_ = true;
+        KeepTail(&out_rest_, buf + room, len - room, &out_rest_cut_);
       }
+    } else if (s == Stream::kStderr) {
+      KeepTail(&err_, buf, len, &err_cut_);  // the end of stderr explains a failure
     } else {
       status_buf_.append(buf, len);
       TakeStatusLines(status_lines);
@@ -110,37 +151,53 @@ void CommandRun::Reaped(int wait_status, std::vector<std::string>* status_lines)
   KillAll();
 }
 
-ExitOutcome ClassifyExit(const ExitFacts& f, const std::string& out, bool out_truncated,
-                         std::uint64_t max_output, const std::string& err_tail) {
+ExitOutcome ClassifyExit(const ExitFacts& f, const CommandOutput& output, std::uint64_t max_output) {
   ExitOutcome o;
   const int st = f.wait_status;
-  auto with_stderr = [&](std::string what) { return err_tail.empty() ? what : what + ": " + err_tail; };
   if (f.interrupted) {
     o.kind = Completion::Kind::kInterrupted;
     o.output = "interrupted by shutdown";
     return o;
   }
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !f.timed_out && !f.cancelled) {
-    o.output = out;
-    if (out_truncated) o.output += "\n[output truncated at " + FormatSize(max_output) + "]";
+    o.output = output.out;
+    if (output.out_truncated) o.output += "\n[output truncated at " + FormatSize(max_output) + "]";
     return o;
   }
   o.kind = Completion::Kind::kFailed;
+  std::string reason;
   if (f.cancelled) {
     o.output = "cancelled";
+    return o;
   } else if (f.timed_out) {
-    o.output = with_stderr("timed out after " + FormatDuration(f.timeout));
+    reason = "timed out after " + FormatDuration(f.timeout);
   } else if (WIFSIGNALED(st)) {
-    o.output = with_stderr("killed by signal " + std::to_string(WTERMSIG(st)) + " (" +
-                           SignalName(WTERMSIG(st)) + ")");
+    reason = "killed by signal " + std::to_string(WTERMSIG(st)) + " (" + SignalName(WTERMSIG(st)) + ")";
   } else {
     int code = WEXITSTATUS(st);
     if (f.permanent_exit_codes && std::find(f.permanent_exit_codes->begin(), f.permanent_exit_codes->end(),
                                             code) != f.permanent_exit_codes->end()) {
       o.kind = Completion::Kind::kFailedPermanent;
     }
-    o.output = with_stderr("exit code " + std::to_string(code));
+    reason = "exit code " + std::to_string(code);
   }
+  // Within max_output: stderr's tail first, stdout's in what is left (each gets half when both
+  // need more).
+  constexpr std::string_view kErr = ": ", kOut = "\n[stdout] ";
+  size_t budget = max_output > reason.size() ? max_output - reason.size() : 0;
+  const std::string& err = output.err_tail;
+  const std::string& out = output.out_tail;
+  size_t need_err = err.empty() ? 0 : err.size() + kErr.size();
+  size_t need_out = out.empty() ? 0 : out.size() + kOut.size();
+  size_t for_err = need_err;
+  if (need_err + need_out > budget) {  // stdout keeps what it needs up to half; stderr the rest
+    size_t for_out_at_most = need_out < budget / 2 ? need_out : budget / 2;
+    for_err = std::min(need_err, budget - for_out_at_most);
+  }
+  size_t for_out = std::min(need_out, budget - for_err);
+  o.output = reason;
+  if (for_err > kErr.size()) o.output += std::string(kErr) + Fit(err, for_err - kErr.size());
+  if (for_out > kOut.size()) o.output += std::string(kOut) + Fit(out, for_out - kOut.size());
   return o;
 }
 

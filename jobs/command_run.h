@@ -23,6 +23,14 @@
 
 namespace drover {
 
+// What a command run wrote, as far as it is kept.
+struct CommandOutput {
+  std::string out;             // stdout's first max_output bytes: the result of a success
+  bool out_truncated = false;  // stdout was longer
+  std::string out_tail;        // stdout's last max_output bytes ("[…]" in front when cut)
+  std::string err_tail;        // stderr's last max_output bytes ("[…]" in front when cut)
+};
+
 class CommandRun {
  public:
   enum class Stream { kStdout, kStderr, kStatus };
@@ -56,10 +64,9 @@ class CommandRun {
   bool reaped() const { return reaped_; }
   int wait_status() const { return wait_status_; }
 
-  const std::string& out() const { return out_; }
-  bool out_truncated() const { return out_truncated_; }
-  // The tail of stderr ("[…]" in front when its start was dropped).
-  std::string err_tail() const { return err_truncated_ ? "[…]" + err_ : err_; }
+  // What the job wrote: stdout's first max_output bytes, and the last max_output bytes of stdout
+  // and of stderr.
+  CommandOutput output() const;
 
  private:
   CommandRun(SpawnedProcess p, std::uint64_t max_output, JobCgroup cgroup);
@@ -71,12 +78,16 @@ class CommandRun {
     return s == Stream::kStdout ? out_fd_ : s == Stream::kStderr ? err_fd_ : status_fd_;
   }
   void TakeStatusLines(std::vector<std::string>* lines);
+  void KeepTail(std::string* tail, const char* data, size_t len, bool* cut);
 
   pid_t pid_;
   UniqueFd out_fd_, err_fd_, status_fd_;
   std::uint64_t max_output_;
-  std::string out_, err_, status_buf_;
-  bool out_truncated_ = false, err_truncated_ = false;
+  std::string out_;       // stdout's head, up to max_output_
+  std::string out_rest_;  // stdout after the head: its last max_output_ bytes (up to twice that kept)
+  std::string err_;       // stderr: its last max_output_ bytes (up to twice that kept)
+  std::string status_buf_;
+  bool out_truncated_ = false, out_rest_cut_ = false, err_cut_ = false;
   bool reaped_ = false;
   int wait_status_ = 0;
   std::int64_t kill_at_us_ = 0;
@@ -99,10 +110,10 @@ struct ExitOutcome {
 };
 
 // The outcome of an attempt: exit 0 succeeds with stdout as the result (marked when truncated at
-// `max_output`); a stop, a signal or another exit code fails it with the reason and stderr's tail;
-// an exit code in permanent_exit_codes fails it for good; an interrupted run is re-queued.
-ExitOutcome ClassifyExit(const ExitFacts& facts, const std::string& out, bool out_truncated,
-                         std::uint64_t max_output, const std::string& err_tail);
+// `max_output`); a stop, a signal or another exit code fails it with the reason, then the tails
+// of stderr and of stdout ("[stdout] ..."), all of it within `max_output` bytes; an exit code in
+// permanent_exit_codes fails it for good; an interrupted run is re-queued.
+ExitOutcome ClassifyExit(const ExitFacts& facts, const CommandOutput& output, std::uint64_t max_output);
 
 }  // namespace drover
 

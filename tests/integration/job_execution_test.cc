@@ -47,6 +47,30 @@ command = ["/bin/grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"]
   }
 }
 
+// A failed attempt's error keeps the end of stderr and of stdout, within max_output exactly.
+TEST(CommandJobTest, AFailuresErrorHoldsBothTailsWithinMaxOutput) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+[jobs.noisy]
+command = ["/bin/sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' e >&2; echo last-err >&2; echo out-line; exit 3"]
+max_output = "64KiB"
+permanent_exit_codes = [3]
+)");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "noisy", "{}");
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  ASSERT_TRUE(j.last_error);
+  EXPECT_LE(j.last_error->size(), 64u << 10);
+  EXPECT_GT(j.last_error->size(), 60u << 10);
+  EXPECT_EQ(j.last_error->rfind("exit code 3: […]eee", 0), 0u) << j.last_error->substr(0, 100);
+  EXPECT_NE(j.last_error->find("last-err\n\n[stdout] out-line"), std::string::npos)
+      << j.last_error->substr(j.last_error->size() - 100);
+}
+
 TEST(CommandJobTest, JobGetsBlockingDescriptorsAndNoStrayOnes) {
   Daemon d(R"(
 [pools.default]

@@ -59,11 +59,37 @@ TEST(ClassifyExitTest, Table) {
        "interrupted by shutdown"},
   };
   for (const Case& c : cases) {
-    ExitOutcome o = ClassifyExit(c.facts, "out", false, 1024, c.err);
+    ExitOutcome o = ClassifyExit(c.facts, {"out", false, "", c.err}, 1024);
     EXPECT_EQ(o.kind, c.kind) << c.name;
     EXPECT_EQ(o.output, c.output) << c.name;
   }
-  EXPECT_EQ(ClassifyExit({Exited(0)}, "abc", true, 3, "").output, "abc\n[output truncated at 3B]");
+  EXPECT_EQ(ClassifyExit({Exited(0)}, {"abc", true, "abc", ""}, 3).output, "abc\n[output truncated at 3B]");
+}
+
+// A failure keeps what the job said on both streams, stderr first, and never more than max_output.
+TEST(ClassifyExitTest, FailuresCarryBothTailsWithinMaxOutput) {
+  EXPECT_EQ(ClassifyExit({Exited(2)}, {"partial", false, "partial", "boom"}, 1024).output,
+            "exit code 2: boom\n[stdout] partial");
+  EXPECT_EQ(ClassifyExit({Exited(2)}, {"partial", false, "partial", ""}, 1024).output,
+            "exit code 2\n[stdout] partial");
+  const std::string big(5000, 'e'), out(5000, 'o');
+  for (std::uint64_t max : {64u, 100u, 1000u, 4096u}) {
+    std::string text = ClassifyExit({Exited(2)}, {out, true, out, big}, max).output;
+    EXPECT_LE(text.size(), max) << max;
+    EXPECT_EQ(text.rfind("exit code 2: […]eee", 0), 0u) << text;
+    EXPECT_NE(text.find("\n[stdout] […]ooo"), std::string::npos) << text;
+  }
+  // A short stdout leaves the rest to stderr.
+  std::string text = ClassifyExit({Exited(2)}, {"ok", false, "ok", big}, 200).output;
+  EXPECT_EQ(text.size(), 200u);
+  EXPECT_NE(text.find("\n[stdout] ok"), std::string::npos) << text;
+  // Cut at a character boundary, not inside one.
+  std::string accents;
+  for (int i = 0; i < 100; ++i) accents += "é";
+  text = ClassifyExit({Exited(2)}, {"", false, "", accents}, 60).output;
+  EXPECT_LE(text.size(), 60u);
+  EXPECT_EQ(text.substr(text.size() - 2), "é");
+  EXPECT_NE(text.find("[…]é"), std::string::npos) << text;
 }
 
 SpawnRequest Sh(const std::string& script) {
@@ -82,8 +108,8 @@ TEST(CommandRunTest, OutputStatusLinesAndExit) {
   ASSERT_EQ(waitpid(r.pid(), &st, 0), r.pid());
   std::vector<std::string> lines;
   r.Reaped(st, &lines);
-  EXPECT_EQ(r.out(), "hello\n");
-  EXPECT_EQ(r.err_tail(), "oops\n");
+  EXPECT_EQ(r.output().out, "hello\n");
+  EXPECT_EQ(r.output().err_tail, "oops\n");
   EXPECT_EQ(lines, (std::vector<std::string>{"{\"progress\":0.5}", "{\"progress\":1}"}));
   EXPECT_TRUE(WIFEXITED(r.wait_status()));
 }
@@ -96,9 +122,11 @@ TEST(CommandRunTest, StdoutIsBoundedAndStderrKeepsItsTail) {
   waitpid((*run)->pid(), &st, 0);
   std::vector<std::string> lines;
   (*run)->Reaped(st, &lines);
-  EXPECT_EQ((*run)->out(), "0123");
-  EXPECT_TRUE((*run)->out_truncated());
-  EXPECT_EQ((*run)->err_tail(), "[…]ghij");
+  CommandOutput o = (*run)->output();
+  EXPECT_EQ(o.out, "0123");
+  EXPECT_TRUE(o.out_truncated);
+  EXPECT_EQ(o.out_tail, "[…]6789");
+  EXPECT_EQ(o.err_tail, "[…]ghij");
 }
 
 TEST(CommandRunTest, StopSendsTermThenKillAfterTheGrace) {
