@@ -93,15 +93,32 @@ CREATE TRIGGER drover_jobs_limits_update BEFORE UPDATE OF payload, checkpoint ON
 )sql";
 }
 
+// What a row must be when plain SQL writes it: inserted queued (a row inserted as running has
+// no worker and no lease, and would sit there for good), with an integer priority (claims order
+// by it). Rows an older schema let through get priority 0 (a text "5" becomes 5).
+std::string V4() {
+  return R"sql(
+UPDATE jobs SET priority = CASE WHEN CAST(priority AS INTEGER) = priority THEN CAST(priority AS INTEGER) ELSE 0 END
+  WHERE typeof(priority) != 'integer';
+CREATE TRIGGER drover_jobs_checks_insert BEFORE INSERT ON jobs
+  WHEN typeof(NEW.priority) != 'integer' OR NEW.state != 'queued'
+  BEGIN SELECT RAISE(ABORT, 'drover: a job is inserted queued, with an integer priority'); END;
+CREATE TRIGGER drover_jobs_checks_update BEFORE UPDATE OF priority ON jobs
+  WHEN typeof(NEW.priority) != 'integer'
+  BEGIN SELECT RAISE(ABORT, 'drover: a job''s priority is an integer'); END;
+)sql";
+}
+
 struct Migration {
   int version;
   std::string (*sql)();
 };
 
-constexpr Migration kMigrations[] = {{1, V1}, {2, V2}, {3, V3}};
+constexpr Migration kMigrations[] = {{1, V1}, {2, V2}, {3, V3}, {4, V4}};
 
 // The triggers and views drover creates; any other would run inside drover's own transactions.
-constexpr const char* kOwnTriggersAndViews[] = {"drover_jobs_limits_insert", "drover_jobs_limits_update"};
+constexpr const char* kOwnTriggersAndViews[] = {"drover_jobs_limits_insert", "drover_jobs_limits_update",
+                                                "drover_jobs_checks_insert", "drover_jobs_checks_update"};
 
 }  // namespace
 

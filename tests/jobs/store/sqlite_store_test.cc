@@ -102,9 +102,10 @@ TEST_F(SqliteStoreTest, RefusesANewerSchema) {
 TEST_F(SqliteStoreTest, OlderSchemaIsMigratedForward) {
   {
     SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
-    // Back to version 1 as it was: no schedules, a global unique key, no limit triggers.
+    // Back to version 1 as it was: no schedules, a global unique key, no triggers.
     ASSERT_TRUE(
         db.Exec("DROP TABLE schedules; DROP TRIGGER drover_jobs_limits_insert; "
+                "DROP TRIGGER drover_jobs_checks_insert; DROP TRIGGER drover_jobs_checks_update; "
                 "DROP TRIGGER drover_jobs_limits_update; DROP INDEX jobs_unique; "
                 "CREATE UNIQUE INDEX jobs_unique ON jobs (unique_key) "
                 "WHERE unique_key IS NOT NULL AND state IN ('queued', 'running'); PRAGMA user_version=1")
@@ -149,6 +150,53 @@ TEST_F(SqliteStoreTest, FreedPagesGoBackToTheFileSystem) {
   EXPECT_GT(released, full / 2);
   EXPECT_LT(*db.PragmaInt("page_count"), full / 2);
   EXPECT_EQ(*store_->ReleaseFreePages(100), 0);  // nothing left worth releasing
+}
+
+// Plain SQL cannot leave a row no worker will ever take or order: inserts are queued, priorities
+// integers.
+TEST_F(SqliteStoreTest, PlainSqlInsertsAreQueuedWithAnIntegerPriority) {
+  SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
+  for (const char* bad : {"INSERT INTO jobs (type, priority) VALUES ('t', 'high')",
+                          "INSERT INTO jobs (type, priority) VALUES ('t', 1.5)",
+                          "INSERT INTO jobs (type, state) VALUES ('t', 'running')",
+                          "INSERT INTO jobs (type, state) VALUES ('t', 'succeeded')"}) {
+    Status s = db.Exec(bad);
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.message().find("drover: a job is inserted queued, with an integer priority"),
+              std::string::npos)
+        << s.ToString();
+  }
+  ASSERT_TRUE(db.Exec("INSERT INTO jobs (type, priority) VALUES ('t', '5')").ok());  // "5" is 5
+  EXPECT_EQ(ClaimN(1).at(0).priority, 5);
+  std::int64_t id = Add("t");
+  EXPECT_FALSE(db.Exec("UPDATE jobs SET priority = 'high' WHERE id = " + std::to_string(id)).ok());
+  EXPECT_TRUE(db.Exec("UPDATE jobs SET priority = 7 WHERE id = " + std::to_string(id)).ok());
+}
+
+TEST_F(SqliteStoreTest, MigrationFromVersion3FixesPrioritiesAndAddsTheChecks) {
+  std::int64_t kept = Add("t");
+  store_.reset();
+  {
+    SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
+    // Back to version 3, with rows it let through.
+    ASSERT_TRUE(db.Exec("DROP TRIGGER drover_jobs_checks_insert; DROP TRIGGER drover_jobs_checks_update; "
+                        "PRAGMA user_version=3")
+                    .ok());
+    ASSERT_TRUE(db.Exec("INSERT INTO jobs (type, priority) VALUES ('t', 'high'), ('t', '4')").ok());
+  }
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
+  EXPECT_EQ(*db.PragmaInt("user_version"), CurrentSchemaVersion());
+  Result<Statement> st = db.Prepare("SELECT count(*) FROM jobs WHERE typeof(priority) != 'integer'");
+  ASSERT_TRUE(st.ok());
+  ASSERT_TRUE(*st->Step());
+  EXPECT_EQ(st->Int64(0), 0);
+  std::vector<ClaimedJob> c = ClaimN(3);
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[0].priority, 4);  // "4" kept its value, "high" became 0
+  EXPECT_EQ(c[1].id, kept);
+  EXPECT_FALSE(db.Exec("INSERT INTO jobs (type, priority) VALUES ('t', 'high')").ok());
 }
 
 }  // namespace
