@@ -52,12 +52,15 @@ void CommandRun::KeepTail(std::string* tail, const char* data, size_t len, bool*
   }
 }
 
-CommandOutput CommandRun::output() const {
+CommandOutput CommandRun::TakeOutput() {
   CommandOutput o;
-  o.out = out_;
   o.out_truncated = out_truncated_;
-  o.out_tail = out_rest_cut_ ? MarkedTail(out_rest_, max_output_, true)
-                             : MarkedTail(out_ + out_rest_, max_output_, false);
+  // The last max_output_ bytes of head + rest, without joining the two whole.
+  size_t from_head =
+      out_rest_cut_ ? 0 : std::min(out_.size(), max_output_ - std::min(max_output_, out_rest_.size()));
+  o.out_tail = MarkedTail(out_.substr(out_.size() - from_head) + out_rest_, max_output_,
+                          out_rest_cut_ || from_head < out_.size());
+  o.out = std::move(out_);
   o.err_tail = MarkedTail(err_, max_output_, err_cut_);
   return o;
 }

@@ -64,9 +64,9 @@ class CommandRun {
   bool reaped() const { return reaped_; }
   int wait_status() const { return wait_status_; }
 
-  // What the job wrote: stdout's first max_output bytes, and the last max_output bytes of stdout
-  // and of stderr.
-  CommandOutput output() const;
+  // What the job wrote (call once, after Reaped): stdout's first max_output bytes, moved out, and
+  // the last max_output bytes of stdout and of stderr.
+  CommandOutput TakeOutput();
 
  private:
   CommandRun(SpawnedProcess p, std::uint64_t max_output, JobCgroup cgroup);

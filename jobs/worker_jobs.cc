@@ -164,7 +164,7 @@ void Worker::FinishCommand(std::int64_t id, RunningJob& r, int wait_status) {
   WriteProgress(r);
   ExitFacts facts{wait_status,   r.timed_out,     r.cancelled,
                   r.interrupted, r.type->timeout, &r.type->permanent_exit_codes};
-  ExitOutcome o = ClassifyExit(facts, c.output(), r.type->max_output);
+  ExitOutcome o = ClassifyExit(facts, c.TakeOutput(), r.type->max_output);
   Completion done{id, r.job.attempt, o.kind, std::move(o.output), 0};
   if (o.kind == Completion::Kind::kFailed || o.kind == Completion::Kind::kFailedPermanent) {
     done.retry_delay_ms = RetryDelayMs(r);

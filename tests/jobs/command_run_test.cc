@@ -108,8 +108,9 @@ TEST(CommandRunTest, OutputStatusLinesAndExit) {
   ASSERT_EQ(waitpid(r.pid(), &st, 0), r.pid());
   std::vector<std::string> lines;
   r.Reaped(st, &lines);
-  EXPECT_EQ(r.output().out, "hello\n");
-  EXPECT_EQ(r.output().err_tail, "oops\n");
+  CommandOutput o = r.TakeOutput();
+  EXPECT_EQ(o.out, "hello\n");
+  EXPECT_EQ(o.err_tail, "oops\n");
   EXPECT_EQ(lines, (std::vector<std::string>{"{\"progress\":0.5}", "{\"progress\":1}"}));
   EXPECT_TRUE(WIFEXITED(r.wait_status()));
 }
@@ -122,7 +123,7 @@ TEST(CommandRunTest, StdoutIsBoundedAndStderrKeepsItsTail) {
   waitpid((*run)->pid(), &st, 0);
   std::vector<std::string> lines;
   (*run)->Reaped(st, &lines);
-  CommandOutput o = (*run)->output();
+  CommandOutput o = (*run)->TakeOutput();
   EXPECT_EQ(o.out, "0123");
   EXPECT_TRUE(o.out_truncated);
   EXPECT_EQ(o.out_tail, "[…]6789");
