@@ -24,6 +24,19 @@
 namespace drover::testing {
 namespace {
 
+// A process's start time (field 22 of /proc/PID/stat), "" when it is gone: with its pid, it names
+// one process even after the pid is reused.
+std::string StartTime(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return "";
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after "pid (comm) "
+  std::string f;
+  for (int i = 3; i <= 22 && fields >> f; ++i) {
+  }
+  return f;
+}
+
 // The pids of `supervisor`'s worker processes, from /proc (no request to droverd).
 std::vector<pid_t> WorkerPids(pid_t supervisor) {
   std::string self = std::to_string(supervisor);
@@ -123,7 +136,9 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
     d.RewriteConfig(head.str() + Config(d.dir()));
   }
   ASSERT_TRUE(d.Start()) << d.Log();
-  std::set<pid_t> seen_children;
+  // Each droverd child with its start time: over a long soak pids wrap, so a pid alive at the end
+  // may be another process's.
+  std::set<std::pair<pid_t, std::string>> seen_children;
   const std::int64_t t0 = MonotonicUs();
 
   std::vector<pid_t> enqueuers;
@@ -158,7 +173,7 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
     if (status["ok"] == true) {
       for (const auto& p : status["result"]) {
         if (!p["pid"].is_number()) continue;
-        seen_children.insert(p["pid"].get<pid_t>());
+        seen_children.emplace(p["pid"].get<pid_t>(), StartTime(p["pid"].get<pid_t>()));
         if (p["name"] != "scheduler") workers.push_back(p["pid"].get<pid_t>());
       }
     }
@@ -214,7 +229,7 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
   ASSERT_TRUE(WaitFor([&] { return Drained(store.get()); }, 180'000)) << "jobs did not drain\n" << d.Log();
   nlohmann::json status = d.Request("status");
   for (const auto& p : status["result"]) {
-    if (p["pid"].is_number()) seen_children.insert(p["pid"].get<pid_t>());
+    if (p["pid"].is_number()) seen_children.emplace(p["pid"].get<pid_t>(), StartTime(p["pid"].get<pid_t>()));
   }
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
   const double elapsed_s = (MonotonicUs() - t0) / 1e6;
@@ -274,10 +289,13 @@ TEST(ChaosTest, NothingLostNothingRunTwiceAtOnce) {
     std::ifstream cmd("/proc/" + std::to_string(p) + "/cmdline");
     std::string line;
     std::getline(cmd, line);
-    EXPECT_FALSE(Alive(p) && line.find("chaos_job") != std::string::npos)
+    // argv[0] is this build's chaos_job: not another program (or suite) that got the pid since.
+    EXPECT_FALSE(Alive(p) && line.substr(0, line.find('\0')) == CHAOS_JOB_PATH)
         << "job process " << p << " survived";
   }
-  for (pid_t p : seen_children) EXPECT_FALSE(Alive(p)) << "droverd child " << p << " survived";
+  for (const auto& [p, started] : seen_children) {
+    EXPECT_FALSE(Alive(p) && StartTime(p) == started) << "droverd child " << p << " survived";
+  }
 
   std::printf(
       "chaos: %zu jobs (%d succeeded, %d failed, %d cancelled) in %.1f s; %d command runs started; "
