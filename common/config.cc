@@ -463,6 +463,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
   }
   Config c;
   c.path = path;
+  c.text = text;
   Errors errors(path);
   {
     TableReader top(root, "", &errors);

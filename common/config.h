@@ -118,6 +118,7 @@ struct ScheduleConfig {
 
 struct Config {
   std::string path;  // the file it was loaded from
+  std::string text;  // the TOML it was parsed from
   SupervisorConfig supervisor;
   SchedulerConfig scheduler;
   std::map<std::string, PoolConfig> pools;

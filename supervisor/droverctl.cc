@@ -6,10 +6,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <regex>
 #include <sstream>
 
 #include "common/escape.h"
+#include "supervisor/control_request.h"
+#include "supervisor/control_server.h"
 #include "supervisor/ctl_util.h"
 #include "supervisor/ctl_verbs.h"
 
@@ -150,6 +153,20 @@ void SalvagePaths(const std::string& path, Config* config) {
   }
 }
 
+// The configuration the daemon listening on `socket` runs with, when it answers.
+std::optional<Config> RunningConfig(const std::string& socket) {
+  Result<std::string> line = ControlRequest(socket, ControlRequestLine("config", {}), 5'000);
+  if (!line.ok()) return std::nullopt;
+  Result<ControlAnswer> answer = ParseControlAnswer(*line);
+  if (!answer.ok() || !answer->ok || !answer->result.is_object()) return std::nullopt;
+  const nlohmann::json& r = answer->result;
+  if (!r.value("path", nlohmann::json()).is_string() || !r.value("text", nlohmann::json()).is_string())
+    return std::nullopt;
+  Result<Config> config = ParseConfig(r["text"].get<std::string>(), r["path"].get<std::string>());
+  if (!config.ok()) return std::nullopt;
+  return std::move(config).value();
+}
+
 }  // namespace
 
 int DroverctlMain(int argc, char** argv) {
@@ -193,17 +210,26 @@ int DroverctlMain(int argc, char** argv) {
     ctx.config = std::move(config).value();
   } else {
     // Still reach a running daemon: through -s, or the socket line of the broken file (or the
-    // default socket when it has none, as the daemon would).
+    // default socket when it has none, as the daemon would). Every verb works when the daemon
+    // answers with the configuration it runs with (say, after it rejected a reload of this file).
     ctx.config.path = path;
-    if (!std::ifstream(path) && socket.empty()) {
+    const bool readable = static_cast<bool>(std::ifstream(path));
+    if (!readable && socket.empty()) {
       return ctl::Error(ctx, kExitError, "config",
                         "cannot use configuration:\n" + config.status().message() +
                             "\n(give another with -c FILE or DROVER_CONFIG, or the socket with -s PATH)");
     }
-    SalvagePaths(path, &ctx.config);
-    *ctx.err << "droverctl: warning: cannot use configuration:\n"
-             << config.status().message()
-             << "\n(using only its [supervisor] socket and database lines, or the defaults)\n";
+    if (readable) SalvagePaths(path, &ctx.config);
+    std::optional<Config> running = RunningConfig(socket.empty() ? ctx.config.supervisor.socket : socket);
+    *ctx.err << "droverctl: warning: cannot use configuration:\n" << config.status().message() << "\n";
+    if (running) {
+      *ctx.err << "(using the configuration droverd runs with, " << running->path
+               << " as it last loaded it)\n";
+      ctx.config = std::move(*running);
+    } else {
+      *ctx.err << "(droverd does not answer: using only its [supervisor] socket and database lines, or the "
+                  "defaults)\n";
+    }
   }
   if (!socket.empty()) ctx.config.supervisor.socket = socket;
   if (words.empty()) return Prompt(ctx);

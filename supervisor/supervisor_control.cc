@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <list>
 #include <memory>
@@ -325,6 +326,10 @@ std::string Supervisor::Dispatch(const std::string& line, const ControlServer::P
     return Tail(args);
   } else if (cmd == "version") {
     result = DROVER_VERSION;
+  } else if (cmd == "config") {
+    // The configuration in force (the last one accepted), for a droverctl whose copy does not
+    // parse; its path absolute, so that relative paths in it resolve as they did here.
+    result = {{"path", std::filesystem::absolute(config_.path).string()}, {"text", config_.text}};
   } else {
     return ErrorAnswer(ControlError::kUnknownCommand, "unknown command \"" + cmd + "\"");
   }

@@ -300,9 +300,19 @@ TEST(DroverctlTest, ABrokenConfigStillReachesTheRunningDaemon) {
   EXPECT_EQ(status.code, 0) << status.out;
   EXPECT_NE(status.out.find("warning: cannot use configuration"), std::string::npos) << status.out;
   EXPECT_NE(status.out.find("worker:default:0"), std::string::npos) << status.out;
-  ShellResult jobs = Ctl(d, "enqueue echo '{}'");  // the database line is read too
-  EXPECT_EQ(jobs.code, 1) << jobs.out;             // ... but job types need the whole file
+  // The daemon answers with the configuration it runs with: job types, pools and the database.
+  ShellResult enqueued = Ctl(d, "enqueue echo '{\"typo\":1}'");
+  ASSERT_EQ(enqueued.code, 0) << enqueued.out;
+  std::string id = enqueued.out.substr(enqueued.out.rfind('\n', enqueued.out.size() - 2) + 1);
+  id.pop_back();  // the id is the last line (after the warning on stderr)
+  ShellResult waited = Ctl(d, "wait " + id + " --timeout 10s");
+  EXPECT_EQ(waited.code, 0) << waited.out;
+  EXPECT_NE(waited.out.find("as it last loaded it"), std::string::npos) << waited.out;
   EXPECT_EQ(Ctl(d, "jobs").code, 0);
+  ShellResult avail = Ctl(d, "avail");
+  EXPECT_NE(avail.out.find("worker:default:0"), std::string::npos) << avail.out;
+  ShellResult queues = Ctl(d, "queues");
+  EXPECT_NE(queues.out.find("default"), std::string::npos) << queues.out;
 
   // -s names the socket when there is no configuration at all.
   std::string socket = d.dir() + "/drover.sock";
@@ -313,6 +323,13 @@ TEST(DroverctlTest, ABrokenConfigStillReachesTheRunningDaemon) {
                                 "/missing.toml pid 2>&1");
   EXPECT_EQ(by_env.code, 0) << by_env.out;
   EXPECT_EQ(RunShell(std::string(DROVERCTL_PATH) + " -c " + d.dir() + "/missing.toml status 2>&1").code, 1);
+
+  // With droverd down, only the socket and database lines are read: job types need the file.
+  EXPECT_EQ(d.Stop(), 0);
+  ShellResult offline = Ctl(d, "enqueue echo '{}'");
+  EXPECT_EQ(offline.code, 1) << offline.out;
+  EXPECT_NE(offline.out.find("droverd does not answer"), std::string::npos) << offline.out;
+  EXPECT_EQ(Ctl(d, "jobs").code, 0);
   std::ofstream(d.config()) << good;
 }
 
