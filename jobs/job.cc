@@ -11,6 +11,46 @@ std::optional<JobState> ParseJobState(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view BulkActionName(BulkAction a) {
+  switch (a) {
+    case BulkAction::kCancel:
+      return "cancel";
+    case BulkAction::kRetry:
+      return "retry";
+    case BulkAction::kDelete:
+      return "delete";
+  }
+  return "?";
+}
+
+Result<std::vector<JobState>> SelectedStates(BulkAction action, const JobSelector& which) {
+  auto takes = [action](JobState s) {
+    switch (action) {
+      case BulkAction::kCancel:
+        return s == JobState::kQueued || s == JobState::kRunning;
+      case BulkAction::kRetry:
+        return s == JobState::kFailed || s == JobState::kCancelled || s == JobState::kExpired;
+      case BulkAction::kDelete:
+        return s != JobState::kRunning;
+    }
+    return false;
+  };
+  std::vector<JobState> out;
+  for (JobState s : which.states) {
+    if (!takes(s)) {
+      return Status::InvalidArgument(std::string(BulkActionName(action)) + " cannot take " +
+                                     std::string(JobStateName(s)) + " jobs");
+    }
+    out.push_back(s);
+  }
+  if (out.empty()) {
+    for (const JobStateInfo& s : kJobStates) {
+      if (takes(s.state)) out.push_back(s.state);
+    }
+  }
+  return out;
+}
+
 Status ValidateEnqueueRequest(const EnqueueRequest& r) {
   if (r.type.empty()) return Status::InvalidArgument("job type must not be empty");
   if (r.queue.empty()) return Status::InvalidArgument("queue must not be empty");

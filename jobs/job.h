@@ -144,6 +144,32 @@ struct JobFilter {
   int limit = 100;
 };
 
+// An operator's action on many jobs at once (droverctl cancel, retry and delete with filters).
+enum class BulkAction { kCancel, kRetry, kDelete };
+std::string_view BulkActionName(BulkAction a);  // "cancel", "retry", "delete"
+
+// Which jobs a bulk action takes: those matching every field that is set.
+struct JobSelector {
+  // Each a state the action can take; empty: all of those (see SelectedStates).
+  std::vector<JobState> states;
+  std::optional<std::string> queue;
+  std::optional<std::string> type;
+  std::optional<std::int64_t> enqueued_before_ms;
+};
+
+// The states `which` selects for `action`: cancel takes queued and running jobs, retry failed,
+// cancelled and expired ones, delete any job that is not running. InvalidArgument naming the
+// state for one the action cannot take.
+Result<std::vector<JobState>> SelectedStates(BulkAction action, const JobSelector& which);
+
+// What one batch of a bulk action did.
+struct BulkBatch {
+  int selected = 0;          // jobs the batch took up; 0 when none are left
+  int applied = 0;           // of those, the ones acted on
+  int running = 0;           // cancel: of the applied, running jobs flagged for their worker to stop
+  std::int64_t last_id = 0;  // the highest id taken up: the next batch starts after it
+};
+
 struct QueueStats {
   std::string queue;
   bool paused = false;

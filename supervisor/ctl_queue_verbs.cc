@@ -14,37 +14,6 @@
 
 namespace drover::ctl {
 
-int Retry(CtlContext& ctx, const std::string&, const Words& in) {
-  std::optional<Args> a = Parse(ctx, "retry", in, {"--type"}, {"--failed"});
-  if (!a) return kExitUsage;
-  if (!a->flags.count("--failed")) {
-    if (a->options.count("--type")) return Usage(ctx, "retry", "--type goes with --failed");
-    return ForEachId(ctx, "retry", a->positional, [](JobStore& s, std::int64_t id) -> Result<std::string> {
-      DROVER_RETURN_IF_ERROR(s.Retry(id));
-      return std::string("queued");
-    });
-  }
-  if (!a->positional.empty()) return Usage(ctx, "retry", "give ids or --failed, not both");
-  Result<std::unique_ptr<JobStore>> store = OpenStore(ctx);
-  if (!store.ok()) return Fail(ctx, store.status());
-  JobFilter f;
-  f.state = JobState::kFailed;
-  f.limit = 1'000'000;
-  if (a->options.count("--type")) f.type = a->options["--type"];
-  Result<std::vector<Job>> jobs = (*store)->List(f);
-  if (!jobs.ok()) return Fail(ctx, jobs.status());
-  std::vector<std::string> ids;
-  for (const Job& j : *jobs) ids.push_back(std::to_string(j.id));
-  if (ids.empty()) {
-    *ctx.out << (ctx.json ? "[]\n" : "no failed jobs\n");
-    return kExitOk;
-  }
-  return ForEachId(ctx, "retry", ids, [](JobStore& s, std::int64_t id) -> Result<std::string> {
-    DROVER_RETURN_IF_ERROR(s.Retry(id));
-    return std::string("queued");
-  });
-}
-
 int Prune(CtlContext& ctx, const std::string&, const Words& in) {
   std::optional<Args> a = Parse(ctx, "prune", in, {"--older-than", "--state"}, {"--yes"});
   if (!a) return kExitUsage;
@@ -78,15 +47,10 @@ int Prune(CtlContext& ctx, const std::string&, const Words& in) {
     cuts.emplace_back(s, before);
     count += *n;
   }
-  // A bulk delete typed at a terminal is confirmed first; scripts (no terminal) and --yes are not asked.
-  if (count > 0 && !a->flags.count("--yes") && !ctx.json && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
-    *ctx.out << "delete " << count << " finished job(s)? [y/N] ";
-    ctx.out->flush();
-    std::string answer;
-    if (!std::getline(std::cin, answer) || (answer != "y" && answer != "yes")) {
-      *ctx.out << "nothing deleted\n";
-      return kExitError;
-    }
+  if (count > 0 &&
+      !Confirm(ctx, "delete " + std::to_string(count) + " finished job(s)?", a->flags.count("--yes"))) {
+    *ctx.out << "nothing deleted\n";
+    return kExitError;
   }
   std::int64_t total = 0;
   for (auto [s, before] : cuts) {
@@ -284,21 +248,6 @@ int PauseResume(CtlContext& ctx, const std::string& verb, const Words& in) {
   else
     *ctx.out << queue << ": " << (pause ? "paused" : "resumed") << "\n";
   return kExitOk;
-}
-
-int Cancel(CtlContext& ctx, const std::string& verb, const Words& args) {
-  return ForEachId(ctx, verb, args, [](JobStore& s, std::int64_t id) -> Result<std::string> {
-    Result<JobState> st = s.Cancel(id);
-    if (!st.ok()) return st.status();
-    return *st == JobState::kRunning ? std::string("stopping (cancel requested)") : std::string("cancelled");
-  });
-}
-
-int Delete(CtlContext& ctx, const std::string& verb, const Words& args) {
-  return ForEachId(ctx, verb, args, [](JobStore& s, std::int64_t id) -> Result<std::string> {
-    DROVER_RETURN_IF_ERROR(s.Delete(id));
-    return std::string("deleted");
-  });
 }
 
 }  // namespace drover::ctl

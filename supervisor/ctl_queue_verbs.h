@@ -1,6 +1,5 @@
-// droverctl's verbs on many jobs, queues and schedules: cancel, delete, retry, prune, stats,
-// queues, pause, resume, schedules, trigger. Each takes (context, verb, arguments) and returns
-// the exit code; see ctl_verbs.cc for their usage.
+// droverctl's verbs on finished jobs, queues and schedules: prune, stats, queues, pause, resume, schedules,
+// trigger. Each takes (context, verb, arguments) and returns the exit code; see ctl_verbs.cc for their usage.
 #ifndef DROVER_SUPERVISOR_CTL_QUEUE_VERBS_H_
 #define DROVER_SUPERVISOR_CTL_QUEUE_VERBS_H_
 
@@ -8,9 +7,6 @@
 
 namespace drover::ctl {
 
-int Cancel(CtlContext& ctx, const std::string& verb, const Words& args);
-int Delete(CtlContext& ctx, const std::string& verb, const Words& args);
-int Retry(CtlContext& ctx, const std::string& verb, const Words& args);
 int Prune(CtlContext& ctx, const std::string& verb, const Words& args);
 int Stats(CtlContext& ctx, const std::string& verb, const Words& args);  // also `queues`
 int PauseResume(CtlContext& ctx, const std::string& verb, const Words& args);

@@ -1,6 +1,9 @@
 #include "supervisor/ctl_util.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <iostream>
 #include <ostream>
 
 #include "common/time_util.h"
@@ -105,6 +108,14 @@ std::string Shorten(std::string s, size_t n) {
     if (c == '\n') c = ' ';
   }
   return s.size() > n ? s.substr(0, n - 1) + "…" : s;
+}
+
+bool Confirm(CtlContext& ctx, const std::string& question, bool yes) {
+  if (yes || ctx.json || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) return true;
+  *ctx.out << question << " [y/N] ";
+  ctx.out->flush();
+  std::string answer;
+  return std::getline(std::cin, answer) && (answer == "y" || answer == "yes");
 }
 
 int ForEachId(CtlContext& ctx, const std::string& verb, const Words& in,

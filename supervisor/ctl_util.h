@@ -61,6 +61,10 @@ bool IsStuck(const Config& config, const Job& job, std::int64_t now_ms);
 // spaces; the last column is not padded.
 void PrintColumns(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
 
+// Asks `question` with " [y/N] " when droverctl talks to a terminal (stdin and stdout), and
+// returns true for y or yes. Scripts (no terminal), --json and `yes` (--yes) are not asked.
+bool Confirm(CtlContext& ctx, const std::string& question, bool yes);
+
 // Runs `fn` on each job id in `in` and reports per id; the exit code is the worst.
 int ForEachId(CtlContext& ctx, const std::string& verb, const Words& in,
               const std::function<Result<std::string>(JobStore&, std::int64_t)>& fn);

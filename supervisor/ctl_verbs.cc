@@ -4,6 +4,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "supervisor/ctl_bulk_verbs.h"
 #include "supervisor/ctl_job_verbs.h"
 #include "supervisor/ctl_process_verbs.h"
 #include "supervisor/ctl_queue_verbs.h"
@@ -48,10 +49,13 @@ constexpr CtlVerb kVerbs[] = {
     {"jobs", "jobs [--state S] [--type T] [--queue Q] [--limit N]", "list jobs, newest first", K::kJob,
      ctl::Jobs},
     {"show", "show ID", "every field of a job, its error history, progress and output", K::kJob, ctl::Show},
-    {"cancel", "cancel ID ...", "cancel queued jobs; stop running ones", K::kJob, ctl::Cancel},
-    {"retry", "retry ID ... | retry --failed [--type T]", "queue failed, cancelled or expired jobs again",
-     K::kJob, ctl::Retry},
-    {"delete", "delete ID ...", "delete jobs that are not running", K::kJob, ctl::Delete},
+    {"cancel", "cancel ID ... | cancel FILTER ... [--yes]", "cancel queued jobs; stop running ones", K::kJob,
+     ctl::Cancel},
+    {"retry", "retry ID ... | retry FILTER ... [--yes]",
+     "queue failed, cancelled or expired jobs again (with filters: --state failed unless given)", K::kJob,
+     ctl::Retry},
+    {"delete", "delete ID ... | delete FILTER ... [--yes]", "delete jobs that are not running", K::kJob,
+     ctl::Delete},
     {"prune", "prune [--older-than DUR] [--state S] [--yes]",
      "delete finished jobs older than their retention (or DUR; never the last 5 minutes'); asks first on a "
      "terminal",
@@ -97,6 +101,9 @@ std::string VerbHelp(const std::string& verb) {
   for (const CtlVerb* v : sorted) {
     os << "  " << v->name << std::string(10 - std::min<size_t>(10, v->name.size()), ' ') << v->what << "\n";
   }
+  os << "\nFILTER (cancel, retry, delete): --queue Q, --type T, --state S[,S...], --older-than DUR (enqueued "
+        "over DUR ago);\n  counted and confirmed on a terminal (--yes: not asked), then done in short "
+        "batches\n";
   os << "\nexit codes: 0 ok, 1 error, 2 usage, 3 not running / not found / timeout\n";
   return os.str();
 }

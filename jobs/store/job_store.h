@@ -102,6 +102,14 @@ class JobStore {
   virtual Result<int> Prune(JobState state, std::int64_t before_ms, int batch) = 0;
   // How many jobs Prune(state, before_ms, ...) would delete in all.
   virtual Result<std::int64_t> CountPrunable(JobState state, std::int64_t before_ms) = 0;
+  // How many jobs `action` would take now (see JobSelector, SelectedStates).
+  virtual Result<std::int64_t> CountSelected(BulkAction action, const JobSelector& which) = 0;
+  // One short transaction of a bulk action: takes up the first `batch` selected jobs with ids
+  // above `after_id` and acts on each as Cancel, Retry or Delete would. A retry skips a job whose
+  // unique key another queued or running job holds. InvalidArgument for a state the action
+  // cannot take.
+  virtual Result<BulkBatch> ApplyBulk(BulkAction action, const JobSelector& which, std::int64_t after_id,
+                                      int batch) = 0;
 
   virtual Status SetQueuePaused(const std::string& queue, bool paused) = 0;
   virtual Result<std::vector<std::string>> PausedQueues() = 0;

@@ -40,6 +40,9 @@ class SqliteJobStore final : public JobStore {
   Status Delete(std::int64_t id) override;
   Result<int> Prune(JobState state, std::int64_t before_ms, int batch) override;
   Result<std::int64_t> CountPrunable(JobState state, std::int64_t before_ms) override;
+  Result<std::int64_t> CountSelected(BulkAction action, const JobSelector& which) override;
+  Result<BulkBatch> ApplyBulk(BulkAction action, const JobSelector& which, std::int64_t after_id,
+                              int batch) override;
   Status SetQueuePaused(const std::string& queue, bool paused) override;
   Result<std::vector<std::string>> PausedQueues() override;
   Status SyncSchedules(std::span<const ScheduleSeed> wanted) override;

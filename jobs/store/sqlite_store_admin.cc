@@ -6,63 +6,150 @@
 #include "jobs/store/sqlite_store.h"
 
 namespace drover {
+namespace {
+
+// What cancel, retry and delete write, whether for one job (?1 its id) or for a batch (?1 a JSON
+// array of ids); ?2 is the time now.
+constexpr const char* kCancelQueued =
+    "UPDATE jobs SET state = 'cancelled', finished_at = ?2, last_error = 'cancelled' "
+    "WHERE id IN (SELECT value FROM json_each(?1)) AND state = 'queued'";
+constexpr const char* kCancelRunning =
+    "UPDATE jobs SET cancel_requested = 1 WHERE id IN (SELECT value FROM json_each(?1)) AND state = "
+    "'running'";
+constexpr const char* kRequeue =
+    "UPDATE OR IGNORE jobs SET state = 'queued', run_at = ?2, attempts = 0, finished_at = NULL, "
+    "  expires_at = NULL, cancel_requested = 0, lease_until = NULL, pid = NULL "
+    "WHERE id IN (SELECT value FROM json_each(?1)) AND state IN ('failed', 'cancelled', 'expired')";
+constexpr const char* kDelete =
+    "DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?1)) AND state != 'running'";
+
+// The jobs a selector picks: ?1 a JSON array of state names, ?2 queue, ?3 type, ?4 enqueued before
+// (each NULL for any).
+constexpr const char* kSelected =
+    "state IN (SELECT value FROM json_each(?1)) AND (?2 IS NULL OR queue = ?2) AND (?3 IS NULL OR type = ?3) "
+    "AND (?4 IS NULL OR enqueued_at < ?4)";
+
+Result<std::string> StatesJson(BulkAction action, const JobSelector& which) {
+  Result<std::vector<JobState>> states = SelectedStates(action, which);
+  if (!states.ok()) return states.status();
+  nlohmann::json names = nlohmann::json::array();
+  for (JobState s : *states) names.push_back(JobStateName(s));
+  return names.dump();
+}
+
+// Runs one of the statements above on `ids` (a JSON array, or one id) at `now`; returns the
+// number of rows it changed.
+Result<int> RunOn(SqliteDb* db, const char* sql, const std::string& ids, std::int64_t now) {
+  Result<Statement> st = db->Prepare(sql);
+  if (!st.ok()) return st.status();
+  st->Bind(1, ids).Bind(2, now);  // SQLite ignores a ?2 that the statement does not have
+  DROVER_RETURN_IF_ERROR(st->Run());
+  return db->Changes();
+}
+
+}  // namespace
 
 Result<JobState> SqliteJobStore::Cancel(std::int64_t id) {
+  const std::string what = "cancel job " + std::to_string(id);
   Result<Transaction> tx = Transaction::Begin(&db_);
-  if (!tx.ok()) return tx.status().Prefixed("cancel job " + std::to_string(id));
+  if (!tx.ok()) return tx.status().Prefixed(what);
   Result<JobState> state = StateOf(id);
   if (!state.ok()) return state.status();
-  std::int64_t now = NowMs();
-  if (*state == JobState::kQueued) {
-    Result<Statement> st = db_.Prepare(
-        "UPDATE jobs SET state = 'cancelled', finished_at = ?2, last_error = 'cancelled' WHERE id = ?1");
-    if (!st.ok()) return st.status();
-    st->Bind(1, id).Bind(2, now);
-    DROVER_RETURN_IF_ERROR(st->Run());
-  } else if (*state == JobState::kRunning) {
-    Result<Statement> st = db_.Prepare("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1");
-    if (!st.ok()) return st.status();
-    st->Bind(1, id);
-    DROVER_RETURN_IF_ERROR(st->Run());
-  } else {
+  if (*state != JobState::kQueued && *state != JobState::kRunning) {
     return Status::Conflict("job " + std::to_string(id) + " is already " + std::string(JobStateName(*state)));
   }
-  DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed("cancel job " + std::to_string(id)));
+  const char* sql = *state == JobState::kQueued ? kCancelQueued : kCancelRunning;
+  DROVER_RETURN_IF_ERROR(RunOn(&db_, sql, "[" + std::to_string(id) + "]", NowMs()).status().Prefixed(what));
+  DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed(what));
   return *state == JobState::kQueued ? JobState::kCancelled : JobState::kRunning;
 }
 
 Status SqliteJobStore::Retry(std::int64_t id) {
+  const std::string what = "retry job " + std::to_string(id);
   Result<Transaction> tx = Transaction::Begin(&db_);
-  if (!tx.ok()) return tx.status().Prefixed("retry job " + std::to_string(id));
+  if (!tx.ok()) return tx.status().Prefixed(what);
   Result<JobState> state = StateOf(id);
   if (!state.ok()) return state.status();
   if (*state != JobState::kFailed && *state != JobState::kCancelled && *state != JobState::kExpired) {
     return Status::Conflict("job " + std::to_string(id) + " is " + std::string(JobStateName(*state)) +
                             "; only failed, cancelled or expired jobs can be retried");
   }
-  Result<Statement> st = db_.Prepare(
-      "UPDATE jobs SET state = 'queued', run_at = ?2, attempts = 0, finished_at = NULL, "
-      "  expires_at = NULL, cancel_requested = 0, lease_until = NULL, pid = NULL WHERE id = ?1");
-  if (!st.ok()) return st.status();
-  st->Bind(1, id).Bind(2, NowMs());
-  Status s = st->Run();
-  if (s.IsConflict()) {
+  Result<int> n = RunOn(&db_, kRequeue, "[" + std::to_string(id) + "]", NowMs());
+  if (!n.ok()) return n.status().Prefixed(what);
+  if (*n == 0) {
     return Status::Conflict("job " + std::to_string(id) +
                             ": another queued or running job holds its unique key");
   }
-  DROVER_RETURN_IF_ERROR(s);
-  return tx->Commit().Prefixed("retry job " + std::to_string(id));
+  return tx->Commit().Prefixed(what);
 }
 
 Status SqliteJobStore::Delete(std::int64_t id) {
-  Result<Statement> st = db_.Prepare("DELETE FROM jobs WHERE id = ?1 AND state != 'running'");
-  if (!st.ok()) return st.status();
-  st->Bind(1, id);
-  DROVER_RETURN_IF_ERROR(st->Run().Prefixed("delete job " + std::to_string(id)));
-  if (db_.Changes() == 1) return Status::Ok();
+  Result<int> n = RunOn(&db_, kDelete, "[" + std::to_string(id) + "]", NowMs());
+  if (!n.ok()) return n.status().Prefixed("delete job " + std::to_string(id));
+  if (*n == 1) return Status::Ok();
   Result<JobState> state = StateOf(id);
   if (!state.ok()) return state.status();
   return Status::Conflict("job " + std::to_string(id) + " is running; cancel it first");
+}
+
+Result<std::int64_t> SqliteJobStore::CountSelected(BulkAction action, const JobSelector& which) {
+  Result<std::string> states = StatesJson(action, which);
+  if (!states.ok()) return states.status();
+  Result<Statement> st = db_.Prepare(std::string("SELECT count(*) FROM jobs WHERE ") + kSelected);
+  if (!st.ok()) return st.status();
+  st->Bind(1, *states).Bind(2, which.queue).Bind(3, which.type).Bind(4, which.enqueued_before_ms);
+  Result<bool> row = st->Step();
+  if (!row.ok()) return row.status().Prefixed("count jobs to " + std::string(BulkActionName(action)));
+  return st->Int64(0);
+}
+
+Result<BulkBatch> SqliteJobStore::ApplyBulk(BulkAction action, const JobSelector& which,
+                                            std::int64_t after_id, int batch) {
+  const std::string what = std::string(BulkActionName(action)) + " jobs";
+  Result<std::string> states = StatesJson(action, which);
+  if (!states.ok()) return states.status();
+  Result<Transaction> tx = Transaction::Begin(&db_);
+  if (!tx.ok()) return tx.status().Prefixed(what);
+  // Walks the primary key from `after_id`, so that each batch costs about the same.
+  Result<Statement> pick = db_.Prepare(std::string("SELECT id FROM jobs WHERE ") + kSelected +
+                                       " AND id > ?5 ORDER BY id LIMIT ?6");
+  if (!pick.ok()) return pick.status();
+  pick->Bind(1, *states).Bind(2, which.queue).Bind(3, which.type).Bind(4, which.enqueued_before_ms);
+  pick->Bind(5, after_id).Bind(6, batch);
+  BulkBatch out;
+  nlohmann::json ids = nlohmann::json::array();
+  while (true) {
+    Result<bool> row = pick->Step();
+    if (!row.ok()) return row.status().Prefixed(what);
+    if (!*row) break;
+    out.last_id = pick->Int64(0);
+    ids.push_back(out.last_id);
+  }
+  pick->Reset();
+  out.selected = static_cast<int>(ids.size());
+  if (out.selected == 0) return out;
+  const std::string list = ids.dump();
+  const std::int64_t now = NowMs();
+  std::vector<const char*> steps;
+  switch (action) {
+    case BulkAction::kCancel:
+      steps = {kCancelQueued, kCancelRunning};
+      break;
+    case BulkAction::kRetry:
+      steps = {kRequeue};
+      break;
+    case BulkAction::kDelete:
+      steps = {kDelete};
+      break;
+  }
+  for (const char* sql : steps) {
+    Result<int> n = RunOn(&db_, sql, list, now);
+    if (!n.ok()) return n.status().Prefixed(what);
+    out.applied += *n;
+    if (sql == kCancelRunning) out.running = *n;
+  }
+  DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed(what));
+  return out;
 }
 
 Result<JobState> SqliteJobStore::StateOf(std::int64_t id) {

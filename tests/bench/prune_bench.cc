@@ -1,10 +1,11 @@
-// Claim latency while retention pruning deletes a backlog of old finished jobs.
-// Each run: a fresh database with --old finished jobs (default 100,000) and a supply of queued
-// ones; --workers processes complete-and-claim one job at a time, timing every call but a fresh
-// connection's first. First a
-// baseline phase without pruning, then the same with the scheduler's pruner (PruneFinishedJobs,
-// the code droverd runs) deleting the backlog. Prints medians over --runs of the worst, p99
-// and p50 claim latency of each phase, and the ratio pruning/baseline.
+// Claim latency while retention pruning deletes a backlog of old finished jobs, and while an
+// operator's bulk cancel (droverctl cancel --queue Q) takes a backlog of queued jobs.
+// Each run: a fresh database with --old finished jobs (default 100,000), as many queued in a
+// queue nobody serves, and a supply of queued ones; --workers processes complete-and-claim one
+// job at a time, timing every call but a fresh connection's first. First a baseline phase
+// without pruning, then the same with the scheduler's pruner (PruneFinishedJobs, the code droverd
+// runs) deleting the backlog, then with droverctl's bulk cancel (ctl::ApplyInBatches). Prints medians over
+// --runs of the worst, p99 and p50 claim latency of each phase, and the ratios to the baseline.
 //
 //   prune_bench [--runs N] [--old N] [--workers N]
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include "common/time_util.h"
 #include "jobs/pruner.h"
 #include "jobs/store/job_store.h"
+#include "supervisor/ctl_bulk_verbs.h"
 #include "tests/bench/bench_util.h"
 #include "tests/temp_dir.h"
 
@@ -30,7 +32,8 @@ StoreConfig Options() {
   return o;
 }
 
-// `old` succeeded jobs finished at the epoch (so any retention prunes them) and `queued` jobs.
+// `old` succeeded jobs finished at the epoch (so any retention prunes them), as many queued in
+// queue "typo", and `queued` jobs.
 void Seed(const std::string& path, int old, int queued) {
   std::unique_ptr<SqliteJobStore> store = OpenStore(path, Options());
   std::vector<EnqueueRequest> batch(1000);
@@ -45,6 +48,8 @@ void Seed(const std::string& path, int old, int queued) {
       db->Exec("UPDATE jobs SET state = 'succeeded', attempts = 1, started_at = 0, finished_at = 0, "
                "result = '{\"rows\":1000}'"));
   for (int i = 0; i < queued; i += 1000) Check(store->EnqueueBatch(batch).status());
+  for (EnqueueRequest& r : batch) r.queue = "typo";
+  for (int i = 0; i < old; i += 1000) Check(store->EnqueueBatch(batch).status());
   Check(store->Checkpoint(true));
   sync();  // the seeding's dirty pages must not be written back during the measurement
 }
@@ -135,10 +140,11 @@ int main(int argc, char** argv) {
       workers = std::atoi(argv[i + 1]);
   }
   std::vector<double> base_worst, base_p99, base_p50, prune_worst, prune_p99, prune_p50, prune_secs;
+  std::vector<double> bulk_worst, bulk_p99, bulk_p50, bulk_secs;
   for (int r = 0; r < runs; ++r) {
     TempDir dir;
     const std::string db = dir.path() + "/jobs.db";
-    Seed(db, old, 150'000);
+    Seed(db, old, 300'000);
     std::int64_t prune_us = 0;
     std::int64_t deleted = 0;
     // The baseline lasts as long as the pruning phase did in the previous run (or 2 s).
@@ -163,15 +169,32 @@ int main(int argc, char** argv) {
       prune_us = MonotonicUs() - t0;
       Check(store->Checkpoint(false));
     });
-    if (deleted != old) {
-      std::fprintf(stderr, "pruned %lld of %d old jobs\n", static_cast<long long>(deleted), old);
+    std::int64_t cancelled = 0, bulk_us = 0;
+    Phase bulk = RunPhase(dir.path(), db, workers, [&] {
+      std::unique_ptr<SqliteJobStore> store = OpenStore(db, Options());
+      JobSelector typo;
+      typo.queue = "typo";
+      std::int64_t t0 = MonotonicUs();
+      BulkBatch total;
+      Check(ctl::ApplyInBatches(store.get(), BulkAction::kCancel, typo, &total));
+      cancelled = total.applied;
+      bulk_us = MonotonicUs() - t0;
+      Check(store->Checkpoint(false));
+    });
+    if (deleted != old || cancelled != old) {
+      std::fprintf(stderr, "pruned %lld and cancelled %lld of %d jobs\n", static_cast<long long>(deleted),
+                   static_cast<long long>(cancelled), old);
       return 1;
     }
     std::printf(
         "run %d: baseline worst %.2f ms p99 %.2f p50 %.3f (%zu claims) | pruning %lld jobs in %.2f s: "
-        "worst %.2f ms p99 %.2f p50 %.3f (%zu claims)\n",
+        "worst %.2f ms p99 %.2f p50 %.3f (%zu claims) | bulk-cancelling %lld jobs in %.2f s: worst %.2f ms "
+        "p99 "
+        "%.2f p50 %.3f (%zu claims)\n",
         r + 1, base.worst_ms, base.p99_ms, base.p50_ms, base.claims, static_cast<long long>(deleted),
-        prune_us / 1e6, pruned.worst_ms, pruned.p99_ms, pruned.p50_ms, pruned.claims);
+        prune_us / 1e6, pruned.worst_ms, pruned.p99_ms, pruned.p50_ms, pruned.claims,
+        static_cast<long long>(cancelled), bulk_us / 1e6, bulk.worst_ms, bulk.p99_ms, bulk.p50_ms,
+        bulk.claims);
     std::fflush(stdout);
     base_worst.push_back(base.worst_ms);
     base_p99.push_back(base.p99_ms);
@@ -180,6 +203,10 @@ int main(int argc, char** argv) {
     prune_p99.push_back(pruned.p99_ms);
     prune_p50.push_back(pruned.p50_ms);
     prune_secs.push_back(prune_us / 1e6);
+    bulk_worst.push_back(bulk.worst_ms);
+    bulk_p99.push_back(bulk.p99_ms);
+    bulk_p50.push_back(bulk.p50_ms);
+    bulk_secs.push_back(bulk_us / 1e6);
   }
   std::printf("\nmedians of %d runs, %d workers, %d old jobs:\n", runs, workers, old);
   std::printf("  worst claim: baseline %.2f ms, while pruning %.2f ms (x%.2f; target <= 50 ms)\n",
@@ -189,5 +216,10 @@ int main(int argc, char** argv) {
   std::printf("  p50 claim:   baseline %.3f ms, while pruning %.3f ms (x%.2f)\n", Median(base_p50),
               Median(prune_p50), Median(prune_p50) / Median(base_p50));
   std::printf("  pruning took %.2f s (%.0f jobs/s)\n", Median(prune_secs), old / Median(prune_secs));
+  std::printf(
+      "  worst claim while bulk-cancelling %.2f ms (x%.2f), p99 %.2f ms (x%.2f), p50 %.3f ms (x%.2f)\n",
+      Median(bulk_worst), Median(bulk_worst) / Median(base_worst), Median(bulk_p99),
+      Median(bulk_p99) / Median(base_p99), Median(bulk_p50), Median(bulk_p50) / Median(base_p50));
+  std::printf("  bulk cancel took %.2f s (%.0f jobs/s)\n", Median(bulk_secs), old / Median(bulk_secs));
   return 0;
 }

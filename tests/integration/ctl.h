@@ -18,6 +18,13 @@ inline ShellResult Ctl(const Daemon& d, const std::string& args, const std::stri
   return RunShell(prefix + DROVERCTL_PATH + " -c " + d.config() + " " + args + " <" + in_file + " 2>&1");
 }
 
+// Runs `droverctl -c CONFIG ARGS` on a terminal (a pty from script(1)); `typed` (printf format)
+// is typed half a second later.
+inline ShellResult AtTerminal(const Daemon& d, const std::string& args, const std::string& typed) {
+  return RunShell("(sleep 0.5; printf '" + typed + "') | script -qfec '" + DROVERCTL_PATH + " -c " +
+                  d.config() + " " + args + "' /dev/null 2>&1");
+}
+
 }  // namespace drover::testing
 
 #endif  // DROVER_TESTS_INTEGRATION_CTL_H_

@@ -177,6 +177,14 @@ TEST(DroverctlTest, UsageErrorsExitTwo) {
                            "retry",
                            "delete",
                            "delete -1",
+                           "cancel 1 --queue default",
+                           "cancel 1 --yes",
+                           "cancel --state succeeded",
+                           "cancel --state bogus",
+                           "delete --state running",
+                           "retry --state queued",
+                           "retry --failed --state expired",
+                           "delete --older-than soon",
                            "prune --older-than soon",
                            "stats extra",
                            "queues extra",
@@ -271,18 +279,62 @@ TEST(DroverctlTest, PruneKeepsToRetentionAndTheLastFiveMinutes) {
         db.Exec("UPDATE jobs SET finished_at = finished_at - 7200000 WHERE id = " + std::to_string(ids[2]))
             .ok());
   }
-  auto at_terminal = [&](const std::string& args, const std::string& typed) {
-    return RunShell("(sleep 0.5; printf '" + typed + "') | script -qfec '" + DROVERCTL_PATH + " -c " +
-                    d.config() + " " + args + "' /dev/null 2>&1");
-  };
-  ShellResult no = at_terminal("prune", "n\\n");
+  ShellResult no = AtTerminal(d, "prune", "n\\n");
   EXPECT_NE(no.out.find("delete 1 finished job(s)? [y/N]"), std::string::npos) << no.out;
   EXPECT_NE(no.out.find("nothing deleted"), std::string::npos) << no.out;
   EXPECT_TRUE(store->Get(ids[2]).ok());
-  ShellResult yes = at_terminal("prune --yes", "");
+  ShellResult yes = AtTerminal(d, "prune --yes", "");
   EXPECT_EQ(yes.out.find("[y/N]"), std::string::npos) << yes.out;
   EXPECT_NE(yes.out.find("deleted 1 job(s)"), std::string::npos) << yes.out;
   EXPECT_FALSE(store->Get(ids[2]).ok());
+}
+
+// Filters instead of ids: counted, confirmed at a terminal, done in batches; other jobs untouched.
+TEST(DroverctlTest, BulkCancelRetryAndDeleteByFilter) {
+  Daemon d(kConfig);  // not started: the jobs stay queued
+  std::vector<EnqueueRequest> reqs;
+  for (int i = 0; i < 1200; ++i) {  // more than one batch
+    EnqueueRequest r;
+    r.type = i % 2 ? "echo" : "fail";
+    r.queue = "typo";
+    reqs.push_back(r);
+  }
+  auto store = d.Store();
+  ASSERT_TRUE(store->EnqueueBatch(reqs).ok());
+  std::int64_t kept = Enqueue(store.get(), "echo");  // queue default
+
+  ShellResult no = AtTerminal(d, "cancel --queue typo", "n\\n");
+  EXPECT_NE(no.out.find("cancel 1200 job(s) (state=queued|running, queue=typo)? [y/N]"), std::string::npos)
+      << no.out;
+  EXPECT_NE(no.out.find("nothing done"), std::string::npos) << no.out;
+  JobSelector typo;
+  typo.queue = "typo";
+  EXPECT_EQ(*store->CountSelected(BulkAction::kCancel, typo), 1200);
+
+  ShellResult cancelled = Ctl(d, "cancel --queue typo --type echo --json");
+  ASSERT_EQ(cancelled.code, 0) << cancelled.out;
+  nlohmann::json c = nlohmann::json::parse(cancelled.out);
+  EXPECT_EQ(c["applied"], 600);
+  EXPECT_EQ(c["running"], 0);
+  ShellResult yes = AtTerminal(d, "cancel --queue typo --yes", "");
+  EXPECT_EQ(yes.out.find("[y/N]"), std::string::npos) << yes.out;
+  EXPECT_NE(yes.out.find("cancelled 600 queued job(s)"), std::string::npos) << yes.out;
+  EXPECT_EQ(store->Get(kept)->state, JobState::kQueued);
+
+  // Retry takes the cancelled echo jobs back; by default a filtered retry takes failed jobs only.
+  ShellResult none = Ctl(d, "retry --type echo");
+  EXPECT_EQ(none.code, 0) << none.out;
+  EXPECT_NE(none.out.find("no jobs match (state=failed, type=echo)"), std::string::npos) << none.out;
+  ShellResult retried = Ctl(d, "retry --type echo --state cancelled,expired");
+  EXPECT_EQ(retried.code, 0) << retried.out;
+  EXPECT_NE(retried.out.find("queued 600 job(s) again"), std::string::npos) << retried.out;
+
+  // Delete by age: nothing is an hour old; then everything in the queue that is not running.
+  EXPECT_NE(Ctl(d, "delete --queue typo --older-than 1h").out.find("no jobs match"), std::string::npos);
+  ShellResult deleted = Ctl(d, "delete --queue typo");
+  EXPECT_NE(deleted.out.find("deleted 1200 job(s)"), std::string::npos) << deleted.out;
+  EXPECT_EQ(*store->CountSelected(BulkAction::kDelete, JobSelector()), 1);
+  EXPECT_EQ(store->Get(kept)->state, JobState::kQueued);
 }
 
 // A typo in the configuration (a rejected reload) must not lock the operator out of the daemon.

@@ -445,6 +445,108 @@ TEST_P(JobStoreConformance, PruneDeletesOldFinishedJobsInBatches) {
   EXPECT_TRUE(store_->Prune(JobState::kQueued, NowMs(), 3).status().IsInvalidArgument());
 }
 
+// Runs a bulk action to the end in batches of `batch`; returns the sum of the batches.
+BulkBatch BulkAll(JobStore* store, BulkAction action, const JobSelector& which, int batch) {
+  BulkBatch total;
+  for (std::int64_t after = 0;;) {
+    Result<BulkBatch> b = store->ApplyBulk(action, which, after, batch);
+    EXPECT_TRUE(b.ok()) << b.status().ToString();
+    if (!b.ok() || b->selected == 0) return total;
+    EXPECT_LE(b->selected, batch);
+    EXPECT_GT(b->last_id, after);
+    total.selected += b->selected;
+    total.applied += b->applied;
+    total.running += b->running;
+    after = b->last_id;
+  }
+}
+
+TEST_P(JobStoreConformance, BulkCancelTakesTheSelectedQueuedAndRunningJobs) {
+  EnqueueRequest mail;
+  mail.type = "mail";
+  std::vector<std::int64_t> mails;
+  for (int i = 0; i < 7; ++i) mails.push_back(Add(mail));
+  EnqueueRequest other = mail;
+  other.queue = "other";
+  std::int64_t elsewhere = Add(other);
+  std::int64_t report = Add("report");
+  ClaimedJob running = ClaimN(1).at(0);  // the first mail
+  ASSERT_EQ(running.id, mails[0]);
+
+  JobSelector which;
+  which.queue = "default";
+  which.type = "mail";
+  EXPECT_EQ(*store_->CountSelected(BulkAction::kCancel, which), 7);
+  BulkBatch done = BulkAll(store_.get(), BulkAction::kCancel, which, 3);
+  EXPECT_EQ(done.selected, 7);
+  EXPECT_EQ(done.applied, 7);
+  EXPECT_EQ(done.running, 1);
+  for (size_t i = 1; i < mails.size(); ++i) EXPECT_EQ(GetJob(mails[i]).state, JobState::kCancelled);
+  EXPECT_EQ(GetJob(mails[0]).state, JobState::kRunning);  // its worker stops it
+  EXPECT_EQ(*store_->CancelRequested("w1"), std::vector<std::int64_t>{mails[0]});
+  EXPECT_EQ(GetJob(elsewhere).state, JobState::kQueued);
+  EXPECT_EQ(GetJob(report).state, JobState::kQueued);
+  // Now only the running one is selected (again: cancelling is asked once more, harmlessly).
+  EXPECT_EQ(*store_->CountSelected(BulkAction::kCancel, which), 1);
+  which.states = {JobState::kQueued};
+  EXPECT_EQ(*store_->CountSelected(BulkAction::kCancel, which), 0);
+  which.states = {JobState::kSucceeded};
+  EXPECT_TRUE(store_->CountSelected(BulkAction::kCancel, which).status().IsInvalidArgument());
+  EXPECT_TRUE(store_->ApplyBulk(BulkAction::kCancel, which, 0, 10).status().IsInvalidArgument());
+}
+
+TEST_P(JobStoreConformance, BulkRetrySkipsAJobWhoseUniqueKeyIsHeld) {
+  EnqueueRequest r;
+  r.type = "a";
+  r.unique_key = "k";
+  std::int64_t first = Add(r);
+  ASSERT_TRUE(store_->Cancel(first).ok());
+  std::int64_t second = Add(r);
+  ASSERT_TRUE(store_->Cancel(second).ok());
+  std::int64_t plain = Add("a");
+  ASSERT_TRUE(store_->Cancel(plain).ok());
+  std::int64_t holder = Add(r);  // queued: holds "k"
+
+  JobSelector which;
+  which.states = {JobState::kCancelled};
+  BulkBatch done = BulkAll(store_.get(), BulkAction::kRetry, which, 2);
+  EXPECT_EQ(done.selected, 3);
+  EXPECT_EQ(done.applied, 1);
+  EXPECT_EQ(GetJob(plain).state, JobState::kQueued);
+  EXPECT_EQ(GetJob(plain).attempts, 0);
+  EXPECT_EQ(GetJob(first).state, JobState::kCancelled);
+  EXPECT_EQ(GetJob(second).state, JobState::kCancelled);
+
+  // With the key free, only one of the two may hold it again.
+  ASSERT_TRUE(store_->Delete(holder).ok());
+  done = BulkAll(store_.get(), BulkAction::kRetry, which, 10);
+  EXPECT_EQ(done.selected, 2);
+  EXPECT_EQ(done.applied, 1);
+  EXPECT_EQ(GetJob(first).state, JobState::kQueued);
+  EXPECT_EQ(GetJob(second).state, JobState::kCancelled);
+}
+
+TEST_P(JobStoreConformance, BulkDeleteSparesRunningAndNewerJobs) {
+  std::vector<std::int64_t> old;
+  for (int i = 0; i < 4; ++i) old.push_back(Add("a"));
+  ASSERT_TRUE(store_->Cancel(old[3]).ok());
+  ClaimN(1);  // old[0] runs
+  const std::int64_t cut = NowMs() + 1;
+  usleep(5'000);
+  std::int64_t young = Add("a");
+
+  JobSelector which;
+  which.enqueued_before_ms = cut;
+  EXPECT_EQ(*store_->CountSelected(BulkAction::kDelete, which), 3);
+  BulkBatch done = BulkAll(store_.get(), BulkAction::kDelete, which, 2);
+  EXPECT_EQ(done.applied, 3);
+  EXPECT_EQ(GetJob(old[0]).state, JobState::kRunning);
+  for (int i = 1; i < 4; ++i) EXPECT_TRUE(store_->Get(old[i]).status().IsNotFound());
+  EXPECT_EQ(GetJob(young).state, JobState::kQueued);
+  which.states = {JobState::kRunning};
+  EXPECT_TRUE(store_->CountSelected(BulkAction::kDelete, which).status().IsInvalidArgument());
+}
+
 TEST_P(JobStoreConformance, StatsCountPerQueueAndState) {
   Add("a");
   Add("a");
