@@ -283,6 +283,9 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
     }
   }
   r.Bool("unique", &j->unique);
+  r.Integer("max_running", &j->max_running, 1, 1'000'000);
+  r.Integer("max_running_per_resource", &j->max_running_per_resource, 1, 1'000'000);
+  r.String("limit", &j->limit);
   r.String("user", &j->user);
   r.String("group", &j->group);
   if (!j->group.empty() && j->user.empty()) {
@@ -395,6 +398,7 @@ void ReadSchedule(TableReader& r, ScheduleConfig* s) {
       r.Error(n, "payload", "expected a table or a JSON string");
     }
   }
+  r.String("resource", &s->resource);
   r.Bool("overlap", &s->overlap);
   if (const toml::node* n = r.Get("catch_up")) {
     if (!r.WrongType(n, "catch_up", toml::node_type::string)) {
@@ -403,6 +407,14 @@ void ReadSchedule(TableReader& r, ScheduleConfig* s) {
         r.Error(n, "catch_up", "must be \"one\", \"none\" or \"all\" (got \"" + s->catch_up + "\")");
       }
     }
+  }
+}
+
+void ReadLimit(TableReader& r, LimitConfig* l) {
+  r.Integer("max_running", &l->max_running, 1, 1'000'000);
+  if (l->max_running == 0 && !r.Get("max_running")) {
+    r.Error(nullptr, "max_running",
+            "is required (how many jobs of the types naming this limit may run at once)");
   }
 }
 
@@ -476,7 +488,17 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
       ReadScheduler(r, &c.scheduler, &errors);
     }
     ReadNamed(top, "pools", &errors, &c.pools, ReadPool);
-    ReadNamed(top, "jobs", &errors, &c.jobs, ReadJob);
+    ReadNamed(top, "limits", &errors, &c.limits, ReadLimit);
+    ReadNamed(top, "jobs", &errors, &c.jobs, [&c](TableReader& r, JobTypeConfig* j) {
+      ReadJob(r, j);
+      if (!j->limit.empty() && !c.limits.count(j->limit)) {
+        std::string known;
+        for (const auto& [name, _] : c.limits) known += (known.empty() ? "" : ", ") + name;
+        r.Error(
+            r.Get("limit"), "limit",
+            "no [limits." + j->limit + "] is configured (known: " + (known.empty() ? "none" : known) + ")");
+      }
+    });
     ReadNamed(top, "schedules", &errors, &c.schedules, ReadSchedule);
   }
   CrossCheck(c, &errors);

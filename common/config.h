@@ -53,6 +53,13 @@ struct SchedulerConfig {
   bool operator==(const SchedulerConfig&) const = default;
 };
 
+// A [limits.NAME] table: a cap on running jobs that the job types naming it share.
+struct LimitConfig {
+  std::string name;
+  int max_running = 0;
+  bool operator==(const LimitConfig&) const = default;
+};
+
 struct PoolConfig {
   std::string name;
   int workers = 2;
@@ -78,6 +85,11 @@ struct JobTypeConfig {
   Duration retry_delay_max{3'600'000};
   std::vector<int> permanent_exit_codes;
   bool unique = false;
+  // Caps on running jobs of this type across all workers (0: none): in all, per resource id (jobs
+  // without one are not capped), and a [limits.NAME] budget shared with other types.
+  int max_running = 0;
+  int max_running_per_resource = 0;
+  std::string limit;
   std::string user;
   std::string group;
   // PR_SET_NO_NEW_PRIVS: setuid programs and file capabilities grant the job nothing. Unset: on
@@ -109,6 +121,7 @@ struct ScheduleConfig {
   std::optional<std::int64_t> anchor_ms;
   std::string timezone = "UTC";
   std::string payload = "{}";  // JSON text
+  std::string resource;        // the runs' resource id; empty: none
   bool overlap = true;
   std::string catch_up = "one";  // one | none | all
   int line = 0;                  // where it was defined, for later validation errors
@@ -124,6 +137,7 @@ struct Config {
   std::map<std::string, PoolConfig> pools;
   std::map<std::string, JobTypeConfig> jobs;
   std::map<std::string, ScheduleConfig> schedules;
+  std::map<std::string, LimitConfig> limits;
 
   // The job type's settings, or nullptr when it is not configured.
   const JobTypeConfig* FindJob(const std::string& type) const;

@@ -1,5 +1,7 @@
 #include "jobs/job.h"
 
+#include <map>
+
 #include "common/json_util.h"
 
 namespace drover {
@@ -9,6 +11,28 @@ std::optional<JobState> ParseJobState(std::string_view name) {
     if (s.name == name) return s.state;
   }
   return std::nullopt;
+}
+
+std::vector<RunningLimit> RunningLimitsFor(const Config& config) {
+  std::vector<RunningLimit> out;
+  std::map<std::string, RunningLimit> shared;
+  for (const auto& [type, j] : config.jobs) {
+    if (j.max_running > 0) out.push_back({"[jobs." + type + "] max_running", {type}, j.max_running, false});
+    if (j.max_running_per_resource > 0) {
+      out.push_back(
+          {"[jobs." + type + "] max_running_per_resource", {type}, j.max_running_per_resource, true});
+    }
+    if (!j.limit.empty()) {
+      auto it = config.limits.find(j.limit);
+      if (it == config.limits.end()) continue;  // refused by the configuration's checks
+      RunningLimit& l = shared[j.limit];
+      l.name = "[limits." + j.limit + "]";
+      l.max_running = it->second.max_running;
+      l.types.push_back(type);
+    }
+  }
+  for (auto& [_, l] : shared) out.push_back(std::move(l));
+  return out;
 }
 
 std::string_view BulkActionName(BulkAction a) {
@@ -55,6 +79,11 @@ Status ValidateEnqueueRequest(const EnqueueRequest& r) {
   if (r.type.empty()) return Status::InvalidArgument("job type must not be empty");
   if (r.queue.empty()) return Status::InvalidArgument("queue must not be empty");
   if (r.unique_key && r.unique_key->empty()) return Status::InvalidArgument("unique key must not be empty");
+  if (r.resource && r.resource->empty()) return Status::InvalidArgument("resource must not be empty");
+  if (r.resource && r.resource->size() > kMaxResourceBytes) {
+    return Status::InvalidArgument("resource is " + std::to_string(r.resource->size()) +
+                                   " bytes; the limit is " + std::to_string(kMaxResourceBytes));
+  }
   if (r.max_attempts < 1) {
     return Status::InvalidArgument("max_attempts must be at least 1 (got " + std::to_string(r.max_attempts) +
                                    ")");

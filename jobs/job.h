@@ -50,7 +50,11 @@ struct EnqueueRequest {
   std::optional<std::int64_t> expires_at_ms;
   int max_attempts = 5;
   std::optional<std::string> unique_key;
+  std::optional<std::string> resource;  // what the job concerns (a room, an account): filters, limits
 };
+
+// The longest resource id the store accepts (bytes).
+inline constexpr size_t kMaxResourceBytes = 1024;
 
 struct EnqueueResult {
   std::int64_t id = 0;
@@ -122,6 +126,7 @@ struct Job {
   int attempts = 0;
   int max_attempts = 0;
   std::optional<std::string> unique_key;
+  std::optional<std::string> resource;
   std::optional<std::string> worker;
   std::optional<std::int64_t> pid;
   std::optional<std::int64_t> lease_until_ms;
@@ -141,8 +146,23 @@ struct JobFilter {
   std::optional<JobState> state;
   std::optional<std::string> type;
   std::optional<std::string> queue;
+  std::optional<std::string> resource;
   int limit = 100;
 };
+
+// A cap on running jobs, enforced where jobs are claimed: the running jobs of `types` (per
+// resource id when `per_resource`; jobs without one are then not capped) never exceed
+// `max_running`. A job held back stays queued and does not hold back jobs behind it.
+struct RunningLimit {
+  std::string name;  // for people: "[jobs.T] max_running", "[limits.NAME]"
+  std::vector<std::string> types;
+  int max_running = 0;
+  bool per_resource = false;
+};
+
+// The limits a configuration sets: [jobs.T] max_running and max_running_per_resource, and each
+// [limits.NAME] that job types name.
+std::vector<RunningLimit> RunningLimitsFor(const Config& config);
 
 // An operator's action on many jobs at once (droverctl cancel, retry and delete with filters).
 enum class BulkAction { kCancel, kRetry, kDelete };

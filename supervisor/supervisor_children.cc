@@ -220,6 +220,7 @@ std::unique_ptr<JobStore> Supervisor::OpenChildStore(const std::string& who) {
   // Routine maintenance is the scheduler's (Maintain() each tick), not every commit's.
   StoreConfig sc = StoreConfigFor(config_.supervisor);
   sc.background_maintenance = true;
+  sc.limits = RunningLimitsFor(config_);
   Result<std::unique_ptr<JobStore>> store = OpenJobStore(sc);
   if (!store.ok()) {
     spdlog::error("{} cannot start: {}", who, store.status().ToString());

@@ -28,6 +28,8 @@ struct StoreConfig {
   // itself then does only what it must (SQLite: checkpoint once the WAL passes ~40 MB).
   bool background_maintenance = false;
   bool read_only = false;
+  // Caps that claims enforce (RunningLimitsFor); only a process that claims needs them.
+  std::vector<RunningLimit> limits = {};
 };
 
 // What one Maintain() call did.

@@ -114,7 +114,16 @@ struct Migration {
   std::string (*sql)();
 };
 
-constexpr Migration kMigrations[] = {{1, V1}, {2, V2}, {3, V3}, {4, V4}};
+// Version 5: a resource id on every job (what it concerns: filters and per-resource limits).
+std::string V5() {
+  return R"sql(
+ALTER TABLE jobs ADD COLUMN resource TEXT
+  CHECK (resource IS NULL OR length(CAST(resource AS BLOB)) BETWEEN 1 AND 1024);
+CREATE INDEX jobs_resource ON jobs (resource, id) WHERE resource IS NOT NULL;
+)sql";
+}
+
+constexpr Migration kMigrations[] = {{1, V1}, {2, V2}, {3, V3}, {4, V4}, {5, V5}};
 
 // The triggers and views drover creates; any other would run inside drover's own transactions.
 constexpr const char* kOwnTriggersAndViews[] = {"drover_jobs_limits_insert", "drover_jobs_limits_update",

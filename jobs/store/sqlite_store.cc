@@ -57,7 +57,7 @@ Result<std::vector<EnqueueResult>> SqliteJobStore::InsertJobs(std::span<const En
   for (const EnqueueRequest& r : reqs) {
     Result<Statement> ins = db_.Prepare(
         "INSERT INTO jobs (type, queue, payload, priority, run_at, expires_at, max_attempts, "
-        "unique_key, enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+        "unique_key, enqueued_at, resource) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
         "ON CONFLICT DO NOTHING");
     if (!ins.ok()) return ins.status();
     ins->Bind(1, r.type)
@@ -68,7 +68,8 @@ Result<std::vector<EnqueueResult>> SqliteJobStore::InsertJobs(std::span<const En
         .Bind(6, r.expires_at_ms)
         .Bind(7, r.max_attempts)
         .Bind(8, r.unique_key)
-        .Bind(9, now);
+        .Bind(9, now)
+        .Bind(10, r.resource);
     DROVER_RETURN_IF_ERROR(ins->Run().Prefixed("enqueue " + r.type));
     if (db_.Changes() == 1) {
       out.push_back({db_.LastInsertRowid(), JobState::kQueued, false});
@@ -126,7 +127,9 @@ Result<std::vector<ClaimedJob>> SqliteJobStore::CompleteAndClaim(const std::stri
     if (!r.ok()) return r.status().Prefixed("finish job " + std::to_string(c.id));
     if (results) results->push_back(*r);
   }
-  if (n > 0) {
+  if (n > 0 && !config_.limits.empty()) {
+    DROVER_RETURN_IF_ERROR(ClaimWithinLimits(worker, active, n, now, &claimed));
+  } else if (n > 0) {
     Result<Statement> st = db_.Prepare(ClaimSql(active.size()));
     if (!st.ok()) return st.status();
     st->Bind(1, worker).Bind(2, now).Bind(3, now + config_.lease.count()).Bind(4, n);
@@ -135,18 +138,7 @@ Result<std::vector<ClaimedJob>> SqliteJobStore::CompleteAndClaim(const std::stri
       Result<bool> row = st->Step();
       if (!row.ok()) return row.status().Prefixed("claim");
       if (!*row) break;
-      ClaimedJob j;
-      j.id = st->Int64(0);
-      j.type = st->Text(1);
-      j.queue = st->Text(2);
-      j.payload = st->Text(3);
-      j.priority = static_cast<int>(st->Int64(4));
-      j.attempt = static_cast<int>(st->Int64(5));
-      j.max_attempts = static_cast<int>(st->Int64(6));
-      j.checkpoint = st->OptText(7);
-      j.run_at_ms = st->Int64(8);
-      j.enqueued_at_ms = st->Int64(9);
-      claimed.push_back(std::move(j));
+      claimed.push_back(ReadClaimed(*st));
     }
   }
   DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed("claim"));
@@ -160,18 +152,29 @@ Result<std::vector<ClaimedJob>> SqliteJobStore::CompleteAndClaim(const std::stri
   return claimed;
 }
 
+ClaimedJob SqliteJobStore::ReadClaimed(const Statement& st) {
+  ClaimedJob j;
+  j.id = st.Int64(0);
+  j.type = st.Text(1);
+  j.queue = st.Text(2);
+  j.payload = st.Text(3);
+  j.priority = static_cast<int>(st.Int64(4));
+  j.attempt = static_cast<int>(st.Int64(5));
+  j.max_attempts = static_cast<int>(st.Int64(6));
+  j.checkpoint = st.OptText(7);
+  j.run_at_ms = st.Int64(8);
+  j.enqueued_at_ms = st.Int64(9);
+  return j;
+}
+
 std::string SqliteJobStore::ClaimSql(size_t nqueues) {
   std::string in;
   for (size_t i = 0; i < nqueues; ++i) in += (i ? ", ?" : "?") + std::to_string(5 + i);
-  return "UPDATE jobs SET state = 'running', worker = ?1, attempts = attempts + 1, started_at = ?2, "
-         "  lease_until = ?3, pid = NULL, progress = NULL, progress_message = NULL "
-         "WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND queue IN (" +
+  return std::string(kClaimSet) + "WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND queue IN (" +
          in +
-         ") "
-         "  AND run_at <= ?2 AND (expires_at IS NULL OR expires_at > ?2) "
-         "  ORDER BY priority DESC, run_at, id LIMIT ?4) "
-         "RETURNING id, type, queue, payload, priority, attempts, max_attempts, checkpoint, run_at, "
-         "enqueued_at";
+         ") AND run_at <= ?2 AND (expires_at IS NULL OR expires_at > ?2) "
+         "  ORDER BY priority DESC, run_at, id LIMIT ?4) " +
+         kClaimReturning;
 }
 
 // `queues` without the paused ones. An idle claimer reads them before its transaction: a

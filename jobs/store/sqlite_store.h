@@ -81,7 +81,19 @@ class SqliteJobStore final : public JobStore {
   Result<bool> AnyReady(const std::vector<std::string>& queues, std::int64_t now);
   Result<JobState> StateOf(std::int64_t id);
   Status RecordScheduleRun(const std::string& name, std::int64_t slot_ms, std::int64_t job_id);
+  // A claim: ?1 worker, ?2 now, ?3 lease end; its WHERE picks the rows; read with ReadClaimed.
+  static constexpr const char* kClaimSet =
+      "UPDATE jobs SET state = 'running', worker = ?1, attempts = attempts + 1, started_at = ?2, "
+      "  lease_until = ?3, pid = NULL, progress = NULL, progress_message = NULL ";
+  static constexpr const char* kClaimReturning =
+      " RETURNING id, type, queue, payload, priority, attempts, max_attempts, checkpoint, run_at, "
+      "enqueued_at";
   static std::string ClaimSql(size_t nqueues);
+  // Claims as ClaimSql does, within config_.limits (sqlite_claim_limits.cc); in the caller's
+  // transaction.
+  Status ClaimWithinLimits(const std::string& worker, const std::vector<std::string>& queues, int n,
+                           std::int64_t now, std::vector<ClaimedJob>* claimed);
+  static ClaimedJob ReadClaimed(const Statement& st);
   static Result<std::vector<std::int64_t>> Ids(Statement& st);
   static Status Stale(std::int64_t id, const std::string& worker);
 

@@ -10,7 +10,7 @@ namespace {
 constexpr const char* kJobColumns =
     "id, type, queue, payload, state, priority, run_at, expires_at, attempts, max_attempts, "
     "unique_key, worker, pid, lease_until, enqueued_at, started_at, finished_at, result, "
-    "last_error, errors, progress, progress_message, checkpoint, cancel_requested";
+    "last_error, errors, progress, progress_message, checkpoint, cancel_requested, resource";
 
 Job ReadJob(const Statement& s) {
   Job j;
@@ -38,6 +38,7 @@ Job ReadJob(const Statement& s) {
   j.progress_message = s.OptText(21);
   j.checkpoint = s.OptText(22);
   j.cancel_requested = s.Int64(23) != 0;
+  j.resource = s.OptText(24);
   return j;
 }
 
@@ -65,14 +66,14 @@ Result<Job> SqliteJobStore::Get(std::int64_t id) {
 }
 
 Result<std::vector<Job>> SqliteJobStore::List(const JobFilter& f) {
-  Result<Statement> st =
-      db_.Prepare(std::string("SELECT ") + kJobColumns +
-                  " FROM jobs WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR type = ?2) "
-                  "AND (?3 IS NULL OR queue = ?3) ORDER BY id DESC LIMIT ?4");
+  Result<Statement> st = db_.Prepare(
+      std::string("SELECT ") + kJobColumns +
+      " FROM jobs WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR type = ?2) "
+      "AND (?3 IS NULL OR queue = ?3) AND (?5 IS NULL OR resource = ?5) ORDER BY id DESC LIMIT ?4");
   if (!st.ok()) return st.status();
   std::optional<std::string> state;
   if (f.state) state = std::string(JobStateName(*f.state));
-  st->Bind(1, state).Bind(2, f.type).Bind(3, f.queue).Bind(4, f.limit);
+  st->Bind(1, state).Bind(2, f.type).Bind(3, f.queue).Bind(4, f.limit).Bind(5, f.resource);
   return ReadJobs(*st);
 }
 

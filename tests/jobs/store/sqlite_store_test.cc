@@ -108,7 +108,8 @@ TEST_F(SqliteStoreTest, OlderSchemaIsMigratedForward) {
                 "DROP TRIGGER drover_jobs_checks_insert; DROP TRIGGER drover_jobs_checks_update; "
                 "DROP TRIGGER drover_jobs_limits_update; DROP INDEX jobs_unique; "
                 "CREATE UNIQUE INDEX jobs_unique ON jobs (unique_key) "
-                "WHERE unique_key IS NOT NULL AND state IN ('queued', 'running'); PRAGMA user_version=1")
+                "WHERE unique_key IS NOT NULL AND state IN ('queued', 'running'); "
+                "DROP INDEX jobs_resource; ALTER TABLE jobs DROP COLUMN resource; PRAGMA user_version=1")
             .ok());
   }
   store_ = Open();
@@ -179,9 +180,10 @@ TEST_F(SqliteStoreTest, MigrationFromVersion3FixesPrioritiesAndAddsTheChecks) {
   {
     SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
     // Back to version 3, with rows it let through.
-    ASSERT_TRUE(db.Exec("DROP TRIGGER drover_jobs_checks_insert; DROP TRIGGER drover_jobs_checks_update; "
-                        "PRAGMA user_version=3")
-                    .ok());
+    ASSERT_TRUE(
+        db.Exec("DROP TRIGGER drover_jobs_checks_insert; DROP TRIGGER drover_jobs_checks_update; "
+                "DROP INDEX jobs_resource; ALTER TABLE jobs DROP COLUMN resource; PRAGMA user_version=3")
+            .ok());
     ASSERT_TRUE(db.Exec("INSERT INTO jobs (type, priority) VALUES ('t', 'high'), ('t', '4')").ok());
   }
   store_ = Open();
@@ -192,11 +194,20 @@ TEST_F(SqliteStoreTest, MigrationFromVersion3FixesPrioritiesAndAddsTheChecks) {
   ASSERT_TRUE(st.ok());
   ASSERT_TRUE(*st->Step());
   EXPECT_EQ(st->Int64(0), 0);
+  st->Reset();  // ends its read transaction: this connection writes below
   std::vector<ClaimedJob> c = ClaimN(3);
   ASSERT_EQ(c.size(), 3u);
   EXPECT_EQ(c[0].priority, 4);  // "4" kept its value, "high" became 0
   EXPECT_EQ(c[1].id, kept);
   EXPECT_FALSE(db.Exec("INSERT INTO jobs (type, priority) VALUES ('t', 'high')").ok());
+  // Version 5: every job has a resource column, NULL for the jobs that were there.
+  EXPECT_FALSE(store_->Get(kept)->resource.has_value());
+  EXPECT_FALSE(db.Exec("INSERT INTO jobs (type, resource) VALUES ('t', '')").ok());
+  Status inserted = db.Exec("INSERT INTO jobs (type, resource) VALUES ('t', 'room-1')");
+  ASSERT_TRUE(inserted.ok()) << inserted.ToString();
+  JobFilter f;
+  f.resource = "room-1";
+  EXPECT_EQ(store_->List(f)->size(), 1u);
 }
 
 }  // namespace

@@ -1,0 +1,153 @@
+// The SQLite store: claims under running limits (RunningLimit). SQLite has one writer, and a claim
+// runs in a write transaction: counting the running jobs in it and claiming in the same
+// transaction is atomic, so two workers can never both take a limit's last slot.
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "jobs/store/sqlite_store.h"
+
+namespace drover {
+namespace {
+
+// How full each limit is, and whether one more job of a type and resource fits.
+class LimitBudget {
+ public:
+  explicit LimitBudget(const std::vector<RunningLimit>& limits) : limits_(limits), used_(limits.size()) {
+    for (size_t i = 0; i < limits.size(); ++i) {
+      for (const std::string& t : limits[i].types) by_type_[t].push_back(i);
+    }
+  }
+
+  nlohmann::json LimitedTypes() const {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [type, _] : by_type_) out.push_back(type);
+    return out;
+  }
+
+  void Add(const std::string& type, const std::optional<std::string>& resource, int count) {
+    auto it = by_type_.find(type);
+    if (it == by_type_.end()) return;
+    for (size_t i : it->second) {
+      if (!limits_[i].per_resource)
+        used_[i].total += count;
+      else if (resource)
+        used_[i].by_resource[*resource] += count;
+    }
+  }
+
+  bool Fits(const std::string& type, const std::optional<std::string>& resource) const {
+    auto it = by_type_.find(type);
+    if (it == by_type_.end()) return true;
+    for (size_t i : it->second) {
+      if (!limits_[i].per_resource && used_[i].total >= limits_[i].max_running) return false;
+      if (limits_[i].per_resource && resource) {
+        auto r = used_[i].by_resource.find(*resource);
+        if (r != used_[i].by_resource.end() && r->second >= limits_[i].max_running) return false;
+      }
+    }
+    return true;
+  }
+
+  // The types no job of which fits, and the [type, resource] pairs no job of which fits: what
+  // the next page of candidates leaves out.
+  nlohmann::json FullTypes() const {
+    nlohmann::json out = nlohmann::json::array();
+    for (size_t i = 0; i < limits_.size(); ++i) {
+      if (limits_[i].per_resource || used_[i].total < limits_[i].max_running) continue;
+      for (const std::string& t : limits_[i].types) out.push_back(t);
+    }
+    return out;
+  }
+  nlohmann::json FullPairs() const {
+    nlohmann::json out = nlohmann::json::array();
+    for (size_t i = 0; i < limits_.size(); ++i) {
+      if (!limits_[i].per_resource) continue;
+      for (const auto& [resource, n] : used_[i].by_resource) {
+        if (n < limits_[i].max_running) continue;
+        for (const std::string& t : limits_[i].types) out.push_back({t, resource});
+      }
+    }
+    return out;
+  }
+
+ private:
+  struct Used {
+    int total = 0;
+    std::map<std::string, int> by_resource;
+  };
+  const std::vector<RunningLimit>& limits_;
+  std::vector<Used> used_;
+  std::map<std::string, std::vector<size_t>> by_type_;  // type -> its limits
+};
+
+}  // namespace
+
+// Counts what runs of the limited types (the few running rows, through their partial index),
+// then takes the best ready jobs that fit, a page at a time. Each page leaves out the types and
+// resources whose limits are full, so a held-back job never holds back the jobs behind it, and
+// every page but the last takes at least one job.
+Status SqliteJobStore::ClaimWithinLimits(const std::string& worker, const std::vector<std::string>& queues,
+                                         int n, std::int64_t now, std::vector<ClaimedJob>* claimed) {
+  LimitBudget budget(config_.limits);
+  Result<Statement> running = db_.Prepare(
+      "SELECT type, resource, count(*) FROM jobs INDEXED BY jobs_running "
+      "WHERE state = 'running' AND type IN (SELECT value FROM json_each(?1)) GROUP BY type, resource");
+  if (!running.ok()) return running.status();
+  running->Bind(1, budget.LimitedTypes().dump());
+  while (true) {
+    Result<bool> row = running->Step();
+    if (!row.ok()) return row.status().Prefixed("claim: count running jobs");
+    if (!*row) break;
+    budget.Add(running->Text(0), running->OptText(1), static_cast<int>(running->Int64(2)));
+  }
+  running->Reset();
+
+  Result<Statement> page = db_.Prepare(
+      "SELECT id, type, resource FROM jobs WHERE state = 'queued' "
+      "  AND queue IN (SELECT value FROM json_each(?1)) AND run_at <= ?2 "
+      "  AND (expires_at IS NULL OR expires_at > ?2) "
+      "  AND type NOT IN (SELECT value FROM json_each(?3)) "
+      "  AND (resource IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(?4) AS p "
+      "       WHERE json_extract(p.value, '$[0]') = jobs.type AND json_extract(p.value, '$[1]') = "
+      "jobs.resource)) "
+      "  AND id NOT IN (SELECT value FROM json_each(?5)) "
+      "ORDER BY priority DESC, run_at, id LIMIT ?6");
+  if (!page.ok()) return page.status();
+  const std::string queue_list = nlohmann::json(queues).dump();
+  nlohmann::json picked = nlohmann::json::array();
+  while (static_cast<int>(picked.size()) < n) {
+    page->Bind(1, queue_list)
+        .Bind(2, now)
+        .Bind(3, budget.FullTypes().dump())
+        .Bind(4, budget.FullPairs().dump());
+    page->Bind(5, picked.dump()).Bind(6, n - static_cast<int>(picked.size()));
+    bool any = false;
+    while (true) {
+      Result<bool> row = page->Step();
+      if (!row.ok()) return row.status().Prefixed("claim");
+      if (!*row) break;
+      any = true;
+      std::string type = page->Text(1);
+      std::optional<std::string> resource = page->OptText(2);
+      if (!budget.Fits(type, resource)) continue;  // filled by this page: left out of the next
+      budget.Add(type, resource, 1);
+      picked.push_back(page->Int64(0));
+    }
+    page->Reset();
+    if (!any) break;
+  }
+  if (picked.empty()) return Status::Ok();
+  Result<Statement> take =
+      db_.Prepare(std::string(kClaimSet) +
+                  "WHERE id IN (SELECT value FROM json_each(?4)) AND state = 'queued'" + kClaimReturning);
+  if (!take.ok()) return take.status();
+  take->Bind(1, worker).Bind(2, now).Bind(3, now + config_.lease.count()).Bind(4, picked.dump());
+  while (true) {
+    Result<bool> row = take->Step();
+    if (!row.ok()) return row.status().Prefixed("claim");
+    if (!*row) return Status::Ok();
+    claimed->push_back(ReadClaimed(*take));
+  }
+}
+
+}  // namespace drover
