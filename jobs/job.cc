@@ -26,7 +26,7 @@ std::vector<RunningLimit> RunningLimitsFor(const Config& config) {
       auto it = config.limits.find(j.limit);
       if (it == config.limits.end()) continue;  // refused by the configuration's checks
       RunningLimit& l = shared[j.limit];
-      l.name = "[limits." + j.limit + "]";
+      l.name = "[limits." + j.limit + "] max_running";
       l.max_running = it->second.max_running;
       l.types.push_back(type);
     }

@@ -43,6 +43,7 @@ json JobToJson(const Job& j) {
       {"started_at", Time(j.started_at_ms)},
       {"finished_at", Time(j.finished_at_ms)},
       {"unique_key", j.unique_key ? json(*j.unique_key) : json(nullptr)},
+      {"resource", j.resource ? json(*j.resource) : json(nullptr)},
       {"worker", j.worker ? json(*j.worker) : json(nullptr)},
       {"pid", j.pid ? json(*j.pid) : json(nullptr)},
       {"lease_until", Time(j.lease_until_ms)},

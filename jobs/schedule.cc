@@ -41,6 +41,7 @@ EnqueueRequest ScheduledRun(const ScheduleConfig& s, const JobTypeConfig& type, 
   r.payload = s.payload;
   r.queue = type.queue;
   r.priority = type.priority;
+  if (!s.resource.empty()) r.resource = s.resource;
   r.max_attempts = type.max_attempts;
   r.unique_key = "schedule:" + s.name + ":" + FormatRfc3339(slot_ms);
   return r;

@@ -35,6 +35,7 @@ Result<EnqueueResult> EnqueueViaSocket(CtlContext& ctx, const EnqueueRequest& r)
     args.push_back("delay_ms=" + std::to_string(std::max<std::int64_t>(0, *r.run_at_ms - NowMs())));
   if (r.expires_at_ms) args.push_back("expires_at_ms=" + std::to_string(*r.expires_at_ms));
   if (r.unique_key) args.push_back("unique_key=" + *r.unique_key);
+  if (r.resource) args.push_back("resource=" + *r.resource);
   Result<std::string> reply =
       ControlRequest(ctx.config.supervisor.socket, ControlRequestLine("enqueue", args), 30'000);
   if (!reply.ok()) return reply.status();
@@ -51,10 +52,10 @@ Result<EnqueueResult> EnqueueViaSocket(CtlContext& ctx, const EnqueueRequest& r)
 }  // namespace
 
 int Enqueue(CtlContext& ctx, const std::string&, const Words& in) {
-  std::optional<Args> a =
-      Parse(ctx, "enqueue", in,
-            {"--queue", "--priority", "--delay", "--at", "--unique-key", "--max-attempts", "--expires-in"},
-            {"--via-socket", "--strict"});
+  std::optional<Args> a = Parse(ctx, "enqueue", in,
+                                {"--queue", "--priority", "--delay", "--at", "--unique-key", "--resource",
+                                 "--max-attempts", "--expires-in"},
+                                {"--via-socket", "--strict"});
   if (!a) return kExitUsage;
   if (a->positional.empty() || a->positional.size() > 2)
     return Usage(ctx, "enqueue", "give a job type and at most one payload");
@@ -130,6 +131,10 @@ int Enqueue(CtlContext& ctx, const std::string&, const Words& in) {
   } else if (type->unique) {
     r.unique_key = UniqueKeyFor(r.type, r.payload);
   }
+  if (auto* v = opt("--resource")) {
+    if (v->empty()) return Usage(ctx, "enqueue", "--resource must not be empty");
+    r.resource = *v;
+  }
   if (PoolsServing(ctx.config, r.queue).empty()) {
     // Still enqueued: a pool may be added later. --strict refuses it.
     std::string why = "no pool serves queue \"" + r.queue + "\" in " + ctx.config.path;
@@ -183,7 +188,8 @@ void PrintTable(CtlContext& ctx, const std::vector<Job>& jobs) {
 }  // namespace
 
 int Jobs(CtlContext& ctx, const std::string&, const Words& in) {
-  std::optional<Args> a = Parse(ctx, "jobs", in, {"--state", "--type", "--queue", "--limit"}, {});
+  std::optional<Args> a =
+      Parse(ctx, "jobs", in, {"--state", "--type", "--queue", "--resource", "--limit"}, {});
   if (!a) return kExitUsage;
   if (!a->positional.empty()) return Usage(ctx, "jobs", "unexpected \"" + a->positional[0] + "\"");
   JobFilter f;
@@ -194,6 +200,7 @@ int Jobs(CtlContext& ctx, const std::string&, const Words& in) {
   }
   if (a->options.count("--type")) f.type = a->options["--type"];
   if (a->options.count("--queue")) f.queue = a->options["--queue"];
+  if (a->options.count("--resource")) f.resource = a->options["--resource"];
   if (a->options.count("--limit")) {
     std::optional<std::int64_t> n = ParseId(a->options["--limit"]);
     if (!n || *n == 0) return Usage(ctx, "jobs", "--limit takes a positive integer");
@@ -238,10 +245,9 @@ int Show(CtlContext& ctx, const std::string&, const Words& in) {
              << " (stuck_after = " << FormatDuration(ctx.config.scheduler.stuck_after) << ")\n";
   }
   for (const char* k :
-       {"id",           "type",       "queue",  "state",      "priority",    "attempts",
-        "max_attempts", "payload",    "run_at", "expires_at", "enqueued_at", "started_at",
-        "finished_at",  "unique_key", "worker", "pid",        "progress",    "progress_message",
-        "checkpoint",   "last_error"}) {
+       {"id",       "type",   "queue",      "state",       "priority",         "attempts",    "max_attempts",
+        "payload",  "run_at", "expires_at", "enqueued_at", "started_at",       "finished_at", "unique_key",
+        "resource", "worker", "pid",        "progress",    "progress_message", "checkpoint",  "last_error"}) {
     if (o[k].is_null()) continue;
     *ctx.out << std::left << std::setw(18) << (std::string(k) + ":")
              << (o[k].is_string() ? o[k].get<std::string>() : o[k].dump()) << "\n";
@@ -303,6 +309,39 @@ int Wait(CtlContext& ctx, const std::string&, const Words& in) {
   return all_ok ? kExitOk : kExitError;
 }
 
+namespace {
+
+// The running limits that hold back queued job `j`, each with the jobs that fill it.
+std::vector<std::string> LimitsReached(CtlContext& ctx, JobStore& store, const Job& j) {
+  std::vector<std::string> out;
+  for (const RunningLimit& l : RunningLimitsFor(ctx.config)) {
+    if (std::find(l.types.begin(), l.types.end(), j.type) == l.types.end()) continue;
+    if (l.per_resource && !j.resource) continue;
+    std::vector<std::int64_t> holders;
+    for (const std::string& type : l.types) {
+      JobFilter f;
+      f.state = JobState::kRunning;
+      f.type = type;
+      if (l.per_resource) f.resource = j.resource;
+      f.limit = 100'000;
+      Result<std::vector<Job>> running = store.List(f);
+      if (!running.ok()) continue;
+      for (const Job& r : *running) holders.push_back(r.id);
+    }
+    if (static_cast<int>(holders.size()) < l.max_running) continue;
+    std::sort(holders.begin(), holders.end());
+    std::string ids;
+    for (size_t i = 0; i < holders.size() && i < 20; ++i) ids += (i ? ", " : "") + std::to_string(holders[i]);
+    if (holders.size() > 20) ids += ", ...";
+    out.push_back(l.name + " = " + std::to_string(l.max_running) + " is reached" +
+                  (l.per_resource ? " for resource \"" + *j.resource + "\"" : std::string()) +
+                  ": running jobs " + ids);
+  }
+  return out;
+}
+
+}  // namespace
+
 int Why(CtlContext& ctx, const std::string&, const Words& in) {
   std::optional<std::vector<std::int64_t>> ids = ParseIds(ctx, "why", in);
   if (!ids) return kExitUsage;
@@ -331,6 +370,7 @@ int Why(CtlContext& ctx, const std::string&, const Words& in) {
       reasons.push_back("no pool in " + ctx.config.path + " serves queue \"" + j->queue + "\"");
     if (!ctx.config.FindJob(j->type))
       reasons.push_back("job type \"" + j->type + "\" is not configured; a worker will fail it");
+    if (reasons.empty()) reasons = LimitsReached(ctx, **store, *j);
     if (reasons.empty()) {
       int capacity = 0;
       for (const std::string& p : pools)

@@ -178,9 +178,9 @@ nlohmann::json Supervisor::DiffJson(const Diff& d) {
 }
 
 // The socket's `enqueue` (enqueue_group's one verb): args are TYPE, PAYLOAD and optional
-// "queue=Q", "priority=N", "delay_ms=N", "expires_at_ms=T", "max_attempts=N", "unique_key=K"
-// (T: milliseconds since the epoch). Only configured job
-// types; the store checks the payload. The connection is opened for the request only.
+// "queue=Q", "priority=N", "delay_ms=N", "expires_at_ms=T", "max_attempts=N", "unique_key=K",
+// "resource=R" (T: milliseconds since the epoch). Only configured job types; the store checks the payload.
+// The connection is opened for the request only.
 Result<EnqueueResult> Supervisor::EnqueueForPeer(const std::vector<std::string>& args) {
   if (args.size() < 2) return Status::InvalidArgument("usage: enqueue TYPE PAYLOAD [KEY=VALUE...]");
   const JobTypeConfig* type = config_.FindJob(args[0]);
@@ -209,6 +209,8 @@ Result<EnqueueResult> Supervisor::EnqueueForPeer(const std::vector<std::string>&
       r.expires_at_ms = n;
     } else if (key == "unique_key" && !value.empty() && value.rfind("schedule:", 0) != 0) {
       r.unique_key = value;
+    } else if (key == "resource" && !value.empty()) {
+      r.resource = value;
     } else {
       return Status::InvalidArgument("enqueue: bad option \"" + args[i] + "\"");
     }

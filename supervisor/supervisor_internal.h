@@ -162,9 +162,9 @@ class Supervisor {
   static nlohmann::json DiffJson(const Diff& d);
 
   // The socket's `enqueue` (enqueue_group's one verb): args are TYPE, PAYLOAD and optional
-  // "queue=Q", "priority=N", "delay_ms=N", "expires_at_ms=T", "max_attempts=N", "unique_key=K"
-  // (T: milliseconds since the epoch). Only configured job
-  // types; the store checks the payload. The connection is opened for the request only.
+  // "queue=Q", "priority=N", "delay_ms=N", "expires_at_ms=T", "max_attempts=N", "unique_key=K",
+  // "resource=R" (T: milliseconds since the epoch). Only configured job types; the store checks the payload.
+  // The connection is opened for the request only.
   Result<EnqueueResult> EnqueueForPeer(const std::vector<std::string>& args);
 
   // True when `pid` belongs to the session of a running command job (a job leads its own).

@@ -176,7 +176,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"[pools.p]\nworkers = 2\nworkers = 3\n", "test.toml:3:"},
         BadCase{"[pools.\"bad name!\"]\n", "[pools.bad name!]: invalid name"},
         BadCase{"[supervisor]\nrestart_delay = \"10s\"\nrestart_delay_max = \"1s\"\n[pools.p]\n",
-                "restart_delay_max: must not be less than restart_delay"}));
+                "restart_delay_max: must not be less than restart_delay"},
+        BadCase{"[pools.p]\n[jobs.j]\nmax_running = 0\n",
+                "test.toml:3: [jobs.j] max_running: must be between 1"},
+        BadCase{"[pools.p]\n[jobs.j]\nmax_running_per_resource = -2\n",
+                "test.toml:3: [jobs.j] max_running_per_resource: must be between 1"},
+        BadCase{"[pools.p]\n[limits.smtp]\nmax_running = 5\n[jobs.j]\nlimit = \"smpt\"\n",
+                "test.toml:5: [jobs.j] limit: no [limits.smpt] is configured (known: smtp)"},
+        BadCase{"[pools.p]\n[limits.smtp]\n", "[limits.smtp] max_running: is required"},
+        BadCase{"[pools.p]\n[limits.smtp]\nmax_running = 0\n", "test.toml:3: [limits.smtp] max_running"},
+        BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\nevery = \"1h\"\nresource = \"\"\n",
+                "test.toml:6: [schedules.s] resource: must not be empty"}));
 
 TEST(ConfigTest, ReportsEveryErrorNotJustTheFirst) {
   Result<Config> c = ParseConfig("[pools.p]\nworkers = 0\nconcurrency = 0\nbogus = 1\n", "t.toml");

@@ -289,6 +289,25 @@ TEST(DroverctlTest, PruneKeepsToRetentionAndTheLastFiveMinutes) {
   EXPECT_FALSE(store->Get(ids[2]).ok());
 }
 
+// A resource id: set at enqueue (directly or through droverd), shown, filtered on.
+TEST(DroverctlTest, ResourceIdsAreSetShownAndFiltered) {
+  Daemon d(kConfig);
+  ShellResult direct = Ctl(d, "enqueue echo '{}' --resource room-7");
+  ASSERT_EQ(direct.code, 0) << direct.out;
+  std::string id = direct.out.substr(0, direct.out.find('\n'));
+  Ctl(d, "enqueue echo '{}' --resource room-8");
+  Ctl(d, "enqueue echo '{}'");
+  EXPECT_NE(Ctl(d, "show " + id).out.find("resource:         room-7"), std::string::npos);
+  nlohmann::json listed = nlohmann::json::parse(Ctl(d, "jobs --resource room-7 --json").out);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["resource"], "room-7");
+  EXPECT_EQ(Ctl(d, "enqueue echo --resource ''").code, 2);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  ShellResult via = Ctl(d, "enqueue echo '{}' --resource room-9 --via-socket");
+  ASSERT_EQ(via.code, 0) << via.out;
+  EXPECT_EQ(nlohmann::json::parse(Ctl(d, "jobs --resource room-9 --json").out).size(), 1u);
+}
+
 // Filters instead of ids: counted, confirmed at a terminal, done in batches; other jobs untouched.
 TEST(DroverctlTest, BulkCancelRetryAndDeleteByFilter) {
   Daemon d(kConfig);  // not started: the jobs stay queued
