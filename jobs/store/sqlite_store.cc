@@ -130,16 +130,7 @@ Result<std::vector<ClaimedJob>> SqliteJobStore::CompleteAndClaim(const std::stri
   if (n > 0 && !config_.limits.empty()) {
     DROVER_RETURN_IF_ERROR(ClaimWithinLimits(worker, active, n, now, &claimed));
   } else if (n > 0) {
-    Result<Statement> st = db_.Prepare(ClaimSql(active.size()));
-    if (!st.ok()) return st.status();
-    st->Bind(1, worker).Bind(2, now).Bind(3, now + config_.lease.count()).Bind(4, n);
-    for (size_t i = 0; i < active.size(); ++i) st->Bind(static_cast<int>(5 + i), active[i]);
-    while (true) {
-      Result<bool> row = st->Step();
-      if (!row.ok()) return row.status().Prefixed("claim");
-      if (!*row) break;
-      claimed.push_back(ReadClaimed(*st));
-    }
+    DROVER_RETURN_IF_ERROR(ClaimBest(worker, active, n, now, &claimed));
   }
   DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed("claim"));
   if (n > 0) last_claim_short_ = static_cast<int>(claimed.size()) < n;
@@ -150,6 +141,20 @@ Result<std::vector<ClaimedJob>> SqliteJobStore::CompleteAndClaim(const std::stri
     return a.id < b.id;
   });
   return claimed;
+}
+
+Status SqliteJobStore::ClaimBest(const std::string& worker, const std::vector<std::string>& queues, int n,
+                                 std::int64_t now, std::vector<ClaimedJob>* claimed) {
+  Result<Statement> st = db_.Prepare(ClaimSql(queues.size()));
+  if (!st.ok()) return st.status();
+  st->Bind(1, worker).Bind(2, now).Bind(3, now + config_.lease.count()).Bind(4, n);
+  for (size_t i = 0; i < queues.size(); ++i) st->Bind(static_cast<int>(5 + i), queues[i]);
+  while (true) {
+    Result<bool> row = st->Step();
+    if (!row.ok()) return row.status().Prefixed("claim");
+    if (!*row) return Status::Ok();
+    claimed->push_back(ReadClaimed(*st));
+  }
 }
 
 ClaimedJob SqliteJobStore::ReadClaimed(const Statement& st) {

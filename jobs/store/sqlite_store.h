@@ -89,7 +89,10 @@ class SqliteJobStore final : public JobStore {
       " RETURNING id, type, queue, payload, priority, attempts, max_attempts, checkpoint, run_at, "
       "enqueued_at";
   static std::string ClaimSql(size_t nqueues);
-  // Claims as ClaimSql does, within config_.limits (sqlite_claim_limits.cc); in the caller's
+  // Claims the `n` best ready jobs of `queues` (ClaimSql), in the caller's transaction.
+  Status ClaimBest(const std::string& worker, const std::vector<std::string>& queues, int n, std::int64_t now,
+                   std::vector<ClaimedJob>* claimed);
+  // Claims as ClaimBest does, within config_.limits (sqlite_claim_limits.cc); in the caller's
   // transaction.
   Status ClaimWithinLimits(const std::string& worker, const std::vector<std::string>& queues, int n,
                            std::int64_t now, std::vector<ClaimedJob>* claimed);

@@ -145,6 +145,9 @@ TEST(DroverctlTest, ProcessVerbs) {
   ASSERT_TRUE(WaitFor([&] { return Ctl(d, "status").code == 0; }, 5000));
   EXPECT_EQ(Ctl(d, "status nope").code, 3);
   EXPECT_NE(Ctl(d, "reread").out.find("no changes"), std::string::npos);
+  std::ofstream(d.config(), std::ios::app) << "\n[limits.mail]\nmax_running = 2\n";
+  r = Ctl(d, "reread");  // workers are replaced to claim under the new limits
+  EXPECT_NE(r.out.find("pool:default"), std::string::npos) << r.out;
   r = Ctl(d, "tail -n 5 worker:default:0");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("[worker:default:0 "), std::string::npos) << r.out;
