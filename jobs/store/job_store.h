@@ -59,6 +59,11 @@ class JobStore {
   // left untouched), then claims up to `n` ready jobs from `queues` (not paused, run_at reached,
   // not expired), best first: priority, then run_at, then id. Claimed jobs are running, owned by
   // `worker`, with a fresh lease and one more attempt.
+  // Under StoreConfig::limits a job whose limit is full is skipped (it stays queued; the jobs
+  // behind it are claimed), and the count of running jobs and the claim must be atomic across
+  // every claimer: SQLite has one writer, so its claim transaction counts; a backend with
+  // concurrent writers must serialize the claims of limited types, e.g. by locking one row per
+  // limit in the claim transaction (the conformance suite's limit tests hold it to this).
   virtual Result<std::vector<ClaimedJob>> CompleteAndClaim(const std::string& worker,
                                                            const WorkerWrites& writes,
                                                            std::vector<CompletionResult>* results,
