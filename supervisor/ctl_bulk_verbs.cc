@@ -53,7 +53,7 @@ std::optional<JobSelector> Selector(CtlContext& ctx, const std::string& verb, Bu
   return which;
 }
 
-// "queue=default, state=queued|running, type=mail, enqueued over 1h ago": what was selected.
+// "state=queued|running, queue=default, type=mail, enqueued over 1h ago": what was selected.
 std::string Describe(const JobSelector& which, const Args& a) {
   std::string out = "state=";
   for (size_t i = 0; i < which.states.size(); ++i)
@@ -64,7 +64,7 @@ std::string Describe(const JobSelector& which, const Args& a) {
   return out;
 }
 
-// Counts the selected jobs, asks on a terminal (unless --yes), then acts in batches of kBulkBatch.
+// Counts the selected jobs, asks on a terminal (unless --yes), then acts (ApplyInBatches).
 int Bulk(CtlContext& ctx, const std::string& verb, BulkAction action, Args& a) {
   std::optional<JobSelector> which = Selector(ctx, verb, action, a);
   if (!which) return kExitUsage;
@@ -84,7 +84,7 @@ int Bulk(CtlContext& ctx, const std::string& verb, BulkAction action, Args& a) {
     *ctx.err << "droverctl: " << verb << ": stopped after " << total.applied << " job(s)\n";
     return Fail(ctx, s);
   }
-  // Jobs that changed state between the count and their batch are not selected any more.
+  // Taken up but not acted on: retries of jobs whose unique key another job holds.
   const int skipped = total.selected - total.applied;
   if (ctx.json) {
     *ctx.out << json{{"action", BulkActionName(action)},
