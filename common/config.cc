@@ -443,14 +443,19 @@ void ReadNamed(TableReader& top, const std::string& section, Errors* errors, std
   }
 }
 
+// "no [SECTION.NAME] is configured (known: a, b)", for a name that `tables` lacks.
+template <typename T>
+std::string NotConfigured(const std::string& section, const std::string& name,
+                          const std::map<std::string, T>& tables) {
+  std::string known;
+  for (const auto& [k, _] : tables) known += (known.empty() ? "" : ", ") + k;
+  return "no [" + section + "." + name + "] is configured (known: " + (known.empty() ? "none" : known) + ")";
+}
+
 void CrossCheck(const Config& c, Errors* errors) {
   for (const auto& [name, s] : c.schedules) {
     if (!s.job.empty() && !c.jobs.count(s.job)) {
-      std::string known;
-      for (const auto& [j, _] : c.jobs) known += (known.empty() ? "" : ", ") + j;
-      errors->AddAt(
-          s.line, "[schedules." + name + "] job",
-          "no [jobs." + s.job + "] is configured (known: " + (known.empty() ? "none" : known) + ")");
+      errors->AddAt(s.line, "[schedules." + name + "] job", NotConfigured("jobs", s.job, c.jobs));
     }
   }
   if (c.pools.empty()) {
@@ -492,11 +497,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
     ReadNamed(top, "jobs", &errors, &c.jobs, [&c](TableReader& r, JobTypeConfig* j) {
       ReadJob(r, j);
       if (!j->limit.empty() && !c.limits.count(j->limit)) {
-        std::string known;
-        for (const auto& [name, _] : c.limits) known += (known.empty() ? "" : ", ") + name;
-        r.Error(
-            r.Get("limit"), "limit",
-            "no [limits." + j->limit + "] is configured (known: " + (known.empty() ? "none" : known) + ")");
+        r.Error(r.Get("limit"), "limit", NotConfigured("limits", j->limit, c.limits));
       }
     });
     ReadNamed(top, "schedules", &errors, &c.schedules, ReadSchedule);

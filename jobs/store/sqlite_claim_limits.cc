@@ -39,11 +39,7 @@ class LimitBudget {
     auto it = by_type_.find(type);
     if (it == by_type_.end()) return true;
     for (size_t i : it->second) {
-      if (!limits_[i].per_resource && used_[i].total >= limits_[i].max_running) return false;
-      if (limits_[i].per_resource && resource) {
-        auto r = used_[i].by_resource.find(*resource);
-        if (r != used_[i].by_resource.end() && r->second >= limits_[i].max_running) return false;
-      }
+      if (Full(i, limits_[i].per_resource ? resource : std::nullopt)) return false;
     }
     return true;
   }
@@ -63,7 +59,7 @@ class LimitBudget {
   nlohmann::json FullTypes() const {
     nlohmann::json out = nlohmann::json::array();
     for (size_t i = 0; i < limits_.size(); ++i) {
-      if (limits_[i].per_resource || used_[i].total < limits_[i].max_running) continue;
+      if (limits_[i].per_resource || !Full(i, std::nullopt)) continue;
       for (const std::string& t : limits_[i].types) out.push_back(t);
     }
     return out;
@@ -72,8 +68,8 @@ class LimitBudget {
     nlohmann::json out = nlohmann::json::array();
     for (size_t i = 0; i < limits_.size(); ++i) {
       if (!limits_[i].per_resource) continue;
-      for (const auto& [resource, n] : used_[i].by_resource) {
-        if (n < limits_[i].max_running) continue;
+      for (const auto& [resource, _] : used_[i].by_resource) {
+        if (!Full(i, resource)) continue;
         for (const std::string& t : limits_[i].types) out.push_back({t, resource});
       }
     }
@@ -81,6 +77,15 @@ class LimitBudget {
   }
 
  private:
+  // Whether limit `i` takes no more jobs: in all, or (a per-resource limit) for `resource`. A
+  // per-resource limit never binds a job without a resource.
+  bool Full(size_t i, const std::optional<std::string>& resource) const {
+    if (!limits_[i].per_resource) return used_[i].total >= limits_[i].max_running;
+    if (!resource) return false;
+    auto r = used_[i].by_resource.find(*resource);
+    return r != used_[i].by_resource.end() && r->second >= limits_[i].max_running;
+  }
+
   struct Used {
     int total = 0;
     std::map<std::string, int> by_resource;
