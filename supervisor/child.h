@@ -26,7 +26,9 @@ struct Child {
   pid_t pid = 0;
   UniqueFd pipe;  // reports from the child
   std::string inbuf;
-  std::int64_t started_wall_ms = 0;
+  std::int64_t started_wall_ms = 0;  // the last process's start; 0: none yet
+  std::int64_t stopped_wall_ms = 0;  // the last process's exit
+  int exit_status = 0;               // the last process's exit code; -1: killed by a signal
   int restarts = 0;
   std::string last_exit;
   std::vector<std::int64_t> jobs;

@@ -160,6 +160,7 @@ void ControlServer::Accept() {
       if (mine >= kMaxControlClientsPerUser) continue;
     }
     c.connected_us = c.last_us = MonotonicUs();
+    c.serial = next_serial_++;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -188,15 +189,16 @@ void ControlServer::Flush(Client& c) {
   if (c.out.empty() && c.closing) Drop(c.fd.get());
 }
 
-void ControlServer::OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch) {
+void ControlServer::OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch,
+                            const HttpDispatch& http) {
   if (fd == listen_.get()) return Accept();
   auto it = clients_.find(fd);
   if (it == clients_.end()) return;
   Client& c = it->second;
   c.last_us = MonotonicUs();
   if (events & EPOLLIN) {
-    char buf[8192];
-    while (true) {
+    char buf[65536];
+    while (!c.closing) {
       ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
@@ -204,7 +206,14 @@ void ControlServer::OnEvent(int fd, std::uint32_t events, const Dispatch& dispat
         c.closing = true;
         break;
       }
-      c.in.append(buf, static_cast<size_t>(n));
+      std::string_view data(buf, static_cast<size_t>(n));
+      if (!c.spoke) c.http = data[0] != '{' && LooksLikeHttp(data);
+      c.spoke = true;
+      if (c.http) {
+        OnHttp(c, data, http);
+        continue;
+      }
+      c.in.append(data);
       if (c.in.size() > kMaxControlRequest && c.in.find('\n') == std::string::npos) {
         c.out += "{\"ok\":false,\"error\":\"request too large (limit 64 KiB)\"}\n";
         c.in.clear();
@@ -212,21 +221,80 @@ void ControlServer::OnEvent(int fd, std::uint32_t events, const Dispatch& dispat
         break;
       }
     }
-    size_t nl;
-    while ((nl = c.in.find('\n')) != std::string::npos) {
-      std::string line = c.in.substr(0, nl);
-      c.in.erase(0, nl + 1);
-      if (!line.empty()) c.out += dispatch(line, c.peer) + "\n";
+    if (!c.http) {
+      OnLines(c, dispatch);
       if (c.out.size() > kMaxControlPendingOutput) return Drop(fd);  // it does not read its answers
     }
   }
-  if (events & (EPOLLHUP | EPOLLERR)) c.closing = true;
+  // A client waiting for a deferred answer may have half-closed its side; it still gets it.
+  if (events & (EPOLLHUP | EPOLLERR) && !(c.awaiting && !(events & EPOLLERR))) c.closing = true;
   Flush(c);
+}
+
+void ControlServer::OnLines(Client& c, const Dispatch& dispatch) {
+  size_t nl;
+  while ((nl = c.in.find('\n')) != std::string::npos) {
+    if (nl > kMaxControlRequest) {  // a later line of the same read
+      c.out += "{\"ok\":false,\"error\":\"request too large (limit 64 KiB)\"}\n";
+      c.in.clear();
+      c.closing = true;
+      return;
+    }
+    std::string line = c.in.substr(0, nl);
+    c.in.erase(0, nl + 1);
+    if (!line.empty()) c.out += dispatch(line, c.peer) + "\n";
+    if (c.out.size() > kMaxControlPendingOutput) return;
+  }
+}
+
+void ControlServer::OnHttp(Client& c, std::string_view data, const HttpDispatch& http) {
+  if (c.awaiting || !c.out.empty()) return;  // one request per connection; the rest is ignored
+  switch (c.http_reader.Feed(data)) {
+    case HttpRequestReader::State::kReading:
+      return;
+    case HttpRequestReader::State::kBad:
+      c.out = HttpResponse(c.http_reader.error_status(), "text/plain", c.http_reader.error() + "\n");
+      c.closing = true;
+      return;
+    case HttpRequestReader::State::kDone:
+      break;
+  }
+  // Awaiting already, so that the dispatch may Send the first part of a stream.
+  c.awaiting = true;
+  dispatching_ = true;
+  std::optional<std::string> answer = http(c.http_reader.request(), c.peer, {c.fd.get(), c.serial});
+  dispatching_ = false;
+  if (!answer) return;
+  c.awaiting = false;
+  c.out += *answer;
+  c.closing = true;
+}
+
+bool ControlServer::Send(ClientRef client, const std::string& data, bool last) {
+  auto it = clients_.find(client.fd);
+  if (it == clients_.end() || it->second.serial != client.serial || !it->second.awaiting) return false;
+  Client& c = it->second;
+  if (dispatching_) {  // OnHttp flushes once the dispatch returns
+    c.out += data;
+    return true;
+  }
+  if (c.closing || c.out.size() > kMaxControlPendingOutput) {
+    Drop(client.fd);
+    return false;
+  }
+  c.out += data;
+  if (last) {
+    c.awaiting = false;
+    c.closing = true;
+  }
+  Flush(c);
+  return true;
 }
 
 void ControlServer::CloseIdle(std::int64_t now_us, std::int64_t idle_us) {
   std::vector<int> idle;
   for (auto& [fd, c] : clients_) {
+    if (c.awaiting) continue;
     if (now_us - c.last_us > idle_us || now_us - c.connected_us > 6 * idle_us) idle.push_back(fd);
   }
   for (int fd : idle) Drop(fd);

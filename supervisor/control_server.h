@@ -1,6 +1,8 @@
-// ControlServer: the supervisor's Unix socket (mode 0660). Line-delimited JSON: one request
-// object per line, one response object per line. Non-blocking, driven by the supervisor's
-// epoll loop; peers are identified by SO_PEERCRED. Not thread-safe.
+// ControlServer: the supervisor's Unix socket (mode 0660). droverctl speaks line-delimited JSON:
+// one request object per line, one response object per line. A client whose first bytes are an
+// HTTP request line (supervisorctl, XML-RPC tools) is read as one HTTP request, answered once
+// (perhaps later, see Respond), and disconnected. Non-blocking, driven by the supervisor's epoll
+// loop; peers are identified by SO_PEERCRED. Not thread-safe.
 #ifndef DROVER_SUPERVISOR_CONTROL_SERVER_H_
 #define DROVER_SUPERVISOR_CONTROL_SERVER_H_
 
@@ -14,6 +16,7 @@
 
 #include "common/status.h"
 #include "common/unique_fd.h"
+#include "supervisor/http_request.h"
 
 namespace drover {
 
@@ -34,6 +37,15 @@ class ControlServer {
   };
   // Turns one request line into one response line (without the newline).
   using Dispatch = std::function<std::string(const std::string& line, const Peer& peer)>;
+  // Names one connection for a later answer; a closed connection's name is never reused.
+  struct ClientRef {
+    int fd = -1;
+    std::uint64_t serial = 0;
+  };
+  // Turns one HTTP request into a whole HTTP response, or nullopt when the answer comes later
+  // through Respond(client, ...).
+  using HttpDispatch = std::function<std::optional<std::string>(const HttpRequest& request, const Peer& peer,
+                                                                ClientRef client)>;
 
   ControlServer() = default;
   ~ControlServer();
@@ -46,9 +58,20 @@ class ControlServer {
   Status Listen(const std::string& path, const std::string& group, const std::string& enqueue_group,
                 int epoll_fd);
   bool Owns(int fd) const { return fd == listen_.get() || clients_.count(fd); }
-  void OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch);
-  // Drops clients silent for longer than `idle_us` or connected for longer than 6 * `idle_us`;
-  // resumes accepting after a pause for EMFILE.
+  void OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch, const HttpDispatch& http);
+  // Sends the answer an HTTP dispatch deferred, and closes the connection; nothing when the
+  // client has gone meanwhile.
+  void Respond(ClientRef client, const std::string& response) { Send(client, response, true); }
+  // Sends part of a deferred answer (a stream), the last part when `last`. False when the client
+  // has gone, or has not read what it was sent before (then it is disconnected).
+  bool Send(ClientRef client, const std::string& data, bool last);
+  // True while the client is connected and waits for (more of) a deferred answer.
+  bool Awaiting(ClientRef client) const {
+    auto it = clients_.find(client.fd);
+    return it != clients_.end() && it->second.serial == client.serial && it->second.awaiting;
+  }
+  // Drops clients silent for longer than `idle_us` or connected for longer than 6 * `idle_us`,
+  // except those waiting for a deferred answer; resumes accepting after a pause for EMFILE.
   void CloseIdle(std::int64_t now_us, std::int64_t idle_us);
   // Closes every descriptor (children must not keep them); the socket file stays.
   void CloseAll();
@@ -57,9 +80,14 @@ class ControlServer {
   struct Client {
     UniqueFd fd;
     Peer peer;
+    std::uint64_t serial = 0;
     std::string in, out;
     std::int64_t connected_us = 0, last_us = 0;
     bool closing = false;
+    bool spoke = false;     // sent anything yet
+    bool http = false;      // decided by the first bytes
+    bool awaiting = false;  // an HTTP request waits for Respond
+    HttpRequestReader http_reader;
   };
   // Root, the daemon's own user and members of socket_group (primary or supplementary) may talk
   // to the daemon, members of enqueue_group may enqueue; anyone else gets one error line and is
@@ -69,6 +97,9 @@ class ControlServer {
   void Accept();
   void Flush(Client& c);
   void Drop(int fd);
+  // Reads received bytes as droverctl lines, or as an HTTP request.
+  void OnLines(Client& c, const Dispatch& dispatch);
+  void OnHttp(Client& c, std::string_view data, const HttpDispatch& http);
 
   std::string path_;
   int epoll_fd_ = -1;
@@ -77,6 +108,8 @@ class ControlServer {
   std::optional<gid_t> group_;          // socket_group's gid
   std::optional<gid_t> enqueue_group_;  // enqueue_group's gid
   std::int64_t accept_paused_until_us_ = 0;
+  std::uint64_t next_serial_ = 1;
+  bool dispatching_ = false;  // inside an HTTP dispatch
 };
 
 // Connects to the supervisor at `path`, sends `request` (one line) and returns the response

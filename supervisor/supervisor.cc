@@ -41,6 +41,7 @@
 #include "supervisor/process_init.h"
 #include "supervisor/spare.h"
 #include "supervisor/supervisor_internal.h"
+#include "supervisor/xmlrpc_codec.h"
 
 namespace drover {
 
@@ -58,8 +59,16 @@ int Supervisor::Run() {
     std::int64_t now = MonotonicUs();
     RunTimers(now);
     if (shutting_down_ && NoneAlive()) break;
-    Wait(timers_.TimeoutMs(MonotonicUs(), 1000, NextLifecycleDeadline()));
+    int timeout_ms = timers_.TimeoutMs(MonotonicUs(), 1000, NextLifecycleDeadline());
+    if (!log_followers_.empty()) timeout_ms = std::min(timeout_ms, 250);
+    Wait(pending_rpcs_.empty() ? timeout_ms : std::min(timeout_ms, 50));
+    if (!pending_rpcs_.empty() || !log_followers_.empty()) PollRpcs();
   }
+  for (const PendingRpc& p : pending_rpcs_) {
+    control_.Respond(p.client,
+                     HttpResponse(200, "text/xml", XmlRpcFaultBody(kShutdownState, "SHUTDOWN_STATE")));
+  }
+  for (const LogFollower& f : log_followers_) control_.Respond(f.client, "0\r\n\r\n");  // the last chunk
   control_.CloseAll();
   // Cgroups a worker left while their processes were still exiting.
   if (!job_cgroups_.empty()) KillJobCgroups(job_cgroups_);
@@ -240,7 +249,10 @@ void Supervisor::Wait(int timeout_ms) {
     } else if (control_.Owns(fd)) {
       control_.OnEvent(
           fd, events[i].events,
-          [this](const std::string& line, const ControlServer::Peer& peer) { return Dispatch(line, peer); });
+          [this](const std::string& line, const ControlServer::Peer& peer) { return Dispatch(line, peer); },
+          [this](const HttpRequest& r, const ControlServer::Peer& peer, ControlServer::ClientRef client) {
+            return OnHttp(r, peer, client);
+          });
     } else if (Child* c = FindByPipe(fd)) {
       OnReport(*c);
     }

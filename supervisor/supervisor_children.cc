@@ -301,6 +301,8 @@ void Supervisor::OnExit(Child& c, int st) {
   epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, c.pipe.get(), nullptr);
   c.pipe.Reset();
   c.last_exit = how;
+  c.stopped_wall_ms = NowMs();
+  c.exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   c.pid = 0;
   c.jobs.clear();
   c.pgids.clear();

@@ -79,7 +79,7 @@ Result<Config> Supervisor::Reread() {
   return next;
 }
 
-Result<Supervisor::Diff> Supervisor::Reload(bool from_signal) {
+Result<Supervisor::Diff> Supervisor::Reload(bool from_signal, const std::set<std::string>& hold) {
   Result<Config> next = Reread();
   if (!next.ok()) {
     spdlog::error("reload rejected, keeping the running configuration: {}", next.status().ToString());
@@ -134,7 +134,10 @@ Result<Supervisor::Diff> Supervisor::Reload(bool from_signal) {
   children_ = std::move(next_children);
   RetireSpare();  // it knows the old configuration; the next one starts right away
   timers_.Set({kSpare}, MonotonicUs());
-  for (Child* c : fresh) Act(*c, c->life.OnStart(MonotonicUs()));
+  for (Child* c : fresh) {
+    if (!hold.count(c->pool.empty() ? "scheduler" : "pool:" + c->pool))
+      Act(*c, c->life.OnStart(MonotonicUs()));
+  }
   return d;
 }
 

@@ -7,9 +7,12 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +25,8 @@
 #include "jobs/store/open_job_store.h"
 #include "supervisor/child.h"
 #include "supervisor/control_server.h"
+#include "supervisor/http_request.h"
+#include "supervisor/supervisord_api.h"
 
 namespace drover {
 
@@ -151,7 +156,9 @@ class Supervisor {
   };
   Diff Compare(const Config& next) const;
   Result<Config> Reread();
-  Result<Diff> Reload(bool from_signal);
+  // Applies the configuration file. The fresh processes of the groups in `hold` ("pool:P",
+  // "scheduler") are left stopped.
+  Result<Diff> Reload(bool from_signal, const std::set<std::string>& hold = {});
 
   // --- control requests ---
 
@@ -177,6 +184,98 @@ class Supervisor {
 
   // args: [NAME or "" for all, N lines]
   std::string Tail(const std::vector<std::string>& args);
+
+  // --- supervisord's XML-RPC API (supervisor_rpc.cc) ---
+
+  // Answers POST /RPC2 now, or registers the call to be answered by PollRpcs.
+  std::optional<std::string> OnHttp(const HttpRequest& r, const ControlServer::Peer& peer,
+                                    ControlServer::ClientRef client);
+  RpcReply Call(const std::string& method, const nlohmann::json& params);
+  struct RpcMethod {
+    const char* signature;  // ParamsFit's
+    RpcReply (Supervisor::*fn)(const nlohmann::json&);
+  };
+  // The methods by name; system.multicall's calls are checked one by one.
+  static const std::map<std::string, RpcMethod>& RpcMethods();
+  // Answers the waiting calls whose answer is known, and those past their deadline; sends what
+  // the followed logs gained.
+  void PollRpcs();
+  // GET /logtail/NAME/stdout (supervisorctl tail -f): the end of the process's log, then its new
+  // lines as they come, as one chunked response.
+  std::optional<std::string> FollowLog(const std::string& target, ControlServer::ClientRef client);
+  void PollFollowers();
+  // A process or a group named as supervisorctl names them (see supervisor_rpc.cc).
+  struct RpcTarget {
+    std::string group;
+    Child* child = nullptr;  // null: the whole group
+  };
+  std::optional<RpcTarget> Resolve(const std::string& spec);
+  std::vector<Child*> GroupChildren(const std::string& group);
+  Child* CurrentChild(const std::string& name);
+  nlohmann::json ProcessInfo(const Child& c) const;
+  RpcReply StartOne(Child& c, bool wait);
+  RpcReply StopOne(Child& c, bool wait);
+  RpcOutcome SignalOne(Child& c, int sig);
+  // One result per process of `children` for which `pick` holds, each from `op`.
+  RpcReply ForEach(const std::vector<Child*>& children, bool (*pick)(ProcState),
+                   const std::function<RpcReply(Child&)>& op);
+  RpcReply Multicall(const nlohmann::json& calls);
+  // A process's own lines of the log file (of its last 8 MiB); NO_FILE without a log file.
+  Result<std::string> ProcessLog(const std::string& name) const;
+  // The diff's entries as supervisorctl's group names ("pool:P" is P).
+  static std::vector<std::string> GroupNames(const std::vector<std::string>& keys);
+  // Runs Reload for addProcessGroup/removeProcessGroup and remembers what it applied.
+  RpcOutcome ReloadForGroups(const std::set<std::string>& hold);
+
+  RpcReply RpcVersion(const nlohmann::json& p);
+  RpcReply RpcSupervisorVersion(const nlohmann::json& p);
+  RpcReply RpcIdentification(const nlohmann::json& p);
+  RpcReply RpcState(const nlohmann::json& p);
+  RpcReply RpcPid(const nlohmann::json& p);
+  RpcReply RpcReadLog(const nlohmann::json& p);
+  RpcReply RpcShutdown(const nlohmann::json& p);
+  RpcReply RpcRestart(const nlohmann::json& p);
+  RpcReply RpcReloadConfig(const nlohmann::json& p);
+  RpcReply RpcAddGroup(const nlohmann::json& p);
+  RpcReply RpcRemoveGroup(const nlohmann::json& p);
+  RpcReply RpcProcessInfo(const nlohmann::json& p);
+  RpcReply RpcAllProcessInfo(const nlohmann::json& p);
+  RpcReply RpcAllConfigInfo(const nlohmann::json& p);
+  RpcReply RpcStart(const nlohmann::json& p);
+  RpcReply RpcStartGroup(const nlohmann::json& p);
+  RpcReply RpcStartAll(const nlohmann::json& p);
+  RpcReply RpcStop(const nlohmann::json& p);
+  RpcReply RpcStopGroup(const nlohmann::json& p);
+  RpcReply RpcStopAll(const nlohmann::json& p);
+  RpcReply RpcSignal(const nlohmann::json& p);
+  RpcReply RpcSignalGroup(const nlohmann::json& p);
+  RpcReply RpcSignalAll(const nlohmann::json& p);
+  RpcReply RpcReadStdout(const nlohmann::json& p);
+  RpcReply RpcReadStderr(const nlohmann::json& p);
+  RpcReply RpcTailStdout(const nlohmann::json& p);
+  RpcReply RpcClearLog(const nlohmann::json& p);
+  RpcReply RpcClearAllLogs(const nlohmann::json& p);
+  RpcReply RpcListMethods(const nlohmann::json& p);
+  RpcReply RpcMulticall(const nlohmann::json& p);
+
+  struct PendingRpc {
+    ControlServer::ClientRef client;
+    RpcPoll poll;
+    std::int64_t deadline_us = 0;
+  };
+  std::vector<PendingRpc> pending_rpcs_;
+  struct LogFollower {
+    ControlServer::ClientRef client;
+    std::string tag;          // what the process's lines hold: "[NAME "
+    std::int64_t offset = 0;  // in the log file, read up to here
+    std::string partial;      // a line not ended yet
+  };
+  std::vector<LogFollower> log_followers_;
+  std::int64_t next_follow_us_ = 0;
+  // Groups a reload run by addProcessGroup or removeProcessGroup already added or changed (to
+  // start on addProcessGroup) or removed, since the last reloadConfig: supervisorctl's update
+  // asks for them one group at a time, and drover's reload applies them all at once.
+  std::set<std::string> rpc_applied_, rpc_removed_;
   Config config_;
   const HandlerRegistry& handlers_;
   std::mt19937_64 rng_;

@@ -340,7 +340,7 @@ TEST(DroverdTest, ControlSocketRejectsGarbageAndKeepsServing) {
   ASSERT_EQ(stat(d.socket().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
   Result<std::string> r = ControlRequest(d.socket(), "not json", 2000);
-  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_NE(r->find("malformed request"), std::string::npos);
   r = ControlRequest(d.socket(), std::string(100'000, 'x'), 2000);
   EXPECT_TRUE(!r.ok() || r->find("too large") != std::string::npos);

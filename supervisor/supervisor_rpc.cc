@@ -1,0 +1,749 @@
+// Supervisor (supervisor_internal.h): supervisord's XML-RPC API on the control socket, so that
+// supervisorctl and the tools built on that API drive droverd unchanged.
+//
+// Names: a group is a pool, and the scheduler is a group of its own; a process keeps droverd's
+// name ("worker:default:0" in group "default", which supervisorctl shows as
+// "default:worker:default:0"). A call names a process by droverd's name or as GROUP:NAME, and a
+// group as GROUP:* (or worker:POOL:*).
+//
+// Calls that wait (start and stop with wait=true, as supervisorctl sends them) are answered by
+// PollRpcs once the processes got there.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include "common/time_util.h"
+#include "common/unique_fd.h"
+#include "supervisor/supervisor_internal.h"
+#include "supervisor/xmlrpc_codec.h"
+
+namespace drover {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::int64_t kMaxLogScan = 8 << 20;  // bytes of the log file a process's log is cut from
+constexpr std::int64_t kMaxLogRead = 1 << 20;  // bytes one read of the main log returns at most
+constexpr int kXmlRpcParseError = -32700;      // the XML-RPC interoperability code for bad XML
+
+std::string GroupOf(const Child& c) { return c.pool.empty() ? "scheduler" : c.pool; }
+
+RpcOutcome Value(json v) { return RpcOutcome::Value(std::move(v)); }
+RpcOutcome Fault(int code, const std::string& detail = "") { return RpcOutcome::Fault(code, detail); }
+
+std::string Encode(const RpcOutcome& o) {
+  return o.fault ? XmlRpcFaultBody(o.code, o.message) : XmlRpcResponseBody(o.value);
+}
+
+bool WaitParam(const json& p, size_t i) { return p.size() <= i || p[i].get<bool>(); }
+
+// Reads `length` bytes of `path` from `offset`, or fails naming the path.
+Result<std::string> ReadRange(const std::string& path, std::int64_t offset, std::int64_t length) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Status::FromErrno("open " + path);
+  std::string out(static_cast<size_t>(length), '\0');
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = pread(fd.get(), out.data() + done, out.size() - done, offset + static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno("read " + path);
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  out.resize(done);
+  return out;
+}
+
+Result<std::int64_t> FileSize(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return Status::FromErrno("stat " + path);
+  return static_cast<std::int64_t>(st.st_size);
+}
+
+// A reply that waits for every one of `replies`; `combine` turns their outcomes into the answer.
+RpcReply All(std::vector<RpcReply> replies, std::function<RpcOutcome(std::vector<RpcOutcome>)> combine) {
+  auto waiting = std::any_of(replies.begin(), replies.end(), [](const RpcReply& r) { return !r.now; });
+  if (!waiting) {
+    std::vector<RpcOutcome> done;
+    for (RpcReply& r : replies) done.push_back(std::move(*r.now));
+    return combine(std::move(done));
+  }
+  auto state = std::make_shared<std::vector<RpcReply>>(std::move(replies));
+  return RpcReply(RpcPoll([state, combine]() -> std::optional<RpcOutcome> {
+    bool all = true;
+    for (RpcReply& r : *state) {
+      if (!r.now) r.now = r.later();
+      all = all && r.now.has_value();
+    }
+    if (!all) return std::nullopt;
+    std::vector<RpcOutcome> done;
+    for (RpcReply& r : *state) done.push_back(std::move(*r.now));
+    return combine(std::move(done));
+  }));
+}
+
+}  // namespace
+
+const std::map<std::string, Supervisor::RpcMethod>& Supervisor::RpcMethods() {
+  using S = Supervisor;
+  static const std::map<std::string, RpcMethod> methods = {
+      {"supervisor.getAPIVersion", {"", &S::RpcVersion}},
+      {"supervisor.getVersion", {"", &S::RpcVersion}},
+      {"supervisor.getSupervisorVersion", {"", &S::RpcSupervisorVersion}},
+      {"supervisor.getIdentification", {"", &S::RpcIdentification}},
+      {"supervisor.getState", {"", &S::RpcState}},
+      {"supervisor.getPID", {"", &S::RpcPid}},
+      {"supervisor.readLog", {"ii", &S::RpcReadLog}},
+      {"supervisor.readMainLog", {"ii", &S::RpcReadLog}},
+      {"supervisor.shutdown", {"", &S::RpcShutdown}},
+      {"supervisor.restart", {"", &S::RpcRestart}},
+      {"supervisor.reloadConfig", {"", &S::RpcReloadConfig}},
+      {"supervisor.addProcessGroup", {"s", &S::RpcAddGroup}},
+      {"supervisor.removeProcessGroup", {"s", &S::RpcRemoveGroup}},
+      {"supervisor.getProcessInfo", {"s", &S::RpcProcessInfo}},
+      {"supervisor.getAllProcessInfo", {"", &S::RpcAllProcessInfo}},
+      {"supervisor.getAllConfigInfo", {"", &S::RpcAllConfigInfo}},
+      {"supervisor.startProcess", {"s|b", &S::RpcStart}},
+      {"supervisor.startProcessGroup", {"s|b", &S::RpcStartGroup}},
+      {"supervisor.startAllProcesses", {"|b", &S::RpcStartAll}},
+      {"supervisor.stopProcess", {"s|b", &S::RpcStop}},
+      {"supervisor.stopProcessGroup", {"s|b", &S::RpcStopGroup}},
+      {"supervisor.stopAllProcesses", {"|b", &S::RpcStopAll}},
+      {"supervisor.signalProcess", {"sx", &S::RpcSignal}},
+      {"supervisor.signalProcessGroup", {"sx", &S::RpcSignalGroup}},
+      {"supervisor.signalAllProcesses", {"x", &S::RpcSignalAll}},
+      {"supervisor.readProcessLog", {"sii", &S::RpcReadStdout}},
+      {"supervisor.readProcessStdoutLog", {"sii", &S::RpcReadStdout}},
+      {"supervisor.readProcessStderrLog", {"sii", &S::RpcReadStderr}},
+      {"supervisor.tailProcessLog", {"sii", &S::RpcTailStdout}},
+      {"supervisor.tailProcessStdoutLog", {"sii", &S::RpcTailStdout}},
+      {"supervisor.tailProcessStderrLog", {"sii", &S::RpcReadStderr}},
+      {"supervisor.clearLog", {"", &S::RpcClearLog}},
+      {"supervisor.clearProcessLog", {"s", &S::RpcClearLog}},
+      {"supervisor.clearProcessLogs", {"s", &S::RpcClearLog}},
+      {"supervisor.clearAllProcessLogs", {"", &S::RpcClearAllLogs}},
+      {"system.listMethods", {"", &S::RpcListMethods}},
+      {"system.multicall", {"a", &S::RpcMulticall}},
+  };
+  return methods;
+}
+
+std::optional<std::string> Supervisor::OnHttp(const HttpRequest& r, const ControlServer::Peer& peer,
+                                              ControlServer::ClientRef client) {
+  if (InJobSession(peer.cred.pid)) {
+    spdlog::warn("control: refused an XML-RPC request from pid {}, which runs inside a job", peer.cred.pid);
+    return HttpResponse(403, "text/plain", "permission denied: a job may not control droverd\n");
+  }
+  if (peer.enqueue_only) {
+    return HttpResponse(403, "text/plain", "permission denied: members of enqueue_group may only enqueue\n");
+  }
+  if (r.target.rfind("/logtail/", 0) == 0 || r.target == "/mainlogtail") {
+    if (r.method != "GET") return HttpResponse(405, "text/plain", "a log is followed with GET\n");
+    return FollowLog(r.target, client);
+  }
+  if (r.target != "/RPC2") return HttpResponse(404, "text/plain", "droverd answers XML-RPC at POST /RPC2\n");
+  if (r.method != "POST") return HttpResponse(405, "text/plain", "XML-RPC calls are POST requests\n");
+  RpcReply reply = Fault(kFailed, "request body larger than 1 MiB");
+  if (!r.body_too_large) {
+    Result<XmlRpcCall> call = ParseXmlRpcCall(r.body);
+    if (!call.ok()) {
+      reply = RpcOutcome{true, kXmlRpcParseError, call.status().message(), nullptr};
+    } else {
+      spdlog::debug("xml-rpc: {} from uid {}", call->method, peer.cred.uid);
+      try {
+        reply = Call(call->method, call->params);
+      } catch (const std::exception& e) {  // a bug; the caller hears of it, droverd goes on
+        spdlog::error("xml-rpc: {} failed: {}", call->method, e.what());
+        reply = Fault(kFailed, e.what());
+      }
+    }
+  }
+  if (reply.now) return HttpResponse(200, "text/xml", Encode(*reply.now));
+  // Longer than any stop can take: the lifecycle SIGKILLs a process that outlives its grace.
+  std::int64_t wait_us = std::max(policy_.stop_grace_us, policy_.hang_timeout_us) + 30'000'000;
+  pending_rpcs_.push_back({client, std::move(reply.later), MonotonicUs() + wait_us});
+  return std::nullopt;
+}
+
+RpcReply Supervisor::Call(const std::string& method, const json& params) {
+  auto it = RpcMethods().find(method);
+  if (it == RpcMethods().end()) return Fault(kUnknownMethod, method);
+  if (!ParamsFit(params, it->second.signature)) return Fault(kIncorrectParameters, method);
+  return (this->*it->second.fn)(params);
+}
+
+void Supervisor::PollRpcs() {
+  std::int64_t now = MonotonicUs();
+  for (size_t i = 0; i < pending_rpcs_.size();) {
+    PendingRpc& p = pending_rpcs_[i];
+    std::optional<RpcOutcome> o = p.poll();
+    if (!o && now > p.deadline_us) o = Fault(kFailed, "timed out waiting for the processes");
+    if (!o) {
+      ++i;
+      continue;
+    }
+    control_.Respond(p.client, HttpResponse(200, "text/xml", Encode(*o)));
+    pending_rpcs_.erase(pending_rpcs_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  if (!log_followers_.empty() && now >= next_follow_us_) {
+    next_follow_us_ = now + 250'000;
+    PollFollowers();
+  }
+}
+
+namespace {
+std::string Chunk(std::string_view data) {
+  char size[32];
+  snprintf(size, sizeof size, "%zx\r\n", data.size());
+  return size + std::string(data) + "\r\n";
+}
+}  // namespace
+
+std::optional<std::string> Supervisor::FollowLog(const std::string& target, ControlServer::ClientRef client) {
+  // /logtail/NAME/stdout, /logtail/NAME/stderr or /mainlogtail.
+  std::string tag;
+  if (target != "/mainlogtail") {
+    std::string rest = target.substr(9);
+    size_t slash = rest.rfind('/');
+    std::string name = rest.substr(0, slash),
+                channel = slash == std::string::npos ? "stdout" : rest.substr(slash + 1);
+    std::optional<RpcTarget> t = Resolve(name);
+    if (!t || !t->child) return HttpResponse(404, "text/plain", "no such process: " + name + "\n");
+    if (channel != "stdout")
+      return HttpResponse(404, "text/plain", "droverd's processes log to stdout only\n");
+    tag = "[" + t->child->name + " ";
+  }
+  const std::string& path = config_.supervisor.log_file;
+  if (path.empty())
+    return HttpResponse(404, "text/plain", "droverd logs to stderr; set [supervisor] log_file\n");
+  Result<std::int64_t> size = FileSize(path);
+  if (!size.ok()) return HttpResponse(404, "text/plain", size.status().message() + "\n");
+  // Like `supervisorctl tail`, start with the last 1600 bytes of the log.
+  std::string head =
+      "HTTP/1.1 200 OK\r\nServer: droverd\r\nContent-Type: text/plain\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  if (tag.empty()) {
+    Result<std::string> last = ReadRange(path, std::max<std::int64_t>(0, *size - 1600), 1600);
+    if (last.ok() && !last->empty()) head += Chunk(*last);
+  } else if (Result<std::string> log = ProcessLog(tag.substr(1, tag.size() - 2)); log.ok() && !log->empty()) {
+    head += Chunk(*ReadLogSlice(*log, -1600, 0));
+  }
+  if (!control_.Send(client, head, false)) return std::nullopt;
+  log_followers_.push_back({client, tag, *size, ""});
+  return std::nullopt;
+}
+
+void Supervisor::PollFollowers() {
+  const std::string& path = config_.supervisor.log_file;
+  Result<std::int64_t> size = FileSize(path);
+  for (size_t i = 0; i < log_followers_.size();) {
+    LogFollower& f = log_followers_[i];
+    std::string out;
+    if (size.ok() && *size < f.offset) f.offset = 0;  // the log was rotated or truncated
+    if (size.ok() && *size > f.offset) {
+      Result<std::string> data =
+          ReadRange(path, f.offset, std::min<std::int64_t>(*size - f.offset, kMaxLogRead));
+      if (data.ok()) {
+        f.offset += static_cast<std::int64_t>(data->size());
+        f.partial += *data;
+        size_t end = f.partial.rfind('\n');
+        if (end != std::string::npos) {
+          std::istringstream lines(f.partial.substr(0, end + 1));
+          f.partial.erase(0, end + 1);
+          for (std::string line; std::getline(lines, line);) {
+            if (f.tag.empty() || line.find(f.tag) != std::string::npos) out += line + "\n";
+          }
+        }
+      }
+    }
+    if (f.partial.size() > static_cast<size_t>(kMaxLogRead)) f.partial.clear();  // no newline in sight
+    // An empty chunk would end the response.
+    if (out.empty() ? !control_.Awaiting(f.client) : !control_.Send(f.client, Chunk(out), false)) {
+      log_followers_.erase(log_followers_.begin() + static_cast<std::ptrdiff_t>(i));
+      continue;
+    }
+    ++i;
+  }
+}
+
+// --- names ---
+
+Child* Supervisor::CurrentChild(const std::string& name) {
+  for (auto& c : children_) {
+    if (c->name == name) return c.get();
+  }
+  return nullptr;
+}
+
+std::vector<Child*> Supervisor::GroupChildren(const std::string& group) {
+  std::vector<Child*> out;
+  for (auto& c : children_) {
+    if (GroupOf(*c) == group) out.push_back(c.get());
+  }
+  return out;
+}
+
+std::optional<Supervisor::RpcTarget> Supervisor::Resolve(const std::string& spec) {
+  if (Child* c = CurrentChild(spec)) return RpcTarget{GroupOf(*c), c};
+  std::string group, name;
+  if (spec.rfind("worker:", 0) == 0 && spec.size() > 9 && spec.compare(spec.size() - 2, 2, ":*") == 0) {
+    group = spec.substr(7, spec.size() - 9);  // worker:POOL:*
+  } else if (size_t colon = spec.find(':'); colon != std::string::npos) {
+    group = spec.substr(0, colon);
+    name = spec.substr(colon + 1);
+    if (name == "*") name.clear();
+  } else {
+    return std::nullopt;
+  }
+  std::vector<Child*> members = GroupChildren(group);
+  if (members.empty()) return std::nullopt;
+  if (name.empty()) return RpcTarget{group, nullptr};
+  for (Child* c : members) {
+    if (c->name == name) return RpcTarget{group, c};
+  }
+  return std::nullopt;
+}
+
+json Supervisor::ProcessInfo(const Child& c) const {
+  ProcessFacts f;
+  f.name = c.name;
+  f.state = c.life.state();
+  f.pid = c.pid;
+  f.start_s = c.started_wall_ms / 1000;
+  f.stop_s = c.stopped_wall_ms / 1000;
+  f.now_s = NowMs() / 1000;
+  if (f.state == ProcState::kBackoff || f.state == ProcState::kFatal) f.spawnerr = c.last_exit;
+  const std::string& log = config_.supervisor.log_file;
+  return {{"name", c.name},
+          {"group", GroupOf(c)},
+          {"start", f.start_s},
+          {"stop", f.stop_s},
+          {"now", f.now_s},
+          {"state", SupervisordStateCode(f.state)},
+          {"statename", ProcStateName(f.state)},
+          {"spawnerr", f.spawnerr},
+          {"exitstatus", c.exit_status},
+          {"logfile", log},
+          {"stdout_logfile", log},
+          {"stderr_logfile", ""},
+          {"pid", c.pid},
+          {"description", ProcessDescription(f)}};
+}
+
+// --- the daemon ---
+
+RpcReply Supervisor::RpcVersion(const json&) { return Value("3.0"); }  // the API version supervisorctl checks
+RpcReply Supervisor::RpcSupervisorVersion(const json&) { return Value(DROVER_VERSION); }
+RpcReply Supervisor::RpcIdentification(const json&) { return Value("drover"); }
+RpcReply Supervisor::RpcPid(const json&) { return Value(getpid()); }
+
+RpcReply Supervisor::RpcState(const json&) {
+  // supervisord's daemon states: RUNNING 1, SHUTDOWN -1.
+  return Value(shutting_down_ ? json{{"statecode", -1}, {"statename", "SHUTDOWN"}}
+                              : json{{"statecode", 1}, {"statename", "RUNNING"}});
+}
+
+RpcReply Supervisor::RpcReadLog(const json& p) {
+  const std::string& path = config_.supervisor.log_file;
+  if (path.empty()) return Fault(kNoFile, "droverd logs to stderr; set [supervisor] log_file");
+  Result<std::int64_t> size = FileSize(path);
+  if (!size.ok()) return Fault(kFailed, size.status().message());
+  std::int64_t offset = p[0].get<std::int64_t>(), length = p[1].get<std::int64_t>();
+  if ((offset < 0 && length != 0) || length < 0) return Fault(kBadArguments);
+  std::int64_t from = offset < 0 ? std::max<std::int64_t>(0, *size + offset) : offset;
+  std::int64_t n = offset < 0 ? *size - from : (length == 0 ? *size - from : length);
+  Result<std::string> data = ReadRange(path, from, std::clamp<std::int64_t>(n, 0, kMaxLogRead));
+  if (!data.ok()) return Fault(kFailed, data.status().message());
+  return Value(*data);
+}
+
+RpcReply Supervisor::RpcShutdown(const json&) {
+  if (shutting_down_) return Fault(kShutdownState);
+  spdlog::info("shutdown requested over XML-RPC");
+  Shutdown();
+  return Value(true);
+}
+
+RpcReply Supervisor::RpcRestart(const json&) {
+  if (shutting_down_) return Fault(kShutdownState);
+  Result<Diff> d = Reload(false);
+  if (!d.ok()) return Fault(kCantReread, d.status().message());
+  spdlog::info("restart requested over XML-RPC: replacing every process");
+  std::vector<Child*> all;
+  for (auto& c : children_) all.push_back(c.get());
+  for (Child* c : all) Replace(*c, "restart requested");
+  return Value(true);
+}
+
+// --- configuration ---
+
+std::vector<std::string> Supervisor::GroupNames(const std::vector<std::string>& keys) {
+  std::vector<std::string> out;
+  for (const std::string& k : keys) out.push_back(k.rfind("pool:", 0) == 0 ? k.substr(5) : k);
+  return out;
+}
+
+RpcReply Supervisor::RpcReloadConfig(const json&) {
+  if (shutting_down_) return Fault(kShutdownState);
+  Result<Config> next = Reread();
+  if (!next.ok()) return Fault(kCantReread, next.status().message());
+  Diff d = Compare(*next);
+  rpc_applied_.clear();
+  rpc_removed_.clear();
+  return Value(
+      json::array({json::array({GroupNames(d.added), GroupNames(d.changed), GroupNames(d.removed)})}));
+}
+
+RpcOutcome Supervisor::ReloadForGroups(const std::set<std::string>& hold) {
+  std::set<std::string> keys;
+  for (const std::string& g : hold) keys.insert(g == "scheduler" ? g : "pool:" + g);
+  Result<Diff> d = Reload(false, keys);
+  if (!d.ok()) return Fault(kCantReread, d.status().message());
+  for (const std::string& g : GroupNames(d->added)) rpc_applied_.insert(g);
+  for (const std::string& g : GroupNames(d->changed)) rpc_applied_.insert(g);
+  for (const std::string& g : GroupNames(d->removed)) rpc_removed_.insert(g);
+  return Value(true);
+}
+
+RpcReply Supervisor::RpcAddGroup(const json& p) {
+  if (shutting_down_) return Fault(kShutdownState);
+  const std::string group = p[0].get<std::string>();
+  auto start_stopped = [&] {
+    for (Child* c : GroupChildren(group)) {
+      if (InStoppedStates(c->life.state())) Act(*c, c->life.OnStart(MonotonicUs()));
+    }
+    return Value(true);
+  };
+  if (rpc_applied_.erase(group)) return start_stopped();
+  Result<Config> next = Reread();
+  if (!next.ok()) return Fault(kCantReread, next.status().message());
+  if (group != "scheduler" && !next->pools.count(group)) return Fault(kBadName, group);
+  std::vector<std::string> touched = GroupNames(Compare(*next).added);
+  for (const std::string& g : GroupNames(Compare(*next).changed)) touched.push_back(g);
+  if (std::find(touched.begin(), touched.end(), group) == touched.end()) {
+    std::vector<Child*> members = GroupChildren(group);
+    if (std::all_of(members.begin(), members.end(),
+                    [](Child* c) { return InRunningStates(c->life.state()); })) {
+      return Fault(kAlreadyAdded, group);
+    }
+    return start_stopped();
+  }
+  RpcOutcome o = ReloadForGroups({});
+  if (o.fault) return o;
+  rpc_applied_.erase(group);
+  return start_stopped();
+}
+
+RpcReply Supervisor::RpcRemoveGroup(const json& p) {
+  if (shutting_down_) return Fault(kShutdownState);
+  const std::string group = p[0].get<std::string>();
+  if (rpc_removed_.erase(group)) return Value(true);
+  std::vector<Child*> members = GroupChildren(group);
+  if (members.empty()) return Fault(kBadName, group);
+  for (Child* c : members) {
+    if (!InStoppedStates(c->life.state())) return Fault(kStillRunning, group);
+  }
+  RpcOutcome o = ReloadForGroups({group});
+  rpc_removed_.erase(group);
+  return o;
+}
+
+RpcReply Supervisor::RpcAllConfigInfo(const json&) {
+  json out = json::array();
+  for (auto& c : children_) {
+    out.push_back({{"name", c->name},
+                   {"group", GroupOf(*c)},
+                   {"inuse", true},
+                   {"autostart", true},
+                   {"group_prio", 999},
+                   {"process_prio", 999},
+                   {"stdout_logfile", config_.supervisor.log_file},
+                   {"stderr_logfile", ""}});
+  }
+  return Value(out);
+}
+
+// --- processes ---
+
+RpcReply Supervisor::RpcProcessInfo(const json& p) {
+  const std::string name = p[0].get<std::string>();
+  std::optional<RpcTarget> t = Resolve(name);
+  if (!t || !t->child) return Fault(kBadName, name);
+  return Value(ProcessInfo(*t->child));
+}
+
+RpcReply Supervisor::RpcAllProcessInfo(const json&) {
+  json out = json::array();
+  for (auto& c : children_) out.push_back(ProcessInfo(*c));
+  return Value(out);
+}
+
+RpcReply Supervisor::StartOne(Child& c, bool wait) {
+  if (InRunningStates(c.life.state())) return Fault(kAlreadyStarted, c.name);
+  spdlog::info("{}: start requested over XML-RPC", c.name);
+  Act(c, c.life.OnStart(MonotonicUs()));
+  if (!wait) return Value(true);
+  return RpcReply(RpcPoll([this, name = c.name]() -> std::optional<RpcOutcome> {
+    Child* c = CurrentChild(name);
+    if (c == nullptr) return Fault(kBadName, name);
+    ProcState s = c->life.state();
+    if (s == ProcState::kRunning) return Value(true);
+    if (s == ProcState::kStarting || c->life.start_pending()) return std::nullopt;
+    return Fault(s == ProcState::kFatal ? kSpawnError : kAbnormalTermination, name);
+  }));
+}
+
+RpcReply Supervisor::StopOne(Child& c, bool wait) {
+  if (!InRunningStates(c.life.state())) return Fault(kNotRunning, c.name);
+  spdlog::info("{}: stop requested over XML-RPC", c.name);
+  Act(c, c.life.OnStop(MonotonicUs()));
+  if (!wait) return Value(true);
+  return RpcReply(RpcPoll([this, name = c.name]() -> std::optional<RpcOutcome> {
+    Child* c = CurrentChild(name);
+    if (c == nullptr || InStoppedStates(c->life.state())) return Value(true);
+    return std::nullopt;
+  }));
+}
+
+RpcOutcome Supervisor::SignalOne(Child& c, int sig) {
+  if (!InRunningStates(c.life.state()) || !c.alive()) return Fault(kNotRunning, c.name);
+  if (kill(c.pid, sig) != 0) return Fault(kFailed, c.name + ": " + strerror(errno));
+  return Value(true);
+}
+
+RpcReply Supervisor::ForEach(const std::vector<Child*>& children, bool (*pick)(ProcState),
+                             const std::function<RpcReply(Child&)>& op) {
+  std::vector<std::pair<std::string, std::string>> names;  // group, name
+  std::vector<RpcReply> replies;
+  for (Child* c : children) {
+    if (!pick(c->life.state())) continue;
+    names.emplace_back(GroupOf(*c), c->name);
+    replies.push_back(op(*c));
+  }
+  return All(std::move(replies), [names](std::vector<RpcOutcome> done) {
+    json out = json::array();
+    for (size_t i = 0; i < done.size(); ++i)
+      out.push_back(RpcProcessResult(names[i].first, names[i].second, done[i]));
+    return Value(out);
+  });
+}
+
+namespace {
+bool NotRunning(ProcState s) { return !InRunningStates(s); }
+bool Running(ProcState s) { return InRunningStates(s); }
+}  // namespace
+
+RpcReply Supervisor::RpcStart(const json& p) {
+  if (shutting_down_) return Fault(kShutdownState);
+  const std::string name = p[0].get<std::string>();
+  std::optional<RpcTarget> t = Resolve(name);
+  if (!t) return Fault(kBadName, name);
+  if (!t->child) return RpcStartGroup(json::array({t->group, WaitParam(p, 1)}));
+  return StartOne(*t->child, WaitParam(p, 1));
+}
+
+RpcReply Supervisor::RpcStartGroup(const json& p) {
+  if (shutting_down_) return Fault(kShutdownState);
+  const std::string group = p[0].get<std::string>();
+  std::vector<Child*> members = GroupChildren(group);
+  if (members.empty()) return Fault(kBadName, group);
+  bool wait = WaitParam(p, 1);
+  return ForEach(members, NotRunning, [&](Child& c) { return StartOne(c, wait); });
+}
+
+RpcReply Supervisor::RpcStartAll(const json& p) {
+  if (shutting_down_) return Fault(kShutdownState);
+  std::vector<Child*> all;
+  for (auto& c : children_) all.push_back(c.get());
+  bool wait = WaitParam(p, 0);
+  return ForEach(all, NotRunning, [&](Child& c) { return StartOne(c, wait); });
+}
+
+RpcReply Supervisor::RpcStop(const json& p) {
+  if (shutting_down_) return Fault(kShutdownState);
+  const std::string name = p[0].get<std::string>();
+  std::optional<RpcTarget> t = Resolve(name);
+  if (!t) return Fault(kBadName, name);
+  if (!t->child) return RpcStopGroup(json::array({t->group, WaitParam(p, 1)}));
+  return StopOne(*t->child, WaitParam(p, 1));
+}
+
+RpcReply Supervisor::RpcStopGroup(const json& p) {
+  if (shutting_down_) return Fault(kShutdownState);
+  const std::string group = p[0].get<std::string>();
+  std::vector<Child*> members = GroupChildren(group);
+  if (members.empty()) {
+    // Removed by a reload that another group's update ran: its processes are stopping already.
+    if (rpc_removed_.count(group)) return Value(json::array());
+    return Fault(kBadName, group);
+  }
+  bool wait = WaitParam(p, 1);
+  return ForEach(members, Running, [&](Child& c) { return StopOne(c, wait); });
+}
+
+RpcReply Supervisor::RpcStopAll(const json& p) {
+  if (shutting_down_) return Fault(kShutdownState);
+  std::vector<Child*> all;
+  for (auto& c : children_) all.push_back(c.get());
+  bool wait = WaitParam(p, 0);
+  return ForEach(all, Running, [&](Child& c) { return StopOne(c, wait); });
+}
+
+namespace {
+int RpcSignalNumber(const json& v, int (*by_name)(std::string)) {
+  return by_name(v.is_string() ? v.get<std::string>() : std::to_string(v.get<std::int64_t>()));
+}
+}  // namespace
+
+RpcReply Supervisor::RpcSignal(const json& p) {
+  const std::string name = p[0].get<std::string>();
+  int sig = RpcSignalNumber(p[1], &Supervisor::SignalNumber);
+  if (sig <= 0 || sig >= NSIG) return Fault(kBadSignal, p[1].dump());
+  std::optional<RpcTarget> t = Resolve(name);
+  if (!t) return Fault(kBadName, name);
+  if (!t->child) return RpcSignalGroup(json::array({t->group, p[1]}));
+  return SignalOne(*t->child, sig);
+}
+
+RpcReply Supervisor::RpcSignalGroup(const json& p) {
+  const std::string group = p[0].get<std::string>();
+  int sig = RpcSignalNumber(p[1], &Supervisor::SignalNumber);
+  if (sig <= 0 || sig >= NSIG) return Fault(kBadSignal, p[1].dump());
+  std::vector<Child*> members = GroupChildren(group);
+  if (members.empty()) return Fault(kBadName, group);
+  return ForEach(members, Running, [&](Child& c) { return SignalOne(c, sig); });
+}
+
+RpcReply Supervisor::RpcSignalAll(const json& p) {
+  int sig = RpcSignalNumber(p[0], &Supervisor::SignalNumber);
+  if (sig <= 0 || sig >= NSIG) return Fault(kBadSignal, p[0].dump());
+  std::vector<Child*> all;
+  for (auto& c : children_) all.push_back(c.get());
+  return ForEach(all, Running, [&](Child& c) { return SignalOne(c, sig); });
+}
+
+// --- logs ---
+
+Result<std::string> Supervisor::ProcessLog(const std::string& name) const {
+  const std::string& path = config_.supervisor.log_file;
+  Result<std::int64_t> size = FileSize(path);
+  if (!size.ok()) return size.status();
+  std::int64_t from = std::max<std::int64_t>(0, *size - kMaxLogScan);
+  Result<std::string> text = ReadRange(path, from, *size - from);
+  if (!text.ok()) return text.status();
+  std::istringstream in(*text);
+  std::string line, out, tag = "[" + name + " ";
+  if (from > 0) std::getline(in, line);  // the cut one
+  while (std::getline(in, line)) {
+    if (line.find(tag) != std::string::npos) out += line + "\n";
+  }
+  return out;
+}
+
+RpcReply Supervisor::RpcReadStdout(const json& p) {
+  const std::string name = p[0].get<std::string>();
+  std::optional<RpcTarget> t = Resolve(name);
+  if (!t || !t->child) return Fault(kBadName, name);
+  if (config_.supervisor.log_file.empty())
+    return Fault(kNoFile, "droverd logs to stderr; set [supervisor] log_file");
+  Result<std::string> log = ProcessLog(t->child->name);
+  if (!log.ok()) return Fault(kFailed, log.status().message());
+  std::optional<std::string> slice = ReadLogSlice(*log, p[1].get<std::int64_t>(), p[2].get<std::int64_t>());
+  if (!slice) return Fault(kBadArguments);
+  return Value(*slice);
+}
+
+RpcReply Supervisor::RpcReadStderr(const json& p) {
+  const std::string name = p[0].get<std::string>();
+  std::optional<RpcTarget> t = Resolve(name);
+  if (!t || !t->child) return Fault(kBadName, name);
+  return Fault(kNoFile, "droverd's processes log to one file: read their stdout log");
+}
+
+RpcReply Supervisor::RpcTailStdout(const json& p) {
+  const std::string name = p[0].get<std::string>();
+  std::optional<RpcTarget> t = Resolve(name);
+  if (!t || !t->child) return Fault(kBadName, name);
+  if (config_.supervisor.log_file.empty())
+    return Fault(kNoFile, "droverd logs to stderr; set [supervisor] log_file");
+  Result<std::string> log = ProcessLog(t->child->name);
+  if (!log.ok()) return Fault(kFailed, log.status().message());
+  return Value(TailLogSlice(*log, p[1].get<std::int64_t>(), p[2].get<std::int64_t>()));
+}
+
+// All processes write to one log_file, which logrotate (copytruncate) or the operator rotates.
+RpcReply Supervisor::RpcClearLog(const json& p) {
+  if (!p.empty() && !Resolve(p[0].get<std::string>())) return Fault(kBadName, p[0].get<std::string>());
+  return Fault(kFailed, "droverd's processes share log_file, which is not cleared over XML-RPC; rotate it");
+}
+
+RpcReply Supervisor::RpcClearAllLogs(const json&) {
+  json out = json::array();
+  RpcOutcome failed = Fault(kFailed, "droverd's processes share log_file; rotate it");
+  for (auto& c : children_) out.push_back(RpcProcessResult(GroupOf(*c), c->name, failed));
+  return Value(out);
+}
+
+// --- system ---
+
+RpcReply Supervisor::RpcListMethods(const json&) {
+  json out = json::array();
+  for (const auto& [name, m] : RpcMethods()) out.push_back(name);
+  return Value(out);
+}
+
+RpcReply Supervisor::RpcMulticall(const json& p) {
+  // One call after the other, as supervisord makes them: a stop that waits has ended before the
+  // start that follows it begins.
+  struct Progress {
+    json calls;
+    size_t next = 0;
+    RpcPoll waiting;
+    json out = json::array();  // each result is [value] or a fault struct, in the order of the calls
+  };
+  auto progress = std::make_shared<Progress>();
+  progress->calls = p[0];
+  auto add = [progress](const RpcOutcome& o) {
+    progress->out.push_back(o.fault ? json{{"faultCode", o.code}, {"faultString", o.message}}
+                                    : json::array({o.value}));
+  };
+  RpcPoll step = [this, progress, add]() -> std::optional<RpcOutcome> {
+    while (true) {
+      if (progress->waiting) {
+        std::optional<RpcOutcome> o = progress->waiting();
+        if (!o) return std::nullopt;
+        progress->waiting = nullptr;
+        add(*o);
+      }
+      if (progress->next == progress->calls.size()) return Value(progress->out);
+      const json& call = progress->calls[progress->next++];
+      if (!call.is_object() || !call.contains("methodName") || !call["methodName"].is_string()) {
+        add(Fault(kIncorrectParameters, "each call is a struct with methodName and params"));
+        continue;
+      }
+      std::string method = call["methodName"].get<std::string>();
+      if (method == "system.multicall") {
+        add(Fault(kIncorrectParameters, "system.multicall may not be nested"));
+        continue;
+      }
+      RpcReply r = Call(method, call.contains("params") ? call["params"] : json::array());
+      if (r.now) {
+        add(*r.now);
+      } else {
+        progress->waiting = std::move(r.later);
+      }
+    }
+  };
+  if (std::optional<RpcOutcome> done = step()) return *done;
+  return RpcReply(std::move(step));
+}
+
+}  // namespace drover

@@ -1,0 +1,251 @@
+// supervisord's own client, supervisorctl (Debian's supervisor package), and Python's
+// xmlrpc.client drive a real droverd through the control socket.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <sstream>
+
+#include "tests/integration/ctl.h"
+#include "tests/integration/daemon.h"
+
+namespace drover::testing {
+namespace {
+
+const char* kPools = R"(
+[pools.default]
+workers = 2
+concurrency = 2
+
+[pools.mail]
+workers = 1
+queues = ["mail"]
+
+[jobs.sleepy]
+command = ["/bin/sh", "-c", "sleep ${SLEEP:-1}; echo done"]
+)";
+
+// `supervisorctl -s unix://SOCKET ARGS`, stdout and stderr together.
+ShellResult Sctl(const Daemon& d, const std::string& args) {
+  return RunShell("supervisorctl -s unix://" + d.socket() + " " + args + " 2>&1");
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+class SupervisorctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(RunShell("command -v supervisorctl").code, 0)
+        << "supervisorctl is missing: install Debian's supervisor package (.ci/deps --test does)";
+  }
+};
+
+TEST_F(SupervisorctlTest, StatusStopStartRestartAndPidWithSupervisorctlsLayoutAndExitCodes) {
+  Daemon d(kPools);
+  ASSERT_TRUE(d.Start()) << d.Log();
+
+  ShellResult status = Sctl(d, "status");
+  EXPECT_EQ(status.code, 0) << status.out;
+  std::vector<std::string> lines = Lines(status.out);
+  ASSERT_EQ(lines.size(), 4u) << status.out;
+  // supervisorctl's columns: GROUP:NAME padded to 33, the state padded to 10, the description.
+  const std::regex row(R"(([a-z:0-9]+) +RUNNING   pid (\d+), uptime \d+:\d\d:\d\d)");
+  std::vector<std::string> names;
+  for (const std::string& line : lines) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(line, m, row)) << line;
+    EXPECT_EQ(line.find("RUNNING"), 33u) << line;
+    names.push_back(m[1]);
+    std::string name = m[1].str().substr(m[1].str().find(':') + 1);
+    if (m[1] == "scheduler") name = "scheduler";
+    EXPECT_EQ(std::stoi(m[2]), d.PidOf(name)) << line;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"scheduler", "default:worker:default:0",
+                                             "default:worker:default:1", "mail:worker:mail:0"}));
+
+  ShellResult r = Sctl(d, "stop worker:default:0");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "worker:default:0: stopped\n");
+  EXPECT_EQ(d.Process("worker:default:0")["state"], "STOPPED");  // stop waits for the exit
+  r = Sctl(d, "status");
+  EXPECT_EQ(r.code, 3) << r.out;  // LSB: a program is not running
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(default:worker:default:0 +STOPPED   \w{3} \d\d)")))
+      << r.out;
+  r = Sctl(d, "stop worker:default:0");
+  EXPECT_EQ(r.code, 0) << r.out;  // as against supervisord: NOT_RUNNING is not an error for stop
+  EXPECT_EQ(r.out, "worker:default:0: ERROR (not running)\n");
+  r = Sctl(d, "pid worker:default:0");
+  EXPECT_EQ(r.code, 7) << r.out;
+  EXPECT_EQ(r.out, "0\n");
+
+  r = Sctl(d, "start default:worker:default:0");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "default:worker:default:0: started\n");
+  EXPECT_EQ(d.Process("worker:default:0")["state"], "RUNNING");  // start waits for RUNNING
+  r = Sctl(d, "start worker:default:0");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "worker:default:0: ERROR (already started)\n");
+
+  r = Sctl(d, "stop nosuch");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.out, "nosuch: ERROR (no such process)\n");
+  r = Sctl(d, "start nosuch:*");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(r.out, "nosuch: ERROR (no such group)\n");
+  r = Sctl(d, "status nosuch");
+  EXPECT_EQ(r.code, 4) << r.out;
+
+  pid_t before0 = d.PidOf("worker:default:0"), before1 = d.PidOf("worker:default:1");
+  r = Sctl(d, "restart default:*");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out,
+            "default:worker:default:0: stopped\ndefault:worker:default:1: stopped\n"
+            "default:worker:default:0: started\ndefault:worker:default:1: started\n");
+  EXPECT_NE(d.PidOf("worker:default:0"), before0);
+  EXPECT_NE(d.PidOf("worker:default:1"), before1);
+  EXPECT_TRUE(d.AllRunning());
+
+  r = Sctl(d, "pid");
+  EXPECT_EQ(r.out, std::to_string(d.pid()) + "\n");
+  r = Sctl(d, "pid worker:mail:0");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, std::to_string(d.PidOf("worker:mail:0")) + "\n");
+  r = Sctl(d, "stop all");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(Lines(r.out).size(), 4u) << r.out;
+  r = Sctl(d, "start all");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(d.AllRunning());
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+TEST_F(SupervisorctlTest, TailShowsAProcesssLinesAndTailFFollowsThem) {
+  Daemon d(kPools);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  ShellResult r = Sctl(d, "tail worker:default:0");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("[worker:default:0 " + std::to_string(d.PidOf("worker:default:0")) + "] started"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("[worker:default:1 "), std::string::npos) << r.out;
+  r = Sctl(d, "tail worker:default:0 stderr");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.out, "worker:default:0: ERROR (no log file)\n");
+
+  // tail -f runs until interrupted: give it 4 s, and restart the worker meanwhile.
+  std::string out_file = d.dir() + "/tailf.out", pid_file = d.dir() + "/tailf.pid";
+  ASSERT_EQ(RunShell("timeout 4 supervisorctl -s unix://" + d.socket() + " tail -f worker:default:0 >" +
+                     out_file + " 2>&1 & echo $! >" + pid_file)
+                .code,
+            0);
+  pid_t follower = 0;
+  std::ifstream(pid_file) >> follower;
+  ASSERT_GT(follower, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  ASSERT_EQ(Ctl(d, "restart worker:default:0").code, 0);
+  ASSERT_TRUE(WaitFor([&] { return d.Process("worker:default:0")["state"] == "RUNNING"; }, 10'000));
+  std::string fresh = "[worker:default:0 " + std::to_string(d.PidOf("worker:default:0")) + "] started";
+  std::string followed;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        std::ifstream in(out_file);
+        followed.assign(std::istreambuf_iterator<char>(in), {});
+        return followed.find(fresh) != std::string::npos;
+      },
+      3000))
+      << followed;
+  EXPECT_EQ(followed.find("[worker:default:1 "), std::string::npos) << followed;
+  kill(follower, SIGTERM);
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+TEST_F(SupervisorctlTest, RereadAndUpdateApplyAddedChangedAndRemovedPools) {
+  Daemon d(kPools);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  pid_t scheduler = d.PidOf("scheduler");
+  std::string text;
+  {
+    std::ifstream in(d.config());
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // default changes, mail goes, extra comes; the scheduler's part stays as it was.
+  text.replace(text.find("concurrency = 2"), 15, "concurrency = 3");
+  text.replace(text.find("[pools.mail]"), 12, "[pools.extra]");
+  d.RewriteConfig(text);
+
+  ShellResult r = Sctl(d, "reread");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "default: changed\nextra: available\nmail: disappeared\n");
+  EXPECT_EQ(Lines(Sctl(d, "status").out).size(), 4u);  // reread changes nothing
+
+  r = Sctl(d, "update");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out,
+            "mail: stopped\nmail: removed process group\ndefault: stopped\ndefault: updated process group\n"
+            "extra: added process group\n");
+  ASSERT_TRUE(WaitFor([&] { return d.AllRunning(); }, 10'000)) << Sctl(d, "status").out;
+  r = Sctl(d, "status");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("mail"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("extra:worker:extra:0"), std::string::npos) << r.out;
+  EXPECT_EQ(d.PidOf("scheduler"), scheduler);
+  r = Sctl(d, "update");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "");
+
+  // A configuration that does not parse is refused, and nothing changes.
+  d.RewriteConfig(text + "\n[pools.broken\n");
+  r = Sctl(d, "update");
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("CANT_REREAD"), std::string::npos) << r.out;
+  EXPECT_TRUE(d.AllRunning());
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+TEST_F(SupervisorctlTest, ShutdownStopsDroverd) {
+  Daemon d(kPools);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  ShellResult r = Sctl(d, "shutdown");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "Shut down\n");
+  EXPECT_EQ(WEXITSTATUS(d.Reap(20'000)), 0) << d.Log();
+  r = Sctl(d, "status");
+  EXPECT_EQ(r.code, 4) << r.out;  // as against a stopped supervisord: "no such file"
+}
+
+TEST_F(SupervisorctlTest, PythonsXmlRpcClientCallsEveryMethodAndEveryFault) {
+  Daemon d(kPools);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  ShellResult r =
+      RunShell(std::string("python3 ") + DROVER_SOURCE_DIR + "/tests/integration/xmlrpc_client.py " +
+               d.socket() + " " + std::to_string(d.pid()) + " 2>&1");
+  EXPECT_EQ(r.code, 0) << r.out << d.Log();
+  EXPECT_EQ(r.out, "ALL OK\n");
+  EXPECT_TRUE(d.AllRunning());
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+// The job-session check applies to XML-RPC as it does to droverctl.
+TEST_F(SupervisorctlTest, AJobCannotDriveDroverdWithSupervisorctl) {
+  Daemon d(
+      "[pools.default]\nworkers = 1\n[jobs.rogue]\ncommand = [\"/bin/sh\", \"-c\", \"supervisorctl -s "
+      "unix://$SOCK shutdown\"]\nmax_attempts = 1\n");
+  std::ofstream(d.config(), std::ios::app) << "env = { SOCK = \"" << d.socket() << "\" }\n";
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "rogue", "{}", 1);
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job j = *store->Get(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_NE(j.last_error.value_or("").find("403"), std::string::npos) << j.last_error.value_or("");
+  EXPECT_NE(d.Log().find("refused an XML-RPC request"), std::string::npos);
+  EXPECT_TRUE(d.AllRunning());
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+}  // namespace
+}  // namespace drover::testing
