@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 #include <toml++/toml.h>
 #include <unistd.h>
@@ -239,6 +240,21 @@ void ReadSupervisor(TableReader& r, SupervisorConfig* s) {
   if (s->restart_delay_max < s->restart_delay) {
     r.Error(r.Get("restart_delay_max"), "restart_delay_max", "must not be less than restart_delay");
   }
+}
+
+void ReadHttp(TableReader& r, HttpConfig* h) {
+  r.String("listen", &h->listen);
+  if (!h->listen.empty()) {
+    Result<HostPort> hp = ParseListenAddress(h->listen);
+    if (!hp.ok()) r.Error(r.Get("listen"), "listen", hp.status().message());
+  }
+  r.String("auth", &h->auth);
+  if (!h->auth.empty() && !(h->auth.rfind("token-file:", 0) == 0 && h->auth.size() > 11) &&
+      !(h->auth.rfind("htpasswd:", 0) == 0 && h->auth.size() > 9)) {
+    r.Error(r.Get("auth"), "auth",
+            "must be \"token-file:PATH\" or \"htpasswd:PATH\" (got \"" + h->auth + "\")");
+  }
+  r.Bool("read_only", &h->read_only);
 }
 
 void ReadScheduler(TableReader& r, SchedulerConfig* s, Errors* errors) {
@@ -492,6 +508,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
       TableReader r(*t, "scheduler", &errors);
       ReadScheduler(r, &c.scheduler, &errors);
     }
+    if (const toml::table* t = top.Table("http")) {
+      TableReader r(*t, "http", &errors);
+      ReadHttp(r, &c.http);
+    }
     ReadNamed(top, "pools", &errors, &c.pools, ReadPool);
     ReadNamed(top, "limits", &errors, &c.limits, ReadLimit);
     ReadNamed(top, "jobs", &errors, &c.jobs, [&c](TableReader& r, JobTypeConfig* j) {
@@ -511,6 +531,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
        {&c.supervisor.database, &c.supervisor.socket, &c.supervisor.pidfile, &c.supervisor.log_file}) {
     if (p == &c.supervisor.database && IsDatabaseUrl(*p)) continue;
     *p = Resolve(std::filesystem::absolute(dir).string(), *p);
+  }
+  if (size_t colon = c.http.auth.find(':'); colon != std::string::npos) {
+    c.http.auth = c.http.auth.substr(0, colon + 1) +
+                  Resolve(std::filesystem::absolute(dir).string(), c.http.auth.substr(colon + 1));
   }
   // No PATH lookup: a relative program is relative to the config file, like the other paths.
   for (auto& [name, job] : c.jobs) {
@@ -541,6 +565,32 @@ std::vector<std::string> ConfigWarnings(const Config& config) {
     }
   }
   return out;
+}
+
+Result<HostPort> ParseListenAddress(const std::string& listen) {
+  auto bad = [&] {
+    return Status::InvalidArgument(
+        "must be HOST:PORT with an IP address, e.g. \"127.0.0.1:9750\" or \"[::1]:9750\" (got \"" + listen +
+        "\")");
+  };
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return bad();
+  HostPort hp;
+  hp.host = listen.substr(0, colon);
+  std::string port = listen.substr(colon + 1);
+  if (hp.host.front() == '[') {
+    if (hp.host.back() != ']') return bad();
+    hp.host = hp.host.substr(1, hp.host.size() - 2);
+  }
+  unsigned char addr[16];
+  bool v6 = hp.host.find(':') != std::string::npos;
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, hp.host.c_str(), addr) != 1) return bad();
+  if (v6 && listen.front() != '[') return bad();
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return bad();
+  hp.port = std::stoi(port);
+  if (hp.port < 1 || hp.port > 65535) return bad();
+  return hp;
 }
 
 bool IsDatabaseUrl(const std::string& database) {

@@ -129,11 +129,22 @@ struct ScheduleConfig {
   bool operator==(const ScheduleConfig&) const = default;
 };
 
+// [http]: droverd's TCP listener (XML-RPC at /RPC2). Off when `listen` is empty.
+struct HttpConfig {
+  std::string listen;  // "127.0.0.1:9750", "[::1]:9750", "0.0.0.0:9750"
+  // "token-file:PATH" (the password, any user name, or a Bearer token) or "htpasswd:PATH" (bcrypt
+  // or SHA-crypt hashes); empty: no credentials, so nothing that changes state is allowed.
+  std::string auth;
+  bool read_only = false;  // true: nothing that changes state, whatever the credentials
+  bool operator==(const HttpConfig&) const = default;
+};
+
 struct Config {
   std::string path;  // the file it was loaded from
   std::string text;  // the TOML it was parsed from
   SupervisorConfig supervisor;
   SchedulerConfig scheduler;
+  HttpConfig http;
   std::map<std::string, PoolConfig> pools;
   std::map<std::string, JobTypeConfig> jobs;
   std::map<std::string, ScheduleConfig> schedules;
@@ -142,6 +153,13 @@ struct Config {
   // The job type's settings, or nullptr when it is not configured.
   const JobTypeConfig* FindJob(const std::string& type) const;
 };
+
+// Splits an [http] listen address into host and port; InvalidArgument saying the expected form.
+struct HostPort {
+  std::string host;  // an IPv4 or IPv6 literal, without brackets
+  int port = 0;
+};
+Result<HostPort> ParseListenAddress(const std::string& listen);
 
 // True when a database setting is a URL ("postgresql://...") rather than a file path.
 bool IsDatabaseUrl(const std::string& database);

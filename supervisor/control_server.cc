@@ -1,6 +1,8 @@
 #include "supervisor/control_server.h"
 
+#include <arpa/inet.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
@@ -11,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/config.h"
 #include "common/time_util.h"
 
 namespace drover {
@@ -69,6 +72,43 @@ ControlServer::~ControlServer() { CloseAll(); }
 void ControlServer::CloseAll() {
   clients_.clear();
   listen_.Reset();
+  tcp_listen_.Reset();
+}
+
+Status ControlServer::ListenTcp(const std::string& address) {
+  Result<HostPort> hp = ParseListenAddress(address);
+  if (!hp.ok()) return hp.status();
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  bool v6 = hp->host.find(':') != std::string::npos;
+  if (v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(static_cast<std::uint16_t>(hp->port));
+    inet_pton(AF_INET6, hp->host.c_str(), &a->sin6_addr);
+    len = sizeof *a;
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<std::uint16_t>(hp->port));
+    inet_pton(AF_INET, hp->host.c_str(), &a->sin_addr);
+    len = sizeof *a;
+  }
+  UniqueFd fd(socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return Status::FromErrno("socket for [http] listen " + address);
+  int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (v6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    return Status::FromErrno("bind [http] listen " + address);
+  }
+  if (listen(fd.get(), 64) != 0) return Status::FromErrno("listen " + address);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd.get();
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd.get(), &ev) != 0) return Status::FromErrno("epoll_ctl");
+  tcp_listen_ = std::move(fd);
+  return Status::Ok();
 }
 
 Status ControlServer::Listen(const std::string& path, const std::string& group,
@@ -133,28 +173,33 @@ void ControlServer::Refuse(int fd, const ucred& peer) {
   close(fd);
 }
 
-void ControlServer::Accept() {
+void ControlServer::Accept(int listen_fd) {
+  const bool tcp = listen_fd == tcp_listen_.get();
   while (true) {
-    int fd = accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE) {
         // Out of descriptors: stop accepting for a moment instead of waking up for the same
         // pending connection again and again.
         epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_.get(), nullptr);
+        if (tcp_listen_) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, tcp_listen_.get(), nullptr);
         accept_paused_until_us_ = MonotonicUs() + 100'000;
       }
       return;
     }
     Client c;
     c.fd.Reset(fd);
-    socklen_t len = sizeof c.peer.cred;
-    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c.peer.cred, &len);
-    if (!Allowed(fd, &c.peer)) {
-      Refuse(c.fd.Release(), c.peer.cred);
-      continue;
+    c.peer.tcp = tcp;
+    if (!tcp) {
+      socklen_t len = sizeof c.peer.cred;
+      getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c.peer.cred, &len);
+      if (!Allowed(fd, &c.peer)) {
+        Refuse(c.fd.Release(), c.peer.cred);
+        continue;
+      }
     }
     if (clients_.size() >= kMaxControlClients) continue;  // closed at once: too many
-    if (c.peer.cred.uid != 0) {
+    if (!tcp && c.peer.cred.uid != 0) {
       size_t mine = 0;
       for (const auto& [other_fd, other] : clients_) mine += other.peer.cred.uid == c.peer.cred.uid;
       if (mine >= kMaxControlClientsPerUser) continue;
@@ -191,7 +236,7 @@ void ControlServer::Flush(Client& c) {
 
 void ControlServer::OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch,
                             const HttpDispatch& http) {
-  if (fd == listen_.get()) return Accept();
+  if (fd == listen_.get() || fd == tcp_listen_.get()) return Accept(fd);
   auto it = clients_.find(fd);
   if (it == clients_.end()) return;
   Client& c = it->second;
@@ -207,8 +252,15 @@ void ControlServer::OnEvent(int fd, std::uint32_t events, const Dispatch& dispat
         break;
       }
       std::string_view data(buf, static_cast<size_t>(n));
-      if (!c.spoke) c.http = data[0] != '{' && LooksLikeHttp(data);
-      c.spoke = true;
+      if (!c.spoke) {
+        c.http = data[0] != '{' && LooksLikeHttp(data);
+        c.spoke = true;
+        if (c.peer.tcp && !c.http) {  // the [http] listener speaks HTTP only
+          c.out = HttpResponse(400, "text/plain", "droverd's [http] listener speaks HTTP\n");
+          c.closing = true;
+          break;
+        }
+      }
       if (c.http) {
         OnHttp(c, data, http);
         continue;
@@ -300,10 +352,13 @@ void ControlServer::CloseIdle(std::int64_t now_us, std::int64_t idle_us) {
   for (int fd : idle) Drop(fd);
   if (accept_paused_until_us_ > 0 && now_us >= accept_paused_until_us_) {
     accept_paused_until_us_ = 0;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = listen_.get();
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_.get(), &ev);
+    for (const UniqueFd* l : {&listen_, &tcp_listen_}) {
+      if (!*l) continue;
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = l->get();
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, l->get(), &ev);
+    }
   }
 }
 

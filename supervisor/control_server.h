@@ -34,6 +34,7 @@ class ControlServer {
   struct Peer {
     ucred cred{};
     bool enqueue_only = false;
+    bool tcp = false;  // from the [http] listener: no credentials known, HTTP only
   };
   // Turns one request line into one response line (without the newline).
   using Dispatch = std::function<std::string(const std::string& line, const Peer& peer)>;
@@ -57,7 +58,10 @@ class ControlServer {
   // path or an unknown group.
   Status Listen(const std::string& path, const std::string& group, const std::string& enqueue_group,
                 int epoll_fd);
-  bool Owns(int fd) const { return fd == listen_.get() || clients_.count(fd); }
+  // Listens on `address` ([http] listen, "HOST:PORT") too: anyone who can connect may, so every
+  // request there is HTTP and the dispatch decides on its credentials. Fails naming the address.
+  Status ListenTcp(const std::string& address);
+  bool Owns(int fd) const { return fd == listen_.get() || fd == tcp_listen_.get() || clients_.count(fd); }
   void OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch, const HttpDispatch& http);
   // Sends the answer an HTTP dispatch deferred, and closes the connection; nothing when the
   // client has gone meanwhile.
@@ -94,7 +98,7 @@ class ControlServer {
   // disconnected at once. Sets peer->enqueue_only.
   bool Allowed(int fd, Peer* peer) const;
   static void Refuse(int fd, const ucred& peer);
-  void Accept();
+  void Accept(int listen_fd);
   void Flush(Client& c);
   void Drop(int fd);
   // Reads received bytes as droverctl lines, or as an HTTP request.
@@ -103,7 +107,7 @@ class ControlServer {
 
   std::string path_;
   int epoll_fd_ = -1;
-  UniqueFd listen_;
+  UniqueFd listen_, tcp_listen_;
   std::map<int, Client> clients_;
   std::optional<gid_t> group_;          // socket_group's gid
   std::optional<gid_t> enqueue_group_;  // enqueue_group's gid

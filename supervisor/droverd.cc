@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "supervisor/http_auth.h"
 #include "supervisor/process_init.h"
 #include "supervisor/supervisor.h"
 
@@ -71,6 +72,7 @@ int DroverdMain(int argc, char** argv, const HandlerRegistry& handlers) {
   }
   Result<Config> config = LoadConfig(path);
   Status s = config.ok() ? CheckHandlers(*config, handlers) : config.status();
+  if (s.ok()) s = HttpAuth::Load(config->http.auth).status();  // the file it names must be usable
   if (!s.ok()) {
     std::cerr << "droverd: invalid configuration:\n" << s.message() << "\n";
     return 1;

@@ -122,11 +122,14 @@ HttpRequestReader::State HttpRequestReader::ParseHead(std::string_view head) {
   return state_;
 }
 
-std::string HttpResponse(int status, std::string_view content_type, std::string_view body) {
+std::string HttpResponse(int status, std::string_view content_type, std::string_view body,
+                         std::string_view extra_headers) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + Reason(status) + "\r\n";
   out += "Server: droverd\r\nContent-Type: ";
   out += content_type;
-  out += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+  out += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n";
+  out += extra_headers;
+  out += "\r\n";
   out += body;
   return out;
 }

@@ -56,8 +56,9 @@ class HttpRequestReader {
 };
 
 // A whole HTTP/1.1 response that closes the connection: "HTTP/1.1 200 OK", Content-Type,
-// Content-Length, "Connection: close" and `body`.
-std::string HttpResponse(int status, std::string_view content_type, std::string_view body);
+// Content-Length, "Connection: close", `extra_headers` (each line ending in CRLF) and `body`.
+std::string HttpResponse(int status, std::string_view content_type, std::string_view body,
+                         std::string_view extra_headers = "");
 
 }  // namespace drover
 

@@ -125,6 +125,16 @@ Status Supervisor::Start() {
   AddFd(sig_fd_.get());
   DROVER_RETURN_IF_ERROR(control_.Listen(config_.supervisor.socket, config_.supervisor.socket_group,
                                          config_.supervisor.enqueue_group, epoll_.get()));
+  if (!config_.http.listen.empty()) {
+    Result<HttpAuth> auth = HttpAuth::Load(config_.http.auth);
+    if (!auth.ok()) return auth.status();
+    http_auth_ = std::move(auth).value();
+    DROVER_RETURN_IF_ERROR(control_.ListenTcp(config_.http.listen));
+    spdlog::info("XML-RPC on http://{}/RPC2 ({})", config_.http.listen,
+                 config_.http.read_only    ? "read-only"
+                 : http_auth_.configured() ? "credentials needed"
+                                           : "read-only: no [http] auth");
+  }
   DROVER_RETURN_IF_ERROR(WritePidfile());
   RefillFdReserve();
   BuildChildren();

@@ -69,6 +69,7 @@ Supervisor::Diff Supervisor::Compare(const Config& next) const {
   }
   if (next.supervisor.database != config_.supervisor.database) d.restart_required.push_back("database");
   if (next.supervisor.socket != config_.supervisor.socket) d.restart_required.push_back("socket");
+  if (next.http.listen != config_.http.listen) d.restart_required.push_back("http.listen");
   return d;
 }
 
@@ -85,12 +86,19 @@ Result<Supervisor::Diff> Supervisor::Reload(bool from_signal, const std::set<std
     spdlog::error("reload rejected, keeping the running configuration: {}", next.status().ToString());
     return next.status();
   }
+  Result<HttpAuth> auth = HttpAuth::Load(next->http.auth);
+  if (!auth.ok()) {
+    spdlog::error("reload rejected, keeping the running configuration: {}", auth.status().ToString());
+    return auth.status();
+  }
+  http_auth_ = std::move(auth).value();
   Diff d = Compare(*next);
   for (const std::string& key : d.restart_required) {
     spdlog::warn("reload: a change of [supervisor] {} takes effect only after a restart of droverd", key);
   }
   next->supervisor.database = config_.supervisor.database;
   next->supervisor.socket = config_.supervisor.socket;
+  next->http.listen = config_.http.listen;
   config_ = std::move(next).value();
   UpdatePolicy();
   spdlog::set_level(spdlog::level::from_str(config_.supervisor.log_level));

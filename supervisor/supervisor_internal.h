@@ -25,6 +25,7 @@
 #include "jobs/store/open_job_store.h"
 #include "supervisor/child.h"
 #include "supervisor/control_server.h"
+#include "supervisor/http_auth.h"
 #include "supervisor/http_request.h"
 #include "supervisor/supervisord_api.h"
 
@@ -194,7 +195,10 @@ class Supervisor {
   struct RpcMethod {
     const char* signature;  // ParamsFit's
     RpcReply (Supervisor::*fn)(const nlohmann::json&);
+    bool changes = false;  // changes state: needs credentials on the [http] listener
   };
+  // True when the call (or one of a multicall's calls) changes state.
+  static bool ChangesState(const std::string& method, const nlohmann::json& params);
   // The methods by name; system.multicall's calls are checked one by one.
   static const std::map<std::string, RpcMethod>& RpcMethods();
   // Answers the waiting calls whose answer is known, and those past their deadline; sends what
@@ -264,6 +268,7 @@ class Supervisor {
     std::int64_t deadline_us = 0;
   };
   std::vector<PendingRpc> pending_rpcs_;
+  HttpAuth http_auth_;  // [http] auth, loaded at start and on reload
   struct LogFollower {
     ControlServer::ClientRef client;
     std::string tag;          // what the process's lines hold: "[NAME "

@@ -103,33 +103,33 @@ const std::map<std::string, Supervisor::RpcMethod>& Supervisor::RpcMethods() {
       {"supervisor.getPID", {"", &S::RpcPid}},
       {"supervisor.readLog", {"ii", &S::RpcReadLog}},
       {"supervisor.readMainLog", {"ii", &S::RpcReadLog}},
-      {"supervisor.shutdown", {"", &S::RpcShutdown}},
-      {"supervisor.restart", {"", &S::RpcRestart}},
+      {"supervisor.shutdown", {"", &S::RpcShutdown, true}},
+      {"supervisor.restart", {"", &S::RpcRestart, true}},
       {"supervisor.reloadConfig", {"", &S::RpcReloadConfig}},
-      {"supervisor.addProcessGroup", {"s", &S::RpcAddGroup}},
-      {"supervisor.removeProcessGroup", {"s", &S::RpcRemoveGroup}},
+      {"supervisor.addProcessGroup", {"s", &S::RpcAddGroup, true}},
+      {"supervisor.removeProcessGroup", {"s", &S::RpcRemoveGroup, true}},
       {"supervisor.getProcessInfo", {"s", &S::RpcProcessInfo}},
       {"supervisor.getAllProcessInfo", {"", &S::RpcAllProcessInfo}},
       {"supervisor.getAllConfigInfo", {"", &S::RpcAllConfigInfo}},
-      {"supervisor.startProcess", {"s|b", &S::RpcStart}},
-      {"supervisor.startProcessGroup", {"s|b", &S::RpcStartGroup}},
-      {"supervisor.startAllProcesses", {"|b", &S::RpcStartAll}},
-      {"supervisor.stopProcess", {"s|b", &S::RpcStop}},
-      {"supervisor.stopProcessGroup", {"s|b", &S::RpcStopGroup}},
-      {"supervisor.stopAllProcesses", {"|b", &S::RpcStopAll}},
-      {"supervisor.signalProcess", {"sx", &S::RpcSignal}},
-      {"supervisor.signalProcessGroup", {"sx", &S::RpcSignalGroup}},
-      {"supervisor.signalAllProcesses", {"x", &S::RpcSignalAll}},
+      {"supervisor.startProcess", {"s|b", &S::RpcStart, true}},
+      {"supervisor.startProcessGroup", {"s|b", &S::RpcStartGroup, true}},
+      {"supervisor.startAllProcesses", {"|b", &S::RpcStartAll, true}},
+      {"supervisor.stopProcess", {"s|b", &S::RpcStop, true}},
+      {"supervisor.stopProcessGroup", {"s|b", &S::RpcStopGroup, true}},
+      {"supervisor.stopAllProcesses", {"|b", &S::RpcStopAll, true}},
+      {"supervisor.signalProcess", {"sx", &S::RpcSignal, true}},
+      {"supervisor.signalProcessGroup", {"sx", &S::RpcSignalGroup, true}},
+      {"supervisor.signalAllProcesses", {"x", &S::RpcSignalAll, true}},
       {"supervisor.readProcessLog", {"sii", &S::RpcReadStdout}},
       {"supervisor.readProcessStdoutLog", {"sii", &S::RpcReadStdout}},
       {"supervisor.readProcessStderrLog", {"sii", &S::RpcReadStderr}},
       {"supervisor.tailProcessLog", {"sii", &S::RpcTailStdout}},
       {"supervisor.tailProcessStdoutLog", {"sii", &S::RpcTailStdout}},
       {"supervisor.tailProcessStderrLog", {"sii", &S::RpcReadStderr}},
-      {"supervisor.clearLog", {"", &S::RpcClearLog}},
-      {"supervisor.clearProcessLog", {"s", &S::RpcClearLog}},
-      {"supervisor.clearProcessLogs", {"s", &S::RpcClearLog}},
-      {"supervisor.clearAllProcessLogs", {"", &S::RpcClearAllLogs}},
+      {"supervisor.clearLog", {"", &S::RpcClearLog, true}},
+      {"supervisor.clearProcessLog", {"s", &S::RpcClearLog, true}},
+      {"supervisor.clearProcessLogs", {"s", &S::RpcClearLog, true}},
+      {"supervisor.clearAllProcessLogs", {"", &S::RpcClearAllLogs, true}},
       {"system.listMethods", {"", &S::RpcListMethods}},
       {"system.multicall", {"a", &S::RpcMulticall}},
   };
@@ -145,6 +145,17 @@ std::optional<std::string> Supervisor::OnHttp(const HttpRequest& r, const Contro
   if (peer.enqueue_only) {
     return HttpResponse(403, "text/plain", "permission denied: members of enqueue_group may only enqueue\n");
   }
+  // The [http] listener: anyone who reaches the port may connect. With [http] auth every request
+  // needs credentials; without, nothing that changes state is allowed; with read_only, never.
+  bool may_change = true;
+  if (peer.tcp) {
+    bool authenticated = http_auth_.Check(r.Header("authorization"));
+    if (http_auth_.configured() && !authenticated) {
+      return HttpResponse(401, "text/plain", "credentials needed ([http] auth)\n",
+                          "WWW-Authenticate: Basic realm=\"drover\"\r\n");
+    }
+    may_change = authenticated && !config_.http.read_only;
+  }
   if (r.target.rfind("/logtail/", 0) == 0 || r.target == "/mainlogtail") {
     if (r.method != "GET") return HttpResponse(405, "text/plain", "a log is followed with GET\n");
     return FollowLog(r.target, client);
@@ -157,7 +168,13 @@ std::optional<std::string> Supervisor::OnHttp(const HttpRequest& r, const Contro
     if (!call.ok()) {
       reply = RpcOutcome{true, kXmlRpcParseError, call.status().message(), nullptr};
     } else {
-      spdlog::debug("xml-rpc: {} from uid {}", call->method, peer.cred.uid);
+      if (!may_change && ChangesState(call->method, call->params)) {
+        return HttpResponse(403, "text/plain",
+                            config_.http.read_only ? "forbidden: the [http] listener is read_only\n"
+                                                   : "forbidden: calls that change state need [http] auth\n");
+      }
+      spdlog::debug("xml-rpc: {} from {}", call->method,
+                    peer.tcp ? "[http] listener" : "uid " + std::to_string(peer.cred.uid));
       try {
         reply = Call(call->method, call->params);
       } catch (const std::exception& e) {  // a bug; the caller hears of it, droverd goes on
@@ -171,6 +188,20 @@ std::optional<std::string> Supervisor::OnHttp(const HttpRequest& r, const Contro
   std::int64_t wait_us = std::max(policy_.stop_grace_us, policy_.hang_timeout_us) + 30'000'000;
   pending_rpcs_.push_back({client, std::move(reply.later), MonotonicUs() + wait_us});
   return std::nullopt;
+}
+
+bool Supervisor::ChangesState(const std::string& method, const json& params) {
+  if (method == "system.multicall" && params.size() == 1 && params[0].is_array()) {
+    for (const json& call : params[0]) {
+      if (call.is_object() && call.contains("methodName") && call["methodName"].is_string() &&
+          ChangesState(call["methodName"].get<std::string>(), json::array())) {
+        return true;
+      }
+    }
+    return false;
+  }
+  auto it = RpcMethods().find(method);
+  return it != RpcMethods().end() && it->second.changes;
 }
 
 RpcReply Supervisor::Call(const std::string& method, const json& params) {

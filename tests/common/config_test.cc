@@ -186,7 +186,34 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"[pools.p]\n[limits.smtp]\n", "[limits.smtp] max_running: is required"},
         BadCase{"[pools.p]\n[limits.smtp]\nmax_running = 0\n", "test.toml:3: [limits.smtp] max_running"},
         BadCase{"[pools.p]\n[jobs.j]\n[schedules.s]\njob = \"j\"\nevery = \"1h\"\nresource = \"\"\n",
-                "test.toml:6: [schedules.s] resource: must not be empty"}));
+                "test.toml:6: [schedules.s] resource: must not be empty"},
+        BadCase{"[pools.p]\n[http]\nlisten = \"localhost:9750\"\n",
+                "test.toml:3: [http] listen: must be HOST:PORT with an IP address"},
+        BadCase{"[pools.p]\n[http]\nlisten = \"127.0.0.1:70000\"\n", "test.toml:3: [http] listen"},
+        BadCase{"[pools.p]\n[http]\nlisten = \"::1:9750\"\n", "test.toml:3: [http] listen"},
+        BadCase{"[pools.p]\n[http]\nlisten = \"127.0.0.1:\"\n", "test.toml:3: [http] listen"},
+        BadCase{"[pools.p]\n[http]\nlisten = \"127.0.0.1:9750\"\nauth = \"password:x\"\n",
+                "test.toml:4: [http] auth: must be \"token-file:PATH\" or \"htpasswd:PATH\""},
+        BadCase{"[pools.p]\n[http]\nread_only = 1\n", "test.toml:3: [http] read_only: expected a boolean"},
+        BadCase{"[pools.p]\n[http]\nport = 1\n", "test.toml:3: [http] port: unknown key"}));
+
+TEST(ConfigTest, HttpListenerAddressesAndAuthPaths) {
+  Result<Config> c = ParseConfig(
+      "[pools.p]\n[http]\nlisten = \"[::1]:9750\"\nauth = \"token-file:http-token\"\nread_only = true\n",
+      "/etc/drover/drover.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->http.listen, "[::1]:9750");
+  EXPECT_EQ(c->http.auth, "token-file:/etc/drover/http-token");
+  EXPECT_TRUE(c->http.read_only);
+  Result<HostPort> hp = ParseListenAddress("[::1]:9750");
+  ASSERT_TRUE(hp.ok());
+  EXPECT_EQ(hp->host, "::1");
+  EXPECT_EQ(hp->port, 9750);
+  hp = ParseListenAddress("0.0.0.0:1");
+  ASSERT_TRUE(hp.ok());
+  EXPECT_EQ(hp->host, "0.0.0.0");
+  EXPECT_EQ(ParseConfig("[pools.p]\n", "x.toml")->http.listen, "");  // off unless configured
+}
 
 TEST(ConfigTest, ReportsEveryErrorNotJustTheFirst) {
   Result<Config> c = ParseConfig("[pools.p]\nworkers = 0\nconcurrency = 0\nbogus = 1\n", "t.toml");

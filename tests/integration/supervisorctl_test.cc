@@ -1,10 +1,14 @@
 // supervisord's own client, supervisorctl (Debian's supervisor package), and Python's
 // xmlrpc.client drive a real droverd through the control socket.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <regex>
 #include <sstream>
 
+#include "supervisor/xmlrpc_codec.h"
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
 
@@ -245,6 +249,131 @@ TEST_F(SupervisorctlTest, AJobCannotDriveDroverdWithSupervisorctl) {
   EXPECT_NE(d.Log().find("refused an XML-RPC request"), std::string::npos);
   EXPECT_TRUE(d.AllRunning());
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+// A TCP port nothing listens on at the moment.
+int FreePort() {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) return 0;
+  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+  return ntohs(addr.sin_port);
+}
+
+// What a client that connects to 127.0.0.1:`port` and sends `request` hears back.
+std::string TcpExchange(int port, const std::string& request) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "connect failed";
+  if (!WriteAll(fd.get(), request.data(), request.size()).ok()) return "send failed";
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd.get(), buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+class HttpListenerTest : public SupervisorctlTest {
+ protected:
+  // droverd with kPools and an [http] section listening on a free port; `extra` adds to it.
+  void StartWith(const std::string& extra) {
+    port_ = FreePort();
+    ASSERT_GT(port_, 0);
+    daemon_ = std::make_unique<Daemon>(
+        std::string(kPools) + "\n[http]\nlisten = \"127.0.0.1:" + std::to_string(port_) + "\"\n" + extra);
+    std::ofstream(daemon_->dir() + "/http-token") << kToken << "\n";
+    ASSERT_TRUE(daemon_->Start()) << daemon_->Log();
+  }
+  // supervisorctl against the listener; `credentials` is "-u USER -p PASSWORD" or "".
+  ShellResult Http(const std::string& credentials, const std::string& args) {
+    return RunShell("supervisorctl -s http://127.0.0.1:" + std::to_string(port_) + " " + credentials + " " +
+                    args + " 2>&1");
+  }
+  static constexpr const char* kToken = "5f0c0ffee5f0c0ffee5f0c0ffee";
+  int port_ = 0;
+  std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(HttpListenerTest, WithAuthEveryRequestNeedsTheCredentials) {
+  StartWith("auth = \"token-file:http-token\"\n");
+  std::string creds = std::string("-u ops -p ") + kToken;
+  ShellResult r = Http(creds, "status");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(Lines(r.out).size(), 4u) << r.out;
+  r = Http("", "status");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("Server requires authentication"), std::string::npos) << r.out;
+  r = Http("-u ops -p wrong-token-wrong-token", "stop worker:default:0");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("Server requires authentication"), std::string::npos) << r.out;
+  EXPECT_EQ(daemon_->Process("worker:default:0")["state"], "RUNNING");
+  r = Http(creds, "stop worker:default:0");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "worker:default:0: stopped\n");
+  r = Http(creds, "start worker:default:0");
+  EXPECT_EQ(r.code, 0) << r.out;
+  // A Bearer token too; and the control socket's JSON lines are not spoken here.
+  std::string body = "<methodCall><methodName>supervisor.getPID</methodName></methodCall>";
+  std::string answer =
+      TcpExchange(port_, "POST /RPC2 HTTP/1.1\r\nAuthorization: Bearer " + std::string(kToken) +
+                             "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_NE(answer.find("<i4>" + std::to_string(daemon_->pid()) + "</i4>"), std::string::npos) << answer;
+  answer = TcpExchange(port_, "{\"cmd\": \"shutdown\", \"args\": []}\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 400 ", 0), 0u) << answer;
+  EXPECT_TRUE(daemon_->AllRunning());
+  EXPECT_EQ(WEXITSTATUS(daemon_->Stop()), 0);
+}
+
+TEST_F(HttpListenerTest, WithoutAuthOnlyReadsAreAllowed) {
+  StartWith("");
+  ShellResult r = Http("", "status");
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = Http("", "tail worker:default:0");
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = Http("", "stop worker:default:0");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("403 Forbidden"), std::string::npos) << r.out;
+  r = Http("", "shutdown");
+  EXPECT_EQ(r.code, 1) << r.out;
+  // A change inside a multicall is a change.
+  std::string body = XmlRpcCallBody(
+      "system.multicall", nlohmann::json::array({nlohmann::json::array(
+                              {{{"methodName", "supervisor.getPID"}, {"params", nlohmann::json::array()}},
+                               {{"methodName", "supervisor.stopProcess"},
+                                {"params", nlohmann::json::array({"worker:default:0"})}}})}));
+  std::string answer = TcpExchange(
+      port_, "POST /RPC2 HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 403 ", 0), 0u) << answer;
+  EXPECT_TRUE(daemon_->AllRunning());
+  EXPECT_EQ(WEXITSTATUS(daemon_->Stop()), 0);
+}
+
+TEST_F(HttpListenerTest, ReadOnlyRefusesChangesEvenWithCredentials) {
+  StartWith("auth = \"token-file:http-token\"\nread_only = true\n");
+  std::string creds = std::string("-u ops -p ") + kToken;
+  EXPECT_EQ(Http(creds, "status").code, 0);
+  ShellResult r = Http(creds, "restart all");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("403 Forbidden"), std::string::npos) << r.out;
+  EXPECT_TRUE(daemon_->AllRunning());
+  EXPECT_EQ(WEXITSTATUS(daemon_->Stop()), 0);
+}
+
+TEST_F(HttpListenerTest, AnUnusableAuthFileStopsTheStart) {
+  Daemon d(std::string(kPools) + "\n[http]\nlisten = \"127.0.0.1:" + std::to_string(FreePort()) +
+           "\"\nauth = \"htpasswd:users\"\n");
+  std::ofstream(d.dir() + "/users") << "ops:$apr1$x$y\n";
+  ShellResult r = RunShell(std::string(DROVERD_PATH) + " -c " + d.config() + " 2>&1");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find(d.dir() + "/users:1: the hash of \"ops\" is not bcrypt"), std::string::npos) << r.out;
+  r = RunShell(std::string(DROVERD_PATH) + " --check-config -c " + d.config() + " 2>&1");
+  EXPECT_EQ(r.code, 1) << r.out;
 }
 
 }  // namespace
