@@ -198,7 +198,11 @@ void ControlServer::Accept(int listen_fd) {
         continue;
       }
     }
-    if (clients_.size() >= kMaxControlClients) continue;  // closed at once: too many
+    size_t held_over_tcp = 0;
+    for (const auto& [other_fd, other] : clients_) held_over_tcp += other.peer.tcp;
+    if (tcp ? held_over_tcp >= kMaxHttpClients : clients_.size() - held_over_tcp >= kMaxControlClients) {
+      continue;  // closed at once: too many
+    }
     if (!tcp && c.peer.cred.uid != 0) {
       size_t mine = 0;
       for (const auto& [other_fd, other] : clients_) mine += other.peer.cred.uid == c.peer.cred.uid;

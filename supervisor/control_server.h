@@ -25,6 +25,9 @@ inline constexpr size_t kMaxControlRequest = 64 * 1024;
 // disconnected at once, so one user cannot lock the others out or exhaust droverd's descriptors.
 inline constexpr size_t kMaxControlClients = 256;
 inline constexpr size_t kMaxControlClientsPerUser = 16;
+// Connections held at once through the [http] listener, counted apart, so that whoever reaches the
+// port cannot lock the socket's users out.
+inline constexpr size_t kMaxHttpClients = 64;
 // Answers a client has not read; past this it is disconnected.
 inline constexpr size_t kMaxControlPendingOutput = 4 << 20;
 

@@ -138,7 +138,7 @@ const std::map<std::string, Supervisor::RpcMethod>& Supervisor::RpcMethods() {
 
 std::optional<std::string> Supervisor::OnHttp(const HttpRequest& r, const ControlServer::Peer& peer,
                                               ControlServer::ClientRef client) {
-  if (InJobSession(peer.cred.pid)) {
+  if (!peer.tcp && InJobSession(peer.cred.pid)) {
     spdlog::warn("control: refused an XML-RPC request from pid {}, which runs inside a job", peer.cred.pid);
     return HttpResponse(403, "text/plain", "permission denied: a job may not control droverd\n");
   }
@@ -457,8 +457,9 @@ RpcReply Supervisor::RpcAddGroup(const json& p) {
   Result<Config> next = Reread();
   if (!next.ok()) return Fault(kCantReread, next.status().message());
   if (group != "scheduler" && !next->pools.count(group)) return Fault(kBadName, group);
-  std::vector<std::string> touched = GroupNames(Compare(*next).added);
-  for (const std::string& g : GroupNames(Compare(*next).changed)) touched.push_back(g);
+  Diff d = Compare(*next);
+  std::vector<std::string> touched = GroupNames(d.added);
+  for (const std::string& g : GroupNames(d.changed)) touched.push_back(g);
   if (std::find(touched.begin(), touched.end(), group) == touched.end()) {
     std::vector<Child*> members = GroupChildren(group);
     if (std::all_of(members.begin(), members.end(),
