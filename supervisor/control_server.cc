@@ -282,8 +282,7 @@ void ControlServer::OnEvent(int fd, std::uint32_t events, const Dispatch& dispat
       if (c.out.size() > kMaxControlPendingOutput) return Drop(fd);  // it does not read its answers
     }
   }
-  // A client waiting for a deferred answer may have half-closed its side; it still gets it.
-  if (events & (EPOLLHUP | EPOLLERR) && !(c.awaiting && !(events & EPOLLERR))) c.closing = true;
+  if (events & (EPOLLHUP | EPOLLERR)) c.closing = true;
   Flush(c);
 }
 

@@ -94,7 +94,8 @@ Result<Supervisor::Diff> Supervisor::Reload(bool from_signal, const std::set<std
   http_auth_ = std::move(auth).value();
   Diff d = Compare(*next);
   for (const std::string& key : d.restart_required) {
-    spdlog::warn("reload: a change of [supervisor] {} takes effect only after a restart of droverd", key);
+    spdlog::warn("reload: a change of {} takes effect only after a restart of droverd",
+                 key == "http.listen" ? "[http] listen" : "[supervisor] " + key);
   }
   next->supervisor.database = config_.supervisor.database;
   next->supervisor.socket = config_.supervisor.socket;

@@ -390,7 +390,8 @@ RpcReply Supervisor::RpcReadLog(const json& p) {
   std::int64_t offset = p[0].get<std::int64_t>(), length = p[1].get<std::int64_t>();
   if ((offset < 0 && length != 0) || length < 0) return Fault(kBadArguments);
   std::int64_t from = offset < 0 ? std::max<std::int64_t>(0, *size + offset) : offset;
-  std::int64_t n = offset < 0 ? *size - from : (length == 0 ? *size - from : length);
+  std::int64_t n = offset < 0 || length == 0 ? *size - from : length;
+  if (offset < 0 && n > kMaxLogRead) from += n - kMaxLogRead;  // the end of the log, as asked
   Result<std::string> data = ReadRange(path, from, std::clamp<std::int64_t>(n, 0, kMaxLogRead));
   if (!data.ok()) return Fault(kFailed, data.status().message());
   return Value(*data);
