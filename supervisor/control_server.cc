@@ -19,6 +19,12 @@
 namespace drover {
 namespace {
 
+std::uint64_t Token(int fd, std::uint32_t serial) {
+  return (static_cast<std::uint64_t>(serial) << 32) | static_cast<std::uint32_t>(fd);
+}
+int FdOf(std::uint64_t token) { return static_cast<int>(token & 0xffffffffu); }
+std::uint32_t SerialOf(std::uint64_t token) { return static_cast<std::uint32_t>(token >> 32); }
+
 Result<sockaddr_un> Address(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -105,7 +111,7 @@ Status ControlServer::ListenTcp(const std::string& address) {
   if (listen(fd.get(), 64) != 0) return Status::FromErrno("listen " + address);
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.fd = fd.get();
+  ev.data.u64 = Token(fd.get(), 0);
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd.get(), &ev) != 0) return Status::FromErrno("epoll_ctl");
   tcp_listen_ = std::move(fd);
   return Status::Ok();
@@ -142,7 +148,7 @@ Status ControlServer::Listen(const std::string& path, const std::string& group,
   if (listen(listen_.get(), 64) != 0) return Status::FromErrno("listen " + path);
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.fd = listen_.get();
+  ev.data.u64 = Token(listen_.get(), 0);
   if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_.get(), &ev) != 0) return Status::FromErrno("epoll_ctl");
   path_ = path;
   epoll_fd_ = epoll_fd;
@@ -210,9 +216,10 @@ void ControlServer::Accept(int listen_fd) {
     }
     c.connected_us = c.last_us = MonotonicUs();
     c.serial = next_serial_++;
+    if (next_serial_ == 0) next_serial_ = 1;
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = fd;
+    ev.data.u64 = Token(fd, c.serial);
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) continue;
     clients_.emplace(fd, std::move(c));
   }
@@ -233,16 +240,24 @@ void ControlServer::Flush(Client& c) {
   }
   epoll_event ev{};
   ev.events = EPOLLIN | (c.out.empty() ? 0u : static_cast<std::uint32_t>(EPOLLOUT));
-  ev.data.fd = c.fd.get();
+  ev.data.u64 = Token(c.fd.get(), c.serial);
   epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd.get(), &ev);
   if (c.out.empty() && c.closing) Drop(c.fd.get());
 }
 
-void ControlServer::OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch,
-                            const HttpDispatch& http) {
-  if (fd == listen_.get() || fd == tcp_listen_.get()) return Accept(fd);
+bool ControlServer::Owns(std::uint64_t token) const {
+  int fd = FdOf(token);
+  if (SerialOf(token) == 0) return fd == listen_.get() || fd == tcp_listen_.get();
   auto it = clients_.find(fd);
-  if (it == clients_.end()) return;
+  return it != clients_.end() && it->second.serial == SerialOf(token);
+}
+
+void ControlServer::OnEvent(std::uint64_t token, std::uint32_t events, const Dispatch& dispatch,
+                            const HttpDispatch& http) {
+  if (!Owns(token)) return;  // a descriptor closed earlier in this batch of events
+  int fd = FdOf(token);
+  if (SerialOf(token) == 0) return Accept(fd);
+  auto it = clients_.find(fd);
   Client& c = it->second;
   c.last_us = MonotonicUs();
   if (events & EPOLLIN) {
@@ -359,7 +374,7 @@ void ControlServer::CloseIdle(std::int64_t now_us, std::int64_t idle_us) {
       if (!*l) continue;
       epoll_event ev{};
       ev.events = EPOLLIN;
-      ev.data.fd = l->get();
+      ev.data.u64 = Token(l->get(), 0);
       epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, l->get(), &ev);
     }
   }

@@ -44,7 +44,7 @@ class ControlServer {
   // Names one connection for a later answer; a closed connection's name is never reused.
   struct ClientRef {
     int fd = -1;
-    std::uint64_t serial = 0;
+    std::uint32_t serial = 0;
   };
   // Turns one HTTP request into a whole HTTP response, or nullopt when the answer comes later
   // through Respond(client, ...).
@@ -64,8 +64,11 @@ class ControlServer {
   // Listens on `address` ([http] listen, "HOST:PORT") too: anyone who can connect may, so every
   // request there is HTTP and the dispatch decides on its credentials. Fails naming the address.
   Status ListenTcp(const std::string& address);
-  bool Owns(int fd) const { return fd == listen_.get() || fd == tcp_listen_.get() || clients_.count(fd); }
-  void OnEvent(int fd, std::uint32_t events, const Dispatch& dispatch, const HttpDispatch& http);
+  // Events carry a token, epoll_event.data.u64: the fd in the low 32 bits and, for a client, its
+  // serial in the high ones. An event the kernel reported for a descriptor that was closed earlier
+  // in the same batch (whose number a new connection may already have) then matches nothing.
+  bool Owns(std::uint64_t token) const;
+  void OnEvent(std::uint64_t token, std::uint32_t events, const Dispatch& dispatch, const HttpDispatch& http);
   // Sends the answer an HTTP dispatch deferred, and closes the connection; nothing when the
   // client has gone meanwhile.
   void Respond(ClientRef client, const std::string& response) { Send(client, response, true); }
@@ -87,7 +90,7 @@ class ControlServer {
   struct Client {
     UniqueFd fd;
     Peer peer;
-    std::uint64_t serial = 0;
+    std::uint32_t serial = 0;  // never 0
     std::string in, out;
     std::int64_t connected_us = 0, last_us = 0;
     bool closing = false;
@@ -115,7 +118,7 @@ class ControlServer {
   std::optional<gid_t> group_;          // socket_group's gid
   std::optional<gid_t> enqueue_group_;  // enqueue_group's gid
   std::int64_t accept_paused_until_us_ = 0;
-  std::uint64_t next_serial_ = 1;
+  std::uint32_t next_serial_ = 1;
   bool dispatching_ = false;  // inside an HTTP dispatch
 };
 

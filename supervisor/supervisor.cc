@@ -253,17 +253,20 @@ void Supervisor::Wait(int timeout_ms) {
   epoll_event events[64];
   int n = epoll_wait(epoll_.get(), events, 64, timeout_ms);
   for (int i = 0; i < n; ++i) {
+    // The control server's tokens carry a client's serial above the fd (ControlServer::Owns);
+    // the signal fd's and the pipes' carry nothing else.
     int fd = events[i].data.fd;
+    bool plain_fd = (events[i].data.u64 >> 32) == 0;
     if (fd == sig_fd_.get()) {
       OnSignal();
-    } else if (control_.Owns(fd)) {
+    } else if (control_.Owns(events[i].data.u64)) {
       control_.OnEvent(
-          fd, events[i].events,
+          events[i].data.u64, events[i].events,
           [this](const std::string& line, const ControlServer::Peer& peer) { return Dispatch(line, peer); },
           [this](const HttpRequest& r, const ControlServer::Peer& peer, ControlServer::ClientRef client) {
             return OnHttp(r, peer, client);
           });
-    } else if (Child* c = FindByPipe(fd)) {
+    } else if (Child* c = plain_fd ? FindByPipe(fd) : nullptr) {
       OnReport(*c);
     }
   }

@@ -62,11 +62,11 @@ void LimitsHold(bool kill_workers) {
 workers = 2
 concurrency = 8
 [jobs.report]
-command = ["/bin/sh", "-c", "echo S $DROVER_JOB_ID $(date +%s%N) >> runs.log; sleep 0.05; echo E $DROVER_JOB_ID $(date +%s%N) >> runs.log"]
+command = ["/bin/sh", "-c", "echo S $DROVER_JOB_ID $(date +%s%N) >> runs.log; sleep 0.2; echo E $DROVER_JOB_ID $(date +%s%N) >> runs.log"]
 max_running = 3
 working_dir = "."
 [jobs.sync]
-command = ["/bin/sh", "-c", "echo S $DROVER_JOB_ID $(date +%s%N) >> runs.log; sleep 0.05; echo E $DROVER_JOB_ID $(date +%s%N) >> runs.log"]
+command = ["/bin/sh", "-c", "echo S $DROVER_JOB_ID $(date +%s%N) >> runs.log; sleep 0.2; echo E $DROVER_JOB_ID $(date +%s%N) >> runs.log"]
 max_running_per_resource = 1
 working_dir = "."
 )",
@@ -82,11 +82,15 @@ working_dir = "."
     d.RewriteConfig(text);
   }
   auto store = d.Store();
+  // Runs of 200 ms: long against a fork and exec on a loaded machine, so that the marks the jobs
+  // write show the slots full.
   std::vector<EnqueueRequest> reqs;
-  for (int i = 0; i < 500; ++i) {
-    EnqueueRequest r;
-    r.type = "report";
-    reqs.push_back(r);
+  for (int i = 0; i < 200; ++i) {
+    if (i < 120) {
+      EnqueueRequest r;
+      r.type = "report";
+      reqs.push_back(r);
+    }
     EnqueueRequest s;
     s.type = "sync";
     s.resource = "acct-" + std::to_string(i % 20);
@@ -123,7 +127,7 @@ working_dir = "."
   ASSERT_TRUE(listed.ok());
   for (const Job& j : *listed) jobs[j.id] = j;
   std::vector<Run> runs = ReadRuns(d.dir() + "/runs.log");
-  ASSERT_GE(runs.size(), 1000u);
+  ASSERT_GE(runs.size(), 320u);
   std::vector<Run> reports;
   std::map<std::string, std::vector<Run>> by_resource;
   for (const Run& r : runs) {
