@@ -215,6 +215,7 @@ class Supervisor {
   };
   std::optional<RpcTarget> Resolve(const std::string& spec);
   std::vector<Child*> GroupChildren(const std::string& group);
+  std::vector<Child*> AllChildren();
   Child* CurrentChild(const std::string& name);
   nlohmann::json ProcessInfo(const Child& c) const;
   RpcReply StartOne(Child& c, bool wait);
@@ -226,6 +227,9 @@ class Supervisor {
   RpcReply Multicall(const nlohmann::json& calls);
   // A process's own lines of the log file (of its last 8 MiB); NO_FILE without a log file.
   Result<std::string> ProcessLog(const std::string& name) const;
+  // The log of the process params[0] names, handed to `use`; BAD_NAME, NO_FILE or FAILED else.
+  RpcOutcome WithProcessLog(const nlohmann::json& params,
+                            const std::function<RpcOutcome(const std::string& log)>& use);
   // The diff's entries as supervisorctl's group names ("pool:P" is P).
   static std::vector<std::string> GroupNames(const std::vector<std::string>& keys);
   // Runs Reload for addProcessGroup/removeProcessGroup and remembers what it applied.

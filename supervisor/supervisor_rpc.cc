@@ -32,7 +32,9 @@ namespace {
 
 constexpr std::int64_t kMaxLogScan = 8 << 20;  // bytes of the log file a process's log is cut from
 constexpr std::int64_t kMaxLogRead = 1 << 20;  // bytes one read of the main log returns at most
-constexpr int kXmlRpcParseError = -32700;      // the XML-RPC interoperability code for bad XML
+constexpr int kXmlRpcParseError = -32700;
+constexpr const char* kNoLogFile =
+    "droverd logs to stderr; set [supervisor] log_file";  // the XML-RPC interoperability code for bad XML
 
 std::string GroupOf(const Child& c) { return c.pool.empty() ? "scheduler" : c.pool; }
 
@@ -253,8 +255,7 @@ std::optional<std::string> Supervisor::FollowLog(const std::string& target, Cont
     tag = "[" + t->child->name + " ";
   }
   const std::string& path = config_.supervisor.log_file;
-  if (path.empty())
-    return HttpResponse(404, "text/plain", "droverd logs to stderr; set [supervisor] log_file\n");
+  if (path.empty()) return HttpResponse(404, "text/plain", std::string(kNoLogFile) + "\n");
   Result<std::int64_t> size = FileSize(path);
   if (!size.ok()) return HttpResponse(404, "text/plain", size.status().message() + "\n");
   // Like `supervisorctl tail`, start with the last 1600 bytes of the log.
@@ -312,6 +313,12 @@ Child* Supervisor::CurrentChild(const std::string& name) {
     if (c->name == name) return c.get();
   }
   return nullptr;
+}
+
+std::vector<Child*> Supervisor::AllChildren() {
+  std::vector<Child*> out;
+  for (auto& c : children_) out.push_back(c.get());
+  return out;
 }
 
 std::vector<Child*> Supervisor::GroupChildren(const std::string& group) {
@@ -384,7 +391,7 @@ RpcReply Supervisor::RpcState(const json&) {
 
 RpcReply Supervisor::RpcReadLog(const json& p) {
   const std::string& path = config_.supervisor.log_file;
-  if (path.empty()) return Fault(kNoFile, "droverd logs to stderr; set [supervisor] log_file");
+  if (path.empty()) return Fault(kNoFile, kNoLogFile);
   Result<std::int64_t> size = FileSize(path);
   if (!size.ok()) return Fault(kFailed, size.status().message());
   std::int64_t offset = p[0].get<std::int64_t>(), length = p[1].get<std::int64_t>();
@@ -409,9 +416,7 @@ RpcReply Supervisor::RpcRestart(const json&) {
   Result<Diff> d = Reload(false);
   if (!d.ok()) return Fault(kCantReread, d.status().message());
   spdlog::info("restart requested over XML-RPC: replacing every process");
-  std::vector<Child*> all;
-  for (auto& c : children_) all.push_back(c.get());
-  for (Child* c : all) Replace(*c, "restart requested");
+  for (Child* c : AllChildren()) Replace(*c, "restart requested");
   return Value(true);
 }
 
@@ -594,10 +599,8 @@ RpcReply Supervisor::RpcStartGroup(const json& p) {
 
 RpcReply Supervisor::RpcStartAll(const json& p) {
   if (shutting_down_) return Fault(kShutdownState);
-  std::vector<Child*> all;
-  for (auto& c : children_) all.push_back(c.get());
   bool wait = WaitParam(p, 0);
-  return ForEach(all, NotRunning, [&](Child& c) { return StartOne(c, wait); });
+  return ForEach(AllChildren(), NotRunning, [&](Child& c) { return StartOne(c, wait); });
 }
 
 RpcReply Supervisor::RpcStop(const json& p) {
@@ -624,10 +627,8 @@ RpcReply Supervisor::RpcStopGroup(const json& p) {
 
 RpcReply Supervisor::RpcStopAll(const json& p) {
   if (shutting_down_) return Fault(kShutdownState);
-  std::vector<Child*> all;
-  for (auto& c : children_) all.push_back(c.get());
   bool wait = WaitParam(p, 0);
-  return ForEach(all, Running, [&](Child& c) { return StopOne(c, wait); });
+  return ForEach(AllChildren(), Running, [&](Child& c) { return StopOne(c, wait); });
 }
 
 namespace {
@@ -658,9 +659,7 @@ RpcReply Supervisor::RpcSignalGroup(const json& p) {
 RpcReply Supervisor::RpcSignalAll(const json& p) {
   int sig = RpcSignalNumber(p[0], &Supervisor::SignalNumber);
   if (sig <= 0 || sig >= NSIG) return Fault(kBadSignal, p[0].dump());
-  std::vector<Child*> all;
-  for (auto& c : children_) all.push_back(c.get());
-  return ForEach(all, Running, [&](Child& c) { return SignalOne(c, sig); });
+  return ForEach(AllChildren(), Running, [&](Child& c) { return SignalOne(c, sig); });
 }
 
 // --- logs ---
@@ -681,17 +680,22 @@ Result<std::string> Supervisor::ProcessLog(const std::string& name) const {
   return out;
 }
 
-RpcReply Supervisor::RpcReadStdout(const json& p) {
+RpcOutcome Supervisor::WithProcessLog(const json& p,
+                                      const std::function<RpcOutcome(const std::string&)>& use) {
   const std::string name = p[0].get<std::string>();
   std::optional<RpcTarget> t = Resolve(name);
   if (!t || !t->child) return Fault(kBadName, name);
-  if (config_.supervisor.log_file.empty())
-    return Fault(kNoFile, "droverd logs to stderr; set [supervisor] log_file");
+  if (config_.supervisor.log_file.empty()) return Fault(kNoFile, kNoLogFile);
   Result<std::string> log = ProcessLog(t->child->name);
   if (!log.ok()) return Fault(kFailed, log.status().message());
-  std::optional<std::string> slice = ReadLogSlice(*log, p[1].get<std::int64_t>(), p[2].get<std::int64_t>());
-  if (!slice) return Fault(kBadArguments);
-  return Value(*slice);
+  return use(*log);
+}
+
+RpcReply Supervisor::RpcReadStdout(const json& p) {
+  return WithProcessLog(p, [&](const std::string& log) {
+    std::optional<std::string> slice = ReadLogSlice(log, p[1].get<std::int64_t>(), p[2].get<std::int64_t>());
+    return slice ? Value(*slice) : Fault(kBadArguments);
+  });
 }
 
 RpcReply Supervisor::RpcReadStderr(const json& p) {
@@ -702,14 +706,9 @@ RpcReply Supervisor::RpcReadStderr(const json& p) {
 }
 
 RpcReply Supervisor::RpcTailStdout(const json& p) {
-  const std::string name = p[0].get<std::string>();
-  std::optional<RpcTarget> t = Resolve(name);
-  if (!t || !t->child) return Fault(kBadName, name);
-  if (config_.supervisor.log_file.empty())
-    return Fault(kNoFile, "droverd logs to stderr; set [supervisor] log_file");
-  Result<std::string> log = ProcessLog(t->child->name);
-  if (!log.ok()) return Fault(kFailed, log.status().message());
-  return Value(TailLogSlice(*log, p[1].get<std::int64_t>(), p[2].get<std::int64_t>()));
+  return WithProcessLog(p, [&](const std::string& log) {
+    return Value(TailLogSlice(log, p[1].get<std::int64_t>(), p[2].get<std::int64_t>()));
+  });
 }
 
 // All processes write to one log_file, which logrotate (copytruncate) or the operator rotates.
