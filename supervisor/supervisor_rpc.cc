@@ -9,66 +9,33 @@
 // Calls that wait (start and stop with wait=true, as supervisorctl sends them) are answered by
 // PollRpcs once the processes got there.
 
-#include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <map>
-#include <sstream>
 
 #include "common/time_util.h"
-#include "common/unique_fd.h"
 #include "supervisor/supervisor_internal.h"
+#include "supervisor/supervisor_rpc_internal.h"
 #include "supervisor/xmlrpc_codec.h"
 
 namespace drover {
 
 using json = nlohmann::json;
+using rpc::Fault;
+using rpc::GroupOf;
+using rpc::Value;
 
 namespace {
 
-constexpr std::int64_t kMaxLogScan = 8 << 20;  // bytes of the log file a process's log is cut from
-constexpr std::int64_t kMaxLogRead = 1 << 20;  // bytes one read of the main log returns at most
-constexpr int kXmlRpcParseError = -32700;
-constexpr const char* kNoLogFile =
-    "droverd logs to stderr; set [supervisor] log_file";  // the XML-RPC interoperability code for bad XML
-
-std::string GroupOf(const Child& c) { return c.pool.empty() ? "scheduler" : c.pool; }
-
-RpcOutcome Value(json v) { return RpcOutcome::Value(std::move(v)); }
-RpcOutcome Fault(int code, const std::string& detail = "") { return RpcOutcome::Fault(code, detail); }
-
+constexpr int kXmlRpcParseError = -32700;  // the XML-RPC interoperability code for bad XML
 std::string Encode(const RpcOutcome& o) {
   return o.fault ? XmlRpcFaultBody(o.code, o.message) : XmlRpcResponseBody(o.value);
 }
 
 bool WaitParam(const json& p, size_t i) { return p.size() <= i || p[i].get<bool>(); }
-
-// Reads `length` bytes of `path` from `offset`, or fails naming the path.
-Result<std::string> ReadRange(const std::string& path, std::int64_t offset, std::int64_t length) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Status::FromErrno("open " + path);
-  std::string out(static_cast<size_t>(length), '\0');
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = pread(fd.get(), out.data() + done, out.size() - done, offset + static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno("read " + path);
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  out.resize(done);
-  return out;
-}
-
-Result<std::int64_t> FileSize(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return Status::FromErrno("stat " + path);
-  return static_cast<std::int64_t>(st.st_size);
-}
 
 // A reply that waits for every one of `replies`; `combine` turns their outcomes into the answer.
 RpcReply All(std::vector<RpcReply> replies, std::function<RpcOutcome(std::vector<RpcOutcome>)> combine) {
@@ -232,80 +199,6 @@ void Supervisor::PollRpcs() {
   }
 }
 
-namespace {
-std::string Chunk(std::string_view data) {
-  char size[32];
-  snprintf(size, sizeof size, "%zx\r\n", data.size());
-  return size + std::string(data) + "\r\n";
-}
-}  // namespace
-
-std::optional<std::string> Supervisor::FollowLog(const std::string& target, ControlServer::ClientRef client) {
-  // /logtail/NAME/stdout, /logtail/NAME/stderr or /mainlogtail.
-  std::string tag;
-  if (target != "/mainlogtail") {
-    std::string rest = target.substr(9);
-    size_t slash = rest.rfind('/');
-    std::string name = rest.substr(0, slash),
-                channel = slash == std::string::npos ? "stdout" : rest.substr(slash + 1);
-    std::optional<RpcTarget> t = Resolve(name);
-    if (!t || !t->child) return HttpResponse(404, "text/plain", "no such process: " + name + "\n");
-    if (channel != "stdout")
-      return HttpResponse(404, "text/plain", "droverd's processes log to stdout only\n");
-    tag = "[" + t->child->name + " ";
-  }
-  const std::string& path = config_.supervisor.log_file;
-  if (path.empty()) return HttpResponse(404, "text/plain", std::string(kNoLogFile) + "\n");
-  Result<std::int64_t> size = FileSize(path);
-  if (!size.ok()) return HttpResponse(404, "text/plain", size.status().message() + "\n");
-  // Like `supervisorctl tail`, start with the last 1600 bytes of the log.
-  std::string head =
-      "HTTP/1.1 200 OK\r\nServer: droverd\r\nContent-Type: text/plain\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n";
-  if (tag.empty()) {
-    Result<std::string> last = ReadRange(path, std::max<std::int64_t>(0, *size - 1600), 1600);
-    if (last.ok() && !last->empty()) head += Chunk(*last);
-  } else if (Result<std::string> log = ProcessLog(tag.substr(1, tag.size() - 2)); log.ok() && !log->empty()) {
-    head += Chunk(*ReadLogSlice(*log, -1600, 0));
-  }
-  if (!control_.Send(client, head, false)) return std::nullopt;
-  log_followers_.push_back({client, tag, *size, ""});
-  return std::nullopt;
-}
-
-void Supervisor::PollFollowers() {
-  const std::string& path = config_.supervisor.log_file;
-  Result<std::int64_t> size = FileSize(path);
-  for (size_t i = 0; i < log_followers_.size();) {
-    LogFollower& f = log_followers_[i];
-    std::string out;
-    if (size.ok() && *size < f.offset) f.offset = 0;  // the log was rotated or truncated
-    if (size.ok() && *size > f.offset) {
-      Result<std::string> data =
-          ReadRange(path, f.offset, std::min<std::int64_t>(*size - f.offset, kMaxLogRead));
-      if (data.ok()) {
-        f.offset += static_cast<std::int64_t>(data->size());
-        f.partial += *data;
-        size_t end = f.partial.rfind('\n');
-        if (end != std::string::npos) {
-          std::istringstream lines(f.partial.substr(0, end + 1));
-          f.partial.erase(0, end + 1);
-          for (std::string line; std::getline(lines, line);) {
-            if (f.tag.empty() || line.find(f.tag) != std::string::npos) out += line + "\n";
-          }
-        }
-      }
-    }
-    if (f.partial.size() > static_cast<size_t>(kMaxLogRead)) f.partial.clear();  // no newline in sight
-    // An empty chunk would end the response.
-    if (out.empty() ? !control_.Awaiting(f.client) : !control_.Send(f.client, Chunk(out), false)) {
-      log_followers_.erase(log_followers_.begin() + static_cast<std::ptrdiff_t>(i));
-      continue;
-    }
-    ++i;
-  }
-}
-
 // --- names ---
 
 Child* Supervisor::CurrentChild(const std::string& name) {
@@ -387,21 +280,6 @@ RpcReply Supervisor::RpcState(const json&) {
   // supervisord's daemon states: RUNNING 1, SHUTDOWN -1.
   return Value(shutting_down_ ? json{{"statecode", -1}, {"statename", "SHUTDOWN"}}
                               : json{{"statecode", 1}, {"statename", "RUNNING"}});
-}
-
-RpcReply Supervisor::RpcReadLog(const json& p) {
-  const std::string& path = config_.supervisor.log_file;
-  if (path.empty()) return Fault(kNoFile, kNoLogFile);
-  Result<std::int64_t> size = FileSize(path);
-  if (!size.ok()) return Fault(kFailed, size.status().message());
-  std::int64_t offset = p[0].get<std::int64_t>(), length = p[1].get<std::int64_t>();
-  if ((offset < 0 && length != 0) || length < 0) return Fault(kBadArguments);
-  std::int64_t from = offset < 0 ? std::max<std::int64_t>(0, *size + offset) : offset;
-  std::int64_t n = offset < 0 || length == 0 ? *size - from : length;
-  if (offset < 0 && n > kMaxLogRead) from += n - kMaxLogRead;  // the end of the log, as asked
-  Result<std::string> data = ReadRange(path, from, std::clamp<std::int64_t>(n, 0, kMaxLogRead));
-  if (!data.ok()) return Fault(kFailed, data.status().message());
-  return Value(*data);
 }
 
 RpcReply Supervisor::RpcShutdown(const json&) {
@@ -660,68 +538,6 @@ RpcReply Supervisor::RpcSignalAll(const json& p) {
   int sig = RpcSignalNumber(p[0], &Supervisor::SignalNumber);
   if (sig <= 0 || sig >= NSIG) return Fault(kBadSignal, p[0].dump());
   return ForEach(AllChildren(), Running, [&](Child& c) { return SignalOne(c, sig); });
-}
-
-// --- logs ---
-
-Result<std::string> Supervisor::ProcessLog(const std::string& name) const {
-  const std::string& path = config_.supervisor.log_file;
-  Result<std::int64_t> size = FileSize(path);
-  if (!size.ok()) return size.status();
-  std::int64_t from = std::max<std::int64_t>(0, *size - kMaxLogScan);
-  Result<std::string> text = ReadRange(path, from, *size - from);
-  if (!text.ok()) return text.status();
-  std::istringstream in(*text);
-  std::string line, out, tag = "[" + name + " ";
-  if (from > 0) std::getline(in, line);  // the cut one
-  while (std::getline(in, line)) {
-    if (line.find(tag) != std::string::npos) out += line + "\n";
-  }
-  return out;
-}
-
-RpcOutcome Supervisor::WithProcessLog(const json& p,
-                                      const std::function<RpcOutcome(const std::string&)>& use) {
-  const std::string name = p[0].get<std::string>();
-  std::optional<RpcTarget> t = Resolve(name);
-  if (!t || !t->child) return Fault(kBadName, name);
-  if (config_.supervisor.log_file.empty()) return Fault(kNoFile, kNoLogFile);
-  Result<std::string> log = ProcessLog(t->child->name);
-  if (!log.ok()) return Fault(kFailed, log.status().message());
-  return use(*log);
-}
-
-RpcReply Supervisor::RpcReadStdout(const json& p) {
-  return WithProcessLog(p, [&](const std::string& log) {
-    std::optional<std::string> slice = ReadLogSlice(log, p[1].get<std::int64_t>(), p[2].get<std::int64_t>());
-    return slice ? Value(*slice) : Fault(kBadArguments);
-  });
-}
-
-RpcReply Supervisor::RpcReadStderr(const json& p) {
-  const std::string name = p[0].get<std::string>();
-  std::optional<RpcTarget> t = Resolve(name);
-  if (!t || !t->child) return Fault(kBadName, name);
-  return Fault(kNoFile, "droverd's processes log to one file: read their stdout log");
-}
-
-RpcReply Supervisor::RpcTailStdout(const json& p) {
-  return WithProcessLog(p, [&](const std::string& log) {
-    return Value(TailLogSlice(log, p[1].get<std::int64_t>(), p[2].get<std::int64_t>()));
-  });
-}
-
-// All processes write to one log_file, which logrotate (copytruncate) or the operator rotates.
-RpcReply Supervisor::RpcClearLog(const json& p) {
-  if (!p.empty() && !Resolve(p[0].get<std::string>())) return Fault(kBadName, p[0].get<std::string>());
-  return Fault(kFailed, "droverd's processes share log_file, which is not cleared over XML-RPC; rotate it");
-}
-
-RpcReply Supervisor::RpcClearAllLogs(const json&) {
-  json out = json::array();
-  RpcOutcome failed = Fault(kFailed, "droverd's processes share log_file; rotate it");
-  for (auto& c : children_) out.push_back(RpcProcessResult(GroupOf(*c), c->name, failed));
-  return Value(out);
 }
 
 // --- system ---
