@@ -90,6 +90,7 @@ struct Completion {
     kFailed,           // retried after `retry_delay` unless attempts are exhausted
     kFailedPermanent,  // no more attempts
     kInterrupted,      // shutdown: back to queued without spending the attempt
+    kReleased,         // claimed but never started: back to its place in the queue, no history
   };
   std::int64_t id = 0;
   int attempt = 0;

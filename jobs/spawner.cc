@@ -15,8 +15,6 @@
 #define BOOST_POSIX_HAS_VFORK 1
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
-#include <boost/process/env.hpp>
-#include <boost/process/environment.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/extend.hpp>
 #include <boost/process/posix.hpp>
@@ -104,8 +102,14 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
   if (!err.ok()) return err.status();
   if (!status.ok()) return status.status();
 
-  bp::environment env;
-  for (const auto& [k, v] : req.env) env[k] = v;
+  // The environment as execve takes it, built here: the child only points at it.
+  std::vector<std::string> env_strings;
+  env_strings.reserve(req.env.size());
+  for (const auto& [k, v] : req.env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
   std::vector<std::string> args(req.argv.begin() + 1, req.argv.end());
   const std::optional<Identity>& who = *identity;
   const std::optional<std::int64_t> nofile = req.limit_nofile;
@@ -132,6 +136,7 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
     auto fail = [&](const char* what) {
       exec.set_error(std::error_code(errno, std::system_category()), what);
     };
+    exec.env = envp.data();
     // A session of its own: its own process group, and no controlling terminal, so a job cannot
     // open /dev/tty and type into the terminal droverd was started from.
     if (setsid() < 0) return fail("setsid");
@@ -166,7 +171,7 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
   };
 
   std::error_code ec;
-  bp::child child(bp::exe = req.argv[0], bp::args = args, env,
+  bp::child child(bp::exe = req.argv[0], bp::args = args,
                   bp::start_dir = req.working_dir.empty() ? std::string("/") : req.working_dir,
                   bp::posix::fd.bind(0, in->get()), bp::posix::fd.bind(1, out->write.get()),
                   bp::posix::fd.bind(2, err->write.get()), bp::posix::fd.bind(kStatusFd, status->write.get()),

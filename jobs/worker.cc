@@ -41,6 +41,7 @@ int Worker::Run() {
   while (true) {
     RunTimers(MonotonicUs());
     if (draining_ && running_.empty() && completions_.empty()) break;
+    StartAhead();
     FlushAndClaim();
     FlushReports();
     Wait(WorkPending() ? 0 : timers_.TimeoutMs(MonotonicUs(), 60'000));
@@ -65,6 +66,7 @@ Status Worker::Init() {
   commits_.emplace(std::move(notifier).value());
   if (commits_->fd() >= 0) DROVER_RETURN_IF_ERROR(Watch(commits_->fd(), {FdKind::kCommits}));
 
+  may_claim_ahead_ = (!o_.handlers || o_.handlers->all().empty()) && RunningLimitsFor(*o_.config).empty();
   std::int64_t now = MonotonicUs();
   started_us_ = now;
   hb_interval_us_ = std::clamp<std::int64_t>(Us(o_.config->supervisor.hang_timeout) / 4, 50'000, 1'000'000);
@@ -121,13 +123,48 @@ void Worker::Wait(int timeout_ms) {
 }
 
 // Completions to write or jobs to claim: the loop does not sleep (unless the store is failing).
+// While jobs claimed ahead wait for slots, completions wait for the claim that follows them.
 bool Worker::WorkPending() const {
-  return !store_failing_ && (!completions_.empty() || ClaimWanted() || write_pids_);
+  return !store_failing_ && !holding_ &&
+         ((!completions_.empty() && ahead_.empty()) || ClaimWanted() || write_pids_);
+}
+
+// Claim-ahead: a job that takes a millisecond would otherwise cost a transaction of its own
+// (its outcome, then the claim of the next). While the queue is deep (the last claim got all it
+// asked for) and jobs are short, a claim also takes jobs to start as slots free up; their
+// outcomes then go out together, with the claim that follows. Not with in-process handlers:
+// a handler that crashes its worker would have the attempts of the jobs held here spent too,
+// and handler batches are large already. Not with running limits, which held jobs would use up.
+int Worker::AheadWanted() const {
+  if (!may_claim_ahead_ || ahead_paused_ || job_us_avg_ >= kShortJobUs) return 0;
+  std::int64_t n = o_.pool->concurrency * kAheadWindowUs / std::max<std::int64_t>(job_us_avg_, 1);
+  return static_cast<int>(std::clamp<std::int64_t>(n, 1, kMaxAhead));
+}
+
+void Worker::StartAhead() {
+  while (!ahead_.empty() && FreeSlots() > 0 && !draining_) {
+    ClaimedJob j = std::move(ahead_.front());
+    ahead_.pop_front();
+    Start(std::move(j));
+  }
+  if (ahead_.empty()) timers_.Clear({kReleaseAhead});
+}
+
+void Worker::ReleaseAhead() {
+  for (const ClaimedJob& j : ahead_)
+    completions_.push_back({j.id, j.attempt, Completion::Kind::kReleased, "", 0});
+  ahead_.clear();
+  timers_.Clear({kReleaseAhead});
 }
 
 void Worker::FlushAndClaim() {
+  holding_ = false;
   if (!WorkPending()) return;
-  int want = ClaimWanted() ? FreeSlots() : 0;
+  holding_ = HoldForHandlers(MonotonicUs());
+  if (holding_) return;
+  int want = ClaimWanted() ? ClaimCount() : 0;
+  // A process id is shown while its job runs: one that ended meanwhile needs no write.
+  std::erase_if(started_, [&](const StartedProcess& p) { return !running_.count(p.id); });
   std::vector<CompletionResult> results;
   Result<std::vector<ClaimedJob>> claimed =
       store_->CompleteAndClaim(worker_id_, {started_, completions_}, &results, o_.pool->queues, want);
@@ -148,18 +185,42 @@ void Worker::FlushAndClaim() {
       spdlog::debug("job {} -> {}", r.id, JobStateName(r.state));
     }
   }
-  jobs_done_ += static_cast<std::int64_t>(completions_.size());
+  jobs_done_ += std::count_if(completions_.begin(), completions_.end(),
+                              [](const Completion& c) { return c.kind != Completion::Kind::kReleased; });
   completions_.clear();
   started_.clear();
   write_pids_ = false;
   timers_.Clear({kWritePids});
   if (want > 0) {
     claim_wanted_ = static_cast<int>(claimed->size()) == want;
-    for (ClaimedJob& j : *claimed) Start(std::move(j));
+    for (ClaimedJob& j : *claimed) {
+      if (FreeSlots() > 0) {
+        Start(std::move(j));
+      } else {
+        ahead_.push_back(std::move(j));
+      }
+    }
+    if (!ahead_.empty()) timers_.Set({kReleaseAhead}, MonotonicUs() + kAheadMaxWaitUs);
     if (handlers_) handlers_->Kick();
   }
   if ((want > 0 && !claim_wanted_) || retry_pending) ScheduleDue();
   CheckHygiene(false);
+}
+
+// Fast handlers finish a claimed batch in well under a millisecond. While some of its tasks
+// still wait for a thread, a claim would only queue more jobs behind them, so the outcomes so
+// far wait for the rest: the whole batch then goes out with the next claim, in one transaction
+// instead of several small ones. Never for longer than kHoldForHandlersUs.
+bool Worker::HoldForHandlers(std::int64_t now) {
+  if (!handlers_ || write_pids_ || draining_ || !handlers_->HasQueued()) {
+    hold_since_us_ = 0;
+    return false;
+  }
+  if (hold_since_us_ == 0) hold_since_us_ = now;
+  std::int64_t until = hold_since_us_ + kHoldForHandlersUs;
+  if (now >= until) return false;
+  timers_.SetEarliest({kHandlerKick}, until);
+  return true;
 }
 
 // Wakes the loop when the next delayed job becomes due, if that is before the next poll.
@@ -221,6 +282,12 @@ void Worker::RunTimers(std::int64_t now) {
       case kHandlerKick:
         if (handlers_) handlers_->Kick();
         break;
+      case kReleaseAhead:
+        spdlog::debug("{} job(s) claimed ahead waited {} ms for a slot: given back", ahead_.size(),
+                      kAheadMaxWaitUs / 1000);
+        ReleaseAhead();
+        ahead_paused_ = true;
+        break;
       case kDrain:
         for (auto& [id, running] : running_) {
           running.interrupted = true;
@@ -251,6 +318,7 @@ void Worker::RunTimers(std::int64_t now) {
 // Handlers still running ignore their cancellation flag: record them as interrupted and leave
 // without joining their threads.
 void Worker::LeaveWithoutHandlers() {
+  ReleaseAhead();
   for (auto& [id, r] : running_) {
     completions_.push_back({id, r.job.attempt, Completion::Kind::kInterrupted, "interrupted by shutdown", 0});
   }
@@ -276,6 +344,7 @@ void Worker::CheckHygiene(bool periodic) {
 void Worker::BeginDrain() {
   if (draining_) return;
   draining_ = true;
+  ReleaseAhead();
   timers_.Set({kDrain}, MonotonicUs() + Us(o_.config->supervisor.shutdown_timeout));
 }
 
@@ -310,10 +379,17 @@ void Worker::OnCommit(bool changed) {
 }
 
 void Worker::CheckCancels() {
-  if (running_.empty()) return;
+  if (running_.empty() && ahead_.empty()) return;
   Result<std::vector<std::int64_t>> ids = store_->CancelRequested(worker_id_);
   if (!ids.ok()) return;
   for (std::int64_t id : *ids) {
+    auto held = std::find_if(ahead_.begin(), ahead_.end(), [&](const ClaimedJob& j) { return j.id == id; });
+    if (held != ahead_.end()) {  // never started: released, it becomes cancelled
+      spdlog::info("job {}: cancel requested before it started", id);
+      completions_.push_back({id, held->attempt, Completion::Kind::kReleased, "", 0});
+      ahead_.erase(held);
+      continue;
+    }
     auto it = running_.find(id);
     if (it == running_.end() || it->second.cancelled) continue;
     it->second.cancelled = true;

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <random>
@@ -36,28 +37,39 @@ constexpr std::int64_t kHardStopUs = 5'000'000;
 // jobs much of their throughput.
 constexpr std::int64_t kPidWriteDelayUs = 100'000;
 constexpr double kRetryJitter = 0.25;
+// How long the outcomes of a claimed batch wait for the rest of it (HoldForHandlers).
+constexpr std::int64_t kHoldForHandlersUs = 1000;
+// Claim-ahead (Worker::AheadWanted): about kAheadWindowUs of work beyond the free slots and at
+// most kMaxAhead jobs, while jobs take less than kShortJobUs on average; jobs not started
+// within kAheadMaxWaitUs go back.
+constexpr int kMaxAhead = 32;
+constexpr std::int64_t kAheadWindowUs = 10'000;
+constexpr std::int64_t kShortJobUs = 20'000;
+constexpr std::int64_t kAheadMaxWaitUs = 50'000;
 
 // What the loop waits for. The job timers' subject is the job id; the others' is 0.
 enum TimerKind {
-  kHeartbeat,    // report to the supervisor
-  kLease,        // renew the leases of running jobs
-  kPoll,         // claim and check cancellations even without a wake-up
-  kHygiene,      // recycling checks (max_age, max_memory), emptied job cgroups
-  kDue,          // a delayed or retried job becomes due
-  kRecheck,      // look again for another process's commit (CommitWatch)
-  kStoreRetry,   // the store failed: write and claim again
-  kWritePids,    // process ids of started jobs wait no longer for the next claim
-  kHandlerKick,  // queued handler tasks want threads
-  kDrain,        // the shutdown grace is over: stop the jobs
-  kHardStop,     // handlers ignored their cancellation: leave without them
-  kJobTimeout,   // a job's timeout
-  kJobKill,      // a stopped command's SIGKILL
-  kJobProgress,  // write a job's pending progress
+  kHeartbeat,     // report to the supervisor
+  kLease,         // renew the leases of running jobs
+  kPoll,          // claim and check cancellations even without a wake-up
+  kHygiene,       // recycling checks (max_age, max_memory), emptied job cgroups
+  kDue,           // a delayed or retried job becomes due
+  kRecheck,       // look again for another process's commit (CommitWatch)
+  kStoreRetry,    // the store failed: write and claim again
+  kWritePids,     // process ids of started jobs wait no longer for the next claim
+  kHandlerKick,   // queued handler tasks want threads
+  kReleaseAhead,  // jobs claimed ahead waited too long for a slot: give them back
+  kDrain,         // the shutdown grace is over: stop the jobs
+  kHardStop,      // handlers ignored their cancellation: leave without them
+  kJobTimeout,    // a job's timeout
+  kJobKill,       // a stopped command's SIGKILL
+  kJobProgress,   // write a job's pending progress
 };
 
 struct RunningJob {
   ClaimedJob job;
   const JobTypeConfig* type = nullptr;
+  std::int64_t started_us = 0;
   std::unique_ptr<CommandRun> cmd;            // command jobs
   std::unique_ptr<std::atomic<bool>> cancel;  // in-process jobs
   bool timed_out = false, cancelled = false, interrupted = false;
@@ -103,11 +115,19 @@ class Worker {
   void Wait(int timeout_ms);
 
   int FreeSlots() const { return o_.pool->concurrency - static_cast<int>(running_.size()); }
-  bool ClaimWanted() const { return claim_wanted_ && !draining_ && FreeSlots() > 0; }
+  // Jobs to claim: the free slots and as many ahead, once the jobs claimed ahead are started.
+  int ClaimCount() const { return ahead_.empty() ? FreeSlots() + AheadWanted() : 0; }
+  bool ClaimWanted() const { return claim_wanted_ && !draining_ && ClaimCount() > 0; }
+  int AheadWanted() const;
+  // Starts jobs claimed ahead in the slots that freed up.
+  void StartAhead();
+  // Gives the jobs claimed ahead back to the queue (Completion::Kind::kReleased).
+  void ReleaseAhead();
   // Completions to write or jobs to claim: the loop does not sleep (unless the store is failing).
   bool WorkPending() const;
 
   void FlushAndClaim();
+  bool HoldForHandlers(std::int64_t now);
 
   // Wakes the loop when the next delayed job becomes due, if that is before the next poll.
   void ScheduleDue();
@@ -183,13 +203,19 @@ class Worker {
   std::unordered_map<std::int64_t, RunningJob> running_;
   std::unique_ptr<HandlerPool> handlers_;  // declared after running_: joined first
   std::vector<Completion> completions_;
-  std::string reports_;                  // report lines not written yet
-  std::vector<StartedProcess> started_;  // pids not written yet (kWritePids)
-  std::set<std::string> limits_warned_;  // job types whose cgroup limits could not be set
+  std::deque<ClaimedJob> ahead_;           // claimed, best first, waiting for a free slot
+  bool may_claim_ahead_ = false;           // no in-process handlers and no running limits
+  bool ahead_paused_ = false;              // jobs claimed ahead went back: none until a slot frees up
+  std::int64_t job_us_avg_ = kShortJobUs;  // how long jobs take, a moving average
+  std::string reports_;                    // report lines not written yet
+  std::vector<StartedProcess> started_;    // pids not written yet (kWritePids)
+  std::set<std::string> limits_warned_;    // job types whose cgroup limits could not be set
   bool claim_wanted_ = true;
   bool draining_ = false;
   bool store_failing_ = false;  // until kStoreRetry
   bool write_pids_ = false;     // kWritePids came: write started_ even without a claim
+  bool holding_ = false;        // HoldForHandlers said wait, this turn
+  std::int64_t hold_since_us_ = 0;
   std::int64_t jobs_done_ = 0;
   std::int64_t started_us_ = 0, hb_interval_us_ = 0;
 };

@@ -32,6 +32,7 @@ namespace drover::worker_internal {
 void Worker::Start(ClaimedJob job) {
   std::int64_t id = job.id;
   RunningJob r;
+  r.started_us = MonotonicUs();
   r.type = o_.config->FindJob(job.type);
   r.job = std::move(job);
   const Handler* handler = o_.handlers ? o_.handlers->Find(r.job.type) : nullptr;
@@ -69,7 +70,11 @@ void Worker::Start(ClaimedJob job) {
 // The job is done with: its outcome goes out with the next claim.
 void Worker::Finish(std::int64_t id, Completion done) {
   completions_.push_back(std::move(done));
-  running_.erase(id);
+  if (auto it = running_.find(id); it != running_.end()) {
+    job_us_avg_ += (MonotonicUs() - it->second.started_us - job_us_avg_) / 8;
+    ahead_paused_ = false;
+    running_.erase(it);
+  }
   for (int kind : {kJobTimeout, kJobKill, kJobProgress}) timers_.Clear({kind, id});
 }
 

@@ -218,6 +218,12 @@ Result<CompletionResult> SqliteJobStore::Finish(const std::string& worker, const
             "UPDATE jobs SET state = 'succeeded', finished_at = ?4, result = ?5, lease_until = NULL, "
             "  progress = 1.0 "
             "WHERE id = ?1 AND state = 'running' AND worker = ?2 AND attempts = ?3");
+      case Kind::kReleased:  // a cancel requested meanwhile takes effect now
+        return db_.Prepare(
+            "UPDATE jobs SET state = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'queued' END, "
+            "  finished_at = CASE WHEN cancel_requested = 1 THEN ?4 END, "
+            "  attempts = attempts - 1, worker = NULL, started_at = NULL, lease_until = NULL, pid = NULL "
+            "WHERE id = ?1 AND state = 'running' AND worker = ?2 AND attempts = ?3 RETURNING state");
       case Kind::kInterrupted:
         return db_.Prepare(
             "UPDATE jobs SET state = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'queued' END, "

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <sstream>
+#include <thread>
 
 #include "tests/integration/daemon.h"
 
@@ -245,6 +246,54 @@ command = ["/bin/sh", "-c", "echo start >> \"$LOG\"; sleep 1; echo end >> \"$LOG
   for (std::string l; std::getline(in, l);) lines.push_back(l);
   ASSERT_EQ(lines.size(), 8u);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(lines[i], "start") << i;
+}
+
+// Once jobs prove short, a claim takes more than the free slots. Jobs claimed ahead that a long
+// job keeps from starting go back to the queue uncharged, without a history entry, and no more
+// are claimed ahead until the slot frees up; then they run once each.
+TEST(CommandJobTest, JobsClaimedAheadOfABusySlotGoBackUncharged) {
+  Daemon d(R"(
+[pools.default]
+workers = 1
+concurrency = 1
+[jobs.quick]
+command = ["/bin/true"]
+[jobs.slow]
+command = ["/bin/sleep", "1.5"]
+)",
+           "log_level = \"debug\"\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::vector<std::int64_t> warmup;
+  for (int i = 0; i < 20; ++i) warmup.push_back(Enqueue(store.get(), "quick"));
+  for (std::int64_t id : warmup) ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+
+  ASSERT_TRUE(store->SetQueuePaused("default", true).ok());
+  EnqueueRequest slow;
+  slow.type = "slow";
+  slow.priority = 10;
+  std::int64_t slow_id = store->Enqueue(slow)->id;
+  std::vector<std::int64_t> quick;
+  for (int i = 0; i < 5; ++i) quick.push_back(Enqueue(store.get(), "quick"));
+  ASSERT_TRUE(store->SetQueuePaused("default", false).ok());
+  ASSERT_TRUE(WaitFor([&] { return d.Log().find("claimed ahead waited") != std::string::npos; }, 5000))
+      << d.Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(store->Get(slow_id)->state, JobState::kRunning);
+  for (std::int64_t id : quick) {
+    Job j = *store->Get(id);
+    EXPECT_EQ(j.state, JobState::kQueued) << id;
+    EXPECT_EQ(j.attempts, 0) << id;
+    EXPECT_FALSE(j.worker.has_value()) << id;
+    EXPECT_EQ(j.errors, "[]") << id;
+  }
+  ASSERT_TRUE(Finished(store.get(), slow_id)) << d.Log();
+  for (std::int64_t id : quick) {
+    ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+    Job j = *store->Get(id);
+    EXPECT_EQ(j.state, JobState::kSucceeded) << id;
+    EXPECT_EQ(j.attempts, 1) << id;
+  }
 }
 
 TEST(CommandJobTest, EnvelopeOnStdinCarriesTheCheckpointIntoTheNextAttempt) {

@@ -227,6 +227,34 @@ TEST_P(JobStoreConformance, SuccessRecordsResultOnce) {
   EXPECT_EQ(GetJob(id).state, JobState::kSucceeded);
 }
 
+// A job a worker claimed ahead and gave back without starting it: as if never claimed.
+TEST_P(JobStoreConformance, AReleasedJobGoesBackUnchargedAndACancelTakesEffect) {
+  std::int64_t first = Add("a");
+  std::int64_t second = Add("a");
+  std::vector<ClaimedJob> c = ClaimN(2);
+  ASSERT_EQ(c.size(), 2u);
+  CompletionResult r = Finish("w1", {first, c[0].attempt, Completion::Kind::kReleased, "", 0});
+  EXPECT_FALSE(r.stale);
+  EXPECT_EQ(r.state, JobState::kQueued);
+  Job j = GetJob(first);
+  EXPECT_EQ(j.state, JobState::kQueued);
+  EXPECT_EQ(j.attempts, 0);
+  EXPECT_FALSE(j.worker.has_value());
+  EXPECT_FALSE(j.started_at_ms.has_value());
+  EXPECT_EQ(nlohmann::json::parse(j.errors).size(), 0u);
+  ClaimedJob again = ClaimN(1, "w2").at(0);
+  EXPECT_EQ(again.id, first);
+  EXPECT_EQ(again.attempt, 1);
+  // Released by a worker that no longer owns it: stale, nothing changes.
+  EXPECT_TRUE(Finish("w1", {first, again.attempt, Completion::Kind::kReleased, "", 0}).stale);
+  EXPECT_EQ(GetJob(first).state, JobState::kRunning);
+
+  ASSERT_EQ(*store_->Cancel(second), JobState::kRunning);  // flagged for its worker
+  r = Finish("w1", {second, c[1].attempt, Completion::Kind::kReleased, "", 0});
+  EXPECT_EQ(r.state, JobState::kCancelled);
+  EXPECT_EQ(GetJob(second).state, JobState::kCancelled);
+}
+
 TEST_P(JobStoreConformance, FailedAttemptsRetryWithBackoffThenFail) {
   EnqueueRequest req;
   req.type = "a";
