@@ -80,7 +80,8 @@ struct ClaimedJob {
 struct StartedProcess {
   std::int64_t id = 0;
   int attempt = 0;
-  std::int64_t pid = 0;
+  std::int64_t pid = 0;            // 0: none (an in-process job)
+  std::int64_t started_at_ms = 0;  // a held job's start (see CompleteAndClaim); 0: set by its claim
 };
 
 // The outcome of one attempt, as reported by the worker that ran it.

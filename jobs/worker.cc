@@ -145,7 +145,7 @@ void Worker::StartAhead() {
   while (!ahead_.empty() && FreeSlots() > 0 && !draining_) {
     ClaimedJob j = std::move(ahead_.front());
     ahead_.pop_front();
-    Start(std::move(j));
+    Start(std::move(j), /*held=*/true);
   }
   if (ahead_.empty()) timers_.Clear({kReleaseAhead});
 }
@@ -162,12 +162,14 @@ void Worker::FlushAndClaim() {
   if (!WorkPending()) return;
   holding_ = HoldForHandlers(MonotonicUs());
   if (holding_) return;
-  int want = ClaimWanted() ? ClaimCount() : 0;
-  // A process id is shown while its job runs: one that ended meanwhile needs no write.
-  std::erase_if(started_, [&](const StartedProcess& p) { return !running_.count(p.id); });
+  const bool claim = ClaimWanted();
+  const int slots = claim ? FreeSlots() : 0, held = claim ? AheadWanted() : 0, want = slots + held;
+  // A process id is shown while its job runs: one that ended meanwhile needs no write (the
+  // start of a held job does).
+  std::erase_if(started_, [&](const StartedProcess& p) { return !p.started_at_ms && !running_.count(p.id); });
   std::vector<CompletionResult> results;
   Result<std::vector<ClaimedJob>> claimed =
-      store_->CompleteAndClaim(worker_id_, {started_, completions_}, &results, o_.pool->queues, want);
+      store_->CompleteAndClaim(worker_id_, {started_, completions_}, &results, o_.pool->queues, slots, held);
   AfterOwnWrite();
   if (!claimed.ok()) {
     // Keep the completions: nothing is lost, they are written once the store answers.
@@ -193,11 +195,12 @@ void Worker::FlushAndClaim() {
   timers_.Clear({kWritePids});
   if (want > 0) {
     claim_wanted_ = static_cast<int>(claimed->size()) == want;
-    for (ClaimedJob& j : *claimed) {
-      if (FreeSlots() > 0) {
-        Start(std::move(j));
+    // The store holds the ones after the first `slots`: they start from ahead_, recorded.
+    for (size_t i = 0; i < claimed->size(); ++i) {
+      if (static_cast<int>(i) < slots) {
+        Start(std::move((*claimed)[i]));
       } else {
-        ahead_.push_back(std::move(j));
+        ahead_.push_back(std::move((*claimed)[i]));
       }
     }
     if (!ahead_.empty()) timers_.Set({kReleaseAhead}, MonotonicUs() + kAheadMaxWaitUs);

@@ -70,6 +70,7 @@ struct RunningJob {
   ClaimedJob job;
   const JobTypeConfig* type = nullptr;
   std::int64_t started_us = 0;
+  bool held = false;                          // claimed ahead: its start goes into the store
   std::unique_ptr<CommandRun> cmd;            // command jobs
   std::unique_ptr<std::atomic<bool>> cancel;  // in-process jobs
   bool timed_out = false, cancelled = false, interrupted = false;
@@ -115,9 +116,10 @@ class Worker {
   void Wait(int timeout_ms);
 
   int FreeSlots() const { return o_.pool->concurrency - static_cast<int>(running_.size()); }
-  // Jobs to claim: the free slots and as many ahead, once the jobs claimed ahead are started.
-  int ClaimCount() const { return ahead_.empty() ? FreeSlots() + AheadWanted() : 0; }
-  bool ClaimWanted() const { return claim_wanted_ && !draining_ && ClaimCount() > 0; }
+  // Jobs are claimed for the free slots and, once those claimed ahead are started, ahead.
+  bool ClaimWanted() const {
+    return claim_wanted_ && !draining_ && ahead_.empty() && FreeSlots() + AheadWanted() > 0;
+  }
   int AheadWanted() const;
   // Starts jobs claimed ahead in the slots that freed up.
   void StartAhead();
@@ -161,7 +163,8 @@ class Worker {
 
   // --- starting jobs ---
 
-  void Start(ClaimedJob job);
+  // `held`: claimed ahead (see JobStore::CompleteAndClaim), so its start is recorded.
+  void Start(ClaimedJob job, bool held = false);
 
   // The job is done with: its outcome goes out with the next claim.
   void Finish(std::int64_t id, Completion done);

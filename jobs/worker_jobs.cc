@@ -29,10 +29,11 @@
 
 namespace drover::worker_internal {
 
-void Worker::Start(ClaimedJob job) {
+void Worker::Start(ClaimedJob job, bool held) {
   std::int64_t id = job.id;
   RunningJob r;
   r.started_us = MonotonicUs();
+  r.held = held;
   r.type = o_.config->FindJob(job.type);
   r.job = std::move(job);
   const Handler* handler = o_.handlers ? o_.handlers->Find(r.job.type) : nullptr;
@@ -103,7 +104,7 @@ Status Worker::StartCommand(RunningJob& r) {
   pids_[cmd->pid()] = r.job.id;
   if (stop_after_spawn_ && unlink(stop_after_spawn_) == 0) raise(SIGSTOP);
   Report(GroupStartedLine(cmd->pid()));
-  started_.push_back({r.job.id, r.job.attempt, cmd->pid()});
+  started_.push_back({r.job.id, r.job.attempt, cmd->pid(), r.held ? NowMs() : 0});
   if (!timers_.Armed({kWritePids})) timers_.Set({kWritePids}, MonotonicUs() + kPidWriteDelayUs);
   spdlog::debug("job {} ({}) attempt {}: started pid {}", r.job.id, r.job.type, r.job.attempt, cmd->pid());
   r.cmd = std::move(cmd);

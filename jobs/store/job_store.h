@@ -39,7 +39,8 @@ struct MaintenanceReport {
 
 // What a worker writes in the transaction of its next claim.
 struct WorkerWrites {
-  std::span<const StartedProcess> started = {};  // process ids of attempts it started (for `show`)
+  std::span<const StartedProcess> started = {};  // attempts it started: process ids (for `show`),
+                                                 // and when held jobs started
   std::span<const Completion> done = {};         // outcomes of attempts
 };
 
@@ -56,9 +57,12 @@ class JobStore {
 
   // In one transaction: records the process ids in `writes.started` and the outcomes in
   // `writes.done` (each result in `results`; stale ones, of attempts `worker` no longer owns, are
-  // left untouched), then claims up to `n` ready jobs from `queues` (not paused, run_at reached,
-  // not expired), best first: priority, then run_at, then id. Claimed jobs are running, owned by
-  // `worker`, with a fresh lease and one more attempt.
+  // left untouched), then claims up to `n` + `held` ready jobs from `queues` (not paused, run_at
+  // reached, not expired), best first: priority, then run_at, then id. Claimed jobs are running,
+  // owned by `worker`, with a fresh lease and one more attempt. The jobs after the first `n` are
+  // held: claimed ahead, not started, so without a started_at until `writes.started` records
+  // their start. A held job's attempt is given back by Recover and ReapExpiredLeases, crash or
+  // not, and leaves no history entry: it never ran.
   // Under StoreConfig::limits a job whose limit is full is skipped (it stays queued; the jobs
   // behind it are claimed), and the count of running jobs and the claim must be atomic across
   // every claimer: SQLite has one writer, so its claim transaction counts; a backend with
@@ -67,14 +71,15 @@ class JobStore {
   virtual Result<std::vector<ClaimedJob>> CompleteAndClaim(const std::string& worker,
                                                            const WorkerWrites& writes,
                                                            std::vector<CompletionResult>* results,
-                                                           const std::vector<std::string>& queues, int n) = 0;
+                                                           const std::vector<std::string>& queues, int n,
+                                                           int held) = 0;
   Result<std::vector<ClaimedJob>> Claim(const std::string& worker, const std::vector<std::string>& queues,
                                         int n) {
-    return CompleteAndClaim(worker, {}, nullptr, queues, n);
+    return CompleteAndClaim(worker, {}, nullptr, queues, n, 0);
   }
   Status Complete(const std::string& worker, std::span<const Completion> done,
                   std::vector<CompletionResult>* results) {
-    return CompleteAndClaim(worker, {.done = done}, results, {}, 0).status();
+    return CompleteAndClaim(worker, {.done = done}, results, {}, 0, 0).status();
   }
 
   // Renews the lease of every job `worker` runs. Returns how many leases were renewed.
@@ -87,12 +92,14 @@ class JobStore {
   virtual Result<std::vector<std::int64_t>> CancelRequested(const std::string& worker) = 0;
 
   // Puts back what a process held. With spend_attempt (the worker crashed) the attempt counts
-  // and a job out of attempts fails; without it (shutdown, restart) the attempt is refunded.
+  // and a job out of attempts fails; without it (shutdown, restart), or for a held job that
+  // never started, the attempt is refunded.
   // An empty `worker` recovers every running job (start-up after a crash of the supervisor).
   // Returns the ids put back or failed.
   virtual Result<std::vector<std::int64_t>> Recover(const std::string& worker, bool spend_attempt,
                                                     const std::string& reason) = 0;
-  // Recovers running jobs whose lease expired before `now_ms` (their owner vanished).
+  // Recovers running jobs whose lease expired before `now_ms` (their owner vanished): the
+  // attempt counts, except for held jobs that never started.
   virtual Result<std::vector<std::int64_t>> ReapExpiredLeases(std::int64_t now_ms) = 0;
   // Marks queued jobs past their expires_at as expired. Returns how many.
   virtual Result<int> ExpireJobs(std::int64_t now_ms) = 0;

@@ -92,8 +92,10 @@ Result<std::vector<ClaimedJob>> SqliteJobStore::CompleteAndClaim(const std::stri
                                                                  const WorkerWrites& writes,
                                                                  std::vector<CompletionResult>* results,
                                                                  const std::vector<std::string>& queues,
-                                                                 int n) {
+                                                                 int n, int held) {
   std::vector<ClaimedJob> claimed;
+  const int start_now = n;  // the held ones are claimed with them, and marked after: the worst
+  n += held;
   const std::span<const Completion> done = writes.done;
   const bool writing = !done.empty() || !writes.started.empty();
   if (!writing && (n <= 0 || queues.empty())) return claimed;
@@ -132,14 +134,17 @@ Result<std::vector<ClaimedJob>> SqliteJobStore::CompleteAndClaim(const std::stri
   } else if (n > 0) {
     DROVER_RETURN_IF_ERROR(ClaimBest(worker, active, n, now, &claimed));
   }
-  DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed("claim"));
-  if (n > 0) last_claim_short_ = static_cast<int>(claimed.size()) < n;
   // RETURNING gives no order guarantee; hand jobs out best first.
   std::sort(claimed.begin(), claimed.end(), [](const ClaimedJob& a, const ClaimedJob& b) {
     if (a.priority != b.priority) return a.priority > b.priority;
     if (a.run_at_ms != b.run_at_ms) return a.run_at_ms < b.run_at_ms;
     return a.id < b.id;
   });
+  for (size_t i = static_cast<size_t>(start_now); i < claimed.size(); ++i) {
+    DROVER_RETURN_IF_ERROR(MarkHeld(claimed[i].id));
+  }
+  DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed("claim"));
+  if (n > 0) last_claim_short_ = static_cast<int>(claimed.size()) < n;
   return claimed;
 }
 
@@ -280,9 +285,10 @@ Result<int> SqliteJobStore::ExtendLeases(const std::string& worker) {
 // nothing.
 Status SqliteJobStore::SetPid(const std::string& worker, const StartedProcess& p) {
   Result<Statement> st = db_.Prepare(
-      "UPDATE jobs SET pid = ?4 WHERE id = ?1 AND state = 'running' AND worker = ?2 AND attempts = ?3");
+      "UPDATE jobs SET pid = coalesce(nullif(?4, 0), pid), started_at = coalesce(started_at, nullif(?5, 0)) "
+      "WHERE id = ?1 AND state = 'running' AND worker = ?2 AND attempts = ?3");
   if (!st.ok()) return st.status();
-  st->Bind(1, p.id).Bind(2, worker).Bind(3, p.attempt).Bind(4, p.pid);
+  st->Bind(1, p.id).Bind(2, worker).Bind(3, p.attempt).Bind(4, p.pid).Bind(5, p.started_at_ms);
   return st->Run().Prefixed("job " + std::to_string(p.id));
 }
 
@@ -297,6 +303,14 @@ Status SqliteJobStore::UpdateProgress(std::int64_t id, const std::string& worker
   st->Bind(1, id).Bind(2, worker).Bind(3, attempt).Bind(4, progress).Bind(5, message).Bind(6, checkpoint);
   DROVER_RETURN_IF_ERROR(st->Run().Prefixed("progress of job " + std::to_string(id)));
   return db_.Changes() == 1 ? Status::Ok() : Stale(id, worker);
+}
+
+// Inside the claim's transaction: a held job has not started.
+Status SqliteJobStore::MarkHeld(std::int64_t id) {
+  Result<Statement> st = db_.Prepare("UPDATE jobs SET started_at = NULL WHERE id = ?1");
+  if (!st.ok()) return st.status();
+  st->Bind(1, id);
+  return st->Run().Prefixed("hold job " + std::to_string(id));
 }
 
 Result<std::vector<std::int64_t>> SqliteJobStore::CancelRequested(const std::string& worker) {
@@ -314,13 +328,17 @@ Result<std::vector<std::int64_t>> SqliteJobStore::Recover(const std::string& wor
   Result<Statement> st = db_.Prepare(
       "UPDATE jobs SET "
       "  state = CASE WHEN cancel_requested = 1 THEN 'cancelled' "
-      "               WHEN ?2 = 1 AND attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
-      "  finished_at = CASE WHEN cancel_requested = 1 OR (?2 = 1 AND attempts >= max_attempts) "
-      "                     THEN ?4 END, "
-      "  run_at = ?4, attempts = CASE WHEN ?2 = 1 THEN attempts ELSE max(attempts - 1, 0) END, "
-      "  last_error = CASE WHEN ?2 = 1 THEN ?3 ELSE last_error END, "
-      "  errors = json_insert(errors, '$[#]', json_object('attempt', attempts, 'at', ?4, "
-      "           'worker', worker, 'error', ?3, 'interrupted', json('true'))), "
+      "               WHEN ?2 = 1 AND started_at IS NOT NULL AND attempts >= max_attempts THEN 'failed' "
+      "               ELSE 'queued' END, "
+      "  finished_at = CASE WHEN cancel_requested = 1 "
+      "                       OR (?2 = 1 AND started_at IS NOT NULL AND attempts >= max_attempts) THEN ?4 "
+      "END, "
+      "  run_at = ?4, "
+      "  attempts = CASE WHEN ?2 = 1 AND started_at IS NOT NULL THEN attempts ELSE max(attempts - 1, 0) END, "
+      "  last_error = CASE WHEN ?2 = 1 AND started_at IS NOT NULL THEN ?3 ELSE last_error END, "
+      "  errors = CASE WHEN started_at IS NULL THEN errors "
+      "                ELSE json_insert(errors, '$[#]', json_object('attempt', attempts, 'at', ?4, "
+      "                     'worker', worker, 'error', ?3, 'interrupted', json('true'))) END, "
       "  lease_until = NULL, pid = NULL "
       "WHERE state = 'running' AND (?1 = '' OR worker = ?1) RETURNING id");
   if (!st.ok()) return st.status();
@@ -337,11 +355,17 @@ Result<std::vector<std::int64_t>> SqliteJobStore::ReapExpiredLeases(std::int64_t
   Result<Statement> st = db_.Prepare(
       "UPDATE jobs SET "
       "  state = CASE WHEN cancel_requested = 1 THEN 'cancelled' "
-      "               WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, "
-      "  finished_at = CASE WHEN cancel_requested = 1 OR attempts >= max_attempts THEN ?1 END, "
-      "  run_at = ?1, last_error = 'lease expired: worker ' || worker || ' stopped renewing it', "
-      "  errors = json_insert(errors, '$[#]', json_object('attempt', attempts, 'at', ?1, "
-      "           'worker', worker, 'error', 'lease expired', 'interrupted', json('true'))), "
+      "               WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 'failed' ELSE 'queued' "
+      "END, "
+      "  finished_at = CASE WHEN cancel_requested = 1 OR (started_at IS NOT NULL AND attempts >= "
+      "max_attempts) "
+      "                     THEN ?1 END, "
+      "  run_at = ?1, attempts = CASE WHEN started_at IS NULL THEN attempts - 1 ELSE attempts END, "
+      "  last_error = CASE WHEN started_at IS NULL THEN last_error "
+      "                    ELSE 'lease expired: worker ' || worker || ' stopped renewing it' END, "
+      "  errors = CASE WHEN started_at IS NULL THEN errors "
+      "                ELSE json_insert(errors, '$[#]', json_object('attempt', attempts, 'at', ?1, "
+      "                     'worker', worker, 'error', 'lease expired', 'interrupted', json('true'))) END, "
       "  lease_until = NULL, pid = NULL "
       "WHERE state = 'running' AND lease_until < ?1 RETURNING id");
   if (!st.ok()) return st.status();

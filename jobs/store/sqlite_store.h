@@ -24,7 +24,8 @@ class SqliteJobStore final : public JobStore {
   Result<std::vector<EnqueueResult>> EnqueueBatch(std::span<const EnqueueRequest> reqs) override;
   Result<std::vector<ClaimedJob>> CompleteAndClaim(const std::string& worker, const WorkerWrites& writes,
                                                    std::vector<CompletionResult>* results,
-                                                   const std::vector<std::string>& queues, int n) override;
+                                                   const std::vector<std::string>& queues, int n,
+                                                   int held) override;
   Result<int> ExtendLeases(const std::string& worker) override;
   Status UpdateProgress(std::int64_t id, const std::string& worker, int attempt,
                         std::optional<double> progress, std::optional<std::string> message,
@@ -96,6 +97,7 @@ class SqliteJobStore final : public JobStore {
   // transaction.
   Status ClaimWithinLimits(const std::string& worker, const std::vector<std::string>& queues, int n,
                            std::int64_t now, std::vector<ClaimedJob>* claimed);
+  Status MarkHeld(std::int64_t id);
   static ClaimedJob ReadClaimed(const Statement& st);
   static Result<std::vector<std::int64_t>> Ids(Statement& st);
   static Status Stale(std::int64_t id, const std::string& worker);

@@ -66,7 +66,7 @@ int Worker(const std::string& db, const std::string& stop_file, const std::strin
   struct stat st;
   while (stat(stop_file.c_str(), &st) != 0) {
     std::int64_t t0 = MonotonicUs();
-    Result<std::vector<ClaimedJob>> c = store->CompleteAndClaim(name, {.done = done}, nullptr, queues, 1);
+    Result<std::vector<ClaimedJob>> c = store->CompleteAndClaim(name, {.done = done}, nullptr, queues, 1, 0);
     // The first call of a fresh connection reads the schema and warms its cache: not a wait.
     if (!first) lat.push_back(static_cast<double>(MonotonicUs() - t0));
     first = false;

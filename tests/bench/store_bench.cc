@@ -109,7 +109,7 @@ int ClaimLoopStore(const std::string& path, const std::string& worker, int batch
       continue;
     }
     Result<std::vector<ClaimedJob>> c =
-        store->CompleteAndClaim(worker, {.done = done}, &results, kQueues, batch);
+        store->CompleteAndClaim(worker, {.done = done}, &results, kQueues, batch, 0);
     Check(c.status());
     done.clear();
     if (c->empty()) return 0;

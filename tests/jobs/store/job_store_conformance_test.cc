@@ -309,7 +309,7 @@ TEST_P(JobStoreConformance, StaleWorkerCannotOverwriteARecoveredJob) {
   EXPECT_TRUE(Finish("old", {id, c.attempt, Completion::Kind::kSucceeded, "x", 0}).stale);
   EXPECT_TRUE(Finish("old", {id, c2.attempt, Completion::Kind::kSucceeded, "x", 0}).stale);
   StartedProcess late{id, c.attempt, 4242};
-  ASSERT_TRUE(store_->CompleteAndClaim("old", {.started = {&late, 1}}, nullptr, {}, 0).ok());
+  ASSERT_TRUE(store_->CompleteAndClaim("old", {.started = {&late, 1}}, nullptr, {}, 0, 0).ok());
   EXPECT_FALSE(GetJob(id).pid);  // a late pid record is dropped too
   EXPECT_FALSE(Finish("new", {id, c2.attempt, Completion::Kind::kSucceeded, "y", 0}).stale);
   EXPECT_EQ(GetJob(id).result, "y");
@@ -326,7 +326,7 @@ TEST_P(JobStoreConformance, PidRecordsGoInWithTheClaim) {
   Completion done{b, 1, Completion::Kind::kSucceeded, "ok", 0};
   std::vector<CompletionResult> results;
   Result<std::vector<ClaimedJob>> next =
-      store_->CompleteAndClaim("w1", {.started = started, .done = {&done, 1}}, &results, kDefault, 5);
+      store_->CompleteAndClaim("w1", {.started = started, .done = {&done, 1}}, &results, kDefault, 5, 0);
   ASSERT_TRUE(next.ok()) << next.status().ToString();
   ASSERT_EQ(next->size(), 1u);
   EXPECT_EQ(next->front().id, c);
@@ -336,8 +336,50 @@ TEST_P(JobStoreConformance, PidRecordsGoInWithTheClaim) {
   EXPECT_EQ(results[0].state, JobState::kSucceeded);
   // Only pid records: written, nothing claimed.
   StartedProcess again{a, 1, 2002};
-  ASSERT_TRUE(store_->CompleteAndClaim("w1", {.started = {&again, 1}}, nullptr, {}, 0).ok());
+  ASSERT_TRUE(store_->CompleteAndClaim("w1", {.started = {&again, 1}}, nullptr, {}, 0, 0).ok());
   EXPECT_EQ(GetJob(a).pid, 2002);
+}
+
+// Jobs claimed ahead (held) have not started: a crash of their worker or an expired lease gives
+// their attempt back without a history entry, while the ones that started pay as usual.
+TEST_P(JobStoreConformance, HeldJobsThatNeverStartedGetTheirAttemptBack) {
+  std::int64_t a = Add("a"), b = Add("a"), c = Add("a");
+  Result<std::vector<ClaimedJob>> got = store_->CompleteAndClaim("w1", {}, nullptr, kDefault, 1, 2);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_EQ((*got)[0].id, a);  // best first: the first `n` start now, the rest are held
+  EXPECT_TRUE(GetJob(a).started_at_ms.has_value());
+  EXPECT_FALSE(GetJob(b).started_at_ms.has_value());
+  EXPECT_FALSE(GetJob(c).started_at_ms.has_value());
+  StartedProcess b_started{b, (*got)[1].attempt, 4242, 1'700'000'000'000};
+  ASSERT_TRUE(store_->CompleteAndClaim("w1", {.started = {&b_started, 1}}, nullptr, {}, 0, 0).ok());
+  EXPECT_EQ(GetJob(b).started_at_ms, 1'700'000'000'000);
+  EXPECT_EQ(GetJob(b).pid, 4242);
+
+  Result<std::vector<std::int64_t>> rec = store_->Recover("w1", true, "worker died (signal 9)");
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->size(), 3u);
+  for (std::int64_t started : {a, b}) {
+    Job j = GetJob(started);
+    EXPECT_EQ(j.state, JobState::kQueued);
+    EXPECT_EQ(j.attempts, 1) << started;
+    EXPECT_EQ(nlohmann::json::parse(j.errors).size(), 1u) << started;
+  }
+  Job never = GetJob(c);
+  EXPECT_EQ(never.state, JobState::kQueued);
+  EXPECT_EQ(never.attempts, 0);
+  EXPECT_EQ(never.errors, "[]");
+  EXPECT_FALSE(never.last_error.has_value());
+
+  // The same when the lease runs out.
+  got = store_->CompleteAndClaim("w2", {}, nullptr, kDefault, 1, 1);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 2u);
+  ASSERT_TRUE(store_->ReapExpiredLeases(NowMs() + 24 * 3600 * 1000LL).ok());
+  Job ran = GetJob((*got)[0].id), held = GetJob((*got)[1].id);
+  EXPECT_EQ(ran.attempts, (*got)[0].attempt);
+  EXPECT_EQ(held.attempts, (*got)[1].attempt - 1);
+  EXPECT_EQ(nlohmann::json::parse(held.errors).size(), nlohmann::json::parse(ran.errors).size() - 1);
 }
 
 TEST_P(JobStoreConformance, RecoverWithoutSpendingRefundsTheAttempt) {
@@ -734,7 +776,7 @@ TEST_P(JobStoreConformance, CompletionAndNextClaimShareOneTransaction) {
   for (const ClaimedJob& c : first) done.push_back({c.id, c.attempt, Completion::Kind::kSucceeded, "", 0});
   std::vector<CompletionResult> results;
   Result<std::vector<ClaimedJob>> next =
-      store_->CompleteAndClaim("w1", {.done = done}, &results, kDefault, 10);
+      store_->CompleteAndClaim("w1", {.done = done}, &results, kDefault, 10, 0);
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->size(), 2u);
   ASSERT_EQ(results.size(), 2u);
