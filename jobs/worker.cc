@@ -133,8 +133,9 @@ bool Worker::WorkPending() const {
 // (its outcome, then the claim of the next). While the queue is deep (the last claim got all it
 // asked for) and jobs are short, a claim also takes jobs to start as slots free up; their
 // outcomes then go out together, with the claim that follows. Not with in-process handlers:
-// a handler that crashes its worker would have the attempts of the jobs held here spent too,
-// and handler batches are large already. Not with running limits, which held jobs would use up.
+// a held job that crashes its worker before its start is written would get its attempt back
+// and could crash the next worker the same way (and handler batches are large already). Not
+// with running limits, which held jobs would use up.
 int Worker::AheadWanted() const {
   if (!may_claim_ahead_ || ahead_paused_ || job_us_avg_ >= kShortJobUs) return 0;
   std::int64_t n = o_.pool->concurrency * kAheadWindowUs / std::max<std::int64_t>(job_us_avg_, 1);
