@@ -228,7 +228,9 @@ int main(int argc, char** argv) {
       runs = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--jobs") && i + 1 < argc)
       jobs = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--only") && i + 1 < argc)
+    else if (!std::strcmp(argv[i], "--only") && i + 1 < argc &&
+             std::strstr("|in-process|limit|synchronous|command|latency|",
+                         ("|" + std::string(argv[i + 1]) + "|").c_str()))
       only = argv[++i];
     else if (!std::strcmp(argv[i], "--quick")) {
       runs = 1;
