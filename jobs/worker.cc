@@ -151,9 +151,12 @@ void Worker::StartAhead() {
   if (ahead_.empty()) timers_.Clear({kReleaseAhead});
 }
 
+void Worker::Release(const ClaimedJob& j) {
+  completions_.push_back({j.id, j.attempt, Completion::Kind::kReleased, "", 0});
+}
+
 void Worker::ReleaseAhead() {
-  for (const ClaimedJob& j : ahead_)
-    completions_.push_back({j.id, j.attempt, Completion::Kind::kReleased, "", 0});
+  for (const ClaimedJob& j : ahead_) Release(j);
   ahead_.clear();
   timers_.Clear({kReleaseAhead});
 }
@@ -390,7 +393,7 @@ void Worker::CheckCancels() {
     auto held = std::find_if(ahead_.begin(), ahead_.end(), [&](const ClaimedJob& j) { return j.id == id; });
     if (held != ahead_.end()) {  // never started: released, it becomes cancelled
       spdlog::info("job {}: cancel requested before it started", id);
-      completions_.push_back({id, held->attempt, Completion::Kind::kReleased, "", 0});
+      Release(*held);
       ahead_.erase(held);
       continue;
     }

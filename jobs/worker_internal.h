@@ -123,7 +123,10 @@ class Worker {
   int AheadWanted() const;
   // Starts jobs claimed ahead in the slots that freed up.
   void StartAhead();
-  // Gives the jobs claimed ahead back to the queue (Completion::Kind::kReleased).
+  // Gives a job claimed ahead back to the queue (Completion::Kind::kReleased): uncharged, or
+  // cancelled if a cancel was requested.
+  void Release(const ClaimedJob& j);
+  // Releases every job claimed ahead.
   void ReleaseAhead();
   // Completions to write or jobs to claim: the loop does not sleep (unless the store is failing).
   bool WorkPending() const;

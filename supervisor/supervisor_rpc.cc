@@ -31,6 +31,7 @@ using rpc::Value;
 namespace {
 
 constexpr int kXmlRpcParseError = -32700;  // the XML-RPC interoperability code for bad XML
+
 std::string Encode(const RpcOutcome& o) {
   return o.fault ? XmlRpcFaultBody(o.code, o.message) : XmlRpcResponseBody(o.value);
 }
