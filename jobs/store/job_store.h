@@ -28,6 +28,10 @@ struct StoreConfig {
   // itself then does only what it must (SQLite: checkpoint once the WAL passes ~40 MB).
   bool background_maintenance = false;
   bool read_only = false;
+  // PostgreSQL: the schema holding drover's tables, and whether idle workers wait for
+  // LISTEN/NOTIFY wake-ups (false behind a transaction-mode pooler: they poll instead).
+  std::string schema = "drover";
+  bool listen = true;
   // Caps that claims enforce (RunningLimitsFor); only a process that claims needs them.
   std::vector<RunningLimit> limits = {};
 };

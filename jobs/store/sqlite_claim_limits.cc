@@ -1,99 +1,20 @@
 // The SQLite store: claims under running limits (RunningLimit). SQLite has one writer, and a claim
 // runs in a write transaction: counting the running jobs in it and claiming in the same
 // transaction is atomic, so two workers can never both take a limit's last slot.
-#include <map>
 #include <nlohmann/json.hpp>
 
+#include "jobs/store/limit_budget.h"
 #include "jobs/store/sqlite_store.h"
 
 namespace drover {
 namespace {
 
-// How full each limit is, and whether one more job of a type and resource fits.
-class LimitBudget {
- public:
-  explicit LimitBudget(const std::vector<RunningLimit>& limits) : limits_(limits), used_(limits.size()) {
-    for (size_t i = 0; i < limits.size(); ++i) {
-      for (const std::string& t : limits[i].types) by_type_[t].push_back(i);
-    }
-  }
-
-  nlohmann::json LimitedTypes() const {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& [type, _] : by_type_) out.push_back(type);
-    return out;
-  }
-
-  void Add(const std::string& type, const std::optional<std::string>& resource, int count) {
-    auto it = by_type_.find(type);
-    if (it == by_type_.end()) return;
-    for (size_t i : it->second) {
-      if (!limits_[i].per_resource)
-        used_[i].total += count;
-      else if (resource)
-        used_[i].by_resource[*resource] += count;
-    }
-  }
-
-  bool Fits(const std::string& type, const std::optional<std::string>& resource) const {
-    auto it = by_type_.find(type);
-    if (it == by_type_.end()) return true;
-    for (size_t i : it->second) {
-      if (Full(i, limits_[i].per_resource ? resource : std::nullopt)) return false;
-    }
-    return true;
-  }
-
-  // True when `n` more jobs fit whatever their types and resources: the claim need not look.
-  bool Room(int n) const {
-    for (size_t i = 0; i < limits_.size(); ++i) {
-      int most = used_[i].total;
-      for (const auto& [_, k] : used_[i].by_resource) most = std::max(most, k);
-      if (most + n > limits_[i].max_running) return false;
-    }
-    return true;
-  }
-
-  // The types no job of which fits, and the [type, resource] pairs no job of which fits: what
-  // the next page of candidates leaves out.
-  nlohmann::json FullTypes() const {
-    nlohmann::json out = nlohmann::json::array();
-    for (size_t i = 0; i < limits_.size(); ++i) {
-      if (limits_[i].per_resource || !Full(i, std::nullopt)) continue;
-      for (const std::string& t : limits_[i].types) out.push_back(t);
-    }
-    return out;
-  }
-  nlohmann::json FullPairs() const {
-    nlohmann::json out = nlohmann::json::array();
-    for (size_t i = 0; i < limits_.size(); ++i) {
-      if (!limits_[i].per_resource) continue;
-      for (const auto& [resource, _] : used_[i].by_resource) {
-        if (!Full(i, resource)) continue;
-        for (const std::string& t : limits_[i].types) out.push_back({t, resource});
-      }
-    }
-    return out;
-  }
-
- private:
-  // Whether limit `i` takes no more jobs: in all, or (a per-resource limit) for `resource`. A
-  // per-resource limit never binds a job without a resource.
-  bool Full(size_t i, const std::optional<std::string>& resource) const {
-    if (!limits_[i].per_resource) return used_[i].total >= limits_[i].max_running;
-    if (!resource) return false;
-    auto r = used_[i].by_resource.find(*resource);
-    return r != used_[i].by_resource.end() && r->second >= limits_[i].max_running;
-  }
-
-  struct Used {
-    int total = 0;
-    std::map<std::string, int> by_resource;
-  };
-  const std::vector<RunningLimit>& limits_;
-  std::vector<Used> used_;
-  std::map<std::string, std::vector<size_t>> by_type_;  // type -> its limits
-};
+nlohmann::json Json(const std::vector<std::string>& items) { return nlohmann::json(items); }
+nlohmann::json Json(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [a, b] : pairs) out.push_back({a, b});
+  return out;
+}
 
 }  // namespace
 
@@ -109,7 +30,7 @@ Status SqliteJobStore::ClaimWithinLimits(const std::string& worker, const std::v
       "SELECT type, resource, count(*) FROM jobs INDEXED BY jobs_running "
       "WHERE state = 'running' AND type IN (SELECT value FROM json_each(?1)) GROUP BY type, resource");
   if (!running.ok()) return running.status();
-  running->Bind(1, budget.LimitedTypes().dump());
+  running->Bind(1, Json(budget.LimitedTypes()).dump());
   while (true) {
     Result<bool> row = running->Step();
     if (!row.ok()) return row.status().Prefixed("claim: count running jobs");
@@ -139,7 +60,7 @@ Status SqliteJobStore::ClaimWithinLimits(const std::string& worker, const std::v
   nlohmann::json picked = nlohmann::json::array();
   while (static_cast<int>(picked.size()) < n) {
     for (size_t i = 0; i < queues.size(); ++i) page->Bind(static_cast<int>(7 + i), queues[i]);
-    page->Bind(2, now).Bind(3, budget.FullTypes().dump()).Bind(4, budget.FullPairs().dump());
+    page->Bind(2, now).Bind(3, Json(budget.FullTypes()).dump()).Bind(4, Json(budget.FullPairs()).dump());
     page->Bind(5, picked.dump()).Bind(6, n - static_cast<int>(picked.size()));
     bool any = false;
     while (true) {

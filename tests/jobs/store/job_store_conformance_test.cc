@@ -14,6 +14,7 @@
 
 #include "common/time_util.h"
 #include "jobs/store/open_job_store.h"
+#include "tests/pg/postgres_server.h"
 #include "tests/temp_dir.h"
 
 namespace drover {
@@ -727,7 +728,7 @@ TEST_P(JobStoreConformance, StatsCountPerQueueAndState) {
   ClaimN(1);
   ASSERT_TRUE(store_->SetQueuePaused("empty", true).ok());
   Result<std::vector<QueueStats>> stats = store_->Stats();
-  ASSERT_TRUE(stats.ok());
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   ASSERT_EQ(stats->size(), 3u);
   const QueueStats& d = (*stats)[0];
   EXPECT_EQ(d.queue, "default");
@@ -945,6 +946,26 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, JobStoreConformance,
                                                      c.database = dir + "/jobs.db";
                                                      return c;
                                                    }}),
+                         [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
+
+// One PostgreSQL server per test process, started on first use and stopped at exit; each test
+// gets a schema of its own.
+StoreConfig FreshPostgres(const std::string&) {
+  static std::unique_ptr<testing::PostgresServer> server = [] {
+    std::string error;
+    std::unique_ptr<testing::PostgresServer> s = testing::PostgresServer::Start(&error);
+    if (s && !s->CreateDatabase("conformance", &error)) s.reset();
+    if (!s) ADD_FAILURE() << "no PostgreSQL server for the tests: " << error;
+    return s;
+  }();
+  static int tests = 0;
+  StoreConfig c;
+  c.database = server ? server->Uri("conformance") : "postgresql:///nowhere?host=/nonexistent";
+  c.schema = "t" + std::to_string(++tests);
+  return c;
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, JobStoreConformance, ::testing::Values(Backend{"postgres", FreshPostgres}),
                          [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
 
 }  // namespace
