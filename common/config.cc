@@ -64,6 +64,17 @@ std::string Resolve(const std::string& base_dir, const std::string& p) {
   return (std::filesystem::path(base_dir) / p).lexically_normal().string();
 }
 
+bool IsSqlIdentifier(const std::string& s) {
+  if (s.empty() || s.size() > 63 || (s[0] >= '0' && s[0] <= '9')) return false;
+  return s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
+}
+
+bool IsNodeName(const std::string& s) {
+  return !s.empty() && s.size() <= 63 &&
+         s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+             std::string::npos;
+}
+
 void ReadSupervisor(TableReader& r, SupervisorConfig* s) {
   r.String("database", &s->database);
   r.String("socket", &s->socket);
@@ -91,6 +102,24 @@ void ReadSupervisor(TableReader& r, SupervisorConfig* s) {
   r.DurationKey("watchdog", &s->watchdog);
   r.Bool("spare", &s->spare);
   r.Switch("synchronous", "normal", "full", &s->synchronous_full);
+  r.String("schema", &s->schema);
+  if (!IsSqlIdentifier(s->schema)) {
+    r.Error(r.Get("schema"), "schema",
+            "must be a plain SQL name: lowercase letters, digits and _, not starting with a digit (got \"" +
+                s->schema + "\")");
+  }
+  r.String("node", &s->node, true);
+  if (s->node.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) s->node = host;
+  }
+  if (!IsNodeName(s->node)) {
+    r.Error(r.Get("node"), "node",
+            "must be 1 to 63 letters, digits, '.', '_' or '-' (got \"" + s->node + "\")");
+  }
+  r.DurationKey("node_timeout", &s->node_timeout, Duration(2000));
+  r.Bool("listen", &s->listen);
+  r.DurationKey("poll_interval", &s->poll_interval, Duration(10));
   if (s->restart_delay_max < s->restart_delay) {
     r.Error(r.Get("restart_delay_max"), "restart_delay_max", "must not be less than restart_delay");
   }
@@ -445,6 +474,33 @@ Result<HostPort> ParseListenAddress(const std::string& listen) {
   hp.port = std::stoi(port);
   if (hp.port < 1 || hp.port > 65535) return bad();
   return hp;
+}
+
+bool IsPostgresDatabase(const std::string& database) {
+  return database.starts_with("postgresql://") || database.starts_with("postgres://");
+}
+
+std::string DatabaseForLog(const std::string& database) {
+  if (!IsDatabaseUrl(database)) return database;
+  std::string out = database;
+  size_t scheme = out.find("://") + 3;
+  size_t at = out.find('@', scheme);
+  size_t colon = out.find(':', scheme);
+  if (at != std::string::npos && colon < at && out.find('/', scheme) > at)
+    out.replace(colon + 1, at - colon - 1, "***");
+  for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
+    size_t end = out.find('&', p);
+    out.replace(p + 9, (end == std::string::npos ? out.size() : end) - p - 9, "***");
+  }
+  return out;
+}
+
+std::string InstanceKey(const SupervisorConfig& s) {
+  return IsPostgresDatabase(s.database) ? s.database + "#node=" + s.node : s.database;
+}
+
+std::string WorkerIdPrefix(const SupervisorConfig& s) {
+  return IsPostgresDatabase(s.database) ? s.node + "/" : "";
 }
 
 bool IsDatabaseUrl(const std::string& database) {

@@ -34,7 +34,26 @@ struct SupervisorConfig {
   bool synchronous_full = false;
   Duration watchdog{0};  // systemd watchdog ping interval; 0 = use WATCHDOG_USEC if set
   bool spare = true;     // keep one pre-started process ready to replace a child that exits
+  // Several hosts (PostgreSQL, DESIGN.md §10): the schema of drover's tables; this droverd's node
+  // name (default: the host name), which its worker ids carry; how long a silent node counts as
+  // alive; LISTEN/NOTIFY wake-ups, or polling every poll_interval without them. poll_interval is
+  // also how often idle workers look for work on either backend without a wake-up.
+  std::string schema = "drover";
+  std::string node;
+  Duration node_timeout{15'000};
+  bool listen = true;
+  Duration poll_interval{1000};
 };
+
+// True when `database` names a PostgreSQL server (postgresql:// or postgres://).
+bool IsPostgresDatabase(const std::string& database);
+// `database` as logs may show it: a PostgreSQL URI without its password.
+std::string DatabaseForLog(const std::string& database);
+// What tells one droverd from another on this host: its SQLite file, or on PostgreSQL its
+// database and node name (nodes of one database may share a host).
+std::string InstanceKey(const SupervisorConfig& s);
+// What this node's worker ids start with: "NODE/" on PostgreSQL, nothing on SQLite (one host).
+std::string WorkerIdPrefix(const SupervisorConfig& s);
 
 struct RetentionConfig {
   Duration succeeded{3LL * 86'400'000};

@@ -221,6 +221,26 @@ struct ScheduleState {
   bool paused = false;
 };
 
+// One droverd of several sharing a PostgreSQL database (DESIGN.md §10), as it registers.
+struct NodeInfo {
+  std::string name;
+  std::string host;
+  std::int64_t pid = 0;
+  std::string version;
+  std::int64_t started_at_ms = 0;
+  int workers = 0;
+};
+
+// A node as `droverctl nodes` lists it.
+struct NodeStatus {
+  NodeInfo info;
+  std::int64_t heartbeat_ms = 0;
+  std::optional<std::int64_t> stopped_at_ms;  // a clean shutdown; absent while it runs (or died)
+  bool alive = false;                         // not stopped, heard from within node_timeout
+  bool leader = false;
+  int running_jobs = 0;
+};
+
 }  // namespace drover
 
 #endif  // DROVER_JOBS_JOB_H_

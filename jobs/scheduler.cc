@@ -79,6 +79,7 @@ class Scheduler {
 
   void Tick() {
     std::int64_t now = NowMs();
+    if (!Lead(now)) return;
     Result<std::vector<std::int64_t>> reaped = store_->ReapExpiredLeases(now);
     if (!reaped.ok()) {
       spdlog::warn("{}", reaped.status().ToString());
@@ -97,6 +98,34 @@ class Scheduler {
       spdlog::warn("{}", m.status().ToString());
     else if (m->released_bytes > 0)
       spdlog::debug("released {} of the database file", FormatSize(m->released_bytes));
+  }
+
+  // The node's heartbeat. Maintenance is the leader's alone (on SQLite this scheduler always
+  // leads); the leader also re-queues the jobs of nodes gone silent.
+  bool Lead(std::int64_t now) {
+    const SupervisorConfig& s = o_.config->supervisor;
+    const std::int64_t timeout = s.node_timeout.count();
+    Result<bool> leads = store_->Heartbeat(s.node, true, timeout);
+    if (!leads.ok()) {
+      spdlog::warn("{}", leads.status().ToString());
+      return false;
+    }
+    if (*leads != leader_ && IsPostgresDatabase(s.database)) {
+      if (*leads)
+        spdlog::info("node {} leads: maintenance and the rescue of dead nodes' jobs run here", s.node);
+      else
+        spdlog::info("node {} no longer leads", s.node);
+    }
+    leader_ = *leads;
+    if (!leader_) return false;
+    Result<std::vector<std::int64_t>> rescued = store_->RescueDeadNodes(now, timeout);
+    if (!rescued.ok()) {
+      spdlog::warn("{}", rescued.status().ToString());
+    } else if (!rescued->empty()) {
+      spdlog::warn("re-queued {} job(s) of node(s) silent for {} (first: {})", rescued->size(),
+                   FormatDuration(s.node_timeout), rescued->front());
+    }
+    return true;
   }
 
   // Logs each attempt that runs longer than stuck_after once.
@@ -124,6 +153,7 @@ class Scheduler {
   UniqueFd sig_fd_;
   std::optional<ScheduleRunner> schedules_;
   std::set<std::pair<std::int64_t, int>> warned_;  // stuck attempts already logged
+  bool leader_ = false;
 };
 
 }  // namespace

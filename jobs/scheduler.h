@@ -1,8 +1,9 @@
 // The scheduler process's main loop: it enqueues the runs of periodic [schedules] when they fall
-// due, and every `tick` reaps expired leases, expires jobs past expires_at, prunes finished jobs
-// past their retention in small batches, warns about stuck jobs and runs the WAL checkpoint (so
-// workers never checkpoint on their hot path).
-// Runs in a freshly forked child with its own store connection. Not thread-safe.
+// due, and every `tick` beats the node's heartbeat and, on the leader node (the only one on
+// SQLite), re-queues dead nodes' jobs, reaps expired leases, expires jobs past expires_at, prunes finished
+// jobs past their retention in small batches, warns about stuck jobs and runs the WAL checkpoint (so workers
+// never checkpoint on their hot path). Runs in a freshly forked child with its own store connection. Not
+// thread-safe.
 #ifndef DROVER_JOBS_SCHEDULER_H_
 #define DROVER_JOBS_SCHEDULER_H_
 

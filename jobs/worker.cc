@@ -72,7 +72,7 @@ Status Worker::Init() {
   hb_interval_us_ = std::clamp<std::int64_t>(Us(o_.config->supervisor.hang_timeout) / 4, 50'000, 1'000'000);
   timers_.Set({kHeartbeat}, now);
   timers_.Set({kLease}, now + LeaseRenewalUs());
-  timers_.Set({kPoll}, now + kPollIntervalUs);
+  timers_.Set({kPoll}, now + poll_us_);
   timers_.Set({kHygiene}, now + kHygieneIntervalUs);
   return Status::Ok();
 }
@@ -237,7 +237,7 @@ void Worker::ScheduleDue() {
   if (!next.ok() || !next->has_value()) return;
   std::int64_t delta_ms = **next - NowMs();
   if (delta_ms <= 0) delta_ms = 1;  // due but not claimable (paused, other queue): poll decides
-  if (delta_ms * 1000 < kPollIntervalUs) timers_.Set({kDue}, MonotonicUs() + delta_ms * 1000);
+  if (delta_ms * 1000 < poll_us_) timers_.Set({kDue}, MonotonicUs() + delta_ms * 1000);
 }
 
 void Worker::RunTimers(std::int64_t now) {
@@ -267,7 +267,7 @@ void Worker::RunTimers(std::int64_t now) {
       case kPoll:
         claim_wanted_ = true;
         CheckCancels();
-        timers_.Set({kPoll}, now + kPollIntervalUs);
+        timers_.Set({kPoll}, now + poll_us_);
         break;
       case kHygiene:
         RemoveDrainedJobCgroups();

@@ -28,7 +28,6 @@
 
 namespace drover::worker_internal {
 
-constexpr std::int64_t kPollIntervalUs = 1'000'000;
 constexpr std::int64_t kHygieneIntervalUs = 5'000'000;
 constexpr std::int64_t kStoreRetryUs = 1'000'000;
 constexpr std::int64_t kHardStopUs = 5'000'000;
@@ -91,7 +90,8 @@ class Worker {
   explicit Worker(const WorkerOptions& o)
       : o_(o),
         store_(o.store),
-        worker_id_(o.name + "@" + std::to_string(getpid())),
+        worker_id_(WorkerIdPrefix(o.config->supervisor) + o.name + "@" + std::to_string(getpid())),
+        poll_us_(o.config->supervisor.poll_interval.count() * 1000),
         rng_(std::random_device{}() ^ getpid()),
         stop_after_spawn_(getenv("DROVER_TEST_STOP_AFTER_SPAWN")) {}
 
@@ -100,7 +100,13 @@ class Worker {
  private:
   Status Init();
 
-  std::int64_t LeaseRenewalUs() const { return Us(o_.config->supervisor.lease) / 3; }
+  // On PostgreSQL a renewal also tells the other nodes that this one lives (JobStore::ExtendLeases):
+  // often enough that a node running jobs never looks dead for node_timeout.
+  std::int64_t LeaseRenewalUs() const {
+    const SupervisorConfig& s = o_.config->supervisor;
+    std::int64_t us = Us(s.lease) / 3;
+    return IsPostgresDatabase(s.database) ? std::min(us, Us(s.node_timeout) / 3) : us;
+  }
 
   Status Watch(int fd, FdRef ref);
   // For an fd about to be closed, which takes it out of the epoll set by itself (only this
@@ -199,6 +205,7 @@ class Worker {
   const WorkerOptions& o_;
   JobStore* const store_;
   const std::string worker_id_;
+  const std::int64_t poll_us_;  // [supervisor] poll_interval: looks for work without a wake-up
   std::mt19937_64 rng_;
   const char* const stop_after_spawn_;  // a test's fault point: see worker.h
   UniqueFd epoll_, sig_fd_;

@@ -11,6 +11,7 @@
 
 #include "supervisor/control_request.h"
 #include "supervisor/control_server.h"
+#include "supervisor/ctl_node_verbs.h"
 
 namespace drover::ctl {
 namespace {
@@ -42,7 +43,11 @@ std::string Uptime(double s) {
 
 }  // namespace
 
-int ProcessStatus(CtlContext& ctx, const std::string&, const Words& args) {
+int ProcessStatus(CtlContext& ctx, const std::string&, const Words& words) {
+  Words args = words;
+  const bool all_nodes = std::erase(args, "--all-nodes") > 0;
+  if (all_nodes && ctx.json)
+    return Usage(ctx, "status", "--all-nodes is for people; scripts use `nodes --json`");
   int code = kExitOk;
   std::optional<json> r = Call(ctx, "status", args, &code);
   if (!r) return code;
@@ -72,6 +77,11 @@ int ProcessStatus(CtlContext& ctx, const std::string&, const Words& args) {
       *ctx.out << std::left << std::setw(24) << p["name"].get<std::string>() << std::setw(10)
                << p["state"].get<std::string>() << detail << "\n";
     }
+  }
+  if (all_nodes) {
+    *ctx.out << "\n";
+    int nodes = PrintNodes(ctx);
+    if (nodes != kExitOk) return nodes;
   }
   return all_running ? kExitOk : kExitNotRunning;
 }

@@ -6,6 +6,7 @@
 
 #include "supervisor/ctl_bulk_verbs.h"
 #include "supervisor/ctl_job_verbs.h"
+#include "supervisor/ctl_node_verbs.h"
 #include "supervisor/ctl_process_verbs.h"
 #include "supervisor/ctl_queue_verbs.h"
 
@@ -22,9 +23,10 @@ int Help(CtlContext& ctx, const std::string&, const std::vector<std::string>& ar
 
 using K = VerbKind;
 constexpr CtlVerb kVerbs[] = {
-    {"status", "status [NAME|POOL:*|all ...]",
-     "state, pid, uptime and current jobs of each process (exit 3 if any is not RUNNING)", K::kProcess,
-     ctl::ProcessStatus},
+    {"status", "status [--all-nodes] [NAME|POOL:*|all ...]",
+     "state, pid, uptime and current jobs of each process (exit 3 if any is not RUNNING); with "
+     "--all-nodes also every node sharing the PostgreSQL database",
+     K::kProcess, ctl::ProcessStatus},
     {"start", "start NAME|POOL:*|all ...", "start stopped processes", K::kProcess, ctl::Control},
     {"stop", "stop NAME|POOL:*|all ...", "stop processes gracefully (running jobs finish)", K::kProcess,
      ctl::Control},
@@ -66,6 +68,10 @@ constexpr CtlVerb kVerbs[] = {
     {"pause", "pause QUEUE | pause --schedule NAME", "stop claiming from a queue, or stop a schedule's runs",
      K::kJob, ctl::PauseResume},
     {"resume", "resume QUEUE | resume --schedule NAME", "undo pause", K::kJob, ctl::PauseResume},
+    {"nodes", "nodes",
+     "the droverds sharing a PostgreSQL database: state, last heartbeat, leader, workers, "
+     "running jobs",
+     K::kJob, ctl::Nodes},
     {"schedules", "schedules", "periodic schedules: timing, next and last run, last job", K::kJob,
      ctl::Schedules},
     {"trigger", "trigger NAME", "enqueue a run of a schedule now", K::kJob, ctl::Trigger},

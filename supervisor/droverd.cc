@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "jobs/store/open_job_store.h"
 #include "supervisor/http_auth.h"
 #include "supervisor/process_init.h"
 #include "supervisor/supervisor.h"
@@ -32,7 +33,7 @@ std::vector<std::string> PathWarnings(const SupervisorConfig& s) {
                            {"pidfile", &s.pidfile},
                            {"log_file", &s.log_file},
                            {"database", &s.database}}) {
-    if (file->empty()) continue;
+    if (file->empty() || (file == &s.database && IsDatabaseUrl(s.database))) continue;
     std::string dir = std::filesystem::path(*file).parent_path().string();
     struct stat st;
     if (stat(dir.empty() ? "." : dir.c_str(), &st) == 0 && (st.st_mode & S_IWOTH)) {
@@ -85,6 +86,15 @@ int DroverdMain(int argc, char** argv, const HandlerRegistry& handlers) {
     if (strict && !warnings.empty()) {
       std::cerr << "droverd: " << path << ": " << warnings.size() << " problem(s) (--strict)\n";
       return 1;
+    }
+    if (IsPostgresDatabase(config->supervisor.database)) {
+      // The server must be there and the schema one this drover can use.
+      Result<std::string> db = DescribePostgres(StoreConfigFor(config->supervisor));
+      if (!db.ok()) {
+        std::cerr << "droverd: " << path << ": " << db.status().message() << "\n";
+        return 1;
+      }
+      std::cout << path << ": " << *db << "\n";
     }
     std::cout << path << ": OK (" << config->pools.size() << " pool(s), " << config->jobs.size()
               << " job type(s), " << config->schedules.size() << " schedule(s))\n";

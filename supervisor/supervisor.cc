@@ -74,16 +74,34 @@ int Supervisor::Run() {
   if (!job_cgroups_.empty()) KillJobCgroups(job_cgroups_);
   unlink(config_.supervisor.socket.c_str());
   if (!config_.supervisor.pidfile.empty()) unlink(config_.supervisor.pidfile.c_str());
+  if (IsPostgresDatabase(config_.supervisor.database)) {
+    // The other nodes see a clean stop, not a node gone silent, and a new leader takes over now.
+    Result<std::unique_ptr<JobStore>> store = OpenStore();
+    Status left = store.ok() ? (*store)->LeaveNodes(config_.supervisor.node) : store.status();
+    if (!left.ok()) spdlog::warn("{}", left.ToString());
+  }
   spdlog::info("stopped");
   return 0;
 }
 
+NodeInfo Supervisor::ThisNode() const {
+  NodeInfo me;
+  me.name = config_.supervisor.node;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) me.host = host;
+  me.pid = getpid();
+  me.version = DROVER_VERSION;
+  me.started_at_ms = NowMs();
+  for (const auto& [_, pool] : config_.pools) me.workers += pool.workers;
+  return me;
+}
+
 Status Supervisor::Start() {
   DROVER_RETURN_IF_ERROR(CheckHandlers(config_, handlers_));
-  DROVER_RETURN_IF_ERROR(PrepareDatabaseFiles());
+  if (!IsPostgresDatabase(config_.supervisor.database)) DROVER_RETURN_IF_ERROR(PrepareDatabaseFiles());
   DROVER_RETURN_IF_ERROR(LockDatabase());
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return Status::FromErrno("prctl(PR_SET_CHILD_SUBREAPER)");
-  job_cgroups_ = JobCgroupRoot(config_.supervisor.database);
+  job_cgroups_ = JobCgroupRoot(InstanceKey(config_.supervisor));
   if (job_cgroups_.empty()) {
     spdlog::info(
         "no cgroup v2 subtree is delegated to droverd: a job's processes that leave its process group "
@@ -110,7 +128,12 @@ Status Supervisor::Start() {
     // Opened, migrated and closed again before any fork.
     Result<std::unique_ptr<JobStore>> store = OpenStore();
     if (!store.ok()) return store.status();
-    Result<std::vector<std::int64_t>> rec = (*store)->Recover("", false, "interrupted: droverd restarted");
+    // On PostgreSQL: refused while a live node elsewhere holds this node's name, before any of
+    // its jobs is touched.
+    DROVER_RETURN_IF_ERROR((*store)->JoinNodes(ThisNode(), config_.supervisor.node_timeout.count()));
+    // Only this node's: on PostgreSQL other nodes' workers share the table.
+    Result<std::vector<std::int64_t>> rec =
+        (*store)->Recover(WorkerIdPrefix(config_.supervisor), false, "interrupted: droverd restarted");
     if (!rec.ok()) return rec.status();
     if (!rec->empty()) spdlog::warn("re-queued {} job(s) left running by an earlier droverd", rec->size());
   }
@@ -141,7 +164,7 @@ Status Supervisor::Start() {
   for (auto& c : children_) Spawn(*c);
   if (config_.supervisor.spare) StartSpare();
   spdlog::info("started {} process(es); database {}, socket {}", children_.size(),
-               config_.supervisor.database, config_.supervisor.socket);
+               DatabaseForLog(config_.supervisor.database), config_.supervisor.socket);
   if (const char* usec = getenv("WATCHDOG_USEC")) watchdog_us_ = std::atoll(usec) / 2;
   if (config_.supervisor.watchdog.count() > 0) watchdog_us_ = Us(config_.supervisor.watchdog);
   std::int64_t now = MonotonicUs();
@@ -181,8 +204,11 @@ Status Supervisor::PrepareDatabaseFiles() {
   return Status::Ok();
 }
 
+// One droverd per SQLite file; on PostgreSQL one per control socket on this host (the nodes
+// table keeps node names apart across hosts).
 Status Supervisor::LockDatabase() {
-  std::string path = config_.supervisor.database + ".lock";
+  const bool pg = IsPostgresDatabase(config_.supervisor.database);
+  std::string path = (pg ? config_.supervisor.socket : config_.supervisor.database) + ".lock";
   lock_fd_.Reset(open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!lock_fd_)
     return Status::FromErrno("open lock file " + path + " (does the directory exist and is it writable?)");
@@ -190,7 +216,8 @@ Status Supervisor::LockDatabase() {
     char buf[32] = {};
     (void)!pread(lock_fd_.get(), buf, sizeof buf - 1, 0);
     return Status::Busy("another droverd (pid " + std::string(buf[0] ? buf : "?") +
-                        ") is already running on " + config_.supervisor.database + "; stop it first");
+                        ") is already running on " + (pg ? path : config_.supervisor.database) +
+                        "; stop it first");
   }
   std::string pid = std::to_string(getpid());
   if (ftruncate(lock_fd_.get(), 0) != 0 || pwrite(lock_fd_.get(), pid.data(), pid.size(), 0) < 0) {

@@ -292,7 +292,7 @@ void Supervisor::KillOrphans() {
 void Supervisor::OnExit(Child& c, int st) {
   std::int64_t now = MonotonicUs();
   std::string how = DescribeWait(st);
-  std::string worker_id = c.pool.empty() ? "" : c.worker_id();
+  std::string worker_id = c.pool.empty() ? "" : WorkerIdPrefix(config_.supervisor) + c.worker_id();
   std::string who = c.name + " (pid " + std::to_string(c.pid) + ") " + how;
   // Job process groups the worker reported go too (members that are not orphans), and all
   // that its jobs' cgroups hold.

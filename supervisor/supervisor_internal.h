@@ -45,6 +45,8 @@ class Supervisor {
 
   Status Start();
   Result<std::unique_ptr<JobStore>> OpenStore() { return OpenJobStore(StoreConfigFor(config_.supervisor)); }
+  // This droverd as the nodes table lists it (PostgreSQL).
+  NodeInfo ThisNode() const;
 
   // The database holds payloads (often secrets): it is created 0600, or 0660 for socket_group
   // (whose members use droverctl's job verbs on it) whatever the umask; SQLite gives its -wal and

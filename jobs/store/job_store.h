@@ -86,7 +86,8 @@ class JobStore {
     return CompleteAndClaim(worker, {.done = done}, results, {}, 0, 0).status();
   }
 
-  // Renews the lease of every job `worker` runs. Returns how many leases were renewed.
+  // Renews the lease of every job `worker` runs; on PostgreSQL also the heartbeat of the node its
+  // id names. Returns how many leases were renewed.
   virtual Result<int> ExtendLeases(const std::string& worker) = 0;
   // Stores progress (0..1, optional message) and, when given, the checkpoint JSON.
   virtual Status UpdateProgress(std::int64_t id, const std::string& worker, int attempt,
@@ -98,7 +99,8 @@ class JobStore {
   // Puts back what a process held. With spend_attempt (the worker crashed) the attempt counts
   // and a job out of attempts fails; without it (shutdown, restart), or for a held job that
   // never started, the attempt is refunded.
-  // An empty `worker` recovers every running job (start-up after a crash of the supervisor).
+  // An empty `worker` recovers every running job (start-up after a crash of the supervisor); one
+  // ending in '/' every job of a worker whose id starts with it (a node's, "NODE/").
   // Returns the ids put back or failed.
   virtual Result<std::vector<std::int64_t>> Recover(const std::string& worker, bool spend_attempt,
                                                     const std::string& reason) = 0;
@@ -158,6 +160,24 @@ class JobStore {
   virtual Result<std::vector<QueueStats>> Stats() = 0;
   // The earliest run_at of any queued job, if any: when a delayed or retried job becomes due.
   virtual Result<std::optional<std::int64_t>> NextRunAt() = 0;
+
+  // Several nodes (PostgreSQL). SQLite serves one host: it has no nodes table, every process
+  // there leads, and Nodes() is Unsupported.
+  //
+  // Registers `me` as a live node. Fails with Conflict when a live node on another host holds
+  // the name (heard from within `node_timeout_ms`, not stopped); a row of this host, a stopped
+  // node's or a dead one's is taken over.
+  virtual Status JoinNodes(const NodeInfo& me, std::int64_t node_timeout_ms) = 0;
+  // The node's heartbeat; with `lead`, also takes or renews the leader's lease (for
+  // `node_timeout_ms`) unless another node holds it. Returns whether `node` leads now.
+  virtual Result<bool> Heartbeat(const std::string& node, bool lead, std::int64_t node_timeout_ms) = 0;
+  // The leader's: re-queues the running jobs of nodes silent for `node_timeout_ms`, spending
+  // the attempt as for a crashed worker. Returns their ids.
+  virtual Result<std::vector<std::int64_t>> RescueDeadNodes(std::int64_t now_ms,
+                                                            std::int64_t node_timeout_ms) = 0;
+  // A clean shutdown: the node is stopped and gives up the leader's lease.
+  virtual Status LeaveNodes(const std::string& node) = 0;
+  virtual Result<std::vector<NodeStatus>> Nodes(std::int64_t node_timeout_ms) = 0;
 
   // A watch on commits made through other connections, for waking an idle worker. It reads
   // through this store and must not outlive it.

@@ -15,6 +15,11 @@ namespace drover {
 // a scheme this program does not support, or with the backend's error.
 Result<std::unique_ptr<JobStore>> OpenJobStore(const StoreConfig& config);
 
+// For `droverd --check-config` on PostgreSQL: connects and describes the server and the state of
+// the schema ("PostgreSQL 15.5 at HOST, database D; schema drover at version 1 (current)"), or
+// fails naming what is wrong: unreachable, authentication, a schema newer than this program.
+Result<std::string> DescribePostgres(const StoreConfig& config);
+
 // The store settings of a [supervisor] section: database, lease, synchronous.
 StoreConfig StoreConfigFor(const SupervisorConfig& supervisor);
 

@@ -81,6 +81,25 @@ CREATE TABLE queues (
 CREATE TRIGGER drover_queues_notify AFTER INSERT OR UPDATE ON queues
   FOR EACH STATEMENT EXECUTE FUNCTION jobs_notify();
 
+-- Each droverd sharing the database: a node, alive while its heartbeat is recent. Worker ids
+-- start with the node's name and '/'.
+CREATE TABLE nodes (
+  name       text    PRIMARY KEY,
+  host       text    NOT NULL,
+  pid        bigint  NOT NULL,
+  version    text    NOT NULL,
+  started_at bigint  NOT NULL,
+  heartbeat  bigint  NOT NULL,
+  workers    integer NOT NULL DEFAULT 0,
+  stopped_at bigint
+);
+-- The leader's lease: the one node that runs maintenance and rescues dead nodes' jobs.
+CREATE TABLE leader (
+  id    integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+  node  text    NOT NULL,
+  until bigint  NOT NULL
+);
+
 -- Periodic schedules: handling a slot moves next_run in the transaction that enqueues its run.
 CREATE TABLE schedules (
   name        text    PRIMARY KEY,

@@ -105,10 +105,6 @@ PgParams FinishParams(const std::string& worker, const Completion& c, std::int64
 
 }  // namespace
 
-bool IsPostgresUri(const std::string& database) {
-  return database.starts_with("postgresql://") || database.starts_with("postgres://");
-}
-
 Result<std::unique_ptr<PgJobStore>> PgJobStore::Open(const StoreConfig& config) {
   Result<Pg> pg = Pg::Connect(config.database, "SET search_path = \"" + config.schema + "\"");
   if (!pg.ok()) return pg.status();
@@ -124,11 +120,6 @@ Result<std::unique_ptr<PgJobStore>> PgJobStore::Open(const StoreConfig& config) 
     DROVER_RETURN_IF_ERROR(MigratePgSchema(&*pg, config.schema));
   }
   return std::unique_ptr<PgJobStore>(new PgJobStore(std::move(pg).value(), config));
-}
-
-std::string PgJobStore::ServerVersion() const {
-  int v = pg_.server_version();
-  return std::to_string(v / 10000) + "." + std::to_string(v % 10000);
 }
 
 Result<EnqueueResult> PgJobStore::Enqueue(const EnqueueRequest& req) {
@@ -201,6 +192,12 @@ Result<std::vector<EnqueueResult>> PgJobStore::InsertResults(std::span<const Enq
     out.push_back({existing->Int64(0, 0), *ParseJobState(existing->Text(0, 1)), true});
   }
   return out;
+}
+
+std::vector<std::int64_t> PgJobStore::Ids(const PgResult& r) {
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < r.rows(); ++i) ids.push_back(r.Int64(i, 0));
+  return ids;
 }
 
 Result<std::vector<ClaimedJob>> PgJobStore::CompleteAndClaim(const std::string& worker,
@@ -293,10 +290,18 @@ ClaimedJob PgJobStore::ReadClaimed(const PgResult& r, int row) {
 Result<int> PgJobStore::ExtendLeases(const std::string& worker) {
   PgParams p;
   p.Add(worker).Add(NowMs() + config_.lease.count());
-  Result<PgResult> r =
-      pg_.Exec("UPDATE jobs SET lease_until = $2 WHERE state = 'running' AND worker = $1", p);
+  PgParams node;
+  node.Add(worker);
+  PgBatch batch;
+  size_t leases =
+      batch.Add("UPDATE jobs SET lease_until = $2 WHERE state = 'running' AND worker = $1", std::move(p));
+  // The worker's node lives (worker ids are "NODE/NAME@PID").
+  batch.Add("UPDATE nodes SET heartbeat = greatest(heartbeat, " + std::string(kServerNowMs) +
+                ") WHERE name = split_part($1, '/', 1) AND stopped_at IS NULL",
+            std::move(node));
+  Result<std::vector<PgResult>> r = pg_.Run(batch);
   if (!r.ok()) return r.status().Prefixed("extend leases of " + worker);
-  return r->affected();
+  return (*r)[leases].affected();
 }
 
 Status PgJobStore::UpdateProgress(std::int64_t id, const std::string& worker, int attempt,
@@ -326,36 +331,41 @@ Result<std::vector<std::int64_t>> PgJobStore::CancelRequested(const std::string&
   return ids;
 }
 
-namespace {
-std::vector<std::int64_t> Ids(const PgResult& r) {
-  std::vector<std::int64_t> ids;
-  for (int i = 0; i < r.rows(); ++i) ids.push_back(r.Int64(i, 0));
-  return ids;
+// What recovering a running job writes: $2 whether the attempt is spent (a crash), `reason`
+// (SQL) the error it records, $4 now. A held job that never started gets its attempt back and
+// no history entry.
+std::string PgJobStore::RecoverSet(const std::string& reason) {
+  return "UPDATE jobs SET "
+         "  state = CASE WHEN cancel_requested THEN 'cancelled' "
+         "               WHEN $2::boolean AND started_at IS NOT NULL AND attempts >= max_attempts THEN "
+         "'failed' "
+         "               ELSE 'queued' END, "
+         "  finished_at = CASE WHEN cancel_requested THEN $4::bigint "
+         "                     WHEN $2::boolean AND started_at IS NOT NULL AND attempts >= max_attempts "
+         "                     THEN $4::bigint END, "
+         "  run_at = $4::bigint, "
+         "  attempts = CASE WHEN $2::boolean AND started_at IS NOT NULL THEN attempts "
+         "                  ELSE greatest(attempts - 1, 0) END, "
+         "  last_error = CASE WHEN $2::boolean AND started_at IS NOT NULL THEN " +
+         reason +
+         " ELSE last_error END, "
+         "  errors = CASE WHEN started_at IS NULL THEN errors "
+         "                ELSE errors || jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', "
+         "                     $4::bigint, 'worker', worker, 'error', " +
+         reason +
+         ", 'interrupted', true)) END, "
+         "  lease_until = NULL, pid = NULL ";
 }
-}  // namespace
 
 Result<std::vector<std::int64_t>> PgJobStore::Recover(const std::string& worker, bool spend_attempt,
                                                       const std::string& reason) {
   PgParams p;
   p.Add(worker).Add(spend_attempt).Add(reason).Add(NowMs());
-  Result<PgResult> r = pg_.Exec(
-      "UPDATE jobs SET "
-      "  state = CASE WHEN cancel_requested THEN 'cancelled' "
-      "               WHEN $2::boolean AND started_at IS NOT NULL AND attempts >= max_attempts THEN 'failed' "
-      "               ELSE 'queued' END, "
-      "  finished_at = CASE WHEN cancel_requested THEN $4::bigint "
-      "                     WHEN $2::boolean AND started_at IS NOT NULL AND attempts >= max_attempts "
-      "                     THEN $4::bigint END, "
-      "  run_at = $4::bigint, "
-      "  attempts = CASE WHEN $2::boolean AND started_at IS NOT NULL THEN attempts "
-      "                  ELSE greatest(attempts - 1, 0) END, "
-      "  last_error = CASE WHEN $2::boolean AND started_at IS NOT NULL THEN $3::text ELSE last_error END, "
-      "  errors = CASE WHEN started_at IS NULL THEN errors "
-      "                ELSE errors || jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', "
-      "                     $4::bigint, 'worker', worker, 'error', $3::text, 'interrupted', true)) END, "
-      "  lease_until = NULL, pid = NULL "
-      "WHERE state = 'running' AND ($1::text = '' OR worker = $1::text) RETURNING id",
-      p);
+  Result<PgResult> r = pg_.Exec(RecoverSet("$3::text") +
+                                    "WHERE state = 'running' AND ($1::text = '' OR worker = $1::text "
+                                    "  OR (right($1::text, 1) = '/' AND starts_with(worker, $1::text))) "
+                                    "RETURNING id",
+                                p);
   if (!r.ok()) return r.status().Prefixed("recover " + worker);
   return Ids(*r);
 }

@@ -1,3 +1,7 @@
+// The database server's clock in epoch milliseconds: node heartbeats and the leader's lease are
+// compared on one clock, whatever the skew between hosts.
+inline constexpr const char* kServerNowMs = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
 // PgJobStore: the JobStore on one PostgreSQL database shared by every process of every node.
 // The only code with PostgreSQL job SQL in it (pg_store*.cc; the schema in pg_schema.cc). Claims
 // take rows with FOR UPDATE SKIP LOCKED; a worker's outcomes, process ids and its next claim go
@@ -65,12 +69,16 @@ class PgJobStore final : public JobStore {
 
   // LISTEN on this store's own connection (no connection more per process); fd -1 when
   // StoreConfig::listen is false.
+  Status JoinNodes(const NodeInfo& me, std::int64_t node_timeout_ms) override;
+  Result<bool> Heartbeat(const std::string& node, bool lead, std::int64_t node_timeout_ms) override;
+  Result<std::vector<std::int64_t>> RescueDeadNodes(std::int64_t now_ms,
+                                                    std::int64_t node_timeout_ms) override;
+  Status LeaveNodes(const std::string& node) override;
+  Result<std::vector<NodeStatus>> Nodes(std::int64_t node_timeout_ms) override;
+
   Result<std::unique_ptr<ChangeNotifier>> WatchChanges() override;
   // Nothing: the server's autovacuum keeps the tables small.
   Result<MaintenanceReport> Maintain() override;
-
-  // PostgreSQL only (--check-config, tests): the server's version, e.g. "15.5".
-  std::string ServerVersion() const;
 
  private:
   PgJobStore(Pg pg, StoreConfig config) : pg_(std::move(pg)), config_(std::move(config)) {}
@@ -88,6 +96,8 @@ class PgJobStore final : public JobStore {
   Result<JobState> LockedStateOf(std::int64_t id);
   Status RecordScheduleRun(const std::string& name, std::int64_t slot_ms, std::int64_t job_id);
   static ClaimedJob ReadClaimed(const PgResult& r, int row);
+  static std::string RecoverSet(const std::string& reason);
+  static std::vector<std::int64_t> Ids(const PgResult& r);
   // A claim's UPDATE of the rows in `ranked` (id, rank), `held_after` the parameter holding how
   // many start now; and the whole claim of the best ready jobs (parameters in pg_store.cc).
   static std::string ClaimUpdate(const std::string& held_after);
@@ -98,9 +108,6 @@ class PgJobStore final : public JobStore {
   Pg pg_;
   const StoreConfig config_;
 };
-
-// True when `database` names a PostgreSQL server (a postgresql:// or postgres:// URI).
-bool IsPostgresUri(const std::string& database);
 
 }  // namespace drover
 

@@ -11,6 +11,18 @@ Result<std::unique_ptr<ChangeNotifier>> SqliteJobStore::WatchChanges() {
   return SqliteChangeNotifier::Create(&db_, config_.database);
 }
 
+// One host: the lock file keeps droverds apart, and the one there leads.
+Status SqliteJobStore::JoinNodes(const NodeInfo&, std::int64_t) { return Status::Ok(); }
+Result<bool> SqliteJobStore::Heartbeat(const std::string&, bool, std::int64_t) { return true; }
+Result<std::vector<std::int64_t>> SqliteJobStore::RescueDeadNodes(std::int64_t, std::int64_t) {
+  return std::vector<std::int64_t>{};
+}
+Status SqliteJobStore::LeaveNodes(const std::string&) { return Status::Ok(); }
+Result<std::vector<NodeStatus>> SqliteJobStore::Nodes(std::int64_t) {
+  return Status::Unsupported("nodes are droverds sharing a PostgreSQL database; " + config_.database +
+                             " is an SQLite file, served by one droverd");
+}
+
 Result<MaintenanceReport> SqliteJobStore::Maintain() {
   MaintenanceReport report;
   Result<int> released = ReleaseFreePages(kReleasePages);

@@ -339,7 +339,8 @@ Result<std::vector<std::int64_t>> SqliteJobStore::Recover(const std::string& wor
       "                ELSE json_insert(errors, '$[#]', json_object('attempt', attempts, 'at', ?4, "
       "                     'worker', worker, 'error', ?3, 'interrupted', json('true'))) END, "
       "  lease_until = NULL, pid = NULL "
-      "WHERE state = 'running' AND (?1 = '' OR worker = ?1) RETURNING id");
+      "WHERE state = 'running' AND (?1 = '' OR worker = ?1 "
+      "  OR (substr(?1, -1) = '/' AND substr(worker, 1, length(?1)) = ?1)) RETURNING id");
   if (!st.ok()) return st.status();
   st->Bind(1, worker).Bind(2, spend_attempt ? 1 : 0).Bind(3, reason).Bind(4, NowMs());
   Result<std::vector<std::int64_t>> ids = Ids(*st);

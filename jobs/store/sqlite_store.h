@@ -61,6 +61,13 @@ class SqliteJobStore final : public JobStore {
   Result<std::vector<QueueStats>> Stats() override;
   Result<std::optional<std::int64_t>> NextRunAt() override;
 
+  Status JoinNodes(const NodeInfo& me, std::int64_t node_timeout_ms) override;
+  Result<bool> Heartbeat(const std::string& node, bool lead, std::int64_t node_timeout_ms) override;
+  Result<std::vector<std::int64_t>> RescueDeadNodes(std::int64_t now_ms,
+                                                    std::int64_t node_timeout_ms) override;
+  Status LeaveNodes(const std::string& node) override;
+  Result<std::vector<NodeStatus>> Nodes(std::int64_t node_timeout_ms) override;
+
   Result<std::unique_ptr<ChangeNotifier>> WatchChanges() override;
   // A passive WAL checkpoint, then ReleaseFreePages(2048).
   Result<MaintenanceReport> Maintain() override;

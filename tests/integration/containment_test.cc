@@ -96,7 +96,7 @@ workers = 1
 command = ["/bin/sh", "-c", "setsid sleep 3001 & echo $! >> \"$PIDFILE\"; sleep 60"]
 )",
            "shutdown_timeout = \"500ms\"\n");
-  if (JobCgroupRoot(d.db()).empty()) GTEST_SKIP() << "no cgroup v2 subtree to create job cgroups in";
+  if (JobCgroupRoot(d.InstanceKey()).empty()) GTEST_SKIP() << "no cgroup v2 subtree to create job cgroups in";
   std::string pidfile = d.dir() + "/escaped.pid";
   std::ofstream(d.config(), std::ios::app) << "env = { PIDFILE = \"" << pidfile << "\" }\n";
   ASSERT_TRUE(d.Start()) << d.Log();

@@ -80,11 +80,13 @@ inline bool Finished(JobStore* store, std::int64_t id, int timeout_ms = 10'000) 
 class Daemon {
  public:
   // `body` is appended to a [supervisor] section that sets database, socket and log_file.
+  // `database`: a PostgreSQL URI, or empty for an SQLite file in the daemon's directory.
   explicit Daemon(const std::string& body, const std::string& supervisor_extra = "",
-                  std::string binary = DROVERD_PATH)
-      : binary_(std::move(binary)) {
+                  std::string binary = DROVERD_PATH, std::string database = "")
+      : binary_(std::move(binary)), database_(std::move(database)) {
     config_ = dir_.path() + "/drover.toml";
-    std::ofstream(config_) << "[supervisor]\ndatabase = \"drover.db\"\nsocket = \"drover.sock\"\n"
+    std::ofstream(config_) << "[supervisor]\ndatabase = \"" << (database_.empty() ? "drover.db" : database_)
+                           << "\"\nsocket = \"drover.sock\"\n"
                            << "log_file = \"drover.log\"\n"
                            << (supervisor_extra.find("log_level") == std::string::npos
                                    ? "log_level = \"debug\"\n"
@@ -94,7 +96,7 @@ class Daemon {
   }
   ~Daemon() {
     Kill();
-    std::string cgroups = JobCgroupRoot(db());
+    std::string cgroups = JobCgroupRoot(InstanceKey());
     if (cgroups.empty()) return;
     KillJobCgroups(cgroups);
     // An emptied cgroup can stay busy for a moment after its last process was reaped.
@@ -103,7 +105,12 @@ class Daemon {
 
   const std::string& dir() const { return dir_.path(); }
   const std::string& config() const { return config_; }
-  std::string db() const { return dir_.path() + "/drover.db"; }
+  std::string db() const { return database_.empty() ? dir_.path() + "/drover.db" : database_; }
+  // As droverd computes it from its config (JobCgroupRoot's key).
+  std::string InstanceKey() const {
+    Result<Config> c = LoadConfig(config_);
+    return c.ok() ? drover::InstanceKey(c->supervisor) : db();
+  }
   std::string socket() const { return dir_.path() + "/drover.sock"; }
   pid_t pid() const { return pid_; }
 
@@ -111,6 +118,7 @@ class Daemon {
 
   // Starts droverd and waits until every child reports RUNNING.
   bool Start() {
+    fflush(nullptr);  // the child would write the test's buffered output again
     pid_ = fork();
     if (pid_ == 0) {
       std::string out = dir_.path() + "/droverd.out";
@@ -119,7 +127,9 @@ class Daemon {
       execl(binary_.c_str(), binary_.c_str(), "-c", config_.c_str(), nullptr);
       _exit(127);
     }
-    return WaitFor([&] { return AllRunning(); }, 10'000);
+    // A droverd that refuses to start exits at once: no need to wait out the timeout.
+    WaitFor([&] { return !Alive(pid_) || AllRunning(); }, 10'000);
+    return AllRunning();
   }
 
   nlohmann::json Request(const std::string& cmd, const std::vector<std::string>& args = {}) {
@@ -172,6 +182,22 @@ class Daemon {
     pid_ = 0;
   }
 
+  // kill -9 of the whole node: droverd, its children and every job process below them, at once
+  // (each is stopped first, so none reacts to another's death), as when the host dies.
+  void KillAll() {
+    if (pid_ <= 0) return;
+    std::vector<pid_t> all{pid_};
+    for (size_t i = 0; i < all.size(); ++i) {
+      kill(all[i], SIGSTOP);
+      std::string p = std::to_string(all[i]);
+      std::ifstream children("/proc/" + p + "/task/" + p + "/children");
+      for (pid_t c; children >> c;) all.push_back(c);
+    }
+    for (pid_t p : all) kill(p, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+  }
+
   // The pid of droverd's spare process ("drover: spare" in ps); 0 when there is none.
   pid_t SparePid() const {
     std::string self = std::to_string(pid_);
@@ -187,7 +213,9 @@ class Daemon {
   }
 
   std::unique_ptr<JobStore> Store() {
-    Result<std::unique_ptr<JobStore>> s = OpenJobStore({.database = db()});
+    Result<Config> c = LoadConfig(config_);
+    Result<std::unique_ptr<JobStore>> s =
+        OpenJobStore(c.ok() ? StoreConfigFor(c->supervisor) : StoreConfig{.database = db()});
     return s.ok() ? std::move(s).value() : nullptr;
   }
 
@@ -198,6 +226,7 @@ class Daemon {
 
  private:
   std::string binary_;
+  std::string database_;
   TempDir dir_;
   std::string config_;
   pid_t pid_ = 0;

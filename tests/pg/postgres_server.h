@@ -44,17 +44,16 @@ class PostgresServer {
                  "--no-sync", "--no-instructions"})) {
       return Fail(error, "initdb failed: " + s->Log());
     }
-    if (!s->Run({std::string(kBinDir) + "/pg_ctl", "-D", data, "-l", s->dir_.path() + "/server.log", "-w",
-                 "-t", "60", "-o",
-                 "-c listen_addresses='' -c unix_socket_directories='" + s->dir_.path() +
-                     "' -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-                 "start"})) {
-      return Fail(error, "pg_ctl start failed: " + s->Log());
-    }
-    std::ifstream pidfile(data + "/postmaster.pid");
-    pidfile >> s->pid_;
-    if (s->pid_ <= 0) return Fail(error, "no postmaster.pid: " + s->Log());
+    if (!s->StartServer()) return Fail(error, "pg_ctl start failed: " + s->Log());
     return s;
+  }
+
+  // A fast restart (clients are disconnected, open transactions rolled back); true once it
+  // accepts connections again.
+  bool Restart() {
+    if (!Run({std::string(kBinDir) + "/pg_ctl", "-D", dir_.path() + "/data", "-m", "fast", "-w", "stop"}))
+      return false;
+    return StartServer();
   }
 
   ~PostgresServer() {
@@ -111,6 +110,21 @@ class PostgresServer {
   static std::unique_ptr<PostgresServer> Fail(std::string* error, const std::string& why) {
     if (error) *error = why;
     return nullptr;
+  }
+
+  bool StartServer() {
+    std::string data = dir_.path() + "/data";
+    if (!Run({std::string(kBinDir) + "/pg_ctl", "-D", data, "-l", dir_.path() + "/server.log", "-w", "-t",
+              "60", "-o",
+              "-c listen_addresses='' -c unix_socket_directories='" + dir_.path() +
+                  "' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+              "start"})) {
+      return false;
+    }
+    std::ifstream pidfile(data + "/postmaster.pid");
+    pid_ = 0;
+    pidfile >> pid_;
+    return pid_ > 0;
   }
 
   // Runs `argv` to its end as the server's user, output to setup.log; true on exit status 0.

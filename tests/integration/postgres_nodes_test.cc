@@ -1,0 +1,279 @@
+// Several droverd nodes on one PostgreSQL database (DESIGN.md §10): the real binaries against a
+// PostgreSQL server of the test's own, whole nodes killed with kill -9, the job table checked
+// afterwards.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "tests/integration/daemon.h"
+#include "tests/pg/postgres_server.h"
+
+namespace drover::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kNodeTimeoutMs = 3000;
+
+class PostgresNodesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    server_ = PostgresServer::Start(&error);
+    ASSERT_TRUE(server_) << error;
+    ASSERT_TRUE(server_->CreateDatabase("drover", &error)) << error;
+    std::filesystem::create_directories(dir_.path() + "/locks");
+  }
+
+  std::string Uri() const { return server_->Uri("drover"); }
+
+  // A node running the chaos job (tests/integration/chaos_job.cc: it logs each attempt and
+  // notices a second copy of a job running at the same time).
+  std::unique_ptr<Daemon> Node(const std::string& name, const std::string& extra_body = "") {
+    std::string body = "[pools.default]\nworkers = 2\nconcurrency = 4\n\n[jobs.chaos]\ncommand = [\"" +
+                       std::string(CHAOS_JOB_PATH) + "\", \"" + dir_.path() + "/runs.log\", \"" +
+                       dir_.path() + "/locks\"]\nmax_attempts = 10\n" + extra_body;
+    return std::make_unique<Daemon>(body,
+                                    "node = \"" + name + "\"\nnode_timeout = \"" +
+                                        std::to_string(kNodeTimeoutMs / 1000) +
+                                        "s\"\nrestart_delay = \"100ms\"\n",
+                                    DROVERD_PATH, Uri());
+  }
+
+  std::unique_ptr<JobStore> Store() {
+    Result<std::unique_ptr<JobStore>> s = OpenJobStore({.database = Uri()});
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+
+  std::vector<std::int64_t> EnqueueChaos(JobStore* store, int n, int ms) {
+    std::vector<EnqueueRequest> reqs(n);
+    for (EnqueueRequest& r : reqs) {
+      r.type = "chaos";
+      r.payload = "{\"ms\": " + std::to_string(ms) + "}";
+      r.max_attempts = 10;
+    }
+    Result<std::vector<EnqueueResult>> e = store->EnqueueBatch(reqs);
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    std::vector<std::int64_t> ids;
+    if (e.ok())
+      for (const EnqueueResult& r : *e) ids.push_back(r.id);
+    return ids;
+  }
+
+  // Lines of the chaos log of one kind ("start", "end", "overlap").
+  int Logged(const std::string& kind) {
+    std::ifstream in(dir_.path() + "/runs.log");
+    int n = 0;
+    for (std::string line; std::getline(in, line);) n += line.rfind(kind + " ", 0) == 0;
+    return n;
+  }
+
+  std::string Droverctl(const Daemon& d, const std::string& args) {
+    std::string cmd = std::string(DROVERCTL_PATH) + " -c " + d.config() + " " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (p && fgets(buf, sizeof buf, p)) out += buf;
+    if (p) pclose(p);
+    return out;
+  }
+
+  std::unique_ptr<PostgresServer> server_;
+  TempDir dir_;
+};
+
+std::string NodeOf(const Job& j) { return j.worker ? j.worker->substr(0, j.worker->find('/')) : ""; }
+
+TEST_F(PostgresNodesTest, ThreeNodesShareTheLoadAndADeadNodesJobsRunElsewhere) {
+  std::vector<std::unique_ptr<Daemon>> nodes;
+  for (const char* name : {"n1", "n2", "n3"}) {
+    nodes.push_back(Node(name));
+    ASSERT_TRUE(nodes.back()->Start()) << nodes.back()->Log();
+  }
+  auto store = Store();
+  ASSERT_TRUE(store);
+  std::vector<std::int64_t> quick = EnqueueChaos(store.get(), 300, 10);
+  ASSERT_TRUE(WaitFor([&] { return Logged("end") == 300; }, 60'000)) << Logged("end");
+  std::map<std::string, int> by_node;
+  for (std::int64_t id : quick) {
+    ASSERT_TRUE(Finished(store.get(), id));
+    Job j = *store->Get(id);
+    EXPECT_EQ(j.state, JobState::kSucceeded);
+    ++by_node[NodeOf(j)];
+  }
+  EXPECT_EQ(by_node.size(), 3u) << "every node takes a share";
+
+  // Long jobs; then the whole of n1 dies while it runs some.
+  std::vector<std::int64_t> slow = EnqueueChaos(store.get(), 24, 4000);
+  std::vector<std::int64_t> on_n1;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        on_n1.clear();
+        for (std::int64_t id : slow) {
+          Job j = *store->Get(id);
+          if (j.state == JobState::kRunning && NodeOf(j) == "n1" && j.pid) on_n1.push_back(id);
+        }
+        return !on_n1.empty();
+      },
+      10'000));
+  nodes[0]->KillAll();
+  const Clock::time_point killed = Clock::now();
+  std::set<std::int64_t> moved;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (std::int64_t id : on_n1) {
+          Job j = *store->Get(id);
+          if ((j.state == JobState::kRunning && NodeOf(j) != "n1") || j.state == JobState::kSucceeded)
+            moved.insert(id);
+        }
+        return moved.size() == on_n1.size();
+      },
+      kNodeTimeoutMs + 10'000));
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed).count();
+  std::printf("n1 killed with %zu job(s) running; all running elsewhere after %lld ms (node_timeout %d ms)\n",
+              on_n1.size(), static_cast<long long>(took), kNodeTimeoutMs);
+  EXPECT_LE(took, kNodeTimeoutMs + 2000);
+
+  std::string listing = Droverctl(*nodes[1], "nodes");
+  std::printf("$ droverctl nodes\n%s", listing.c_str());
+  EXPECT_NE(listing.find("dead"), std::string::npos) << listing;
+  nlohmann::json json = nlohmann::json::parse(Droverctl(*nodes[1], "nodes --json"), nullptr, false);
+  ASSERT_TRUE(json.is_array()) << json;
+  ASSERT_EQ(json.size(), 3u);
+  int leaders = 0;
+  for (const auto& n : json) {
+    EXPECT_EQ(n["state"], n["name"] == "n1" ? "dead" : "alive") << n;
+    leaders += n["leader"] == true;
+    if (n["name"] == "n1") {
+      EXPECT_FALSE(n["leader"].get<bool>());
+    }
+  }
+  EXPECT_EQ(leaders, 1) << json.dump(2);
+
+  for (std::int64_t id : slow) {
+    ASSERT_TRUE(Finished(store.get(), id, 30'000)) << id;
+    EXPECT_EQ(store->Get(id)->state, JobState::kSucceeded) << id;
+  }
+  EXPECT_EQ(Logged("overlap"), 0) << "a job ran twice at the same time";
+  // The dead node comes back under its name and takes work again.
+  ASSERT_TRUE(nodes[0]->Start()) << nodes[0]->Log();
+  std::vector<std::int64_t> more = EnqueueChaos(store.get(), 60, 10);
+  for (std::int64_t id : more) ASSERT_TRUE(Finished(store.get(), id, 30'000));
+  for (auto& n : nodes) EXPECT_EQ(WEXITSTATUS(n->Stop()), 0);
+  Result<std::vector<NodeStatus>> after = store->Nodes(kNodeTimeoutMs);
+  ASSERT_TRUE(after.ok());
+  for (const NodeStatus& n : *after) EXPECT_TRUE(n.stopped_at_ms.has_value()) << n.info.name;
+}
+
+TEST_F(PostgresNodesTest, AScheduleFiresEachSlotOnceAcrossNodesThatDieAndComeBack) {
+  const std::string schedule =
+      "\n[jobs.tick]\ncommand = [\"/bin/true\"]\n\n[schedules.tick]\njob = \"tick\"\nevery = \"1s\"\n";
+  std::vector<std::unique_ptr<Daemon>> nodes;
+  for (const char* name : {"n1", "n2", "n3"}) {
+    nodes.push_back(Node(name, schedule));
+    ASSERT_TRUE(nodes.back()->Start()) << nodes.back()->Log();
+  }
+  auto store = Store();
+  ASSERT_TRUE(store);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  nodes[0]->KillAll();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  nodes[1]->KillAll();
+  ASSERT_TRUE(nodes[0]->Start()) << nodes[0]->Log();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_TRUE(nodes[1]->Start()) << nodes[1]->Log();
+  nodes[2]->KillAll();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  for (auto& n : nodes) n->Stop();
+  JobFilter f;
+  f.type = "tick";
+  f.limit = 1000;
+  Result<std::vector<Job>> runs = store->List(f);
+  ASSERT_TRUE(runs.ok());
+  std::map<std::string, int> per_slot;
+  for (const Job& j : *runs) ++per_slot[j.unique_key.value_or("?")];
+  EXPECT_GE(per_slot.size(), 8u);
+  for (const auto& [slot, n] : per_slot) EXPECT_EQ(n, 1) << slot << " ran " << n << " times";
+}
+
+TEST_F(PostgresNodesTest, ANameALiveNodeHoldsElsewhereIsRefused) {
+  {
+    auto store = Store();  // creates the schema
+    ASSERT_TRUE(store);
+    NodeInfo other{.name = "web-1", .host = "some-other-host", .pid = 4242, .version = "0.1.0", .workers = 2};
+    ASSERT_TRUE(store->JoinNodes(other, kNodeTimeoutMs).ok());
+  }
+  std::unique_ptr<Daemon> d = Node("web-1");
+  EXPECT_FALSE(d->Start());
+  EXPECT_NE(d->Log().find("node web-1 is alive on host some-other-host"), std::string::npos) << d->Log();
+  EXPECT_EQ(d->Reap(5000) >> 8, 1);
+  // Once that node has been silent for node_timeout, the name is free.
+  std::this_thread::sleep_for(std::chrono::milliseconds(kNodeTimeoutMs + 500));
+  std::unique_ptr<Daemon> again = Node("web-1");
+  ASSERT_TRUE(again->Start()) << again->Log();
+  EXPECT_EQ(WEXITSTATUS(again->Stop()), 0);
+}
+
+TEST_F(PostgresNodesTest, BadDatabasesGetClearErrors) {
+  std::unique_ptr<Daemon> d = Node("n1");
+  std::string check = std::string(DROVERD_PATH) + " --check-config -c " + d->config() + " 2>&1";
+  FILE* p = popen(check.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  EXPECT_EQ(WEXITSTATUS(pclose(p)), 0) << out;
+  EXPECT_NE(out.find("PostgreSQL 15."), std::string::npos) << out;
+  EXPECT_NE(out.find("schema drover not created yet"), std::string::npos) << out;
+
+  // A schema newer than this drover: refused, and left as it is.
+  {
+    auto store = Store();
+    ASSERT_TRUE(store);
+  }
+  PGconn* c = PQconnectdb(Uri().c_str());
+  PQclear(PQexec(c, "INSERT INTO drover.schema_version (version) VALUES (99)"));
+  PQfinish(c);
+  EXPECT_FALSE(d->Start());
+  EXPECT_NE(d->Log().find("has version 99, newer than this drover understands"), std::string::npos)
+      << d->Log();
+  d->Reap(5000);
+
+  // No server there.
+  Daemon nowhere("[pools.default]\nworkers = 1\n", "node = \"n9\"\n", DROVERD_PATH,
+                 "postgresql:///drover?host=" + dir_.path() + "/nowhere");
+  check = std::string(DROVERD_PATH) + " --check-config -c " + nowhere.config() + " 2>&1";
+  p = popen(check.c_str(), "r");
+  out.clear();
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  EXPECT_EQ(WEXITSTATUS(pclose(p)), 1) << out;
+  EXPECT_NE(out.find("connect to PostgreSQL at " + dir_.path() + "/nowhere"), std::string::npos) << out;
+}
+
+TEST_F(PostgresNodesTest, JobsSurviveTheServerRestartingMidRun) {
+  std::unique_ptr<Daemon> d = Node("n1");
+  ASSERT_TRUE(d->Start()) << d->Log();
+  std::vector<std::int64_t> ids;
+  {
+    auto store = Store();
+    ASSERT_TRUE(store);
+    ids = EnqueueChaos(store.get(), 200, 30);
+  }
+  ASSERT_TRUE(WaitFor([&] { return Logged("end") >= 20; }, 20'000));
+  ASSERT_TRUE(server_->Restart()) << server_->Log();
+  auto store = Store();
+  ASSERT_TRUE(store);
+  for (std::int64_t id : ids) {
+    ASSERT_TRUE(Finished(store.get(), id, 60'000)) << id << "\n" << d->Log();
+    EXPECT_EQ(store->Get(id)->state, JobState::kSucceeded) << id;
+  }
+  EXPECT_EQ(Logged("overlap"), 0);
+  EXPECT_TRUE(d->AllRunning()) << d->Log();
+  EXPECT_EQ(WEXITSTATUS(d->Stop()), 0);
+}
+
+}  // namespace
+}  // namespace drover::testing
