@@ -41,4 +41,31 @@ std::streamsize EscapingStreambuf::xsputn(const char* s, std::streamsize n) {
   return target_->sputn(out.data(), want) == want ? n : 0;
 }
 
+std::string ValidUtf8(std::string_view s, bool keep_controls) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    auto byte = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const unsigned char c = byte(0);
+    size_t len = c < 0x80                 ? 1
+                 : c >= 0xC2 && c <= 0xDF ? 2
+                 : c >= 0xE0 && c <= 0xEF ? 3
+                 : c >= 0xF0 && c <= 0xF4 ? 4
+                                          : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (byte(k) >> 6) == 0x2;
+    if (ok && len == 3) ok = !(c == 0xE0 && byte(1) < 0xA0) && !(c == 0xED && byte(1) >= 0xA0);
+    if (ok && len == 4) ok = !(c == 0xF0 && byte(1) < 0x90) && !(c == 0xF4 && byte(1) >= 0x90);
+    if (ok && len == 1) ok = c != 0 && (keep_controls || c >= 0x20 || c == '\t' || c == '\n' || c == '\r');
+    if (!ok) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+      continue;
+    }
+    out.append(s, i, len);
+    i += len;
+  }
+  return out;
+}
+
 }  // namespace drover

@@ -17,6 +17,12 @@ bool IsEscaped(unsigned char c, bool keep_newlines);
 // `s` with each such byte written as \n, \r or \xNN (UTF-8 text passes unchanged).
 std::string EscapeControl(std::string_view s, bool keep_newlines = false);
 
+// `s` as strictly valid UTF-8 (no overlong forms, surrogates or code points above U+10FFFF)
+// without NUL: each byte that breaks that becomes U+FFFD, and so does every C0 control but tab,
+// newline and carriage return unless `keep_controls`. For stores and formats that refuse what a
+// job's output may hold (PostgreSQL text, XML).
+std::string ValidUtf8(std::string_view s, bool keep_controls);
+
 // A stream buffer that escapes what it passes on to `target` (keeping newlines): put it under
 // std::cout for text meant for a terminal.
 class EscapingStreambuf : public std::streambuf {

@@ -11,6 +11,8 @@
 #include <xmlrpc-c/girerr.hpp>
 #include <xmlrpc-c/xml.hpp>
 
+#include "common/escape.h"
+
 namespace drover {
 namespace {
 
@@ -18,26 +20,7 @@ using json = nlohmann::json;
 
 // What XML 1.0 can carry: valid UTF-8 without control characters other than tab and newlines.
 // Anything else (a log line cut inside a character, a job's stray bytes) becomes U+FFFD.
-std::string XmlSafe(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
-    if (ok && len == 1) ok = c >= 0x20 || c == '\t' || c == '\n' || c == '\r';
-    if (ok && len == 2) ok = c >= 0xC2;  // not overlong
-    if (!ok) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-      continue;
-    }
-    out.append(s, i, len);
-    i += len;
-  }
-  return out;
-}
+std::string XmlSafe(const std::string& s) { return ValidUtf8(s, false); }
 
 // libxmlrpc 1.33 (Debian 12) crashes while it reports an <i8> that is not a 64-bit integer
 // (found by tests/fuzz/xmlrpc_call_fuzz), so every element named i8 (any prefix) is checked here

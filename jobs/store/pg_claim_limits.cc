@@ -35,8 +35,8 @@ Status PgJobStore::ClaimWithinLimits(const std::string& worker, const std::vecto
     return Status::Ok();
   };
   if (budget.Room(n)) {
-    return take(
-        pg_.Exec(ClaimSql(queues.size() == 1), ClaimParams(worker, now, lease_end, queues, n, start_now)));
+    return take(pg_.Exec(ClaimSql(queues.size() == 1, start_now < n),
+                         ClaimParams(worker, now, lease_end, queues, n, start_now)));
   }
   {
     std::vector<std::int64_t> picked;
@@ -50,14 +50,14 @@ Status PgJobStore::ClaimWithinLimits(const std::string& worker, const std::vecto
       p.AddArray(queues).Add(now).AddArray(budget.FullTypes()).AddArray(pair_types).AddArray(pair_resources);
       p.AddArray(picked).Add(n - static_cast<int>(picked.size()));
       Result<PgResult> page = pg_.Exec(
-          "SELECT id, type, resource FROM jobs WHERE state = 'queued' AND queue = ANY($1::text[]) "
-          "  AND run_at <= $2 AND (expires_at IS NULL OR expires_at > $2) "
-          "  AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = jobs.queue AND q.paused) "
-          "  AND type <> ALL($3::text[]) "
-          "  AND (resource IS NULL OR (type, resource) NOT IN (SELECT * FROM unnest($4::text[], "
-          "$5::text[]))) "
-          "  AND id <> ALL($6::bigint[]) "
-          "ORDER BY priority DESC, run_at, id LIMIT $7 FOR UPDATE SKIP LOCKED",
+          "SELECT id, type, resource FROM jobs WHERE state = 'queued' AND queue = ANY(" + ActiveQueues("$1") +
+              ") "
+              "  AND run_at <= $2 AND (expires_at IS NULL OR expires_at > $2) "
+              "  AND type <> ALL($3::text[]) "
+              "  AND (resource IS NULL OR (type, resource) NOT IN (SELECT * FROM unnest($4::text[], "
+              "$5::text[]))) "
+              "  AND id <> ALL($6::bigint[]) "
+              "ORDER BY priority DESC, run_at, id LIMIT $7 FOR UPDATE SKIP LOCKED",
           p);
       if (!page.ok()) return page.status().Prefixed("claim");
       if (page->rows() == 0) break;

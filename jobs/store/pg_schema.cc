@@ -43,7 +43,10 @@ CREATE TABLE jobs (
 );
 -- Claims walk this index in order and stop after LIMIT rows.
 CREATE INDEX jobs_ready ON jobs (queue, priority DESC, run_at, id) WHERE state = 'queued';
-CREATE INDEX jobs_due ON jobs (run_at) WHERE state = 'queued';
+-- When the next delayed job becomes due (NextRunAt). Keyed by an expression that claims never
+-- name: a claim must read jobs_ready in order and stop after LIMIT rows, and with statistics that
+-- lag a burst of new jobs the planner would otherwise take this index and sort every due job.
+CREATE INDEX jobs_due ON jobs ((run_at + 0)) WHERE state = 'queued';
 CREATE UNIQUE INDEX jobs_unique ON jobs (type, unique_key)
   WHERE unique_key IS NOT NULL AND state IN ('queued', 'running');
 CREATE INDEX jobs_running ON jobs (worker) WHERE state = 'running';

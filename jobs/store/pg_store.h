@@ -101,7 +101,11 @@ class PgJobStore final : public JobStore {
   // A claim's UPDATE of the rows in `ranked` (id, rank), `held_after` the parameter holding how
   // many start now; and the whole claim of the best ready jobs (parameters in pg_store.cc).
   static std::string ClaimUpdate(const std::string& held_after);
-  static std::string ClaimSql(bool one_queue);
+  static std::string ClaimSql(bool one_queue, bool held);
+  static constexpr const char* kClaimReturning =
+      "RETURNING j.id, j.type, j.queue, j.payload::text, j.priority, j.attempts, j.max_attempts, "
+      "j.checkpoint::text, j.run_at, j.enqueued_at";
+  static std::string ActiveQueues(const std::string& param);
   static PgParams ClaimParams(const std::string& worker, std::int64_t now, std::int64_t lease_end,
                               const std::vector<std::string>& queues, int n, int start_now);
 

@@ -125,7 +125,7 @@ Result<std::vector<QueueStats>> PgJobStore::Stats() {
 }
 
 Result<std::optional<std::int64_t>> PgJobStore::NextRunAt() {
-  Result<PgResult> r = pg_.Exec("SELECT min(run_at) FROM jobs WHERE state = 'queued'");
+  Result<PgResult> r = pg_.Exec("SELECT min(run_at + 0) FROM jobs WHERE state = 'queued'");
   if (!r.ok()) return r.status();
   return r->OptInt64(0, 0);
 }

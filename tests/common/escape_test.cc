@@ -25,6 +25,19 @@ TEST(EscapeControlTest, Table) {
   for (const Case& c : cases) EXPECT_EQ(EscapeControl(c.in, c.keep_newlines), c.out) << c.out;
 }
 
+TEST(ValidUtf8Test, ReplacesWhatIsNotStrictUtf8AndNul) {
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_EQ(ValidUtf8("utf-8 é ✓ 𝄞", true), "utf-8 é ✓ 𝄞");
+  EXPECT_EQ(ValidUtf8(std::string("a\0b", 3), true), "a" + r + "b");
+  EXPECT_EQ(ValidUtf8("\xff\xfe", true), r + r);
+  EXPECT_EQ(ValidUtf8("\xc0\xaf", true), r + r);                  // overlong '/'
+  EXPECT_EQ(ValidUtf8("\xed\xa0\x80", true), r + r + r);          // a UTF-16 surrogate
+  EXPECT_EQ(ValidUtf8("\xf4\x90\x80\x80", true), r + r + r + r);  // above U+10FFFF
+  EXPECT_EQ(ValidUtf8("cut \xe2\x9c", true), "cut " + r + r);
+  EXPECT_EQ(ValidUtf8("tab\tbell\x07", true), "tab\tbell\x07");
+  EXPECT_EQ(ValidUtf8("tab\tbell\x07", false), "tab\tbell" + r);
+}
+
 TEST(EscapingStreambufTest, EscapesWhatPassesThrough) {
   std::ostringstream target;
   EscapingStreambuf buf(target.rdbuf());

@@ -130,6 +130,7 @@ class PostgresServer {
   // Runs `argv` to its end as the server's user, output to setup.log; true on exit status 0.
   bool Run(const std::vector<std::string>& argv) const {
     std::string log = dir_.path() + "/setup.log";
+    fflush(nullptr);  // the child's freopen would write the caller's buffered output again
     pid_t pid = fork();
     if (pid == 0) {
       if (uid_ != 0 && (setgroups(0, nullptr) != 0 || setgid(gid_) != 0 || setuid(uid_) != 0)) _exit(126);

@@ -756,6 +756,37 @@ TEST_P(JobStoreConformance, ListFilters) {
   EXPECT_TRUE(store_->List(f)->empty());
 }
 
+// A job's output is whatever bytes it wrote: invalid UTF-8 and NUL never keep an outcome out.
+TEST_P(JobStoreConformance, OutcomesWithAnyBytesAreRecorded) {
+  std::int64_t ok = Add("a");
+  std::int64_t bad = Add("b");
+  std::vector<ClaimedJob> c = ClaimN(2);
+  ASSERT_EQ(c.size(), 2u);
+  const std::string bytes("out\xff\xfe\0\xed\xa0\x80 end", 13);
+  ASSERT_TRUE(store_->UpdateProgress(ok, "w1", 1, 0.5, bytes, std::nullopt).ok());
+  EXPECT_EQ(Finish("w1", {ok, 1, Completion::Kind::kSucceeded, bytes}).state, JobState::kSucceeded);
+  EXPECT_EQ(Finish("w1", {bad, 1, Completion::Kind::kFailedPermanent, bytes}).state, JobState::kFailed);
+  Job j = GetJob(ok);
+  ASSERT_TRUE(j.result.has_value());
+  EXPECT_EQ(j.result->substr(0, 3), "out");
+  EXPECT_EQ(j.result->substr(j.result->size() - 4), " end");
+  EXPECT_EQ(GetJob(bad).last_error->substr(0, 3), "out");
+}
+
+// Start-up recovery of one node ("NODE/") leaves the other nodes' jobs alone.
+TEST_P(JobStoreConformance, RecoverOfANodePrefixTakesOnlyThatNodesJobs) {
+  Add("a");
+  Add("a");
+  Add("a");
+  ASSERT_EQ(ClaimN(1, "n1/worker:default:0@10").size(), 1u);
+  ASSERT_EQ(ClaimN(1, "n10/worker:default:0@11").size(), 1u);
+  ASSERT_EQ(ClaimN(1, "n2/worker:default:0@12").size(), 1u);
+  Result<std::vector<std::int64_t>> r = store_->Recover("n1/", false, "restarted");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->size(), 1u);
+  EXPECT_EQ(store_->Stats()->front().counts[static_cast<int>(JobState::kRunning)], 2);
+}
+
 TEST_P(JobStoreConformance, ProgressAndCheckpointReachTheNextAttempt) {
   std::int64_t id = Add("a");
   ClaimedJob c = ClaimN(1).at(0);
