@@ -75,6 +75,13 @@ bool IsNodeName(const std::string& s) {
              std::string::npos;
 }
 
+// The default node name; "localhost" when the host name is unknown or unfit for a node name.
+std::string HostName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || !IsNodeName(host)) return "localhost";
+  return host;
+}
+
 void ReadSupervisor(TableReader& r, SupervisorConfig* s) {
   r.String("database", &s->database);
   r.String("socket", &s->socket);
@@ -109,11 +116,7 @@ void ReadSupervisor(TableReader& r, SupervisorConfig* s) {
                 s->schema + "\")");
   }
   r.String("node", &s->node, true);
-  if (s->node.empty()) {
-    char host[256] = {};
-    if (gethostname(host, sizeof host - 1) == 0) s->node = host;
-  }
-  if (!IsNodeName(s->node)) {
+  if (!s->node.empty() && !IsNodeName(s->node)) {
     r.Error(r.Get("node"), "node",
             "must be 1 to 63 letters, digits, '.', '_' or '-' (got \"" + s->node + "\")");
   }
@@ -387,6 +390,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
       TableReader r(*t, "supervisor", &errors);
       ReadSupervisor(r, &c.supervisor);
     }
+    if (c.supervisor.node.empty()) c.supervisor.node = HostName();
     if (const toml::table* t = top.Table("scheduler")) {
       TableReader r(*t, "scheduler", &errors);
       ReadScheduler(r, &c.scheduler, &errors);

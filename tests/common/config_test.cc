@@ -1,6 +1,7 @@
 #include "common/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -140,6 +141,14 @@ INSTANTIATE_TEST_SUITE_P(
                 "test.toml:2: [supervisor] synchronous: must be \"normal\" or \"full\" (got \"fast\")"},
         BadCase{"[supervisor]\nspare = \"yes\"\n[pools.p]\n",
                 "test.toml:2: [supervisor] spare: expected a boolean"},
+        BadCase{"[supervisor]\nschema = \"Drover-1\"\n[pools.p]\n",
+                "test.toml:2: [supervisor] schema: must be a plain SQL name"},
+        BadCase{"[supervisor]\nnode = \"web/1\"\n[pools.p]\n",
+                "test.toml:2: [supervisor] node: must be 1 to 63 letters, digits"},
+        BadCase{"[supervisor]\nnode_timeout = \"1s\"\n[pools.p]\n",
+                "test.toml:2: [supervisor] node_timeout: must be at least 2s"},
+        BadCase{"[supervisor]\nlisten = 1\n[pools.p]\n",
+                "test.toml:2: [supervisor] listen: expected a boolean"},
         BadCase{"[pools.p]\n[jobs.j]\ncommand = [\"/bin/true\"]\nstdin = \"json\"\n",
                 "test.toml:4: [jobs.j] stdin: must be \"payload\" or \"envelope\""},
         BadCase{"[pools.p]\n[jobs.j]\nstdin = \"envelope\"\n",
@@ -196,6 +205,30 @@ INSTANTIATE_TEST_SUITE_P(
                 "test.toml:4: [http] auth: must be \"token-file:PATH\" or \"htpasswd:PATH\""},
         BadCase{"[pools.p]\n[http]\nread_only = 1\n", "test.toml:3: [http] read_only: expected a boolean"},
         BadCase{"[pools.p]\n[http]\nport = 1\n", "test.toml:3: [http] port: unknown key"}));
+
+TEST(ConfigTest, SeveralHostsKeys) {
+  Result<Config> c = ParseConfig(
+      "[supervisor]\ndatabase = \"postgresql://app:s3cret@db.example/drover?password=x&sslmode=require\"\n"
+      "node = \"web-1\"\nnode_timeout = \"20s\"\nlisten = false\npoll_interval = \"250ms\"\n[pools.p]\n",
+      "/etc/drover/test.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const SupervisorConfig& s = c->supervisor;
+  EXPECT_EQ(s.database.substr(0, 13), "postgresql://") << "a URI is not a path to resolve";
+  EXPECT_EQ(s.schema, "drover");
+  EXPECT_EQ(s.node_timeout, Duration(20'000));
+  EXPECT_FALSE(s.listen);
+  EXPECT_EQ(s.poll_interval, Duration(250));
+  EXPECT_EQ(WorkerIdPrefix(s), "web-1/");
+  EXPECT_EQ(DatabaseForLog(s.database),
+            "postgresql://app:***@db.example/drover?password=***&sslmode=require");
+  Result<Config> local = ParseConfig("[pools.p]\n", "test.toml");
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(WorkerIdPrefix(local->supervisor), "") << "SQLite: one host, no node in worker ids";
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  EXPECT_EQ(local->supervisor.node, host);
+  EXPECT_EQ(DatabaseForLog(local->supervisor.database), local->supervisor.database);
+}
 
 TEST(ConfigTest, HttpListenerAddressesAndAuthPaths) {
   Result<Config> c = ParseConfig(

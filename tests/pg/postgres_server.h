@@ -48,6 +48,19 @@ class PostgresServer {
     return s;
   }
 
+  // One server per test process with a database "tests", started on first use and stopped at
+  // exit; null (and *error) when it cannot start. Tests keep apart by schema.
+  static PostgresServer* Shared(std::string* error) {
+    static std::string failure;
+    static std::unique_ptr<PostgresServer> shared = [] {
+      std::unique_ptr<PostgresServer> s = Start(&failure);
+      if (s && !s->CreateDatabase("tests", &failure)) s.reset();
+      return s;
+    }();
+    if (!shared && error) *error = failure;
+    return shared.get();
+  }
+
   // A fast restart (clients are disconnected, open transactions rolled back); true once it
   // accepts connections again.
   bool Restart() {

@@ -982,16 +982,12 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, JobStoreConformance,
 // One PostgreSQL server per test process, started on first use and stopped at exit; each test
 // gets a schema of its own.
 StoreConfig FreshPostgres(const std::string&) {
-  static std::unique_ptr<testing::PostgresServer> server = [] {
-    std::string error;
-    std::unique_ptr<testing::PostgresServer> s = testing::PostgresServer::Start(&error);
-    if (s && !s->CreateDatabase("conformance", &error)) s.reset();
-    if (!s) ADD_FAILURE() << "no PostgreSQL server for the tests: " << error;
-    return s;
-  }();
+  std::string error;
+  testing::PostgresServer* server = testing::PostgresServer::Shared(&error);
+  if (!server) ADD_FAILURE() << "no PostgreSQL server for the tests: " << error;
   static int tests = 0;
   StoreConfig c;
-  c.database = server ? server->Uri("conformance") : "postgresql:///nowhere?host=/nonexistent";
+  c.database = server ? server->Uri("tests") : "postgresql:///nowhere?host=/nonexistent";
   c.schema = "t" + std::to_string(++tests);
   return c;
 }
