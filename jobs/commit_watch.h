@@ -17,6 +17,8 @@ class CommitWatch {
   explicit CommitWatch(std::unique_ptr<ChangeNotifier> notifier) : notifier_(std::move(notifier)) {}
 
   int fd() const { return notifier_->fd(); }
+  // True, once, when fd() was replaced (see ChangeNotifier::FdReplaced).
+  bool FdReplaced() { return notifier_->FdReplaced(); }
   // Each returns true when another process's commit is visible now (then: claim, check cancels).
   // fd() was readable:
   bool OnReadable(std::int64_t now_us);

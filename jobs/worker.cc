@@ -81,7 +81,10 @@ Status Worker::Watch(int fd, FdRef ref) {
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.fd = fd;
-  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return Status::FromErrno("epoll_ctl");
+  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0 &&
+      (errno != EEXIST || epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0)) {
+    return Status::FromErrno("epoll_ctl");
+  }
   fds_[fd] = ref;
   return Status::Ok();
 }
@@ -374,6 +377,13 @@ void Worker::OnSignal() {
 
 // `changed`: another process committed, so there may be jobs to claim or cancel requests.
 void Worker::OnCommit(bool changed) {
+  if (commits_->FdReplaced() && commits_->fd() >= 0) {
+    // The store reconnected: its old socket closed (and left the epoll set by itself).
+    std::erase_if(fds_, [](const auto& f) { return f.second.kind == FdKind::kCommits; });
+    Status s = Watch(commits_->fd(), {FdKind::kCommits});
+    if (!s.ok()) spdlog::warn("{}; idle workers poll for work until they restart", s.ToString());
+    changed = true;  // what was sent while it was away is lost: look
+  }
   if (changed) {
     claim_wanted_ = true;
     CheckCancels();

@@ -14,6 +14,7 @@ Status PgChangeNotifier::Listen() {
   std::string quoted = "\"";
   for (char c : channel_) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
   DROVER_RETURN_IF_ERROR(pg_->ExecScript("LISTEN " + quoted + "\"").Prefixed("listen for new jobs"));
+  fd_replaced_ = generation_ >= 0;
   generation_ = pg_->generation();
   fd_ = pg_->socket();
   return Status::Ok();

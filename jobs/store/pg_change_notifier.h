@@ -2,13 +2,13 @@
 // new jobs, jobs queued again, cancel requests and resumed queues; notifications carry the
 // sending backend's pid, so this process's own are told apart. A notification that arrived
 // while the connection ran a query waits in libpq: Consume() and Changed() pick those up too.
-// After a reconnect it LISTENs again; the caller's fd is then stale until it asks again, and
-// polling covers the gap.
+// After a reconnect it LISTENs again on the new session (FdReplaced tells the caller).
 #ifndef DROVER_JOBS_STORE_PG_CHANGE_NOTIFIER_H_
 #define DROVER_JOBS_STORE_PG_CHANGE_NOTIFIER_H_
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "common/pg.h"
 #include "jobs/store/change_notifier.h"
@@ -23,6 +23,7 @@ class PgChangeNotifier final : public ChangeNotifier {
   int fd() const override { return fd_; }
   bool Consume() override;
   bool Changed() override;
+  bool FdReplaced() override { return std::exchange(fd_replaced_, false); }
 
  private:
   PgChangeNotifier(Pg* pg, std::string channel) : pg_(pg), channel_(std::move(channel)) {}
@@ -35,6 +36,7 @@ class PgChangeNotifier final : public ChangeNotifier {
   int fd_ = -1;
   int generation_ = -1;
   bool pending_ = false;
+  bool fd_replaced_ = false;
 };
 
 // A notifier for a backend or setting without wake-ups: fd -1, never a change (callers poll).

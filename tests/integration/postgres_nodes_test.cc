@@ -253,6 +253,22 @@ TEST_F(PostgresNodesTest, BadDatabasesGetClearErrors) {
   EXPECT_NE(out.find("connect to PostgreSQL at " + dir_.path() + "/nowhere"), std::string::npos) << out;
 }
 
+TEST_F(PostgresNodesTest, DroverctlJobVerbsWorkUnchanged) {
+  std::unique_ptr<Daemon> d = Node("n1");
+  ASSERT_TRUE(d->Start()) << d->Log();
+  std::string out = Droverctl(*d, "enqueue chaos '{\"ms\": 10}'");
+  std::int64_t id = std::atoll(out.substr(out.find_first_of("0123456789")).c_str());
+  ASSERT_GT(id, 0) << out;
+  EXPECT_EQ(Droverctl(*d, "wait " + std::to_string(id)).find("error"), std::string::npos);
+  EXPECT_NE(Droverctl(*d, "show " + std::to_string(id)).find("succeeded"), std::string::npos);
+  EXPECT_NE(Droverctl(*d, "jobs --state succeeded").find(std::to_string(id)), std::string::npos);
+  EXPECT_NE(Droverctl(*d, "stats").find("default"), std::string::npos);
+  std::string status = Droverctl(*d, "status --all-nodes");
+  EXPECT_NE(status.find("worker:default:0"), std::string::npos) << status;
+  EXPECT_NE(status.find("alive"), std::string::npos) << status;
+  EXPECT_EQ(WEXITSTATUS(d->Stop()), 0);
+}
+
 TEST_F(PostgresNodesTest, JobsSurviveTheServerRestartingMidRun) {
   std::unique_ptr<Daemon> d = Node("n1");
   ASSERT_TRUE(d->Start()) << d->Log();
