@@ -197,9 +197,12 @@ Result<std::vector<PgResult>> Pg::Run(const PgBatch& batch) {
   // Read every result up to the sync point, whatever happened, so the connection is usable after.
   while (sent) {
     PGresult* raw = PQgetResult(c);
+    // Once every statement answered (a COMMIT among them), the batch happened: the connection
+    // ending before the sync point (a server shutting down) is the next call's to handle.
+    const bool all_answered = out.size() == names.size();
     if (!raw) {
       if (PQstatus(c) != CONNECTION_OK) {
-        if (failed.ok()) failed = PgStatus(nullptr, c, "query");
+        if (failed.ok() && !all_answered) failed = PgStatus(nullptr, c, "query");
         break;
       }
       continue;  // the end of one statement's results
@@ -209,8 +212,10 @@ Result<std::vector<PgResult>> Pg::Run(const PgBatch& batch) {
     if (st == PGRES_PIPELINE_SYNC) break;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
       out.push_back(std::move(r));
-    } else if (st != PGRES_PIPELINE_ABORTED && failed.ok()) {
+    } else if (st != PGRES_PIPELINE_ABORTED && failed.ok() && !all_answered) {
       failed = PgStatus(raw, c, "query");
+    } else if (all_answered && PQstatus(c) != CONNECTION_OK) {
+      break;
     }
   }
   PQexitPipelineMode(c);

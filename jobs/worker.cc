@@ -164,6 +164,23 @@ void Worker::ReleaseAhead() {
   timers_.Clear({kReleaseAhead});
 }
 
+// Gives back the jobs the store says this worker owns that it never heard of: claimed by a
+// commit whose answer the lost connection took. They never started: back to the queue, uncharged.
+void Worker::ReleaseUnknownClaims() {
+  Result<std::vector<std::pair<std::int64_t, int>>> owned = store_->ClaimsOf(worker_id_);
+  if (!owned.ok()) return;  // next time
+  claims_unknown_ = false;
+  for (auto [id, attempt] : *owned) {
+    bool known = running_.count(id) ||
+                 std::any_of(ahead_.begin(), ahead_.end(), [&](const ClaimedJob& j) { return j.id == id; }) ||
+                 std::any_of(completions_.begin(), completions_.end(),
+                             [&](const Completion& c) { return c.id == id; });
+    if (known) continue;
+    spdlog::warn("job {}: claimed by a commit whose answer was lost; giving it back", id);
+    completions_.push_back({id, attempt, Completion::Kind::kReleased, "", 0});
+  }
+}
+
 void Worker::FlushAndClaim() {
   holding_ = false;
   if (!WorkPending()) return;
@@ -174,6 +191,7 @@ void Worker::FlushAndClaim() {
   // A process id is shown while its job runs: one that ended meanwhile needs no write (the
   // start of a held job does).
   std::erase_if(started_, [&](const StartedProcess& p) { return !p.started_at_ms && !running_.count(p.id); });
+  if (claims_unknown_) ReleaseUnknownClaims();
   std::vector<CompletionResult> results;
   Result<std::vector<ClaimedJob>> claimed =
       store_->CompleteAndClaim(worker_id_, {started_, completions_}, &results, o_.pool->queues, slots, held);
@@ -181,6 +199,8 @@ void Worker::FlushAndClaim() {
   if (!claimed.ok()) {
     // Keep the completions: nothing is lost, they are written once the store answers.
     spdlog::error("{}; retrying in 1s", claimed.status().ToString());
+    // A connection lost around COMMIT leaves open whether the claim went in.
+    claims_unknown_ |= want > 0 && claimed.status().code() == Status::Code::kIoError;
     store_failing_ = true;
     timers_.Set({kStoreRetry}, MonotonicUs() + kStoreRetryUs);
     return;

@@ -134,6 +134,7 @@ class Worker {
   void Release(const ClaimedJob& j);
   // Releases every job claimed ahead.
   void ReleaseAhead();
+  void ReleaseUnknownClaims();
   // Completions to write or jobs to claim: the loop does not sleep (unless the store is failing).
   bool WorkPending() const;
 
@@ -225,9 +226,10 @@ class Worker {
   std::set<std::string> limits_warned_;    // job types whose cgroup limits could not be set
   bool claim_wanted_ = true;
   bool draining_ = false;
-  bool store_failing_ = false;  // until kStoreRetry
-  bool write_pids_ = false;     // kWritePids came: write started_ even without a claim
-  bool holding_ = false;        // HoldForHandlers said wait, this turn
+  bool store_failing_ = false;   // until kStoreRetry
+  bool claims_unknown_ = false;  // a claim failed with the connection: ReleaseUnknownClaims
+  bool write_pids_ = false;      // kWritePids came: write started_ even without a claim
+  bool holding_ = false;         // HoldForHandlers said wait, this turn
   std::int64_t hold_since_us_ = 0;
   std::int64_t jobs_done_ = 0;
   std::int64_t started_us_ = 0, hb_interval_us_ = 0;

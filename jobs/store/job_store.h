@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/duration.h"
@@ -93,6 +94,9 @@ class JobStore {
   virtual Status UpdateProgress(std::int64_t id, const std::string& worker, int attempt,
                                 std::optional<double> progress, std::optional<std::string> message,
                                 std::optional<std::string> checkpoint) = 0;
+  // The jobs `worker` owns (running, held included), as (id, attempt): after a claim whose
+  // answer was lost with the connection, the worker gives back the ones it never heard of.
+  virtual Result<std::vector<std::pair<std::int64_t, int>>> ClaimsOf(const std::string& worker) = 0;
   // Ids of `worker`'s running jobs whose cancellation was requested.
   virtual Result<std::vector<std::int64_t>> CancelRequested(const std::string& worker) = 0;
 

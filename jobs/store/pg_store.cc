@@ -379,6 +379,16 @@ Status PgJobStore::UpdateProgress(std::int64_t id, const std::string& worker, in
   return Status::Conflict("job " + std::to_string(id) + " is no longer run by " + worker);
 }
 
+Result<std::vector<std::pair<std::int64_t, int>>> PgJobStore::ClaimsOf(const std::string& worker) {
+  PgParams p;
+  p.Add(worker);
+  Result<PgResult> r = pg_.Exec("SELECT id, attempts FROM jobs WHERE state = 'running' AND worker = $1", p);
+  if (!r.ok()) return r.status().Prefixed("read the claims of " + worker);
+  std::vector<std::pair<std::int64_t, int>> out;
+  for (int i = 0; i < r->rows(); ++i) out.emplace_back(r->Int64(i, 0), static_cast<int>(r->Int64(i, 1)));
+  return out;
+}
+
 Result<std::vector<std::int64_t>> PgJobStore::CancelRequested(const std::string& worker) {
   PgParams p;
   p.Add(worker);

@@ -36,6 +36,7 @@ class PgJobStore final : public JobStore {
   Status UpdateProgress(std::int64_t id, const std::string& worker, int attempt,
                         std::optional<double> progress, std::optional<std::string> message,
                         std::optional<std::string> checkpoint) override;
+  Result<std::vector<std::pair<std::int64_t, int>>> ClaimsOf(const std::string& worker) override;
   Result<std::vector<std::int64_t>> CancelRequested(const std::string& worker) override;
   Result<std::vector<std::int64_t>> Recover(const std::string& worker, bool spend_attempt,
                                             const std::string& reason) override;

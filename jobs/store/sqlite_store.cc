@@ -313,6 +313,19 @@ Status SqliteJobStore::MarkHeld(std::int64_t id) {
   return st->Run().Prefixed("hold job " + std::to_string(id));
 }
 
+Result<std::vector<std::pair<std::int64_t, int>>> SqliteJobStore::ClaimsOf(const std::string& worker) {
+  Result<Statement> st = db_.Prepare("SELECT id, attempts FROM jobs WHERE state = 'running' AND worker = ?1");
+  if (!st.ok()) return st.status();
+  st->Bind(1, worker);
+  std::vector<std::pair<std::int64_t, int>> out;
+  while (true) {
+    Result<bool> row = st->Step();
+    if (!row.ok()) return row.status().Prefixed("read the claims of " + worker);
+    if (!*row) return out;
+    out.emplace_back(st->Int64(0), static_cast<int>(st->Int64(1)));
+  }
+}
+
 Result<std::vector<std::int64_t>> SqliteJobStore::CancelRequested(const std::string& worker) {
   Result<Statement> st =
       db_.Prepare("SELECT id FROM jobs WHERE state = 'running' AND worker = ?1 AND cancel_requested = 1");

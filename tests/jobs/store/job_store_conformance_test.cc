@@ -773,6 +773,22 @@ TEST_P(JobStoreConformance, OutcomesWithAnyBytesAreRecorded) {
   EXPECT_EQ(GetJob(bad).last_error->substr(0, 3), "out");
 }
 
+// What a worker owns, held jobs included: after a claim whose answer was lost, it gives back
+// what it never heard of, uncharged.
+TEST_P(JobStoreConformance, ClaimsOfListsWhatAWorkerOwnsAndAReleaseGivesItBack) {
+  std::int64_t a = Add("a"), b = Add("a");
+  Add("a");
+  ASSERT_EQ(store_->CompleteAndClaim("w1", {}, nullptr, kDefault, 1, 1)->size(), 2u);
+  ASSERT_EQ(ClaimN(1, "w2").size(), 1u);
+  Result<std::vector<std::pair<std::int64_t, int>>> owned = store_->ClaimsOf("w1");
+  ASSERT_TRUE(owned.ok()) << owned.status().ToString();
+  std::sort(owned->begin(), owned->end());
+  ASSERT_EQ(*owned, (std::vector<std::pair<std::int64_t, int>>{{a, 1}, {b, 1}}));
+  EXPECT_EQ(Finish("w1", {a, 1, Completion::Kind::kReleased, "", 0}).state, JobState::kQueued);
+  EXPECT_EQ(GetJob(a).attempts, 0);
+  EXPECT_EQ(store_->ClaimsOf("w1")->size(), 1u);
+}
+
 // Start-up recovery of one node ("NODE/") leaves the other nodes' jobs alone.
 TEST_P(JobStoreConformance, RecoverOfANodePrefixTakesOnlyThatNodesJobs) {
   Add("a");
