@@ -251,6 +251,18 @@ TEST_F(PostgresNodesTest, BadDatabasesGetClearErrors) {
   while (fgets(buf, sizeof buf, p)) out += buf;
   EXPECT_EQ(WEXITSTATUS(pclose(p)), 1) << out;
   EXPECT_NE(out.find("connect to PostgreSQL at " + dir_.path() + "/nowhere"), std::string::npos) << out;
+
+  // A role the server refuses.
+  Daemon stranger("[pools.default]\nworkers = 1\n", "node = \"n8\"\n", DROVERD_PATH,
+                  "postgresql:///drover?host=" + server_->socket_dir() + "&user=stranger");
+  check = std::string(DROVERD_PATH) + " --check-config -c " + stranger.config() + " 2>&1";
+  p = popen(check.c_str(), "r");
+  out.clear();
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  EXPECT_EQ(WEXITSTATUS(pclose(p)), 1) << out;
+  EXPECT_NE(out.find("role \"stranger\" does not exist"), std::string::npos) << out;
+  EXPECT_FALSE(stranger.Start());
+  EXPECT_NE(stranger.Log().find("role \"stranger\" does not exist"), std::string::npos) << stranger.Log();
 }
 
 TEST_F(PostgresNodesTest, DroverctlJobVerbsWorkUnchanged) {
