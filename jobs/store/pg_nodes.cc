@@ -64,12 +64,16 @@ Result<bool> PgJobStore::Heartbeat(const std::string& node, bool lead, std::int6
   return lead && (*r)[lead_at].rows() == 1;
 }
 
+namespace {
+constexpr const char* kSilent = "('node ' || split_part(worker, '/', 1) || ' went silent for ' || $3::text)";
+}  // namespace
+
 Result<std::vector<std::int64_t>> PgJobStore::RescueDeadNodes(std::int64_t now_ms,
                                                               std::int64_t node_timeout_ms) {
   PgParams p;
   p.Add(node_timeout_ms).Add(true).Add(std::to_string(node_timeout_ms / 1000) + " s").Add(now_ms);
   Result<PgResult> r =
-      pg_.Exec(RecoverSet("('node ' || split_part(worker, '/', 1) || ' went silent for ' || $3::text)") +
+      pg_.Exec(RecoverSet(kSilent, kSilent) +
                    "WHERE state = 'running' AND split_part(worker, '/', 1) IN (SELECT name FROM nodes "
                    "  WHERE stopped_at IS NULL AND heartbeat < " +
                    kServerNowMs + " - $1::bigint) RETURNING id",

@@ -400,10 +400,10 @@ Result<std::vector<std::int64_t>> PgJobStore::CancelRequested(const std::string&
   return ids;
 }
 
-// What recovering a running job writes: $2 whether the attempt is spent (a crash), `reason`
-// (SQL) the error it records, $4 now. A held job that never started gets its attempt back and
-// no history entry.
-std::string PgJobStore::RecoverSet(const std::string& reason) {
+// What recovering a running job writes: $2 whether the attempt is spent (a crash), $4 now, and
+// (SQL) the error it records as last_error and in the history. A held job that never started
+// gets its attempt back and no history entry.
+std::string PgJobStore::RecoverSet(const std::string& last_error, const std::string& history) {
   return "UPDATE jobs SET "
          "  state = CASE WHEN cancel_requested THEN 'cancelled' "
          "               WHEN $2::boolean AND started_at IS NOT NULL AND attempts >= max_attempts THEN "
@@ -416,12 +416,12 @@ std::string PgJobStore::RecoverSet(const std::string& reason) {
          "  attempts = CASE WHEN $2::boolean AND started_at IS NOT NULL THEN attempts "
          "                  ELSE greatest(attempts - 1, 0) END, "
          "  last_error = CASE WHEN $2::boolean AND started_at IS NOT NULL THEN " +
-         reason +
+         last_error +
          " ELSE last_error END, "
          "  errors = CASE WHEN started_at IS NULL THEN errors "
          "                ELSE errors || jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', "
          "                     $4::bigint, 'worker', worker, 'error', " +
-         reason +
+         history +
          ", 'interrupted', true)) END, "
          "  lease_until = NULL, pid = NULL ";
 }
@@ -430,7 +430,7 @@ Result<std::vector<std::int64_t>> PgJobStore::Recover(const std::string& worker,
                                                       const std::string& reason) {
   PgParams p;
   p.Add(worker).Add(spend_attempt).Add(reason).Add(NowMs());
-  Result<PgResult> r = pg_.Exec(RecoverSet("$3::text") +
+  Result<PgResult> r = pg_.Exec(RecoverSet("$3::text", "$3::text") +
                                     "WHERE state = 'running' AND ($1::text = '' OR worker = $1::text "
                                     "  OR (right($1::text, 1) = '/' AND starts_with(worker, $1::text))) "
                                     "RETURNING id",
@@ -441,24 +441,11 @@ Result<std::vector<std::int64_t>> PgJobStore::Recover(const std::string& worker,
 
 Result<std::vector<std::int64_t>> PgJobStore::ReapExpiredLeases(std::int64_t now_ms) {
   PgParams p;
-  p.Add(now_ms);
-  Result<PgResult> r = pg_.Exec(
-      "UPDATE jobs SET "
-      "  state = CASE WHEN cancel_requested THEN 'cancelled' "
-      "               WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 'failed' ELSE 'queued' "
-      "END, "
-      "  finished_at = CASE WHEN cancel_requested OR (started_at IS NOT NULL AND attempts >= max_attempts) "
-      "                     THEN $1::bigint END, "
-      "  run_at = $1::bigint, attempts = CASE WHEN started_at IS NULL THEN attempts - 1 ELSE attempts END, "
-      "  last_error = CASE WHEN started_at IS NULL THEN last_error "
-      "                    ELSE 'lease expired: worker ' || worker || ' stopped renewing it' END, "
-      "  errors = CASE WHEN started_at IS NULL THEN errors "
-      "                ELSE errors || jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', "
-      "                     $1::bigint, 'worker', worker, 'error', 'lease expired', 'interrupted', true)) "
-      "END, "
-      "  lease_until = NULL, pid = NULL "
-      "WHERE state = 'running' AND lease_until < $1::bigint RETURNING id",
-      p);
+  p.Add(now_ms).Add(true).Add("lease expired").Add(now_ms);
+  Result<PgResult> r =
+      pg_.Exec(RecoverSet("('lease expired: worker ' || worker || ' stopped renewing it')", "$3::text") +
+                   "WHERE state = 'running' AND lease_until < $1::bigint RETURNING id",
+               p);
   if (!r.ok()) return r.status().Prefixed("reap leases");
   return Ids(*r);
 }

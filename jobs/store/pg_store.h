@@ -97,7 +97,7 @@ class PgJobStore final : public JobStore {
   Result<JobState> LockedStateOf(std::int64_t id);
   Status RecordScheduleRun(const std::string& name, std::int64_t slot_ms, std::int64_t job_id);
   static ClaimedJob ReadClaimed(const PgResult& r, int row);
-  static std::string RecoverSet(const std::string& reason);
+  static std::string RecoverSet(const std::string& last_error, const std::string& history);
   static std::vector<std::int64_t> Ids(const PgResult& r);
   // A claim's UPDATE of the rows in `ranked` (id, rank), `held_after` the parameter holding how
   // many start now; and the whole claim of the best ready jobs (parameters in pg_store.cc).
