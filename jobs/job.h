@@ -76,6 +76,13 @@ struct ClaimedJob {
   std::int64_t enqueued_at_ms = 0;
 };
 
+// Which job, for counting: its id, queue and type.
+struct JobRef {
+  std::int64_t id = 0;
+  std::string queue;
+  std::string type;
+};
+
 // The process a worker started for an attempt of a command job.
 struct StartedProcess {
   std::int64_t id = 0;
@@ -149,6 +156,7 @@ struct JobFilter {
   std::optional<std::string> type;
   std::optional<std::string> queue;
   std::optional<std::string> resource;
+  std::optional<std::int64_t> before_id;  // only older jobs (ids below): the next page
   int limit = 100;
 };
 

@@ -8,7 +8,7 @@ namespace {
 
 constexpr std::string_view kReady = "ready", kHeartbeat = "hb", kGroupStarted = "pg", kGroupEnded = "pgend",
                            kSpareIdle = "spare", kRecovered = "recovered", kRecoverFailed = "recover-failed",
-                           kRecycle = "recycle";
+                           kRecycle = "recycle", kTally = "tally", kEvent = "event", kMissed = "missed";
 
 // Free text goes last on its line: no newline may end the line early.
 std::string OneLine(std::string s) {
@@ -45,6 +45,10 @@ std::string RecoverFailedLine(const std::string& worker_id, const std::string& w
   return Line(kRecoverFailed, (worker_id.empty() ? "?" : worker_id) + " " + OneLine(why));
 }
 std::string RecycleLine(const std::string& why) { return Line(kRecycle, OneLine(why)); }
+std::string EventLine(const std::string& event_json) { return Line(kEvent, OneLine(event_json)); }
+std::string MissedLine(const std::string& schedule, std::int64_t count) {
+  return Line(kMissed, std::to_string(count) + " " + OneLine(schedule));
+}
 
 Report ParseReport(std::string_view line) {
   std::istringstream in{std::string(line)};
@@ -69,8 +73,14 @@ Report ParseReport(std::string_view line) {
     if (!(in >> r.worker_id)) return r;
     r.kind = Report::Kind::kRecoverFailed;
     r.text = Rest(in);
-  } else if (word == kRecycle) {
-    r.kind = Report::Kind::kRecycle;
+  } else if (word == kRecycle || word == kTally || word == kEvent) {
+    r.kind = word == kRecycle ? Report::Kind::kRecycle
+             : word == kTally ? Report::Kind::kTally
+                              : Report::Kind::kEvent;
+    r.text = Rest(in);
+  } else if (word == kMissed) {
+    if (!(in >> r.count)) return r;
+    r.kind = Report::Kind::kMissed;
     r.text = Rest(in);
   }
   return r;

@@ -23,6 +23,9 @@ struct Report {
     kRecovered,      // a spare re-queued `count` jobs of `worker_id`
     kRecoverFailed,  // ... or could not: `text` says why
     kRecycle,        // wants to be replaced: `text` says why (max_jobs, max_age, max_memory)
+    kTally,          // job counts (JobTally): `text` is the JSON ParseTally reads
+    kEvent,          // one event for the stream: `text` is its JSON (EventJson)
+    kMissed,         // schedule `text` skipped `count` slots
     kUnknown,
   };
   Kind kind = Kind::kUnknown;
@@ -44,6 +47,9 @@ std::string SpareIdleLine();
 std::string RecoveredLine(const std::string& worker_id, std::int64_t count);
 std::string RecoverFailedLine(const std::string& worker_id, const std::string& why);
 std::string RecycleLine(const std::string& why);
+std::string EventLine(const std::string& event_json);
+std::string MissedLine(const std::string& schedule, std::int64_t count);
+// JobTally::Lines() writes the tally lines.
 
 // One line, without its newline. A line it cannot read is kUnknown.
 Report ParseReport(std::string_view line);

@@ -104,6 +104,7 @@ std::int64_t ScheduleRunner::Handle(const ScheduleConfig& s, const Timetable& t,
     spdlog::info("schedule {}: {} earlier slot(s) were missed (catch_up = \"{}\")", s.name, missed,
                  s.catch_up);
   }
+  if (handled_) handled_(s, *r, static_cast<std::int64_t>(due.size() - r->size()));
   return next;
 }
 

@@ -5,9 +5,11 @@
 #define DROVER_JOBS_SCHEDULE_RUNNER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/config.h"
 #include "jobs/schedule.h"
@@ -20,7 +22,13 @@ class ScheduleRunner {
   // At most this many missed runs are enqueued for one schedule with catch_up = "all".
   static constexpr int kMaxCatchUp = 100;
 
-  ScheduleRunner(const Config& config, JobStore* store) : config_(config), store_(store) {}
+  // Told of each schedule handled: the jobs it enqueued and how many due slots did not run
+  // (missed while drover was down, or skipped: paused, overlap).
+  using Handled = std::function<void(const ScheduleConfig& s, const std::vector<EnqueueResult>& runs,
+                                     std::int64_t missed)>;
+
+  ScheduleRunner(const Config& config, JobStore* store, Handled handled = nullptr)
+      : config_(config), store_(store), handled_(std::move(handled)) {}
 
   // Builds the timetables and stores the schedules: a new one is due at its first slot after
   // `now_ms`, one whose timing changed likewise; the others keep their next run, so runs missed
@@ -41,6 +49,7 @@ class ScheduleRunner {
 
   const Config& config_;
   JobStore* store_;
+  Handled handled_;
   std::map<std::string, Timetable> timetables_;
 };
 

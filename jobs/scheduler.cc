@@ -12,6 +12,7 @@
 
 #include "common/time_util.h"
 #include "common/unique_fd.h"
+#include "jobs/job_tally.h"
 #include "jobs/pruner.h"
 #include "jobs/report_line.h"
 #include "jobs/schedule_runner.h"
@@ -32,7 +33,17 @@ class Scheduler {
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, nullptr);
     sig_fd_.Reset(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-    schedules_.emplace(*o_.config, store_);
+    schedules_.emplace(
+        *o_.config, store_,
+        [this](const ScheduleConfig& s, const std::vector<EnqueueResult>& runs, std::int64_t missed) {
+          if (missed > 0) Report(MissedLine(s.name, missed));
+          if (!EventsWanted()) return;
+          for (const EnqueueResult& r : runs) {
+            Report(EventLine(EventJson(
+                "schedule", "fired",
+                {{"schedule", s.name}, {"id", r.id}, {"type", s.job}, {"duplicate", r.duplicate}})));
+          }
+        });
     Status started = schedules_->Start(NowMs());
     if (!started.ok()) {
       spdlog::error("scheduler cannot store the schedules: {}", started.ToString());
@@ -72,6 +83,8 @@ class Scheduler {
   }
 
  private:
+  bool EventsWanted() const { return o_.events && o_.events->open(); }
+
   void Report(const std::string& line) {
     if (o_.supervisor_fd < 0) return;
     (void)!write(o_.supervisor_fd, line.data(), line.size());
@@ -86,11 +99,20 @@ class Scheduler {
     } else if (!reaped->empty()) {
       spdlog::warn("re-queued {} job(s) whose lease expired (first: {})", reaped->size(), reaped->front());
     }
-    Result<int> expired = store_->ExpireJobs(now);
-    if (!expired.ok())
+    Result<std::vector<JobRef>> expired = store_->ExpireJobs(now);
+    if (!expired.ok()) {
       spdlog::warn("{}", expired.status().ToString());
-    else if (*expired > 0)
-      spdlog::info("{} job(s) expired before they could start", *expired);
+    } else if (!expired->empty()) {
+      spdlog::info("{} job(s) expired before they could start", expired->size());
+      JobTally tally;
+      for (const JobRef& j : *expired) {
+        tally.Finished(j.queue, j.type, JobOutcome::kExpired, 0);
+        if (EventsWanted())
+          Report(
+              EventLine(EventJson("job", "expired", {{"id", j.id}, {"queue", j.queue}, {"type", j.type}})));
+      }
+      Report(tally.Lines());
+    }
     WarnStuck(now);
     PruneFinishedJobs(store_, o_.config->scheduler.retention, now);
     Result<MaintenanceReport> m = store_->Maintain();

@@ -8,6 +8,7 @@
 #define DROVER_JOBS_SCHEDULER_H_
 
 #include "common/config.h"
+#include "jobs/event_gate.h"
 #include "jobs/store/job_store.h"
 
 namespace drover {
@@ -16,6 +17,9 @@ struct SchedulerOptions {
   const Config* config = nullptr;
   int supervisor_fd = -1;     // heartbeat pipe; -1 for none
   JobStore* store = nullptr;  // this process's database connection (owned by the caller)
+  // Open while someone follows the event stream: schedule and expiry events go to supervisor_fd
+  // then. Null: never.
+  const EventGate* events = nullptr;
 };
 
 // Runs until SIGTERM/SIGINT. Returns 0 after a clean stop, 1 on a fatal error (logged).

@@ -94,11 +94,84 @@ void Worker::Report(const std::string& line) {
   if (o_.supervisor_fd >= 0) reports_ += line;
 }
 
+void Worker::ReportEvent(std::string_view event, const ClaimedJob& job, nlohmann::json fields) {
+  fields["id"] = job.id;
+  fields["queue"] = job.queue;
+  fields["type"] = job.type;
+  fields["attempt"] = job.attempt;
+  events_ += EventLine(EventJson("job", event, std::move(fields)));
+}
+
 void Worker::FlushReports() {
-  if (reports_.empty()) return;
+  if (o_.supervisor_fd < 0) return;
+  if (!tally_.empty()) {
+    reports_ += tally_.Lines();
+    tally_.Clear();
+  }
   // Non-blocking: a stuck supervisor must not stall the jobs; it notices silence by itself.
-  (void)!write(o_.supervisor_fd, reports_.data(), reports_.size());
-  reports_.clear();
+  // Partly written lines are finished first: the supervisor reads one stream of bytes.
+  auto write_some = [&](std::string& buf) {
+    while (!buf.empty()) {
+      ssize_t n = write(o_.supervisor_fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      buf.erase(0, static_cast<size_t>(n));
+    }
+    return true;
+  };
+  if (!write_some(reports_)) {
+    // The supervisor has not read for a long while: what piled up goes (counts included).
+    if (reports_.size() > kMaxPendingReports) reports_.clear();
+    return;
+  }
+  if (events_lost_ > 0 && EventsWanted()) {
+    events_.insert(0,
+                   EventLine(EventJson("stream", "lost", {{"count", events_lost_}, {"process", o_.name}})));
+    events_lost_ = 0;
+  }
+  if (!write_some(events_)) {
+    // Never a cut line: the rest of the one partly written goes; the others are lost.
+    size_t nl = events_.find('\n');
+    events_lost_ += std::count(events_.begin() + static_cast<std::ptrdiff_t>(nl) + 1, events_.end(), '\n');
+    events_.erase(nl + 1);
+  }
+}
+
+void Worker::TallyEnded(const std::vector<CompletionResult>& results) {
+  const bool events = EventsWanted();
+  for (const CompletionResult& r : results) {
+    auto it = ended_.find(r.id);
+    if (it == ended_.end()) continue;
+    const EndedJob e = std::move(it->second);
+    ended_.erase(it);
+    if (r.stale || e.kind == Completion::Kind::kReleased) continue;
+    JobOutcome o;
+    switch (r.state) {
+      case JobState::kSucceeded:
+        o = JobOutcome::kSucceeded;
+        break;
+      case JobState::kFailed:
+        o = JobOutcome::kFailed;
+        break;
+      case JobState::kCancelled:
+        o = JobOutcome::kCancelled;
+        break;
+      case JobState::kExpired:
+        o = JobOutcome::kExpired;
+        break;
+      case JobState::kQueued:
+        o = e.kind == Completion::Kind::kInterrupted ? JobOutcome::kInterrupted : JobOutcome::kRetried;
+        break;
+      default:
+        continue;
+    }
+    tally_.Finished(e.queue, e.type, o, e.seconds);
+    if (events) {
+      events_ +=
+          EventLine(EventJson("job", kJobOutcomeNames[static_cast<int>(o)],
+                              {{"id", r.id}, {"queue", e.queue}, {"type", e.type}, {"seconds", e.seconds}}));
+    }
+  }
 }
 
 void Worker::Wait(int timeout_ms) {
@@ -214,6 +287,7 @@ void Worker::FlushAndClaim() {
       spdlog::debug("job {} -> {}", r.id, JobStateName(r.state));
     }
   }
+  TallyEnded(results);
   jobs_done_ += std::count_if(completions_.begin(), completions_.end(),
                               [](const Completion& c) { return c.kind != Completion::Kind::kReleased; });
   completions_.clear();

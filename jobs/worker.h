@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/config.h"
+#include "jobs/event_gate.h"
 #include "jobs/handler.h"
 #include "jobs/store/job_store.h"
 
@@ -23,6 +24,8 @@ struct WorkerOptions {
   // Where per-attempt job cgroups go (JobCgroupRoot, computed by the supervisor before it forks:
   // the worker itself runs in a cgroup below); empty: none.
   std::string job_cgroup_root;
+  // Open while someone follows the event stream: job events go to supervisor_fd then. Null: never.
+  const EventGate* events = nullptr;
 };
 
 // Runs until SIGTERM/SIGINT (graceful: running jobs get shutdown_timeout, then their groups

@@ -22,6 +22,7 @@
 #include "jobs/command_run.h"
 #include "jobs/commit_watch.h"
 #include "jobs/handler_pool.h"
+#include "jobs/job_tally.h"
 #include "jobs/progress_buffer.h"
 #include "jobs/store/job_store.h"
 #include "jobs/worker.h"
@@ -31,6 +32,8 @@ namespace drover::worker_internal {
 constexpr std::int64_t kHygieneIntervalUs = 5'000'000;
 constexpr std::int64_t kStoreRetryUs = 1'000'000;
 constexpr std::int64_t kHardStopUs = 5'000'000;
+// Report lines the supervisor has not read past this are dropped (it is stuck; it will notice).
+constexpr size_t kMaxPendingReports = 1 << 20;
 // A started job's pid (shown by `droverctl show`) goes out with the next claim's transaction,
 // or this much later when no claim comes sooner: a transaction per started job costs command
 // jobs much of their throughput.
@@ -63,6 +66,13 @@ enum TimerKind {
   kJobTimeout,    // a job's timeout
   kJobKill,       // a stopped command's SIGKILL
   kJobProgress,   // write a job's pending progress
+};
+
+// An attempt that ended, until the store has its outcome: what the tally and the events need.
+struct EndedJob {
+  std::string queue, type;
+  Completion::Kind kind = Completion::Kind::kSucceeded;
+  double seconds = 0;  // how long it ran
 };
 
 struct RunningJob {
@@ -113,9 +123,16 @@ class Worker {
   // process holds our pipe ends: they are close-on-exec).
   void Unwatch(int fd) { fds_.erase(fd); }
 
-  // Reports go out together, once per turn of the loop (FlushReports).
+  // Reports go out together, once per turn of the loop (FlushReports). What the pipe does not
+  // take waits for the next turn, whole lines and counts kept; events are dropped instead (and
+  // counted) while anything else waits.
   void Report(const std::string& line);
   void FlushReports();
+  bool EventsWanted() const { return o_.events && o_.events->open(); }
+  void ReportEvent(std::string_view event, const ClaimedJob& job,
+                   nlohmann::json fields = nlohmann::json::object());
+  // Counts (and tells the stream) what became of the attempts the store just wrote.
+  void TallyEnded(const std::vector<CompletionResult>& results);
 
   // --- the loop ---
 
@@ -222,8 +239,12 @@ class Worker {
   bool ahead_paused_ = false;              // jobs claimed ahead went back: none until a slot frees up
   std::int64_t job_us_avg_ = kShortJobUs;  // how long jobs take, a moving average
   std::string reports_;                    // report lines not written yet
-  std::vector<StartedProcess> started_;    // pids not written yet (kWritePids)
-  std::set<std::string> limits_warned_;    // job types whose cgroup limits could not be set
+  std::string events_;                     // event lines not written yet
+  std::int64_t events_lost_ = 0;           // dropped because the pipe was full
+  JobTally tally_;                         // counted, not yet reported
+  std::unordered_map<std::int64_t, EndedJob> ended_;  // outcomes not yet written
+  std::vector<StartedProcess> started_;               // pids not written yet (kWritePids)
+  std::set<std::string> limits_warned_;               // job types whose cgroup limits could not be set
   bool claim_wanted_ = true;
   bool draining_ = false;
   bool store_failing_ = false;   // until kStoreRetry

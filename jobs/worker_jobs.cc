@@ -36,6 +36,10 @@ void Worker::Start(ClaimedJob job, bool held) {
   r.held = held;
   r.type = o_.config->FindJob(job.type);
   r.job = std::move(job);
+  const std::int64_t now_ms = NowMs();
+  tally_.Started(r.job.queue, r.job.type,
+                 static_cast<double>(now_ms - std::max(r.job.run_at_ms, r.job.enqueued_at_ms)) / 1000);
+  if (EventsWanted()) ReportEvent("started", r.job, {{"pid", getpid()}});
   const Handler* handler = o_.handlers ? o_.handlers->Find(r.job.type) : nullptr;
   if (r.type && r.type->is_command()) {
     Status s = StartCommand(r);
@@ -70,16 +74,20 @@ void Worker::Start(ClaimedJob job, bool held) {
 
 // The job is done with: its outcome goes out with the next claim.
 void Worker::Finish(std::int64_t id, Completion done) {
-  completions_.push_back(std::move(done));
   if (auto it = running_.find(id); it != running_.end()) {
-    job_us_avg_ += (MonotonicUs() - it->second.started_us - job_us_avg_) / 8;
+    const RunningJob& r = it->second;
+    const std::int64_t ran_us = MonotonicUs() - r.started_us;
+    ended_[id] = {r.job.queue, r.job.type, done.kind, static_cast<double>(ran_us) / 1e6};
+    job_us_avg_ += (ran_us - job_us_avg_) / 8;
     ahead_paused_ = false;
     running_.erase(it);
   }
+  completions_.push_back(std::move(done));
   for (int kind : {kJobTimeout, kJobKill, kJobProgress}) timers_.Clear({kind, id});
 }
 
 void Worker::Fail(const RunningJob& r, Completion::Kind kind, const std::string& error) {
+  ended_[r.job.id] = {r.job.queue, r.job.type, kind, 0};
   completions_.push_back({r.job.id, r.job.attempt, kind, error, RetryDelayMs(r)});
 }
 
@@ -140,7 +148,15 @@ void Worker::WriteProgress(RunningJob& r) {
   Status s =
       store_->UpdateProgress(r.job.id, worker_id_, r.job.attempt, u->progress, u->message, u->checkpoint);
   AfterOwnWrite();
-  if (!s.ok()) spdlog::warn("{}", s.ToString());
+  if (!s.ok()) {
+    spdlog::warn("{}", s.ToString());
+  } else if (EventsWanted()) {
+    nlohmann::json fields = nlohmann::json::object();
+    if (u->progress) fields["progress"] = *u->progress;
+    if (u->message) fields["message"] = *u->message;
+    if (u->checkpoint) fields["checkpoint"] = true;
+    ReportEvent("progress", r.job, std::move(fields));
+  }
 }
 
 void Worker::Reap() {

@@ -380,7 +380,7 @@ void ControlServer::CloseIdle(std::int64_t now_us, std::int64_t idle_us) {
   }
 }
 
-Result<std::string> ControlRequest(const std::string& path, const std::string& request, int timeout_ms) {
+Result<UniqueFd> ControlConnect(const std::string& path) {
   Result<sockaddr_un> addr = Address(path);
   if (!addr.ok()) return addr.status();
   UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -396,19 +396,25 @@ Result<std::string> ControlRequest(const std::string& path, const std::string& r
     }
     return Status::FromErrno("connect " + path, err);
   }
+  return fd;
+}
+
+Result<std::string> ControlRequest(const std::string& path, const std::string& request, int timeout_ms) {
+  Result<UniqueFd> fd = ControlConnect(path);
+  if (!fd.ok()) return fd.status();
   std::string line = request + "\n";
   // A refused client is answered and disconnected before it speaks: then the send fails, and the
   // answer (the reason) is still there to read.
-  Status sent = SendAll(fd.get(), line);
+  Status sent = SendAll(fd->get(), line);
   std::string resp;
   std::int64_t deadline = MonotonicUs() + static_cast<std::int64_t>(timeout_ms) * 1000;
   while (resp.find('\n') == std::string::npos) {
     int left = static_cast<int>((deadline - MonotonicUs()) / 1000);
     if (left <= 0) return Status::Busy("droverd did not answer within " + std::to_string(timeout_ms) + " ms");
-    pollfd p{fd.get(), POLLIN, 0};
+    pollfd p{fd->get(), POLLIN, 0};
     if (poll(&p, 1, left) <= 0) continue;
     char buf[65536];
-    ssize_t n = read(fd.get(), buf, sizeof buf);
+    ssize_t n = read(fd->get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       if (!sent.ok()) return sent;

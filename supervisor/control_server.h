@@ -75,6 +75,11 @@ class ControlServer {
   // Sends part of a deferred answer (a stream), the last part when `last`. False when the client
   // has gone, or has not read what it was sent before (then it is disconnected).
   bool Send(ClientRef client, const std::string& data, bool last);
+  // Bytes sent to the client that it has not read yet; 0 when it has gone.
+  size_t Unsent(ClientRef client) const {
+    auto it = clients_.find(client.fd);
+    return it != clients_.end() && it->second.serial == client.serial ? it->second.out.size() : 0;
+  }
   // True while the client is connected and waits for (more of) a deferred answer.
   bool Awaiting(ClientRef client) const {
     auto it = clients_.find(client.fd);
@@ -121,6 +126,10 @@ class ControlServer {
   std::uint32_t next_serial_ = 1;
   bool dispatching_ = false;  // inside an HTTP dispatch
 };
+
+// Connects to the supervisor at `path`. NotFound when nothing listens there (daemon not
+// running); IoError with a hint when permission is denied.
+Result<UniqueFd> ControlConnect(const std::string& path);
 
 // Connects to the supervisor at `path`, sends `request` (one line) and returns the response
 // line. NotFound when nothing listens there (daemon not running); IoError with a hint when

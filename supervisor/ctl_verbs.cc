@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "supervisor/ctl_bulk_verbs.h"
+#include "supervisor/ctl_event_verbs.h"
 #include "supervisor/ctl_job_verbs.h"
 #include "supervisor/ctl_node_verbs.h"
 #include "supervisor/ctl_process_verbs.h"
@@ -37,6 +38,10 @@ constexpr CtlVerb kVerbs[] = {
     {"tail", "tail [-f] [-n N] NAME", "last log lines of one process (needs [supervisor] log_file)",
      K::kProcess, ctl::Tail},
     {"maintail", "maintail [-f] [-n N]", "last lines of the whole log", K::kProcess, ctl::Tail},
+    {"events", "events [-f] [--type T] [--queue Q] [--event E]",
+     "job, process and schedule events, one per line: the recent ones, then (-f) new ones as they happen; "
+     "--type a job type, --event an event or kind (failed, process)",
+     K::kProcess, ctl::Events},
     {"reread", "reread", "show what a reload would change", K::kProcess, ctl::Control},
     {"update", "update", "reload the configuration and apply the changes", K::kProcess, ctl::Control},
     {"reload", "reload", "same as update", K::kProcess, ctl::Control},

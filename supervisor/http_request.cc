@@ -134,4 +134,10 @@ std::string HttpResponse(int status, std::string_view content_type, std::string_
   return out;
 }
 
+std::string HttpChunk(std::string_view data) {
+  char size[32];
+  snprintf(size, sizeof size, "%zx\r\n", data.size());
+  return size + std::string(data) + "\r\n";
+}
+
 }  // namespace drover

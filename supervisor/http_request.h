@@ -55,6 +55,9 @@ class HttpRequestReader {
   int error_status_ = 400;
 };
 
+// One chunk of a chunked HTTP response (never empty `data`: that ends the response).
+std::string HttpChunk(std::string_view data);
+
 // A whole HTTP/1.1 response that closes the connection: "HTTP/1.1 200 OK", Content-Type,
 // Content-Length, "Connection: close", `extra_headers` (each line ending in CRLF) and `body`.
 std::string HttpResponse(int status, std::string_view content_type, std::string_view body,

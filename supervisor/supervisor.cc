@@ -61,14 +61,22 @@ int Supervisor::Run() {
     if (shutting_down_ && NoneAlive()) break;
     int timeout_ms = timers_.TimeoutMs(MonotonicUs(), 1000, NextLifecycleDeadline());
     if (!log_followers_.empty()) timeout_ms = std::min(timeout_ms, 250);
+    if (events_->readers() > 0) timeout_ms = std::min<int>(timeout_ms, kNewJobsPollUs / 1000);
     Wait(pending_rpcs_.empty() ? timeout_ms : std::min(timeout_ms, 50));
     if (!pending_rpcs_.empty() || !log_followers_.empty()) PollRpcs();
+    if (events_->readers() > 0) {
+      PollNewJobs();
+    } else {
+      new_jobs_after_ = -1;  // the next reader starts from its own start
+    }
+    events_->Flush();
   }
   for (const PendingRpc& p : pending_rpcs_) {
     control_.Respond(p.client,
                      HttpResponse(200, "text/xml", XmlRpcFaultBody(kShutdownState, "SHUTDOWN_STATE")));
   }
   for (const LogFollower& f : log_followers_) control_.Respond(f.client, "0\r\n\r\n");  // the last chunk
+  events_->Close();
   control_.CloseAll();
   // Cgroups a worker left while their processes were still exiting.
   if (!job_cgroups_.empty()) KillJobCgroups(job_cgroups_);
@@ -153,12 +161,16 @@ Status Supervisor::Start() {
     if (!auth.ok()) return auth.status();
     http_auth_ = std::move(auth).value();
     DROVER_RETURN_IF_ERROR(control_.ListenTcp(config_.http.listen));
-    spdlog::info("XML-RPC on http://{}/RPC2 ({})", config_.http.listen,
+    spdlog::info("dashboard, /metrics and XML-RPC on http://{}/ ({})", config_.http.listen,
                  config_.http.read_only    ? "read-only"
                  : http_auth_.configured() ? "credentials needed"
                                            : "read-only: no [http] auth");
   }
   DROVER_RETURN_IF_ERROR(WritePidfile());
+  Result<EventGate> gate = EventGate::Create();
+  if (!gate.ok()) return gate.status();
+  event_gate_ = std::move(gate).value();
+  StartWatching();
   RefillFdReserve();
   BuildChildren();
   for (auto& c : children_) Spawn(*c);

@@ -134,6 +134,7 @@ void Supervisor::Started(Child& c, pid_t pid, UniqueFd pipe) {
   c.jobs.clear();
   c.pgids.clear();
   c.inbuf.clear();
+  PublishProcessEvent(c, "started");
 }
 
 void Supervisor::SpawnFailed(Child& c) {
@@ -243,11 +244,11 @@ void Supervisor::RunChild(const Child& c, int report_fd, std::unique_ptr<JobStor
   if (!store) store = OpenChildStore(c.pool.empty() ? "scheduler" : "worker");
   int code;
   if (c.pool.empty()) {
-    SchedulerOptions so{&config_, report_fd, store.get()};
+    SchedulerOptions so{&config_, report_fd, store.get(), &event_gate_};
     code = RunScheduler(so);
   } else {
-    WorkerOptions wo{c.name,      &config_,    &config_.pools.at(c.pool), &handlers_, report_fd,
-                     store.get(), job_cgroups_};
+    WorkerOptions wo{c.name,       &config_,    &config_.pools.at(c.pool), &handlers_, report_fd, store.get(),
+                     job_cgroups_, &event_gate_};
     code = RunWorker(wo);
   }
   spdlog::default_logger()->flush();
@@ -294,6 +295,7 @@ void Supervisor::OnExit(Child& c, int st) {
   std::string how = DescribeWait(st);
   std::string worker_id = c.pool.empty() ? "" : WorkerIdPrefix(config_.supervisor) + c.worker_id();
   std::string who = c.name + " (pid " + std::to_string(c.pid) + ") " + how;
+  PublishProcessEvent(c, "exited", {{"how", how}});
   // Job process groups the worker reported go too (members that are not orphans), and all
   // that its jobs' cgroups hold.
   for (pid_t pg : c.pgids) kill(-pg, SIGKILL);
@@ -319,6 +321,12 @@ void Supervisor::OnExit(Child& c, int st) {
   ++c.restarts;
   spdlog::warn("{}: exited unexpectedly: {}", c.name, how);
   LogRestartPlan(c);
+  if (c.life.state() == ProcState::kFatal) {
+    PublishProcessEvent(c, "fatal");
+  } else if (c.life.state() == ProcState::kBackoff) {
+    PublishProcessEvent(
+        c, "backoff", {{"restart_in_ms", std::max<std::int64_t>(0, (c.life.restart_at_us() - now) / 1000)}});
+  }
   for (const RecoverRequest& r : unconfirmed) RecoverJobs(r);
   // The spare re-queues the jobs first and then becomes the replacement, which may take them.
   // Without a spare the fork goes first, and the replacement's start overlaps the recovery
@@ -363,7 +371,9 @@ void Supervisor::RecoverJobsHere(const RecoverRequest& r) {
 }
 
 void Supervisor::LogRecovered(const std::string& worker_id, size_t n) {
-  if (n > 0) spdlog::warn("re-queued {} job(s) of {} at once", n, worker_id);
+  if (n == 0) return;
+  spdlog::warn("re-queued {} job(s) of {} at once", n, worker_id);
+  metrics_->AddRecovered(static_cast<std::int64_t>(n));
 }
 
 // A spare's (or the process it became) answer to a recover command.
@@ -426,6 +436,11 @@ void Supervisor::OnReport(Child& c) {
         break;
       case Report::Kind::kRecycle:
         if (!c.life.retired() && !shutting_down_) Replace(c, "recycled: " + r.text);
+        break;
+      case Report::Kind::kTally:
+      case Report::Kind::kEvent:
+      case Report::Kind::kMissed:
+        OnWatchReport(r);
         break;
       case Report::Kind::kUnknown:
         break;

@@ -102,6 +102,7 @@ Result<Supervisor::Diff> Supervisor::Reload(bool from_signal, const std::set<std
   next->http.listen = config_.http.listen;
   config_ = std::move(next).value();
   UpdatePolicy();
+  if (metrics_) metrics_->Configure(config_, HandlerTypes());
   spdlog::set_level(spdlog::level::from_str(config_.supervisor.log_level));
   if (from_signal || !d.empty())
     spdlog::info("reloaded {}: {} added, {} changed, {} removed", config_.path, d.added.size(),

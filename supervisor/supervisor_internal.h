@@ -20,11 +20,15 @@
 #include "common/status.h"
 #include "common/timer_set.h"
 #include "common/unique_fd.h"
+#include "jobs/event_gate.h"
 #include "jobs/handler.h"
 #include "jobs/report_line.h"
 #include "jobs/store/open_job_store.h"
 #include "supervisor/child.h"
 #include "supervisor/control_server.h"
+#include "supervisor/http/dashboard.h"
+#include "supervisor/http/event_hub.h"
+#include "supervisor/http/metrics.h"
 #include "supervisor/http_auth.h"
 #include "supervisor/http_request.h"
 #include "supervisor/supervisord_api.h"
@@ -113,7 +117,7 @@ class Supervisor {
   // Re-queues a worker's jobs through the idle spare, or here when there is none.
   void RecoverJobs(const RecoverRequest& r);
   void RecoverJobsHere(const RecoverRequest& r);
-  static void LogRecovered(const std::string& worker_id, size_t n);
+  void LogRecovered(const std::string& worker_id, size_t n);
 
   // A spare's (or the process it became) answer to a recover command.
   void OnRecoverReply(Child& c, const Report& reply);
@@ -206,6 +210,35 @@ class Supervisor {
   // Answers the waiting calls whose answer is known, and those past their deadline; sends what
   // the followed logs gained.
   void PollRpcs();
+  // --- watching: /metrics, /events, the dashboard (supervisor_web.cc) ---
+
+  // Before the first fork: metrics, the event hub, the dashboard's form token.
+  void StartWatching();
+  std::set<std::string> HandlerTypes() const;
+  void PublishProcessEvent(const Child& c, std::string_view event,
+                           nlohmann::json fields = nlohmann::json::object());
+  // A child's tally, event or missed-schedule report.
+  void OnWatchReport(const Report& r);
+  // Every HTTP request that is not XML-RPC or a log: metrics, events, pages, assets, actions.
+  std::optional<std::string> OnWeb(const HttpRequest& r, const ControlServer::Peer& peer,
+                                   ControlServer::ClientRef client, bool may_change);
+  std::string WebAction(const HttpRequest& r, const std::string& path, bool may_change);
+  std::string Scrape();
+  struct StoreView {
+    std::int64_t read_us = 0;
+    std::vector<QueueStats> queues;
+    std::vector<ScheduleState> schedules;
+  };
+  // The queues and schedules as read at most kStoreViewMaxAgeUs ago.
+  Result<StoreView> ReadStoreView();
+  std::vector<ProcessRow> ProcessRows();
+  // While anyone follows the events: "enqueued" for the jobs added since the last look, every
+  // kNewJobsPollUs (jobs come from droverctl, programs and plain SQL alike, so the table tells).
+  void PollNewJobs();
+  static constexpr std::int64_t kNewJobsPollUs = 200'000;
+  std::int64_t new_jobs_after_ = -1;  // the last job id looked at; -1: not yet
+  std::int64_t new_jobs_next_us_ = 0;
+
   // GET /logtail/NAME/stdout (supervisorctl tail -f): the end of the process's log, then its new
   // lines as they come, as one chunked response.
   std::optional<std::string> FollowLog(const std::string& target, ControlServer::ClientRef client);
@@ -274,7 +307,12 @@ class Supervisor {
     std::int64_t deadline_us = 0;
   };
   std::vector<PendingRpc> pending_rpcs_;
-  HttpAuth http_auth_;  // [http] auth, loaded at start and on reload
+  HttpAuth http_auth_;    // [http] auth, loaded at start and on reload
+  EventGate event_gate_;  // mapped before the first fork: children see it open while anyone follows /events
+  std::optional<Metrics> metrics_;
+  std::optional<EventHub> events_;
+  std::optional<StoreView> store_view_;
+  std::string csrf_token_;
   struct LogFollower {
     ControlServer::ClientRef client;
     std::string tag;          // what the process's lines hold: "[NAME "

@@ -50,13 +50,6 @@ Result<std::int64_t> FileSize(const std::string& path) {
   return static_cast<std::int64_t>(st.st_size);
 }
 
-// One chunk of a chunked HTTP response.
-std::string Chunk(std::string_view data) {
-  char size[32];
-  snprintf(size, sizeof size, "%zx\r\n", data.size());
-  return size + std::string(data) + "\r\n";
-}
-
 }  // namespace
 
 std::optional<std::string> Supervisor::FollowLog(const std::string& target, ControlServer::ClientRef client) {
@@ -83,9 +76,9 @@ std::optional<std::string> Supervisor::FollowLog(const std::string& target, Cont
       "Transfer-Encoding: chunked\r\n\r\n";
   if (tag.empty()) {
     Result<std::string> last = ReadRange(path, std::max<std::int64_t>(0, *size - 1600), 1600);
-    if (last.ok() && !last->empty()) head += Chunk(*last);
+    if (last.ok() && !last->empty()) head += HttpChunk(*last);
   } else if (Result<std::string> log = ProcessLog(tag.substr(1, tag.size() - 2)); log.ok() && !log->empty()) {
-    head += Chunk(*ReadLogSlice(*log, -1600, 0));
+    head += HttpChunk(*ReadLogSlice(*log, -1600, 0));
   }
   if (!control_.Send(client, head, false)) return std::nullopt;
   log_followers_.push_back({client, tag, *size, ""});
@@ -117,7 +110,7 @@ void Supervisor::PollFollowers() {
     }
     if (f.partial.size() > static_cast<size_t>(kMaxLogRead)) f.partial.clear();  // no newline in sight
     // An empty chunk would end the response.
-    if (out.empty() ? !control_.Awaiting(f.client) : !control_.Send(f.client, Chunk(out), false)) {
+    if (out.empty() ? !control_.Awaiting(f.client) : !control_.Send(f.client, HttpChunk(out), false)) {
       log_followers_.erase(log_followers_.begin() + static_cast<std::ptrdiff_t>(i));
       continue;
     }

@@ -111,8 +111,8 @@ class JobStore {
   // Recovers running jobs whose lease expired before `now_ms` (their owner vanished): the
   // attempt counts, except for held jobs that never started.
   virtual Result<std::vector<std::int64_t>> ReapExpiredLeases(std::int64_t now_ms) = 0;
-  // Marks queued jobs past their expires_at as expired. Returns how many.
-  virtual Result<int> ExpireJobs(std::int64_t now_ms) = 0;
+  // Marks queued jobs past their expires_at as expired. Returns which.
+  virtual Result<std::vector<JobRef>> ExpireJobs(std::int64_t now_ms) = 0;
 
   // Cancels a queued job at once; flags a running one for its worker to stop. Returns the new
   // state (running while the worker stops it); NotFound, or Conflict for a finished job.
@@ -159,6 +159,9 @@ class JobStore {
 
   virtual Result<Job> Get(std::int64_t id) = 0;
   virtual Result<std::vector<Job>> List(const JobFilter& filter) = 0;
+  // Jobs with ids above `after_id`, oldest first, at most `limit` (new jobs, for the event
+  // stream). after_id < 0: the newest job alone (where to start).
+  virtual Result<std::vector<JobRef>> JobsAfter(std::int64_t after_id, int limit) = 0;
   // Running jobs whose current attempt started before `started_before_ms`, in no particular order.
   virtual Result<std::vector<Job>> RunningSince(std::int64_t started_before_ms) = 0;
   virtual Result<std::vector<QueueStats>> Stats() = 0;

@@ -450,15 +450,17 @@ Result<std::vector<std::int64_t>> PgJobStore::ReapExpiredLeases(std::int64_t now
   return Ids(*r);
 }
 
-Result<int> PgJobStore::ExpireJobs(std::int64_t now_ms) {
+Result<std::vector<JobRef>> PgJobStore::ExpireJobs(std::int64_t now_ms) {
   PgParams p;
   p.Add(now_ms);
   Result<PgResult> r = pg_.Exec(
       "UPDATE jobs SET state = 'expired', finished_at = $1, last_error = 'expired before it could start' "
-      "WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= $1",
+      "WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= $1 RETURNING id, queue, type",
       p);
   if (!r.ok()) return r.status().Prefixed("expire jobs");
-  return r->affected();
+  std::vector<JobRef> out;
+  for (int i = 0; i < r->rows(); ++i) out.push_back({r->Int64(i, 0), r->Text(i, 1), r->Text(i, 2)});
+  return out;
 }
 
 }  // namespace drover

@@ -41,7 +41,7 @@ class PgJobStore final : public JobStore {
   Result<std::vector<std::int64_t>> Recover(const std::string& worker, bool spend_attempt,
                                             const std::string& reason) override;
   Result<std::vector<std::int64_t>> ReapExpiredLeases(std::int64_t now_ms) override;
-  Result<int> ExpireJobs(std::int64_t now_ms) override;
+  Result<std::vector<JobRef>> ExpireJobs(std::int64_t now_ms) override;
 
   Result<JobState> Cancel(std::int64_t id) override;
   Status Retry(std::int64_t id) override;
@@ -64,6 +64,7 @@ class PgJobStore final : public JobStore {
 
   Result<Job> Get(std::int64_t id) override;
   Result<std::vector<Job>> List(const JobFilter& filter) override;
+  Result<std::vector<JobRef>> JobsAfter(std::int64_t after_id, int limit) override;
   Result<std::vector<Job>> RunningSince(std::int64_t started_before_ms) override;
   Result<std::vector<QueueStats>> Stats() override;
   Result<std::optional<std::int64_t>> NextRunAt() override;

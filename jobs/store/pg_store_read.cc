@@ -64,15 +64,28 @@ Result<std::vector<Job>> PgJobStore::List(const JobFilter& f) {
   std::optional<std::string> state;
   if (f.state) state = std::string(JobStateName(*f.state));
   PgParams p;
-  p.Add(state).Add(f.type).Add(f.queue).Add(f.limit).Add(f.resource);
+  p.Add(state).Add(f.type).Add(f.queue).Add(f.limit).Add(f.resource).Add(f.before_id);
   Result<PgResult> r =
       pg_.Exec(std::string("SELECT ") + kJobColumns +
                    " FROM jobs WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR "
                    "type = $2) AND ($3::text IS NULL OR queue = $3) AND ($5::text IS NULL OR "
-                   "resource = $5) ORDER BY id DESC LIMIT $4",
+                   "resource = $5) AND ($6::bigint IS NULL OR id < $6) ORDER BY id DESC LIMIT $4",
                p);
   if (!r.ok()) return r.status().Prefixed("list jobs");
   return ReadJobs(*r);
+}
+
+Result<std::vector<JobRef>> PgJobStore::JobsAfter(std::int64_t after_id, int limit) {
+  PgParams p;
+  if (after_id >= 0) p.Add(after_id).Add(limit);
+  Result<PgResult> r =
+      pg_.Exec(after_id < 0 ? "SELECT id, queue, type FROM jobs ORDER BY id DESC LIMIT 1"
+                            : "SELECT id, queue, type FROM jobs WHERE id > $1 ORDER BY id LIMIT $2",
+               p);
+  if (!r.ok()) return r.status().Prefixed("read new jobs");
+  std::vector<JobRef> out;
+  for (int i = 0; i < r->rows(); ++i) out.push_back({r->Int64(i, 0), r->Text(i, 1), r->Text(i, 2)});
+  return out;
 }
 
 Result<std::vector<Job>> PgJobStore::RunningSince(std::int64_t started_before_ms) {

@@ -389,15 +389,20 @@ Result<std::vector<std::int64_t>> SqliteJobStore::ReapExpiredLeases(std::int64_t
   return ids;
 }
 
-Result<int> SqliteJobStore::ExpireJobs(std::int64_t now_ms) {
+Result<std::vector<JobRef>> SqliteJobStore::ExpireJobs(std::int64_t now_ms) {
   Result<Statement> st = db_.Prepare(
       "UPDATE jobs SET state = 'expired', finished_at = ?1, "
       "  last_error = 'expired before it could start' "
-      "WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ?1");
+      "WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ?1 RETURNING id, queue, type");
   if (!st.ok()) return st.status();
   st->Bind(1, now_ms);
-  DROVER_RETURN_IF_ERROR(st->Run().Prefixed("expire jobs"));
-  return db_.Changes();
+  std::vector<JobRef> out;
+  while (true) {
+    Result<bool> row = st->Step();
+    if (!row.ok()) return row.status().Prefixed("expire jobs");
+    if (!*row) return out;
+    out.push_back({st->Int64(0), st->Text(1), st->Text(2)});
+  }
 }
 
 Result<std::vector<std::int64_t>> SqliteJobStore::Ids(Statement& st) {

@@ -69,12 +69,33 @@ Result<std::vector<Job>> SqliteJobStore::List(const JobFilter& f) {
   Result<Statement> st = db_.Prepare(
       std::string("SELECT ") + kJobColumns +
       " FROM jobs WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR type = ?2) "
-      "AND (?3 IS NULL OR queue = ?3) AND (?5 IS NULL OR resource = ?5) ORDER BY id DESC LIMIT ?4");
+      "AND (?3 IS NULL OR queue = ?3) AND (?5 IS NULL OR resource = ?5) AND (?6 IS NULL OR id < ?6) "
+      "ORDER BY id DESC LIMIT ?4");
   if (!st.ok()) return st.status();
   std::optional<std::string> state;
   if (f.state) state = std::string(JobStateName(*f.state));
-  st->Bind(1, state).Bind(2, f.type).Bind(3, f.queue).Bind(4, f.limit).Bind(5, f.resource);
+  st->Bind(1, state)
+      .Bind(2, f.type)
+      .Bind(3, f.queue)
+      .Bind(4, f.limit)
+      .Bind(5, f.resource)
+      .Bind(6, f.before_id);
   return ReadJobs(*st);
+}
+
+Result<std::vector<JobRef>> SqliteJobStore::JobsAfter(std::int64_t after_id, int limit) {
+  Result<Statement> st =
+      db_.Prepare(after_id < 0 ? "SELECT id, queue, type FROM jobs ORDER BY id DESC LIMIT 1"
+                               : "SELECT id, queue, type FROM jobs WHERE id > ?1 ORDER BY id LIMIT ?2");
+  if (!st.ok()) return st.status();
+  if (after_id >= 0) st->Bind(1, after_id).Bind(2, limit);
+  std::vector<JobRef> out;
+  while (true) {
+    Result<bool> row = st->Step();
+    if (!row.ok()) return row.status().Prefixed("read new jobs");
+    if (!*row) return out;
+    out.push_back({st->Int64(0), st->Text(1), st->Text(2)});
+  }
 }
 
 Result<std::vector<Job>> SqliteJobStore::RunningSince(std::int64_t started_before_ms) {

@@ -11,6 +11,7 @@
 #include "supervisor/xmlrpc_codec.h"
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
+#include "tests/integration/http.h"
 
 namespace drover::testing {
 namespace {
@@ -249,34 +250,6 @@ TEST_F(SupervisorctlTest, AJobCannotDriveDroverdWithSupervisorctl) {
   EXPECT_NE(d.Log().find("refused an XML-RPC request"), std::string::npos);
   EXPECT_TRUE(d.AllRunning());
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
-}
-
-// A TCP port nothing listens on at the moment.
-int FreePort() {
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) return 0;
-  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
-  return ntohs(addr.sin_port);
-}
-
-// What a client that connects to 127.0.0.1:`port` and sends `request` hears back.
-std::string TcpExchange(int port, const std::string& request) {
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "connect failed";
-  if (!WriteAll(fd.get(), request.data(), request.size()).ok()) return "send failed";
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd.get(), buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  return out;
 }
 
 class HttpListenerTest : public SupervisorctlTest {

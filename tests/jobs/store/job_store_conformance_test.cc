@@ -127,7 +127,12 @@ TEST_P(JobStoreConformance, ClaimHonoursLimitQueuesDelayAndExpiry) {
   ASSERT_EQ(both->size(), 1u);
   EXPECT_EQ((*both)[0].id, other_id);
 
-  EXPECT_EQ(*store_->ExpireJobs(NowMs()), 1);
+  Result<std::vector<JobRef>> gone = store_->ExpireJobs(NowMs());
+  ASSERT_TRUE(gone.ok());
+  ASSERT_EQ(gone->size(), 1u);
+  EXPECT_EQ((*gone)[0].id, expired_id);
+  EXPECT_EQ((*gone)[0].queue, GetJob(expired_id).queue);
+  EXPECT_EQ((*gone)[0].type, GetJob(expired_id).type);
   EXPECT_EQ(GetJob(expired_id).state, JobState::kExpired);
   EXPECT_EQ(GetJob(delayed_id).state, JobState::kQueued);
 }
@@ -754,6 +759,48 @@ TEST_P(JobStoreConformance, ListFilters) {
   f = {};
   f.state = JobState::kRunning;
   EXPECT_TRUE(store_->List(f)->empty());
+}
+
+// The dashboard's pages: newest first, each page below the last id of the one before.
+TEST_P(JobStoreConformance, ListPagesByIdBelow) {
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(Add(i % 2 ? "odd" : "even"));
+  JobFilter f;
+  f.limit = 2;
+  f.before_id = ids[4];
+  Result<std::vector<Job>> page = store_->List(f);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].id, ids[3]);
+  EXPECT_EQ((*page)[1].id, ids[2]);
+  f.type = "even";
+  page = store_->List(f);
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].id, ids[2]);
+  EXPECT_EQ((*page)[1].id, ids[0]);
+}
+
+// New jobs for the event stream: the newest to start from, then those after it in order.
+TEST_P(JobStoreConformance, JobsAfterListsNewJobsOldestFirst) {
+  Result<std::vector<JobRef>> none = store_->JobsAfter(-1, 10);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+  std::int64_t a = Add("a");
+  Result<std::vector<JobRef>> newest = store_->JobsAfter(-1, 10);
+  ASSERT_EQ(newest->size(), 1u);
+  EXPECT_EQ((*newest)[0].id, a);
+  EnqueueRequest r;
+  r.type = "b";
+  r.queue = "other";
+  std::int64_t b = Add(r), c = Add("c");
+  Result<std::vector<JobRef>> after = store_->JobsAfter(a, 1);
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].id, b);
+  EXPECT_EQ((*after)[0].queue, "other");
+  EXPECT_EQ((*after)[0].type, "b");
+  after = store_->JobsAfter(b, 10);
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].id, c);
 }
 
 // A job's output is whatever bytes it wrote: invalid UTF-8 and NUL never keep an outcome out.

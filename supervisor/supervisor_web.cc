@@ -1,0 +1,273 @@
+// Supervisor (supervisor_internal.h): what droverd answers over HTTP besides XML-RPC: GET
+// /metrics, GET /events, and the dashboard's pages, assets and actions.
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/time_util.h"
+#include "jobs/schedule_runner.h"
+#include "supervisor/http/dashboard.h"
+#include "supervisor/http/url.h"
+#include "supervisor/supervisor_internal.h"
+
+namespace drover {
+
+namespace {
+
+constexpr int kJobsPageSize = 50;
+// New jobs told as "enqueued" per look: a faster flood is told late, none left out.
+constexpr int kMaxNewJobs = 2000;
+// Queue and schedule figures read for a scrape or a page serve the next ones for this long: a
+// scraper or an open dashboard costs the database one query a second, however often it asks.
+constexpr std::int64_t kStoreViewMaxAgeUs = 1'000'000;
+
+// Pages may load only what droverd serves; no frame may embed them.
+constexpr const char* kPageHeaders =
+    "Content-Security-Policy: default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'\r\n"
+    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: same-origin\r\nCache-Control: no-store\r\n";
+
+std::string Html(int status, const std::string& body) {
+  return HttpResponse(status, "text/html; charset=utf-8", body, kPageHeaders);
+}
+
+}  // namespace
+
+std::set<std::string> Supervisor::HandlerTypes() const {
+  std::set<std::string> types;
+  for (const auto& [name, _] : handlers_.all()) types.insert(name);
+  return types;
+}
+
+void Supervisor::StartWatching() {
+  metrics_.emplace(config_, HandlerTypes());
+  events_.emplace(&control_, &event_gate_);
+  std::random_device rd;
+  static constexpr char kHex[] = "0123456789abcdef";
+  csrf_token_.clear();
+  for (int i = 0; i < 32; ++i) csrf_token_ += kHex[rd() % 16];
+}
+
+void Supervisor::PublishProcessEvent(const Child& c, std::string_view event, nlohmann::json fields) {
+  if (!events_) return;
+  fields["name"] = c.name;
+  if (c.pid > 0) fields["pid"] = c.pid;
+  events_->Publish(EventJson("process", event, std::move(fields)));
+}
+
+void Supervisor::OnWatchReport(const Report& r) {
+  switch (r.kind) {
+    case Report::Kind::kTally:
+      if (auto t = ParseTally(r.text)) metrics_->AddTally(t->first, t->second);
+      break;
+    case Report::Kind::kEvent:
+      events_->Publish(r.text);
+      break;
+    case Report::Kind::kMissed:
+      metrics_->AddMissed(r.text, r.count);
+      break;
+    default:
+      break;
+  }
+}
+
+Result<Supervisor::StoreView> Supervisor::ReadStoreView() {
+  const std::int64_t now = MonotonicUs();
+  if (store_view_ && now - store_view_->read_us < kStoreViewMaxAgeUs) return *store_view_;
+  Result<std::unique_ptr<JobStore>> store = OpenStore();
+  if (!store.ok()) return store.status();
+  StoreView v;
+  v.read_us = now;
+  Result<std::vector<QueueStats>> queues = (*store)->Stats();
+  if (!queues.ok()) return queues.status();
+  Result<std::vector<ScheduleState>> schedules = (*store)->Schedules();
+  if (!schedules.ok()) return schedules.status();
+  v.queues = std::move(queues).value();
+  v.schedules = std::move(schedules).value();
+  store_view_ = std::move(v);
+  return *store_view_;
+}
+
+void Supervisor::PollNewJobs() {
+  const std::int64_t now = MonotonicUs();
+  if (now < new_jobs_next_us_) return;
+  new_jobs_next_us_ = now + kNewJobsPollUs;
+  Result<std::unique_ptr<JobStore>> store = OpenStore();
+  if (!store.ok()) return;
+  Result<std::vector<JobRef>> jobs = (*store)->JobsAfter(new_jobs_after_, kMaxNewJobs);
+  if (!jobs.ok()) return;
+  if (new_jobs_after_ < 0) {  // the first look: where to start
+    new_jobs_after_ = jobs->empty() ? 0 : jobs->front().id;
+    return;
+  }
+  for (const JobRef& j : *jobs) {
+    events_->Publish(EventJson("job", "enqueued", {{"id", j.id}, {"queue", j.queue}, {"type", j.type}}));
+  }
+  if (!jobs->empty()) new_jobs_after_ = jobs->back().id;
+}
+
+std::vector<ProcessRow> Supervisor::ProcessRows() {
+  std::vector<ProcessRow> rows;
+  for (Child* c : AllChildren()) {
+    rows.push_back({c->name, ProcStateName(c->life.state()), c->pid, c->alive() ? c->started_wall_ms : 0,
+                    c->restarts, c->last_exit});
+  }
+  return rows;
+}
+
+std::string Supervisor::Scrape() {
+  Result<StoreView> view = ReadStoreView();
+  if (!view.ok()) {
+    spdlog::warn("/metrics: {}", view.status().ToString());
+    return HttpResponse(503, "text/plain", view.status().ToString() + "\n");
+  }
+  Metrics::Snapshot now{view->queues, view->schedules, {}, NowMs()};
+  for (const ProcessRow& p : ProcessRows()) now.processes.push_back({p.name, p.pid > 0, p.restarts});
+  return HttpResponse(200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(now));
+}
+
+std::optional<std::string> Supervisor::OnWeb(const HttpRequest& r, const ControlServer::Peer& peer,
+                                             ControlServer::ClientRef client, bool may_change) {
+  auto [path, query] = SplitTarget(r.target);
+  if (r.method == "POST") return WebAction(r, path, may_change);
+  if (r.method != "GET" && r.method != "HEAD") return HttpResponse(405, "text/plain", "GET or POST\n");
+  if (path == "/metrics") return Scrape();
+  if (path == "/events") {
+    bool follow = false;
+    Result<EventFilter> f = EventFilter::FromQuery(query, &follow);
+    if (!f.ok()) return HttpResponse(400, "text/plain", f.status().message() + "\n");
+    return events_->Open(client, *f, follow);
+  }
+  if (path == "/assets/drover.css")
+    return HttpResponse(200, "text/css", DashboardCss(), "Cache-Control: max-age=300\r\n");
+  if (path == "/assets/drover.js")
+    return HttpResponse(200, "text/javascript", DashboardJs(), "Cache-Control: max-age=300\r\n");
+  if (path == "/favicon.ico") return HttpResponse(204, "text/plain", "");
+
+  PageContext c{config_.supervisor.node, csrf_token_, may_change, "", r.target, NowMs()};
+  if (!may_change) {
+    c.why_not_act = config_.http.read_only ? "[http] read_only = true"
+                                           : "actions need [http] auth (a token or password file)";
+  }
+  (void)peer;
+  const bool partial = !r.Header("x-drover-partial").empty();
+  if (path == "/" || path == "/queues") {
+    Result<StoreView> view = ReadStoreView();
+    if (!view.ok()) return Html(503, MessagePage(c, "The database cannot be read", view.status().ToString()));
+    if (path == "/queues") return Html(200, QueuesPage(c, view->queues, partial));
+    return Html(200, OverviewPage(c, view->queues, metrics_->LastHour(c.now_ms), ProcessRows(), partial));
+  }
+  if (path == "/processes") return Html(200, ProcessesPage(c, ProcessRows(), partial));
+  Result<std::unique_ptr<JobStore>> store = OpenStore();
+  if (!store.ok())
+    return Html(503, MessagePage(c, "The database cannot be opened", store.status().ToString()));
+  if (path == "/schedules") {
+    Result<std::vector<ScheduleState>> s = (*store)->Schedules();
+    if (!s.ok()) return Html(503, MessagePage(c, "The database cannot be read", s.status().ToString()));
+    return Html(200, SchedulesPage(c, *s, partial));
+  }
+  if (path == "/jobs") {
+    std::map<std::string, std::string> form = ParseForm(query);
+    JobsQuery q;
+    q.filter.limit = kJobsPageSize + 1;
+    if (!form["state"].empty()) {
+      q.filter.state = ParseJobState(form["state"]);
+      if (!q.filter.state) return Html(400, MessagePage(c, "No such state", form["state"]));
+    }
+    if (!form["queue"].empty()) q.filter.queue = form["queue"];
+    if (!form["type"].empty()) q.filter.type = form["type"];
+    if (!form["before"].empty()) {
+      char* end = nullptr;
+      q.filter.before_id = std::strtoll(form["before"].c_str(), &end, 10);
+      if (*end) return Html(400, MessagePage(c, "Bad page", form["before"]));
+    }
+    Result<std::vector<Job>> jobs = (*store)->List(q.filter);
+    if (!jobs.ok()) return Html(503, MessagePage(c, "The database cannot be read", jobs.status().ToString()));
+    q.filter.limit = kJobsPageSize;
+    return Html(200, JobsPage(c, q, *jobs, partial));
+  }
+  if (path.rfind("/jobs/", 0) == 0) {
+    char* end = nullptr;
+    std::int64_t id = std::strtoll(path.c_str() + 6, &end, 10);
+    if (*end || id <= 0) return Html(404, MessagePage(c, "No such page", path));
+    Result<Job> job = (*store)->Get(id);
+    if (!job.ok()) return Html(404, MessagePage(c, "Job " + std::to_string(id), job.status().message()));
+    return Html(200, JobPage(c, *job, partial));
+  }
+  return Html(404, MessagePage(c, "No such page", path));
+}
+
+std::string Supervisor::WebAction(const HttpRequest& r, const std::string& path, bool may_change) {
+  if (!may_change) {
+    return HttpResponse(403, "text/plain",
+                        config_.http.read_only ? "forbidden: the [http] listener is read_only\n"
+                                               : "forbidden: actions need [http] auth\n");
+  }
+  std::map<std::string, std::string> form = ParseForm(r.body);
+  if (form["csrf"] != csrf_token_ || csrf_token_.empty()) {
+    return HttpResponse(403, "text/plain", "forbidden: missing or stale form token; reload the page\n");
+  }
+  // /KIND/NAME/VERB
+  size_t verb_at = path.rfind('/');
+  size_t name_at = path.find('/', 1);
+  if (name_at == std::string::npos || verb_at <= name_at)
+    return HttpResponse(404, "text/plain", "no such action\n");
+  const std::string kind = path.substr(1, name_at - 1),
+                    name = UrlDecode(path.substr(name_at + 1, verb_at - name_at - 1)),
+                    verb = path.substr(verb_at + 1);
+  Status done = Status::NotFound("no such action: " + path);
+  if (kind == "processes") {
+    Child* c = CurrentChild(name);
+    if (!c) {
+      done = Status::NotFound("no such process: " + name);
+    } else if (verb == "restart" || verb == "stop" || verb == "start") {
+      spdlog::info("dashboard: {} {}", verb, name);
+      ProcessVerb(*c, verb);
+      done = Status::Ok();
+    }
+  } else {
+    Result<std::unique_ptr<JobStore>> opened = OpenStore();
+    if (!opened.ok()) return HttpResponse(503, "text/plain", opened.status().ToString() + "\n");
+    JobStore& store = **opened;
+    if (kind == "queues" && (verb == "pause" || verb == "resume")) {
+      done = store.SetQueuePaused(name, verb == "pause");
+    } else if (kind == "schedules" && (verb == "pause" || verb == "resume")) {
+      done = store.SetSchedulePaused(name, verb == "pause");
+    } else if (kind == "schedules" && verb == "trigger") {
+      auto s = config_.schedules.find(name);
+      const JobTypeConfig* type = s == config_.schedules.end() ? nullptr : config_.FindJob(s->second.job);
+      done = type ? store.TriggerSchedule(name, ScheduledRun(s->second, *type, NowMs())).status()
+                  : Status::NotFound("no such schedule in " + config_.path + ": " + name);
+    } else if (kind == "jobs") {
+      char* end = nullptr;
+      std::int64_t id = std::strtoll(name.c_str(), &end, 10);
+      if (*end || id <= 0) {
+        done = Status::NotFound("no such job: " + name);
+      } else if (verb == "cancel") {
+        done = store.Cancel(id).status();
+      } else if (verb == "retry") {
+        done = store.Retry(id);
+      } else if (verb == "delete") {
+        done = store.Delete(id);
+      }
+    }
+    if (done.ok()) {
+      spdlog::info("dashboard: {} {} {}", verb, kind, name);
+      store_view_.reset();
+    }
+  }
+  if (!done.ok())
+    return HttpResponse(done.code() == Status::Code::kNotFound ? 404 : 409, "text/plain",
+                        done.ToString() + "\n");
+  std::string back = form["back"];
+  // Only a path of this site: no other host, no header broken by a control character.
+  if (back.empty() || back[0] != '/' || (back.size() > 1 && (back[1] == '/' || back[1] == '\\')) ||
+      std::any_of(back.begin(), back.end(), [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; })) {
+    back = "/";
+  }
+  if (kind == "jobs" && verb == "delete" && back.rfind("/jobs/", 0) == 0) back = "/jobs";
+  return HttpResponse(303, "text/plain", "done\n", "Location: " + back + "\r\n");
+}
+
+}  // namespace drover
