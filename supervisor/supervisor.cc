@@ -64,6 +64,10 @@ int Supervisor::Run() {
     if (events_->readers() > 0) timeout_ms = std::min<int>(timeout_ms, kNewJobsPollUs / 1000);
     Wait(pending_rpcs_.empty() ? timeout_ms : std::min(timeout_ms, 50));
     if (!pending_rpcs_.empty() || !log_followers_.empty()) PollRpcs();
+    if (view_reader_ > 0 && MonotonicUs() > view_deadline_us_) {
+      spdlog::warn("the queue figures took over {} s to read; giving up", kStoreViewTimeoutUs / 1'000'000);
+      kill(view_reader_, SIGKILL);  // its pipe's end follows
+    }
     if (events_->readers() > 0) {
       PollNewJobs();
     } else {
@@ -77,6 +81,7 @@ int Supervisor::Run() {
   }
   for (const LogFollower& f : log_followers_) control_.Respond(f.client, "0\r\n\r\n");  // the last chunk
   events_->Close();
+  FinishStoreView(nullptr);
   control_.CloseAll();
   // Cgroups a worker left while their processes were still exiting.
   if (!job_cgroups_.empty()) KillJobCgroups(job_cgroups_);
@@ -305,6 +310,8 @@ void Supervisor::Wait(int timeout_ms) {
           [this](const HttpRequest& r, const ControlServer::Peer& peer, ControlServer::ClientRef client) {
             return OnHttp(r, peer, client);
           });
+    } else if (plain_fd && view_pipe_ && fd == view_pipe_.get()) {
+      OnStoreViewData();
     } else if (Child* c = plain_fd ? FindByPipe(fd) : nullptr) {
       OnReport(*c);
     }

@@ -284,7 +284,8 @@ void Supervisor::Reap() {
 }
 
 void Supervisor::KillOrphans() {
-  OrphanKill k = drover::KillOrphans([this](pid_t p) { return FindByPid(p) == nullptr; });
+  OrphanKill k = drover::KillOrphans(
+      [this](pid_t p) { return FindByPid(p) == nullptr && (view_reader_ == 0 || p != view_reader_); });
   if (k.killed > 0) spdlog::warn("killed {} orphaned job process(es)", k.killed);
   if (k.left > 0)
     spdlog::error("{} orphaned process(es) or group(s) SIGKILLed but not gone within 200 ms", k.left);

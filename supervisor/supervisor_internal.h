@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -29,6 +30,7 @@
 #include "supervisor/http/dashboard.h"
 #include "supervisor/http/event_hub.h"
 #include "supervisor/http/metrics.h"
+#include "supervisor/http/store_view.h"
 #include "supervisor/http_auth.h"
 #include "supervisor/http_request.h"
 #include "supervisor/supervisord_api.h"
@@ -223,14 +225,18 @@ class Supervisor {
   std::optional<std::string> OnWeb(const HttpRequest& r, const ControlServer::Peer& peer,
                                    ControlServer::ClientRef client, bool may_change);
   std::string WebAction(const HttpRequest& r, const std::string& path, bool may_change);
-  std::string Scrape();
-  struct StoreView {
-    std::int64_t read_us = 0;
-    std::vector<QueueStats> queues;
-    std::vector<ScheduleState> schedules;
-  };
-  // The queues and schedules as read at most kStoreViewMaxAgeUs ago.
-  Result<StoreView> ReadStoreView();
+  std::string Scrape(const StoreView* view);
+  // Calls `answer` with the queue and schedule figures (null when they cannot be read) and
+  // returns its response: now, when the last ones read are fresh enough (supervisor_web.cc) or a
+  // reading is under way; else once a fresh reading comes (nullopt: the response follows).
+  using ViewAnswer = std::function<std::string(const StoreView*)>;
+  std::optional<std::string> WithStoreView(ControlServer::ClientRef client, ViewAnswer answer);
+  // Starts a child that reads the figures (store_view.h), unless one runs already.
+  void RefreshStoreView();
+  // A reader still at it after this is killed (a locked or broken database); its waiters get 503.
+  static constexpr std::int64_t kStoreViewTimeoutUs = 60'000'000;
+  void OnStoreViewData();
+  void FinishStoreView(const StoreView* view);
   std::vector<ProcessRow> ProcessRows();
   // While anyone follows the events: "enqueued" for the jobs added since the last look, every
   // kNewJobsPollUs (jobs come from droverctl, programs and plain SQL alike, so the table tells).
@@ -311,7 +317,12 @@ class Supervisor {
   EventGate event_gate_;  // mapped before the first fork: children see it open while anyone follows /events
   std::optional<Metrics> metrics_;
   std::optional<EventHub> events_;
-  std::optional<StoreView> store_view_;
+  std::optional<StoreView> store_view_;  // the last figures read
+  pid_t view_reader_ = 0;                // the child reading them now; 0: none
+  UniqueFd view_pipe_;                   // its answer
+  std::string view_text_;
+  std::int64_t view_deadline_us_ = 0;  // killed when still reading then
+  std::vector<std::pair<ControlServer::ClientRef, ViewAnswer>> view_waiters_;
   std::string csrf_token_;
   struct LogFollower {
     ControlServer::ClientRef client;

@@ -2,13 +2,19 @@
 // /metrics, GET /events, and the dashboard's pages, assets and actions.
 
 #include <spdlog/spdlog.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <algorithm>
 
+#include "common/logging.h"
 #include "common/time_util.h"
+#include "common/unique_fd.h"
 #include "jobs/schedule_runner.h"
 #include "supervisor/http/dashboard.h"
 #include "supervisor/http/url.h"
+#include "supervisor/process_init.h"
 #include "supervisor/supervisor_internal.h"
 
 namespace drover {
@@ -18,9 +24,12 @@ namespace {
 constexpr int kJobsPageSize = 50;
 // New jobs told as "enqueued" per look: a faster flood is told late, none left out.
 constexpr int kMaxNewJobs = 2000;
-// Queue and schedule figures read for a scrape or a page serve the next ones for this long: a
-// scraper or an open dashboard costs the database one query a second, however often it asks.
+// Queue and schedule figures read for a scrape or a page serve the next ones for this long, or
+// for kStoreViewReadsApart times as long as reading them took (a large table): a scraper or an
+// open dashboard costs the database at most one query a second, and a reader process at most a
+// fifth of a core, however often they ask.
 constexpr std::int64_t kStoreViewMaxAgeUs = 1'000'000;
+constexpr std::int64_t kStoreViewReadsApart = 5;
 
 // Pages may load only what droverd serves; no frame may embed them.
 constexpr const char* kPageHeaders =
@@ -72,21 +81,85 @@ void Supervisor::OnWatchReport(const Report& r) {
   }
 }
 
-Result<Supervisor::StoreView> Supervisor::ReadStoreView() {
-  const std::int64_t now = MonotonicUs();
-  if (store_view_ && now - store_view_->read_us < kStoreViewMaxAgeUs) return *store_view_;
-  Result<std::unique_ptr<JobStore>> store = OpenStore();
-  if (!store.ok()) return store.status();
-  StoreView v;
-  v.read_us = now;
-  Result<std::vector<QueueStats>> queues = (*store)->Stats();
-  if (!queues.ok()) return queues.status();
-  Result<std::vector<ScheduleState>> schedules = (*store)->Schedules();
-  if (!schedules.ok()) return schedules.status();
-  v.queues = std::move(queues).value();
-  v.schedules = std::move(schedules).value();
-  store_view_ = std::move(v);
-  return *store_view_;
+std::optional<std::string> Supervisor::WithStoreView(ControlServer::ClientRef client, ViewAnswer answer) {
+  const bool fresh =
+      store_view_ && MonotonicUs() - store_view_->read_us <
+                         std::max(kStoreViewMaxAgeUs, kStoreViewReadsApart * store_view_->took_us);
+  if (!fresh) RefreshStoreView();
+  // A slightly older view now beats a wait, except right after an action changed what it shows.
+  if (store_view_) return answer(&*store_view_);
+  view_waiters_.emplace_back(client, std::move(answer));
+  return std::nullopt;
+}
+
+void Supervisor::RefreshStoreView() {
+  if (view_reader_ > 0) return;
+  Result<Pipe> p = MakePipe(false);
+  if (!p.ok()) {
+    spdlog::warn("cannot read the queue figures: {}", p.status().ToString());
+    return FinishStoreView(nullptr);
+  }
+  const pid_t parent = getpid();
+  const std::int64_t started_us = MonotonicUs();
+  pid_t pid = fork();
+  if (pid < 0) {
+    spdlog::warn("cannot read the queue figures: fork: {}", strerror(errno));
+    return FinishStoreView(nullptr);
+  }
+  if (pid == 0) {  // the reader: one query's worth of work, then gone
+    DropLoggers();
+    int fds[] = {p->write.Release()};
+    ResetChildAfterFork(fds, parent);
+    StoreView v;
+    v.read_us = started_us;
+    Result<std::unique_ptr<JobStore>> store = OpenStore();
+    Status s = store.status();
+    if (s.ok()) {
+      Result<std::vector<QueueStats>> queues = (*store)->Stats();
+      Result<std::vector<ScheduleState>> schedules = queues.ok() ? (*store)->Schedules() : queues.status();
+      s = schedules.status();
+      if (s.ok()) {
+        v.queues = std::move(queues).value();
+        v.schedules = std::move(schedules).value();
+      }
+    }
+    std::string out = s.ok() ? StoreViewJson(v) : "error: " + s.ToString();
+    _exit(WriteAll(fds[0], out.data(), out.size()).ok() ? 0 : 1);
+  }
+  view_reader_ = pid;
+  view_deadline_us_ = started_us + kStoreViewTimeoutUs;
+  view_text_.clear();
+  SetNonBlocking(p->read.get(), true).ok();
+  view_pipe_ = std::move(p->read);
+  AddFd(view_pipe_.get());
+}
+
+void Supervisor::OnStoreViewData() {
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(view_pipe_.get(), buf, sizeof buf)) > 0) view_text_.append(buf, static_cast<size_t>(n));
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  // The end: the reader is done (the reaper collects it like any stray child).
+  epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, view_pipe_.get(), nullptr);
+  view_pipe_.Reset();
+  view_reader_ = 0;
+  if (view_text_.rfind("error: ", 0) == 0) {
+    spdlog::warn("cannot read the queue figures: {}", view_text_.substr(7));
+    return FinishStoreView(nullptr);
+  }
+  Result<StoreView> v = ParseStoreView(view_text_);
+  if (!v.ok()) {
+    spdlog::warn("cannot read the queue figures: {}",
+                 view_text_.empty() ? "the reader died" : v.status().ToString());
+    return FinishStoreView(nullptr);
+  }
+  store_view_ = std::move(v).value();
+  store_view_->took_us = MonotonicUs() - store_view_->read_us;
+  FinishStoreView(&*store_view_);
+}
+
+void Supervisor::FinishStoreView(const StoreView* view) {
+  for (auto& [client, answer] : std::exchange(view_waiters_, {})) control_.Respond(client, answer(view));
 }
 
 void Supervisor::PollNewJobs() {
@@ -116,12 +189,8 @@ std::vector<ProcessRow> Supervisor::ProcessRows() {
   return rows;
 }
 
-std::string Supervisor::Scrape() {
-  Result<StoreView> view = ReadStoreView();
-  if (!view.ok()) {
-    spdlog::warn("/metrics: {}", view.status().ToString());
-    return HttpResponse(503, "text/plain", view.status().ToString() + "\n");
-  }
+std::string Supervisor::Scrape(const StoreView* view) {
+  if (!view) return HttpResponse(503, "text/plain", "the database cannot be read now; see droverd's log\n");
   Metrics::Snapshot now{view->queues, view->schedules, {}, NowMs()};
   for (const ProcessRow& p : ProcessRows()) now.processes.push_back({p.name, p.pid > 0, p.restarts});
   return HttpResponse(200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(now));
@@ -132,7 +201,7 @@ std::optional<std::string> Supervisor::OnWeb(const HttpRequest& r, const Control
   auto [path, query] = SplitTarget(r.target);
   if (r.method == "POST") return WebAction(r, path, may_change);
   if (r.method != "GET" && r.method != "HEAD") return HttpResponse(405, "text/plain", "GET or POST\n");
-  if (path == "/metrics") return Scrape();
+  if (path == "/metrics") return WithStoreView(client, [this](const StoreView* v) { return Scrape(v); });
   if (path == "/events") {
     bool follow = false;
     Result<EventFilter> f = EventFilter::FromQuery(query, &follow);
@@ -153,10 +222,11 @@ std::optional<std::string> Supervisor::OnWeb(const HttpRequest& r, const Control
   (void)peer;
   const bool partial = !r.Header("x-drover-partial").empty();
   if (path == "/" || path == "/queues") {
-    Result<StoreView> view = ReadStoreView();
-    if (!view.ok()) return Html(503, MessagePage(c, "The database cannot be read", view.status().ToString()));
-    if (path == "/queues") return Html(200, QueuesPage(c, view->queues, partial));
-    return Html(200, OverviewPage(c, view->queues, metrics_->LastHour(c.now_ms), ProcessRows(), partial));
+    return WithStoreView(client, [this, c, path, partial](const StoreView* v) {
+      if (!v) return Html(503, MessagePage(c, "The database cannot be read", "see droverd's log"));
+      if (path == "/queues") return Html(200, QueuesPage(c, v->queues, partial));
+      return Html(200, OverviewPage(c, v->queues, metrics_->LastHour(c.now_ms), ProcessRows(), partial));
+    });
   }
   if (path == "/processes") return Html(200, ProcessesPage(c, ProcessRows(), partial));
   Result<std::unique_ptr<JobStore>> store = OpenStore();
@@ -254,7 +324,7 @@ std::string Supervisor::WebAction(const HttpRequest& r, const std::string& path,
     }
     if (done.ok()) {
       spdlog::info("dashboard: {} {} {}", verb, kind, name);
-      store_view_.reset();
+      store_view_.reset();  // the next page shows the change
     }
   }
   if (!done.ok())

@@ -66,11 +66,16 @@ Result<Job> SqliteJobStore::Get(std::int64_t id) {
 }
 
 Result<std::vector<Job>> SqliteJobStore::List(const JobFilter& f) {
-  Result<Statement> st = db_.Prepare(
-      std::string("SELECT ") + kJobColumns +
-      " FROM jobs WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR type = ?2) "
-      "AND (?3 IS NULL OR queue = ?3) AND (?5 IS NULL OR resource = ?5) AND (?6 IS NULL OR id < ?6) "
-      "ORDER BY id DESC LIMIT ?4");
+  // Only the filters given: a page's `id < ?6` is then a range of the table's own key, and
+  // `type = ?2` can walk the jobs_type index, however large the table.
+  std::string where = "1";
+  if (f.state) where += " AND state = ?1";
+  if (f.type) where += " AND type = ?2";
+  if (f.queue) where += " AND queue = ?3";
+  if (f.resource) where += " AND resource = ?5";
+  if (f.before_id) where += " AND id < ?6";
+  Result<Statement> st =
+      db_.Prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE " + where + " ORDER BY id DESC LIMIT ?4");
   if (!st.ok()) return st.status();
   std::optional<std::string> state;
   if (f.state) state = std::string(JobStateName(*f.state));

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "jobs/job_tally.h"
+
 namespace drover {
 namespace {
 
@@ -48,8 +50,27 @@ TEST(ReportLineTest, HeartbeatsCarryAtMostThirtyTwoIds) {
   EXPECT_EQ(Parse(HeartbeatLine(ids)).ids.size(), kMaxHeartbeatIds);
 }
 
+TEST(ReportLineTest, TalliesEventsAndMissedSlotsKeepTheirText) {
+  JobTally t;
+  t.Finished("mail", "send", JobOutcome::kFailed, 0.2);
+  std::string lines = t.Lines();
+  Report tally = Parse(lines);
+  EXPECT_EQ(tally.kind, Report::Kind::kTally);
+  ASSERT_TRUE(ParseTally(tally.text).has_value()) << tally.text;
+
+  Report event = Parse(EventLine("{\"kind\":\"job\",\n\"event\":\"started\"}"));
+  EXPECT_EQ(event.kind, Report::Kind::kEvent);
+  EXPECT_EQ(event.text, "{\"kind\":\"job\", \"event\":\"started\"}");
+
+  Report missed = Parse(MissedLine("nightly report", 4));
+  EXPECT_EQ(missed.kind, Report::Kind::kMissed);
+  EXPECT_EQ(missed.count, 4);
+  EXPECT_EQ(missed.text, "nightly report");
+}
+
 TEST(ReportLineTest, WhatCannotBeReadIsUnknown) {
-  for (const char* line : {"", "hello", "pg", "pg x", "recovered", "recovered w", "recover-failed"}) {
+  for (const char* line :
+       {"", "hello", "pg", "pg x", "recovered", "recovered w", "recover-failed", "missed", "missed x"}) {
     EXPECT_EQ(ParseReport(line).kind, Report::Kind::kUnknown) << line;
   }
 }
