@@ -269,6 +269,15 @@ std::optional<std::string> Supervisor::OnWeb(const HttpRequest& r, const Control
 }
 
 std::string Supervisor::WebAction(const HttpRequest& r, const std::string& path, bool may_change) {
+  // /KIND/NAME/VERB
+  size_t verb_at = path.rfind('/');
+  size_t name_at = path.find('/', 1);
+  const std::string kind = name_at == std::string::npos ? "" : path.substr(1, name_at - 1);
+  if (verb_at <= name_at ||
+      !(kind == "processes" || kind == "queues" || kind == "schedules" || kind == "jobs"))
+    return HttpResponse(404, "text/plain", "no such action: " + path + "\n");
+  const std::string name = UrlDecode(path.substr(name_at + 1, verb_at - name_at - 1)),
+                    verb = path.substr(verb_at + 1);
   if (!may_change) {
     return HttpResponse(403, "text/plain",
                         config_.http.read_only ? "forbidden: the [http] listener is read_only\n"
@@ -278,14 +287,6 @@ std::string Supervisor::WebAction(const HttpRequest& r, const std::string& path,
   if (form["csrf"] != csrf_token_ || csrf_token_.empty()) {
     return HttpResponse(403, "text/plain", "forbidden: missing or stale form token; reload the page\n");
   }
-  // /KIND/NAME/VERB
-  size_t verb_at = path.rfind('/');
-  size_t name_at = path.find('/', 1);
-  if (name_at == std::string::npos || verb_at <= name_at)
-    return HttpResponse(404, "text/plain", "no such action\n");
-  const std::string kind = path.substr(1, name_at - 1),
-                    name = UrlDecode(path.substr(name_at + 1, verb_at - name_at - 1)),
-                    verb = path.substr(verb_at + 1);
   Status done = Status::NotFound("no such action: " + path);
   if (kind == "processes") {
     Child* c = CurrentChild(name);
@@ -315,7 +316,16 @@ std::string Supervisor::WebAction(const HttpRequest& r, const std::string& path,
       if (*end || id <= 0) {
         done = Status::NotFound("no such job: " + name);
       } else if (verb == "cancel") {
-        done = store.Cancel(id).status();
+        Result<JobState> now = store.Cancel(id);
+        done = now.status();
+        // A queued job ends here; a running one ends in its worker, which tells the stream.
+        if (now.ok() && *now == JobState::kCancelled) {
+          if (Result<Job> job = store.Get(id); job.ok()) {
+            events_->Publish(
+                EventJson("job", "cancelled",
+                          {{"id", id}, {"queue", job->queue}, {"type", job->type}, {"by", "dashboard"}}));
+          }
+        }
       } else if (verb == "retry") {
         done = store.Retry(id);
       } else if (verb == "delete") {

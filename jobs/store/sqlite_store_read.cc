@@ -74,8 +74,8 @@ Result<std::vector<Job>> SqliteJobStore::List(const JobFilter& f) {
   if (f.queue) where += " AND queue = ?3";
   if (f.resource) where += " AND resource = ?5";
   if (f.before_id) where += " AND id < ?6";
-  Result<Statement> st =
-      db_.Prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE " + where + " ORDER BY id DESC LIMIT ?4");
+  Result<Statement> st = db_.Prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE " + where +
+                                     " ORDER BY id DESC LIMIT ?4");
   if (!st.ok()) return st.status();
   std::optional<std::string> state;
   if (f.state) state = std::string(JobStateName(*f.state));

@@ -85,7 +85,8 @@ TEST_F(WatchTest, MetricsSurviveAWorkerKilledAndPassPromtool) {
   EXPECT_EQ(Sample(m, "drover_job_wait_seconds_count{queue=\"default\",type=\"bad\"}"), 6) << m;
   // Read from the table at most once a second.
   EXPECT_TRUE(WaitFor(
-      [&] { return Sample(Metrics(), "drover_queue_jobs{queue=\"default\",state=\"succeeded\"}") == 20; }, 5000))
+      [&] { return Sample(Metrics(), "drover_queue_jobs{queue=\"default\",state=\"succeeded\"}") == 20; },
+      5000))
       << Metrics();
   EXPECT_EQ(Sample(m, "drover_process_up{name=\"worker:default:1\"}"), 1) << m;
 
@@ -236,6 +237,11 @@ TEST_F(WatchTest, DashboardActionsNeedCredentialsAndTheFormToken) {
   // The failed job goes back to its (paused) queue.
   EXPECT_EQ(HttpPost(port_, "/jobs/" + std::to_string(bad) + "/retry", "csrf=" + csrf, kToken).status, 303);
   EXPECT_EQ(store_->Get(bad)->state, JobState::kQueued);
+  EXPECT_EQ(HttpPost(port_, "/jobs/" + std::to_string(bad) + "/cancel", "csrf=" + csrf, kToken).status, 303);
+  EXPECT_EQ(store_->Get(bad)->state, JobState::kCancelled);
+  EXPECT_EQ(HttpPost(port_, "/jobs/" + std::to_string(bad) + "/cancel", "csrf=" + csrf, kToken).status, 409)
+      << "a finished job cannot be cancelled";
+  EXPECT_EQ(HttpPost(port_, "/nowhere/x/y", "csrf=" + csrf, kToken).status, 404);
   // Back to this site only.
   HttpReply resumed = HttpPost(port_, "/queues/default/resume",
                                "csrf=" + csrf + "&back=https%3A%2F%2Fevil.example%2F", kToken);
