@@ -122,6 +122,10 @@ void Worker::FlushReports() {
   if (!write_some(reports_)) {
     // The supervisor has not read for a long while: what piled up goes (counts included).
     if (reports_.size() > kMaxPendingReports) reports_.clear();
+    if (events_.size() > kMaxPendingReports) {
+      events_lost_ += std::count(events_.begin(), events_.end(), '\n');
+      events_.clear();
+    }
     return;
   }
   if (events_lost_ > 0 && EventsWanted()) {
