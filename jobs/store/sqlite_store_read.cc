@@ -7,6 +7,9 @@
 namespace drover {
 namespace {
 
+// List: at most this many jobs in the state asked for are sorted from the state's index.
+constexpr int kFewInState = 20'000;
+
 constexpr const char* kJobColumns =
     "id, type, queue, payload, state, priority, run_at, expires_at, attempts, max_attempts, "
     "unique_key, worker, pid, lease_until, enqueued_at, started_at, finished_at, result, "
@@ -68,23 +71,40 @@ Result<Job> SqliteJobStore::Get(std::int64_t id) {
 Result<std::vector<Job>> SqliteJobStore::List(const JobFilter& f) {
   // Only the filters given: a page's `id < ?6` is then a range of the table's own key, and
   // `type = ?2` can walk the jobs_type index, however large the table.
-  std::string where = "1";
-  if (f.state) where += " AND state = ?1";
+  std::string where = "1", index;
+  if (f.state) {
+    // The state is written out (one of six names, never input): a partial index serves only a
+    // query whose WHERE implies the index's own, which a bound parameter cannot.
+    const std::string state = "state = '" + std::string(JobStateName(*f.state)) + "'";
+    where += " AND " + state;
+    // Newest first is a walk down the table that stops at the page's end: quick while jobs in
+    // the state are many, a walk of the whole table when they are few (the failed among a
+    // million). Then the state's own partial index finds them all, to be sorted.
+    const char* by_state = *f.state == JobState::kQueued    ? "jobs_due"
+                           : *f.state == JobState::kRunning ? "jobs_running"
+                                                            : "jobs_finished";
+    const std::string implied = IsFinal(*f.state) ? " AND finished_at IS NOT NULL" : "";
+    Result<Statement> few = db_.Prepare(std::string("SELECT count(*) FROM (SELECT 1 FROM jobs INDEXED BY ") +
+                                        by_state + " WHERE " + state + implied + " LIMIT ?1)");
+    if (!few.ok()) return few.status();
+    few->Bind(1, kFewInState + 1);
+    Result<bool> row = few->Step();
+    if (!row.ok()) return row.status().Prefixed("list jobs");
+    const bool sparse = few->Int64(0) <= kFewInState;
+    few->Reset();
+    if (sparse) {
+      index = std::string(" INDEXED BY ") + by_state;
+      where += implied;
+    }
+  }
   if (f.type) where += " AND type = ?2";
   if (f.queue) where += " AND queue = ?3";
   if (f.resource) where += " AND resource = ?5";
   if (f.before_id) where += " AND id < ?6";
-  Result<Statement> st = db_.Prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE " + where +
-                                     " ORDER BY id DESC LIMIT ?4");
+  Result<Statement> st = db_.Prepare(std::string("SELECT ") + kJobColumns + " FROM jobs" + index + " WHERE " +
+                                     where + " ORDER BY id DESC LIMIT ?4");
   if (!st.ok()) return st.status();
-  std::optional<std::string> state;
-  if (f.state) state = std::string(JobStateName(*f.state));
-  st->Bind(1, state)
-      .Bind(2, f.type)
-      .Bind(3, f.queue)
-      .Bind(4, f.limit)
-      .Bind(5, f.resource)
-      .Bind(6, f.before_id);
+  st->Bind(2, f.type).Bind(3, f.queue).Bind(4, f.limit).Bind(5, f.resource).Bind(6, f.before_id);
   return ReadJobs(*st);
 }
 
