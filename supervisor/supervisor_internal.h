@@ -222,8 +222,7 @@ class Supervisor {
   // A child's tally, event or missed-schedule report.
   void OnWatchReport(const Report& r);
   // Every HTTP request that is not XML-RPC or a log: metrics, events, pages, assets, actions.
-  std::optional<std::string> OnWeb(const HttpRequest& r, const ControlServer::Peer& peer,
-                                   ControlServer::ClientRef client, bool may_change);
+  std::optional<std::string> OnWeb(const HttpRequest& r, ControlServer::ClientRef client, bool may_change);
   std::string WebAction(const HttpRequest& r, const std::string& path, bool may_change);
   std::string Scrape(const StoreView* view);
   // Calls `answer` with the queue and schedule figures (null when they cannot be read) and

@@ -130,7 +130,7 @@ std::optional<std::string> Supervisor::OnHttp(const HttpRequest& r, const Contro
     if (r.method != "GET") return HttpResponse(405, "text/plain", "a log is followed with GET\n");
     return FollowLog(r.target, client);
   }
-  if (r.target != "/RPC2") return OnWeb(r, peer, client, may_change);
+  if (r.target != "/RPC2") return OnWeb(r, client, may_change);
   if (r.method != "POST") return HttpResponse(405, "text/plain", "XML-RPC calls are POST requests\n");
   RpcReply reply = Fault(kFailed, "request body larger than 1 MiB");
   if (!r.body_too_large) {

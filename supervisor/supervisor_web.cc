@@ -196,8 +196,8 @@ std::string Supervisor::Scrape(const StoreView* view) {
   return HttpResponse(200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(now));
 }
 
-std::optional<std::string> Supervisor::OnWeb(const HttpRequest& r, const ControlServer::Peer& peer,
-                                             ControlServer::ClientRef client, bool may_change) {
+std::optional<std::string> Supervisor::OnWeb(const HttpRequest& r, ControlServer::ClientRef client,
+                                             bool may_change) {
   auto [path, query] = SplitTarget(r.target);
   if (r.method == "POST") return WebAction(r, path, may_change);
   if (r.method != "GET" && r.method != "HEAD") return HttpResponse(405, "text/plain", "GET or POST\n");
@@ -219,7 +219,6 @@ std::optional<std::string> Supervisor::OnWeb(const HttpRequest& r, const Control
     c.why_not_act = config_.http.read_only ? "[http] read_only = true"
                                            : "actions need [http] auth (a token or password file)";
   }
-  (void)peer;
   const bool partial = !r.Header("x-drover-partial").empty();
   if (path == "/" || path == "/queues") {
     return WithStoreView(client, [this, c, path, partial](const StoreView* v) {
