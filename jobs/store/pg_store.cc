@@ -222,6 +222,12 @@ std::vector<std::int64_t> PgJobStore::Ids(const PgResult& r) {
   return ids;
 }
 
+std::vector<JobRef> PgJobStore::JobRefs(const PgResult& r) {
+  std::vector<JobRef> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back({r.Int64(i, 0), r.Text(i, 1), r.Text(i, 2)});
+  return out;
+}
+
 Result<std::vector<ClaimedJob>> PgJobStore::CompleteAndClaim(const std::string& worker,
                                                              const WorkerWrites& writes,
                                                              std::vector<CompletionResult>* results,
@@ -458,9 +464,7 @@ Result<std::vector<JobRef>> PgJobStore::ExpireJobs(std::int64_t now_ms) {
       "WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= $1 RETURNING id, queue, type",
       p);
   if (!r.ok()) return r.status().Prefixed("expire jobs");
-  std::vector<JobRef> out;
-  for (int i = 0; i < r->rows(); ++i) out.push_back({r->Int64(i, 0), r->Text(i, 1), r->Text(i, 2)});
-  return out;
+  return JobRefs(*r);
 }
 
 }  // namespace drover

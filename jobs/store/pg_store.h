@@ -100,6 +100,8 @@ class PgJobStore final : public JobStore {
   static ClaimedJob ReadClaimed(const PgResult& r, int row);
   static std::string RecoverSet(const std::string& last_error, const std::string& history);
   static std::vector<std::int64_t> Ids(const PgResult& r);
+  // The rows of a result of id, queue, type.
+  static std::vector<JobRef> JobRefs(const PgResult& r);
   // A claim's UPDATE of the rows in `ranked` (id, rank), `held_after` the parameter holding how
   // many start now; and the whole claim of the best ready jobs (parameters in pg_store.cc).
   static std::string ClaimUpdate(const std::string& held_after);

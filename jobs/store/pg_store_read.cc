@@ -83,9 +83,7 @@ Result<std::vector<JobRef>> PgJobStore::JobsAfter(std::int64_t after_id, int lim
                             : "SELECT id, queue, type FROM jobs WHERE id > $1 ORDER BY id LIMIT $2",
                p);
   if (!r.ok()) return r.status().Prefixed("read new jobs");
-  std::vector<JobRef> out;
-  for (int i = 0; i < r->rows(); ++i) out.push_back({r->Int64(i, 0), r->Text(i, 1), r->Text(i, 2)});
-  return out;
+  return JobRefs(*r);
 }
 
 Result<std::vector<Job>> PgJobStore::RunningSince(std::int64_t started_before_ms) {

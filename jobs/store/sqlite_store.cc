@@ -396,13 +396,9 @@ Result<std::vector<JobRef>> SqliteJobStore::ExpireJobs(std::int64_t now_ms) {
       "WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ?1 RETURNING id, queue, type");
   if (!st.ok()) return st.status();
   st->Bind(1, now_ms);
-  std::vector<JobRef> out;
-  while (true) {
-    Result<bool> row = st->Step();
-    if (!row.ok()) return row.status().Prefixed("expire jobs");
-    if (!*row) return out;
-    out.push_back({st->Int64(0), st->Text(1), st->Text(2)});
-  }
+  Result<std::vector<JobRef>> expired = JobRefs(*st);
+  if (!expired.ok()) return expired.status().Prefixed("expire jobs");
+  return expired;
 }
 
 Result<std::vector<std::int64_t>> SqliteJobStore::Ids(Statement& st) {
@@ -412,6 +408,16 @@ Result<std::vector<std::int64_t>> SqliteJobStore::Ids(Statement& st) {
     if (!row.ok()) return row.status();
     if (!*row) return out;
     out.push_back(st.Int64(0));
+  }
+}
+
+Result<std::vector<JobRef>> SqliteJobStore::JobRefs(Statement& st) {
+  std::vector<JobRef> out;
+  while (true) {
+    Result<bool> row = st.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    out.push_back({st.Int64(0), st.Text(1), st.Text(2)});
   }
 }
 

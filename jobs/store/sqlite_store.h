@@ -109,6 +109,8 @@ class SqliteJobStore final : public JobStore {
   Status MarkHeld(std::int64_t id);
   static ClaimedJob ReadClaimed(const Statement& st);
   static Result<std::vector<std::int64_t>> Ids(Statement& st);
+  // The rows of a statement selecting (or returning) id, queue, type.
+  static Result<std::vector<JobRef>> JobRefs(Statement& st);
   static Status Stale(std::int64_t id, const std::string& worker);
 
   SqliteDb db_;

@@ -114,13 +114,9 @@ Result<std::vector<JobRef>> SqliteJobStore::JobsAfter(std::int64_t after_id, int
                                : "SELECT id, queue, type FROM jobs WHERE id > ?1 ORDER BY id LIMIT ?2");
   if (!st.ok()) return st.status();
   if (after_id >= 0) st->Bind(1, after_id).Bind(2, limit);
-  std::vector<JobRef> out;
-  while (true) {
-    Result<bool> row = st->Step();
-    if (!row.ok()) return row.status().Prefixed("read new jobs");
-    if (!*row) return out;
-    out.push_back({st->Int64(0), st->Text(1), st->Text(2)});
-  }
+  Result<std::vector<JobRef>> jobs = JobRefs(*st);
+  if (!jobs.ok()) return jobs.status().Prefixed("read new jobs");
+  return jobs;
 }
 
 Result<std::vector<Job>> SqliteJobStore::RunningSince(std::int64_t started_before_ms) {
