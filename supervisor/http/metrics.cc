@@ -73,7 +73,7 @@ Metrics::Metrics(const Config& config, const std::set<std::string>& types)
                   .Register(registry_)),
       recovered_(prometheus::BuildCounter()
                      .Name("drover_jobs_recovered_total")
-                     .Help("Running jobs re-queued because their worker died or their lease expired")
+                     .Help("Running jobs re-queued because their worker died")
                      .Register(registry_)
                      .Add({})) {
   Configure(config, types);
