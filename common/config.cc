@@ -164,6 +164,48 @@ void ReadPool(TableReader& r, PoolConfig* p) {
   r.DurationKey("max_age", &p->max_age);
 }
 
+// The keys of a started process, shared by [jobs.NAME] and [runners.NAME].
+template <typename T>
+void ReadProcess(TableReader& r, T* p) {
+  r.String("user", &p->user);
+  r.String("group", &p->group);
+  if (!p->group.empty() && p->user.empty()) {
+    // Without a user the process would keep root's uid (and all its capabilities) under that group.
+    r.Error(r.Get("group"), "group",
+            "needs `user` as well (a group alone would leave the process running as root)");
+  }
+  if (r.Get("no_new_privs")) {
+    bool v = false;
+    r.Bool("no_new_privs", &v);
+    p->no_new_privs = v;
+  }
+  r.String("working_dir", &p->working_dir);
+  if (!p->working_dir.empty() && p->working_dir[0] != '/') {
+    r.Error(r.Get("working_dir"), "working_dir", "must be an absolute path");
+  }
+  if (const toml::node* n = r.Get("env")) {
+    if (!r.WrongType(n, "env", toml::node_type::table)) {
+      for (auto&& [k, v] : *n->as_table()) {
+        if (!v.is_string()) {
+          r.Error(&v, "env." + std::string(k.str()), "must be a string");
+          continue;
+        }
+        p->env[std::string(k.str())] = v.as_string()->get();
+      }
+    }
+  }
+  if (r.Get("limit_nofile")) {
+    std::int64_t v = 0;
+    r.Integer("limit_nofile", &v, 1, 1 << 30);
+    if (v > 0) p->limit_nofile = v;
+  }
+  if (r.Get("limit_as")) {
+    std::uint64_t v = 0;
+    r.Size("limit_as", &v);
+    if (v > 0) p->limit_as = v;
+  }
+}
+
 void ReadJob(TableReader& r, JobTypeConfig* j) {
   r.StringList("command", &j->command, false);
   r.String("queue", &j->queue);
@@ -188,39 +230,12 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
   r.Integer("max_running", &j->max_running, 1, 1'000'000);
   r.Integer("max_running_per_resource", &j->max_running_per_resource, 1, 1'000'000);
   r.String("limit", &j->limit);
-  r.String("user", &j->user);
-  r.String("group", &j->group);
-  if (!j->group.empty() && j->user.empty()) {
-    // Without a user the job would keep root's uid (and all its capabilities) under that group.
-    r.Error(r.Get("group"), "group",
-            "needs `user` as well (a group alone would leave the job running as root)");
-  }
-  if (r.Get("no_new_privs")) {
-    bool v = false;
-    r.Bool("no_new_privs", &v);
-    j->no_new_privs = v;
-  }
-  r.String("working_dir", &j->working_dir);
-  if (!j->working_dir.empty() && j->working_dir[0] != '/') {
-    r.Error(r.Get("working_dir"), "working_dir", "must be an absolute path");
-  }
-  if (const toml::node* n = r.Get("env")) {
-    if (!r.WrongType(n, "env", toml::node_type::table)) {
-      for (auto&& [k, v] : *n->as_table()) {
-        if (!v.is_string()) {
-          r.Error(&v, "env." + std::string(k.str()), "must be a string");
-          continue;
-        }
-        j->env[std::string(k.str())] = v.as_string()->get();
-      }
-    }
-  }
+  ReadProcess(r, j);
   r.Size("max_output", &j->max_output);
   r.Switch("stdin", "payload", "envelope", &j->stdin_envelope);
-  if (r.Get("limit_nofile")) {
-    std::int64_t v = 0;
-    r.Integer("limit_nofile", &v, 1, 1 << 30);
-    if (v > 0) j->limit_nofile = v;
+  r.String("runner", &j->runner);
+  if (j->is_runner() && j->is_command()) {
+    r.Error(r.Get("runner"), "runner", "and `command` exclude each other: a job runs in one or the other");
   }
   if (r.Get("max_processes")) {
     std::int64_t v = 0;
@@ -232,11 +247,6 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
     r.Size("max_memory", &v);
     if (v > 0) j->max_memory = v;
   }
-  if (r.Get("limit_as")) {
-    std::uint64_t v = 0;
-    r.Size("limit_as", &v);
-    if (v > 0) j->limit_as = v;
-  }
   if (j->retry_delay_max < j->retry_delay) {
     r.Error(r.Get("retry_delay_max"), "retry_delay_max", "must not be less than retry_delay");
   }
@@ -245,10 +255,23 @@ void ReadJob(TableReader& r, JobTypeConfig* j) {
                             "max_processes", "max_memory", "stdin"}) {
       if (const toml::node* n = r.Get(key)) {
         r.Error(n, key,
-                "only applies to command jobs (this job has no `command`, so it is an in-process handler)");
+                j->is_runner() ? "only applies to command jobs; set it on [runners." + j->runner + "]"
+                               : "only applies to command jobs (this job has no `command`, so it is an "
+                                 "in-process handler)");
       }
     }
   }
+}
+
+void ReadRunner(TableReader& r, RunnerConfig* x) {
+  r.StringList("command", &x->command, false);
+  if (x->command.empty()) r.Error(r.Get("command"), "command", "is required (the runner's argv)");
+  ReadProcess(r, x);
+  r.Integer("max_jobs", &x->max_jobs, 0, INT64_MAX);
+  r.Size("max_memory", &x->max_memory);
+  r.DurationKey("max_age", &x->max_age);
+  r.DurationKey("start_timeout", &x->start_timeout);
+  if (x->start_timeout.count() <= 0) r.Error(r.Get("start_timeout"), "start_timeout", "must be positive");
 }
 
 void ReadSchedule(TableReader& r, ScheduleConfig* s) {
@@ -401,10 +424,14 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
     }
     ReadNamed(top, "pools", &errors, &c.pools, ReadPool);
     ReadNamed(top, "limits", &errors, &c.limits, ReadLimit);
+    ReadNamed(top, "runners", &errors, &c.runners, ReadRunner);
     ReadNamed(top, "jobs", &errors, &c.jobs, [&c](TableReader& r, JobTypeConfig* j) {
       ReadJob(r, j);
       if (!j->limit.empty() && !c.limits.count(j->limit)) {
         r.Error(r.Get("limit"), "limit", NotConfigured("limits", j->limit, c.limits));
+      }
+      if (j->is_runner() && !c.runners.count(j->runner)) {
+        r.Error(r.Get("runner"), "runner", NotConfigured("runners", j->runner, c.runners));
       }
     });
     ReadNamed(top, "schedules", &errors, &c.schedules, ReadSchedule);
@@ -427,6 +454,9 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
   for (auto& [name, job] : c.jobs) {
     if (job.is_command()) job.command[0] = Resolve(std::filesystem::absolute(dir).string(), job.command[0]);
   }
+  for (auto& [name, runner] : c.runners) {
+    runner.command[0] = Resolve(std::filesystem::absolute(dir).string(), runner.command[0]);
+  }
   return c;
 }
 
@@ -447,6 +477,13 @@ std::vector<std::string> ConfigWarnings(const Config& config) {
     }
     if (job.is_command() && access(job.command[0].c_str(), X_OK) != 0) {
       out.push_back("[jobs." + name + "] command " + job.command[0] +
+                    (errno == ENOENT ? " does not exist"
+                                     : " is not executable (" + std::string(strerror(errno)) + ")"));
+    }
+  }
+  for (const auto& [name, runner] : config.runners) {
+    if (access(runner.command[0].c_str(), X_OK) != 0) {
+      out.push_back("[runners." + name + "] command " + runner.command[0] +
                     (errno == ENOENT ? " does not exist"
                                      : " is not executable (" + std::string(strerror(errno)) + ")"));
     }

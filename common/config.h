@@ -127,9 +127,36 @@ struct JobTypeConfig {
   // What a command job reads on stdin: the payload, or an envelope with the payload, the
   // last checkpoint and the attempt (EnvelopeJson in jobs/job_json.h).
   bool stdin_envelope = false;
+  // The [runners.NAME] that runs this type's jobs (no `command` then); empty: none.
+  std::string runner;
 
   bool is_command() const { return !command.empty(); }
+  bool is_runner() const { return !runner.empty(); }
   bool operator==(const JobTypeConfig&) const = default;
+};
+
+// A [runners.NAME] table: a long-lived program that the workers start and hand jobs to over its
+// stdin and stdout (docs/runner-protocol.md), instead of a new process per job.
+struct RunnerConfig {
+  std::string name;
+  std::vector<std::string>
+      command;  // argv; a relative program is resolved against the config file's directory
+  std::string user;
+  std::string group;
+  std::optional<bool> no_new_privs;  // unset: on with a `user`
+  std::string working_dir;
+  std::map<std::string, std::string> env;
+  std::optional<std::int64_t> limit_nofile;
+  std::optional<std::uint64_t> limit_as;
+  // Recycling: a runner that ran this many jobs, grew this large (resident) or is this old gets
+  // no more jobs, finishes the ones it holds and is replaced. 0: no limit.
+  std::int64_t max_jobs = 0;
+  std::uint64_t max_memory = 0;
+  Duration max_age{0};
+  // How long a starting runner may take to say hello; longer is a failed start.
+  Duration start_timeout{30'000};
+
+  bool operator==(const RunnerConfig&) const = default;
 };
 
 struct ScheduleConfig {
@@ -168,6 +195,7 @@ struct Config {
   std::map<std::string, JobTypeConfig> jobs;
   std::map<std::string, ScheduleConfig> schedules;
   std::map<std::string, LimitConfig> limits;
+  std::map<std::string, RunnerConfig> runners;
 
   // The job type's settings, or nullptr when it is not configured.
   const JobTypeConfig* FindJob(const std::string& type) const;

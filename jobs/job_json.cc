@@ -57,7 +57,9 @@ json JobToJson(const Job& j) {
   };
 }
 
-std::string EnvelopeJson(const ClaimedJob& job) {
+std::string EnvelopeJson(const ClaimedJob& job) { return EnvelopeObject(job).dump(); }
+
+nlohmann::json EnvelopeObject(const ClaimedJob& job) {
   nlohmann::json e;
   e["id"] = job.id;
   e["type"] = job.type;
@@ -68,7 +70,7 @@ std::string EnvelopeJson(const ClaimedJob& job) {
   e["payload"] = payload.is_discarded() ? nlohmann::json(job.payload) : std::move(payload);
   nlohmann::json checkpoint = nlohmann::json::parse(job.checkpoint.value_or("null"), nullptr, false);
   e["checkpoint"] = checkpoint.is_discarded() ? nlohmann::json(*job.checkpoint) : std::move(checkpoint);
-  return e.dump();
+  return e;
 }
 
 std::string UniqueKeyFor(const std::string& type, const std::string& payload) {

@@ -22,6 +22,8 @@ std::string UniqueKeyFor(const std::string& type, const std::string& payload);
 // {"id", "type", "queue", "attempt", "max_attempts", "payload", "checkpoint"}; checkpoint is
 // null on a first attempt. A payload that is not JSON (a plain SQL enqueue) is a string.
 std::string EnvelopeJson(const ClaimedJob& job);
+// The same object, to add to (a runner's `run` message).
+nlohmann::json EnvelopeObject(const ClaimedJob& job);
 
 }  // namespace drover
 

@@ -95,8 +95,9 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
   if (req.argv.empty()) return Status::InvalidArgument("empty command");
   Result<std::optional<Identity>> identity = ResolveIdentity(req);
   if (!identity.ok()) return identity.status();
-  Result<UniqueFd> in = PayloadFd(req.stdin_data);
+  Result<UniqueFd> in = req.stdin_fd >= 0 ? Result<UniqueFd>(UniqueFd()) : PayloadFd(req.stdin_data);
   if (!in.ok()) return in.status();
+  const int stdin_fd = req.stdin_fd >= 0 ? req.stdin_fd : in->get();
   Result<Pipe> out = OutputPipe(), err = OutputPipe(), status = OutputPipe();
   if (!out.ok()) return out.status();
   if (!err.ok()) return err.status();
@@ -173,7 +174,7 @@ Result<SpawnedProcess> Spawn(const SpawnRequest& req) {
   std::error_code ec;
   bp::child child(bp::exe = req.argv[0], bp::args = args,
                   bp::start_dir = req.working_dir.empty() ? std::string("/") : req.working_dir,
-                  bp::posix::fd.bind(0, in->get()), bp::posix::fd.bind(1, out->write.get()),
+                  bp::posix::fd.bind(0, stdin_fd), bp::posix::fd.bind(1, out->write.get()),
                   bp::posix::fd.bind(2, err->write.get()), bp::posix::fd.bind(kStatusFd, status->write.get()),
                   bp::extend::on_exec_setup = setup, bp::posix::use_vfork, ec);
   if (ec) return Status::IoError("start " + req.argv[0] + ": " + ec.message());

@@ -22,6 +22,7 @@ struct SpawnRequest {
   std::vector<std::string> argv;           // argv[0] is an absolute path; no shell
   std::map<std::string, std::string> env;  // the complete environment
   std::string stdin_data;
+  int stdin_fd = -1;          // >= 0: the process's stdin instead of stdin_data (a runner's pipe)
   std::string working_dir;    // empty: "/"
   std::string user;           // run as this user (needs root); empty: unchanged
   std::string group;          // primary group; empty: the user's

@@ -9,6 +9,10 @@ Result<ProgressUpdate> ParseStatusLine(std::string_view line) {
   nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status::InvalidArgument("status line is not JSON");
   if (!j.is_object()) return Status::InvalidArgument("status line is not a JSON object");
+  return ProgressFromJson(j);
+}
+
+Result<ProgressUpdate> ProgressFromJson(const nlohmann::json& j) {
   ProgressUpdate u;
   if (auto it = j.find("progress"); it != j.end()) {
     if (!it->is_number()) return Status::InvalidArgument("\"progress\" must be a number from 0 to 1");

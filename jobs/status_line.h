@@ -2,6 +2,7 @@
 #ifndef DROVER_JOBS_STATUS_LINE_H_
 #define DROVER_JOBS_STATUS_LINE_H_
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,9 @@ inline constexpr size_t kMaxCheckpointBytes = 64 << 10;
 // Parses one line such as {"progress":0.4,"message":"page 40/100","checkpoint":{...}}.
 // Unknown keys are ignored; InvalidArgument for non-JSON, a non-object, or wrongly typed keys.
 Result<ProgressUpdate> ParseStatusLine(std::string_view line);
+
+// The same for a line already parsed (a runner's progress message): the keys of `j`, an object.
+Result<ProgressUpdate> ProgressFromJson(const nlohmann::json& j);
 
 }  // namespace drover
 

@@ -43,6 +43,7 @@ int Worker::Run() {
     if (draining_ && running_.empty() && completions_.empty()) break;
     StartAhead();
     FlushAndClaim();
+    FlushRunners();
     FlushReports();
     Wait(WorkPending() ? 0 : timers_.TimeoutMs(MonotonicUs(), 60'000));
   }
@@ -74,6 +75,7 @@ Status Worker::Init() {
   timers_.Set({kLease}, now + LeaseRenewalUs());
   timers_.Set({kPoll}, now + poll_us_);
   timers_.Set({kHygiene}, now + kHygieneIntervalUs);
+  InitRunners();
   return Status::Ok();
 }
 
@@ -197,6 +199,11 @@ void Worker::Wait(int timeout_ms) {
         break;
       case FdKind::kJobOutput:
         OnJobOutput(ref);
+        break;
+      case FdKind::kRunnerIn:
+      case FdKind::kRunnerOut:
+      case FdKind::kRunnerErr:
+        OnRunnerFd(ref);
         break;
     }
   }
@@ -396,14 +403,19 @@ void Worker::RunTimers(std::int64_t now) {
         ReleaseAhead();
         ahead_paused_ = true;
         break;
-      case kDrain:
-        for (auto& [id, running] : running_) {
-          running.interrupted = true;
-          Stop(running, "shutdown timeout");
+      case kDrain: {
+        std::vector<std::int64_t> ids;  // a stop may end a job (one waiting for its runner) at once
+        for (const auto& [id, running] : running_) ids.push_back(id);
+        for (std::int64_t id : ids) {
+          if (auto it = running_.find(id); it != running_.end()) {
+            it->second.interrupted = true;
+            Stop(it->second, "shutdown timeout");
+          }
         }
         // Handlers that ignore cancellation cannot hold the shutdown up for long.
         timers_.Set({kHardStop}, now + kHardStopUs);
         break;
+      }
       case kHardStop:
         LeaveWithoutHandlers();
         break;
@@ -415,6 +427,24 @@ void Worker::RunTimers(std::int64_t now) {
         break;
       case kJobKill:
         if (r && r->cmd) r->cmd->OnTimer(now);
+        if (r && r->runner >= 0) {
+          KillRunner(r->runner,
+                     "job " + std::to_string(r->job.id) + " did not stop within kill_after " +
+                         FormatDuration(r->type->kill_after) + " of its cancel",
+                     /*others_innocent=*/true);
+        }
+        break;
+      case kRunnerHello:
+        KillRunner(
+            static_cast<int>(key.subject),
+            "no hello within start_timeout " + FormatDuration(runners_[key.subject].config->start_timeout),
+            false);
+        break;
+      case kRunnerRestart:
+        EnsureRunner(static_cast<int>(key.subject));
+        break;
+      case kRunnerExit:
+        KillRunner(static_cast<int>(key.subject), "did not exit after its input or output ended", false);
         break;
       case kJobProgress:
         if (r) WriteProgress(*r);
@@ -439,6 +469,9 @@ void Worker::LeaveWithoutHandlers() {
 // max_jobs after every batch; max_age and max_memory when `periodic`.
 void Worker::CheckHygiene(bool periodic) {
   if (draining_) return;
+  if (periodic) {
+    for (int i = 0; i < static_cast<int>(runners_.size()); ++i) CheckRunnerHygiene(i, true);
+  }
   const PoolConfig& p = *o_.pool;
   std::string reason = periodic ? RecycleReason(p, jobs_done_, MonotonicUs() - started_us_,
                                                 p.max_memory > 0 ? ResidentBytes() : 0)
@@ -453,6 +486,16 @@ void Worker::BeginDrain() {
   if (draining_) return;
   draining_ = true;
   ReleaseAhead();
+  // Jobs waiting for a runner to start will not get one now: back to the queue.
+  std::vector<std::int64_t> waiting;
+  for (const RunnerSlot& slot : runners_)
+    waiting.insert(waiting.end(), slot.waiting.begin(), slot.waiting.end());
+  for (std::int64_t id : waiting) {
+    if (auto it = running_.find(id); it != running_.end()) {
+      it->second.interrupted = true;
+      Stop(it->second, "shutdown");
+    }
+  }
   timers_.Set({kDrain}, MonotonicUs() + Us(o_.config->supervisor.shutdown_timeout));
 }
 
@@ -524,6 +567,8 @@ void Worker::Stop(RunningJob& r, const char* why) {
     }
   } else if (r.cancel) {
     r.cancel->store(true);
+  } else if (r.runner >= 0) {
+    StopRunnerJob(r, why);
   }
 }
 

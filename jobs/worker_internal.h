@@ -24,6 +24,8 @@
 #include "jobs/handler_pool.h"
 #include "jobs/job_tally.h"
 #include "jobs/progress_buffer.h"
+#include "jobs/runner_process.h"
+#include "jobs/runner_protocol.h"
 #include "jobs/store/job_store.h"
 #include "jobs/worker.h"
 
@@ -66,6 +68,10 @@ enum TimerKind {
   kJobTimeout,    // a job's timeout
   kJobKill,       // a stopped command's SIGKILL
   kJobProgress,   // write a job's pending progress
+  // The subject of these is the runner's index in runners_.
+  kRunnerHello,    // a started runner did not say hello within start_timeout
+  kRunnerRestart,  // a runner's cool-off is over: start it again
+  kRunnerExit,     // a runner that closed its stdin or stdout did not exit
 };
 
 // An attempt that ended, until the store has its outcome: what the tally and the events need.
@@ -82,16 +88,40 @@ struct RunningJob {
   bool held = false;                          // claimed ahead: its start goes into the store
   std::unique_ptr<CommandRun> cmd;            // command jobs
   std::unique_ptr<std::atomic<bool>> cancel;  // in-process jobs
+  int runner = -1;                            // runner jobs: the index in Worker::runners_
+  bool sent = false;                          // runner jobs: the runner has it (else it waits for one)
+  bool stopping = false;                      // runner jobs: a cancel went to the runner
   bool timed_out = false, cancelled = false, interrupted = false;
   ProgressBuffer progress;
 };
 
+// A [runners.NAME] as one worker uses it: its running instance, if any, and its jobs.
+struct RunnerSlot {
+  const RunnerConfig* config = nullptr;
+  std::unique_ptr<RunnerProcess> proc;
+  bool ready = false;      // it said hello
+  bool retiring = false;   // recycled: it gets no more jobs, finishes its own and exits
+  int in_watched_fd = -1;  // its stdin, while in the epoll set (input waits for the pipe)
+  // Why the worker killed it (logs); `others_innocent`: for another job's stop, so the jobs it
+  // held besides that one go back uncharged.
+  std::string kill_reason;
+  bool others_innocent = false;
+  std::set<std::string> types;        // what it serves (its hello)
+  std::vector<std::int64_t> waiting;  // started jobs not sent yet (it is starting)
+  std::set<std::int64_t> held;        // sent and not done
+  std::string err_tail;               // its last stderr lines, for the errors of its jobs
+  std::int64_t started_us = 0;
+  std::int64_t jobs_done = 0;
+  int failures = 0;                // failed starts and early deaths in a row: the cool-off
+  std::int64_t restart_at_us = 0;  // cool-off until
+};
+
 using Stream = CommandRun::Stream;
 constexpr Stream kStreams[] = {Stream::kStdout, Stream::kStderr, Stream::kStatus};
-enum class FdKind { kSignal, kCommits, kHandlers, kJobOutput };
+enum class FdKind { kSignal, kCommits, kHandlers, kJobOutput, kRunnerIn, kRunnerOut, kRunnerErr };
 struct FdRef {
   FdKind kind;
-  std::int64_t job = 0;             // kJobOutput: whose
+  std::int64_t job = 0;             // kJobOutput: whose; kRunner*: the runner's index in runners_
   Stream stream = Stream::kStdout;  // kJobOutput: which
 };
 
@@ -220,6 +250,31 @@ class Worker {
 
   void OnHandlers();
 
+  // --- runners (worker_runners.cc) ---
+
+  // Starts the runners that serve job types of this pool's queues.
+  void InitRunners();
+  // Hands a started job to its runner, or keeps it until the runner is ready.
+  void StartRunnerJob(RunningJob& r);
+  // Starts runner `i` unless it runs or cools off; fails the jobs waiting for it if it cannot.
+  void EnsureRunner(int i);
+  void SendRun(RunnerSlot& slot, RunningJob& r);
+  void FlushRunners();
+  void OnRunnerFd(FdRef ref);
+  void OnRunnerLine(int i, const std::string& line);
+  void OnRunnerHello(int i, const RunnerMessage& m);
+  // The runner broke the protocol or stopped answering: it is killed (its exit does the rest).
+  void KillRunner(int i, const std::string& why, bool others_innocent);
+  // The runner exited (reaped): what it held ends, its waiting jobs wait for the next one.
+  void RunnerExited(int i, int wait_status);
+  // A runner job's stop: a cancel to the runner, and the runner's death after kill_after.
+  void StopRunnerJob(RunningJob& r, const char* why);
+  // A runner job ends: the runner no longer holds it.
+  void EndRunnerJob(RunningJob& r, Completion done);
+  // max_memory and max_age of the runners (with `periodic`), max_jobs.
+  void CheckRunnerHygiene(int i, bool periodic);
+  void RetireRunner(int i, const std::string& why);
+
   const WorkerOptions& o_;
   JobStore* const store_;
   const std::string worker_id_;
@@ -231,6 +286,8 @@ class Worker {
   TimerSet timers_;
   std::unordered_map<int, FdRef> fds_;
   std::unordered_map<pid_t, std::int64_t> pids_;
+  std::vector<RunnerSlot> runners_;             // one per [runners.NAME], in name order
+  std::unordered_map<pid_t, int> runner_pids_;  // a running instance's pid → its index
   std::unordered_map<std::int64_t, RunningJob> running_;
   std::unique_ptr<HandlerPool> handlers_;  // declared after running_: joined first
   std::vector<Completion> completions_;

@@ -41,6 +41,12 @@ void Worker::Start(ClaimedJob job, bool held) {
                  static_cast<double>(now_ms - std::max(r.job.run_at_ms, r.job.enqueued_at_ms)) / 1000);
   if (EventsWanted()) ReportEvent("started", r.job, {{"pid", getpid()}});
   const Handler* handler = o_.handlers ? o_.handlers->Find(r.job.type) : nullptr;
+  if (r.type && r.type->is_runner()) {
+    // In running_ first: the runner may end it at once (it cannot start, or does not serve the type).
+    if (r.type->timeout.count() > 0) timers_.Set({kJobTimeout, id}, MonotonicUs() + Us(r.type->timeout));
+    StartRunnerJob(running_.emplace(id, std::move(r)).first->second);
+    return;
+  }
   if (r.type && r.type->is_command()) {
     Status s = StartCommand(r);
     if (!s.ok()) {
@@ -163,6 +169,10 @@ void Worker::Reap() {
   int st;
   pid_t pid;
   while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+    if (auto rp = runner_pids_.find(pid); rp != runner_pids_.end()) {
+      RunnerExited(rp->second, st);
+      continue;
+    }
     auto p = pids_.find(pid);
     if (p == pids_.end()) continue;
     std::int64_t id = p->second;

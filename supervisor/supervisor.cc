@@ -426,7 +426,8 @@ void Supervisor::ForceStop() {
 Status CheckHandlers(const Config& config, const HandlerRegistry& handlers) {
   std::string missing;
   for (const auto& [name, job] : config.jobs) {
-    if (!job.is_command() && handlers.Find(name) == nullptr) missing += (missing.empty() ? "" : ", ") + name;
+    if (!job.is_command() && !job.is_runner() && handlers.Find(name) == nullptr)
+      missing += (missing.empty() ? "" : ", ") + name;
   }
   if (missing.empty()) return Status::Ok();
   return Status::InvalidArgument(config.path + ": [jobs." + missing.substr(0, missing.find(',')) +

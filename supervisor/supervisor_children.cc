@@ -29,6 +29,7 @@
 #include "common/time_util.h"
 #include "common/timer_set.h"
 #include "common/unique_fd.h"
+#include "common/wait_status.h"
 #include "jobs/job_cgroup.h"
 #include "jobs/job_json.h"
 #include "jobs/report_line.h"
@@ -47,20 +48,6 @@
 namespace drover {
 
 using json = nlohmann::json;
-
-namespace {
-
-std::string DescribeWait(int st) {
-  if (WIFEXITED(st)) return "exit status " + std::to_string(WEXITSTATUS(st));
-  if (WIFSIGNALED(st)) {
-    const char* abbrev = sigabbrev_np(WTERMSIG(st));
-    return "killed by signal " + std::to_string(WTERMSIG(st)) +
-           (abbrev ? std::string(" (SIG") + abbrev + ")" : "");
-  }
-  return "status " + std::to_string(st);
-}
-
-}  // namespace
 
 std::unique_ptr<Child> Supervisor::MakeChild(const std::string& pool, int index) {
   auto c = std::make_unique<Child>(
@@ -293,7 +280,7 @@ void Supervisor::KillOrphans() {
 
 void Supervisor::OnExit(Child& c, int st) {
   std::int64_t now = MonotonicUs();
-  std::string how = DescribeWait(st);
+  std::string how = DescribeWaitStatus(st);
   std::string worker_id = c.pool.empty() ? "" : WorkerIdPrefix(config_.supervisor) + c.worker_id();
   std::string who = c.name + " (pid " + std::to_string(c.pid) + ") " + how;
   PublishProcessEvent(c, "exited", {{"how", how}});

@@ -51,7 +51,7 @@ using json = nlohmann::json;
 Supervisor::Diff Supervisor::Compare(const Config& next) const {
   Diff d;
   bool jobs_changed = next.jobs != config_.jobs || next.limits != config_.limits ||
-                      next.supervisor.lease != config_.supervisor.lease ||
+                      next.runners != config_.runners || next.supervisor.lease != config_.supervisor.lease ||
                       next.supervisor.shutdown_timeout != config_.supervisor.shutdown_timeout ||
                       next.supervisor.hang_timeout != config_.supervisor.hang_timeout;
   for (const auto& [name, pool] : next.pools) {

@@ -296,4 +296,69 @@ queue = "web"
   EXPECT_TRUE(PoolsServing(*c, "reports").empty());
 }
 
+TEST(ConfigTest, RunnersAndTheJobsThatNameThem) {
+  TempDir dir;
+  Result<Config> c = ParseConfig(R"(
+[pools.default]
+[runners.app]
+command = ["bin/runner.py", "--serve"]
+working_dir = "/srv/app"
+env = { APP_ENV = "prod" }
+user = "nobody"
+max_jobs = 1000
+max_memory = "256MiB"
+max_age = "1h"
+start_timeout = "10s"
+[jobs.send_email]
+runner = "app"
+timeout = "30s"
+)",
+                                 dir.path() + "/drover.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const RunnerConfig& r = c->runners.at("app");
+  EXPECT_EQ(r.command, (std::vector<std::string>{dir.path() + "/bin/runner.py", "--serve"}));
+  EXPECT_EQ(r.working_dir, "/srv/app");
+  EXPECT_EQ(r.env.at("APP_ENV"), "prod");
+  EXPECT_EQ(r.user, "nobody");
+  EXPECT_EQ(r.max_jobs, 1000);
+  EXPECT_EQ(r.max_memory, 256u << 20);
+  EXPECT_EQ(r.max_age, Duration(3'600'000));
+  EXPECT_EQ(r.start_timeout, Duration(10'000));
+  const JobTypeConfig& j = c->jobs.at("send_email");
+  EXPECT_TRUE(j.is_runner());
+  EXPECT_FALSE(j.is_command());
+  EXPECT_EQ(j.runner, "app");
+}
+
+TEST(ConfigTest, RunnerMistakesNameTheKey) {
+  Result<Config> c = ParseConfig(R"(
+[pools.default]
+[runners.nocmd]
+env = { A = "b" }
+[runners.app]
+command = ["/bin/app"]
+start_timeout = "0s"
+[jobs.both]
+runner = "app"
+command = ["/bin/true"]
+[jobs.missing]
+runner = "ghost"
+[jobs.owned]
+runner = "app"
+user = "nobody"
+)",
+                                 "/etc/drover/drover.toml");
+  ASSERT_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  EXPECT_NE(m.find("[runners.nocmd] command: is required"), std::string::npos) << m;
+  EXPECT_NE(m.find("[runners.app] start_timeout: must be positive"), std::string::npos) << m;
+  EXPECT_NE(m.find("[jobs.both] runner: and `command` exclude each other"), std::string::npos) << m;
+  EXPECT_NE(m.find("[jobs.missing] runner: no [runners.ghost] is configured (known: app, nocmd)"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("[jobs.owned] user: only applies to command jobs; set it on [runners.app]"),
+            std::string::npos)
+      << m;
+}
+
 }  // namespace drover

@@ -1,0 +1,26 @@
+"""drover's Python client: run jobs in a long-lived runner, and enqueue them.
+
+A runner registers handlers by job type and serves them to drover's workers over its stdin and
+stdout (the runner protocol, docs/runner-protocol.md)::
+
+    import drover
+
+    @drover.handler("send_email")
+    def send_email(job):            # job.id, job.payload, job.attempt, job.checkpoint
+        job.progress(0.5, "rendered", checkpoint={"step": 2})
+        return {"sent": True}       # the job's result
+
+    drover.serve()                  # drover.serve(isolation="fork") forks a child per job
+
+Applications enqueue in their own transaction, on a sqlite3 or a PostgreSQL connection::
+
+    drover.enqueue(conn, "send_email", {"to": "a@example.com"}, queue="mail", delay=60)
+
+Standard library only.
+"""
+
+from drover._enqueue import enqueue
+from drover._runner import Job, Permanent, after_fork, handler, serve
+
+__all__ = ["Job", "Permanent", "after_fork", "enqueue", "handler", "serve"]
+__version__ = "0.1.0"
