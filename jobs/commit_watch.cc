@@ -4,6 +4,12 @@
 #include <time.h>
 
 namespace drover {
+namespace {
+
+// How long OnReadable waits for a commit in progress: 120 steps of 25 µs and a look each, some 4 ms.
+constexpr int kCommitWaitSteps = 120;
+
+}  // namespace
 
 bool CommitWatch::Changed() {
   if (!notifier_->Changed()) return false;
@@ -29,6 +35,15 @@ bool CommitWatch::OnReadable(std::int64_t now_us) {
       nanosleep(&ts, nullptr);
     }
   }
+  // A committing writer (an fsync under way) shows its change in a millisecond or two: wait for
+  // it here, as the timer below would only look again a millisecond later. Bounded: a writer
+  // that holds its lock longer (a large transaction spilling to the WAL) is left to the timer.
+  for (int i = 0; i < kCommitWaitSteps && notifier_->CommitInProgress(); ++i) {
+    timespec ts{0, 25'000};
+    nanosleep(&ts, nullptr);
+    if (Changed()) return true;
+  }
+  if (Changed()) return true;
   StartRechecks(now_us);
   return false;
 }

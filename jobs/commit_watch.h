@@ -1,6 +1,7 @@
 // CommitWatch: when an idle worker should look for work another process committed. It wraps
-// the store's ChangeNotifier: a wake-up whose change is not visible yet, and this process's own
-// commits (whose wake-ups can hide someone else's), lead to looks again after 1, 4, 16 and 64 ms.
+// the store's ChangeNotifier: a wake-up whose change is not visible yet waits a few ms for a
+// commit in progress; that, and this process's own commits (whose wake-ups can hide someone
+// else's), lead to looks again after 1, 4, 16 and 64 ms.
 // Not thread-safe.
 #ifndef DROVER_JOBS_COMMIT_WATCH_H_
 #define DROVER_JOBS_COMMIT_WATCH_H_

@@ -20,6 +20,9 @@ class ChangeNotifier {
   // True when another connection's commit became visible since the last call that returned
   // true. The caller's own commits do not count.
   virtual bool Changed() = 0;
+  // True while another connection is in the middle of a commit whose change Changed() will see
+  // within moments (worth a short wait rather than a later look). False when unknown.
+  virtual bool CommitInProgress() { return false; }
   // True, once, after fd() became a new descriptor (a backend that reconnected): the old one is
   // closed, and the caller watches the new one.
   virtual bool FdReplaced() { return false; }

@@ -1,5 +1,6 @@
 #include "jobs/store/sqlite_change_notifier.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -20,8 +21,8 @@ Result<std::unique_ptr<ChangeNotifier>> SqliteChangeNotifier::Create(SqliteDb* d
   }
   Result<std::int64_t> version = db->PragmaInt("data_version");
   if (!version.ok()) return version.status();
-  return std::unique_ptr<ChangeNotifier>(
-      new SqliteChangeNotifier(db, std::move(inotify), file.filename().string() + "-wal", *version));
+  return std::unique_ptr<ChangeNotifier>(new SqliteChangeNotifier(
+      db, std::move(inotify), file.filename().string() + "-wal", path + "-shm", *version));
 }
 
 bool SqliteChangeNotifier::Consume() {
@@ -36,6 +37,19 @@ bool SqliteChangeNotifier::Consume() {
     }
   }
   return relevant;
+}
+
+bool SqliteChangeNotifier::CommitInProgress() {
+  constexpr off_t kWalWriteLock = 120;
+  if (!shm_) shm_.Reset(open(shm_path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!shm_) return false;
+  struct flock lk {};
+  lk.l_type = F_WRLCK;
+  lk.l_whence = SEEK_SET;
+  lk.l_start = kWalWriteLock;
+  lk.l_len = 1;
+  // Reports a conflicting lock of another process (never this one's own).
+  return fcntl(shm_.get(), F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
 }
 
 bool SqliteChangeNotifier::Changed() {

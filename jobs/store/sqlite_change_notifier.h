@@ -24,14 +24,26 @@ class SqliteChangeNotifier final : public ChangeNotifier {
   int fd() const override { return inotify_.get(); }
   bool Consume() override;
   bool Changed() override;
+  // Another process holds the WAL write lock: byte 120 of the -shm file, locked with fcntl by
+  // SQLite's unix VFS (the WAL-index lock layout, sqlite.org/walformat.html §2.3.1). Its WAL
+  // write woke us; the wal-index header that makes it visible follows at its commit's end
+  // (after an fsync with synchronous = FULL).
+  bool CommitInProgress() override;
 
  private:
-  SqliteChangeNotifier(SqliteDb* db, UniqueFd inotify, std::string wal_name, std::int64_t version)
-      : db_(db), inotify_(std::move(inotify)), wal_name_(std::move(wal_name)), version_(version) {}
+  SqliteChangeNotifier(SqliteDb* db, UniqueFd inotify, std::string wal_name, std::string shm_path,
+                       std::int64_t version)
+      : db_(db),
+        inotify_(std::move(inotify)),
+        wal_name_(std::move(wal_name)),
+        shm_path_(std::move(shm_path)),
+        version_(version) {}
 
   SqliteDb* const db_;
   UniqueFd inotify_;
   const std::string wal_name_;
+  const std::string shm_path_;
+  UniqueFd shm_;  // opened at first use
   std::int64_t version_;
 };
 

@@ -11,7 +11,15 @@ class ScriptedNotifier : public ChangeNotifier {
   int fd() const override { return -1; }
   bool Consume() override { return std::exchange(woken_, false); }
   bool Changed() override { return std::exchange(changed_, false); }
-  bool woken_ = false, changed_ = false;
+  // In progress for `committing_` more looks, then the change is visible (unless `forever_`).
+  bool CommitInProgress() override {
+    if (forever_) return true;
+    if (committing_ == 0) return false;
+    if (--committing_ == 0) changed_ = true;
+    return true;
+  }
+  bool woken_ = false, changed_ = false, forever_ = false;
+  int committing_ = 0;
 };
 
 TEST(CommitWatchTest, AVisibleChangeIsReportedAtOnce) {
@@ -56,6 +64,23 @@ TEST(CommitWatchTest, OwnWritesWithoutAWakeUpCostNothing) {
   script.changed_ = true;  // not looked at: nothing woke the fd
   EXPECT_FALSE(w.AfterOwnWrite(0));
   EXPECT_EQ(w.recheck_at_us(), 0);
+}
+
+// A writer in the middle of its commit (an fsync): the change is waited for, not left to the
+// 1 ms timer; a writer that keeps its lock is waited for only so long.
+TEST(CommitWatchTest, ACommitInProgressIsWaitedForBriefly) {
+  auto n = std::make_unique<ScriptedNotifier>();
+  ScriptedNotifier& script = *n;
+  CommitWatch w(std::move(n));
+  script.woken_ = true;
+  script.committing_ = 10;
+  EXPECT_TRUE(w.OnReadable(0));
+  EXPECT_EQ(w.recheck_at_us(), 0);
+
+  script.woken_ = true;
+  script.forever_ = true;
+  EXPECT_FALSE(w.OnReadable(0));
+  EXPECT_EQ(w.recheck_at_us(), 1000);
 }
 
 }  // namespace
