@@ -377,10 +377,10 @@ void Worker::StopRunnerJob(RunningJob& r, const char* why) {
 }
 
 void Worker::EndRunnerJob(RunningJob& r, Completion done) {
-  if (r.runner >= 0) runners_[r.runner].held.erase(r.job.id);
   const int i = r.runner;
-  Finish(r.job.id, std::move(done));  // r is gone from here on
   RunnerSlot& slot = runners_[i];
+  slot.held.erase(r.job.id);
+  Finish(r.job.id, std::move(done));  // r is gone from here on
   if (slot.retiring && slot.held.empty() && slot.proc && slot.proc->in_fd() >= 0) {
     slot.proc->CloseInput();
     timers_.Set({kRunnerExit, i}, MonotonicUs() + kRetiredExitUs);

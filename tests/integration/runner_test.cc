@@ -205,6 +205,33 @@ TEST_P(RunnerTest, KillNineOfRunnersAndWorkersLosesNothing) {
               runner_kills, worker_kills, runs["start"], runs["overlap"]);
 }
 
+// max_jobs: a runner that ran its jobs finishes the ones it holds, exits when its input ends and
+// is replaced; no job is lost or fails meanwhile.
+TEST_P(RunnerTest, RecyclingAfterMaxJobsLosesNothing) {
+  std::string config = AppConfig(GetParam(), work_.path());
+  config.replace(config.find("[jobs.echo]"), 0, "max_jobs = 3\n");
+  Daemon d(config);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(Enqueue(store.get(), "echo", R"({"ms":5})", 1));
+  std::map<int, int> per_pid;  // jobs each runner process ran
+  for (std::int64_t id : ids) {
+    ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+    Job j = *store->Get(id);
+    EXPECT_EQ(j.state, JobState::kSucceeded) << j.errors;
+    per_pid[nlohmann::json::parse(j.result.value_or("{}")).value("pid", 0)]++;
+  }
+  if (GetParam() == "process") {
+    EXPECT_GE(per_pid.size(), 2u);
+    // Past max_jobs it gets no more: at most the 4 (concurrency) it held then finish there.
+    for (auto [pid, n] : per_pid) EXPECT_LE(n, 3 + 4) << pid;
+  }
+  std::string log = d.Log();
+  EXPECT_NE(log.find("recycling: ran 3 jobs (max_jobs)"), std::string::npos) << log;
+  EXPECT_NE(log.find("(retired)"), std::string::npos) << log;
+}
+
 class BadRunnerTest : public ::testing::TestWithParam<std::pair<std::string, std::string>> {};
 
 INSTANTIATE_TEST_SUITE_P(
