@@ -10,10 +10,7 @@
 namespace drover {
 
 SpawnRequest CommandRequest(const JobTypeConfig& t, const ClaimedJob& job) {
-  SpawnRequest req;
-  req.argv = t.command;
-  req.env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
-  for (const auto& [k, v] : t.env) req.env[k] = v;
+  SpawnRequest req = ProcessRequest(t);
   req.env["DROVER_JOB_ID"] = std::to_string(job.id);
   req.env["DROVER_JOB_TYPE"] = job.type;
   req.env["DROVER_QUEUE"] = job.queue;
@@ -23,12 +20,6 @@ SpawnRequest CommandRequest(const JobTypeConfig& t, const ClaimedJob& job) {
   if (job.payload.size() <= 65536) req.env["DROVER_PAYLOAD"] = job.payload;
   if (job.checkpoint) req.env["DROVER_CHECKPOINT"] = *job.checkpoint;
   req.stdin_data = t.stdin_envelope ? EnvelopeJson(job) : job.payload;
-  req.working_dir = t.working_dir;
-  req.user = t.user;
-  req.group = t.group;
-  req.no_new_privs = t.no_new_privs.value_or(!t.user.empty());
-  req.limit_nofile = t.limit_nofile;
-  req.limit_as = t.limit_as;
   return req;
 }
 

@@ -48,18 +48,9 @@ Result<std::unique_ptr<RunnerProcess>> RunnerProcess::Start(const RunnerConfig& 
   if (!in.ok()) return in.status();
   // The worker's end must never block it: the runner may stop reading.
   if (fcntl(in->write.get(), F_SETFL, O_NONBLOCK) != 0) return Status::FromErrno("fcntl(F_SETFL)");
-  SpawnRequest req;
-  req.argv = c.command;
-  req.env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
-  for (const auto& [k, v] : c.env) req.env[k] = v;
+  SpawnRequest req = ProcessRequest(c);
   for (const auto& [k, v] : env) req.env[k] = v;
   req.stdin_fd = in->read.get();
-  req.working_dir = c.working_dir;
-  req.user = c.user;
-  req.group = c.group;
-  req.no_new_privs = c.no_new_privs.value_or(!c.user.empty());
-  req.limit_nofile = c.limit_nofile;
-  req.limit_as = c.limit_as;
   Result<SpawnedProcess> p = Spawn(req);
   if (!p.ok()) return p.status();
   std::unique_ptr<RunnerProcess> r(new RunnerProcess());

@@ -39,6 +39,24 @@ struct SpawnedProcess {
   UniqueFd status_fd;  // the job writes JSON lines to fd 3 (DROVER_STATUS_FD)
 };
 
+// A request filled from the process keys that [jobs.NAME] and [runners.NAME] share (the keys
+// config.cc's ReadProcess reads): the program, PATH plus its env, the directory, the user and
+// group, no_new_privs (on by default with a user) and the limits.
+template <typename ProcessKeys>
+SpawnRequest ProcessRequest(const ProcessKeys& c) {
+  SpawnRequest req;
+  req.argv = c.command;
+  req.env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  for (const auto& [k, v] : c.env) req.env[k] = v;
+  req.working_dir = c.working_dir;
+  req.user = c.user;
+  req.group = c.group;
+  req.no_new_privs = c.no_new_privs.value_or(!c.user.empty());
+  req.limit_nofile = c.limit_nofile;
+  req.limit_as = c.limit_as;
+  return req;
+}
+
 // The descriptor number a job finds its status pipe on.
 inline constexpr int kStatusFd = 3;
 

@@ -4,7 +4,6 @@ import collections
 import ctypes
 import json
 import os
-import random
 import selectors
 import signal
 import sys
@@ -395,7 +394,6 @@ def _child_setup(server, parent):
     os.close(server.channel.out_fd)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
-    random.seed()  # not the parent's sequence
     for fn in _after_fork:
         fn()
 
