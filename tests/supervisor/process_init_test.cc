@@ -71,7 +71,7 @@ TEST(ProcessInitTest, PrefaultMakesWritablePagesResidentAndSkipsLargeMappings) {
 }
 
 TEST(ProcessInitTest, FreedMemoryStaysInTheHeapForReuse) {
-#ifdef __SANITIZE_ADDRESS__
+#ifdef DROVER_SANITIZED
   GTEST_SKIP() << "ASan's allocator replaces glibc malloc and its settings";
 #endif
   auto grow_and_free = [] {
