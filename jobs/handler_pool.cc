@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <exception>
+#include <iterator>
 
 #include "common/time_util.h"
 
@@ -27,8 +28,7 @@ HandlerPool::~HandlerPool() {
 }
 
 void HandlerPool::Submit(ClaimedJob job, const Handler* fn, const std::atomic<bool>* cancel) {
-  std::lock_guard<std::mutex> lock(mu_);
-  tasks_.push_back({MonotonicUs(), std::move(job), fn, cancel});
+  batch_.push_back({0, std::move(job), fn, cancel});
 }
 
 // A wake-up costs more than a fast handler, so threads are added only where tasks wait: a
@@ -39,16 +39,26 @@ constexpr std::int64_t kWaitBeforeWakeUs = 1000;
 
 bool HandlerPool::HasQueued() {
   std::lock_guard<std::mutex> lock(mu_);
-  return !tasks_.empty();
+  return !batch_.empty() || Queued();
 }
 
 void HandlerPool::Kick() {
   bool wake;
   {
+    const std::int64_t now = MonotonicUs();
+    for (Task& t : batch_) t.queued_us = now;
     std::lock_guard<std::mutex> lock(mu_);
+    if (!Queued()) {
+      tasks_.swap(batch_);  // the usual case: both keep their capacity
+      next_ = 0;
+    } else if (!batch_.empty()) {
+      tasks_.erase(tasks_.begin(), tasks_.begin() + static_cast<std::ptrdiff_t>(next_));
+      next_ = 0;
+      std::move(batch_.begin(), batch_.end(), std::back_inserter(tasks_));
+    }
+    batch_.clear();
     bool none_busy = idle_ == static_cast<int>(threads_.size());
-    wake = idle_ > 0 && !tasks_.empty() &&
-           (none_busy || MonotonicUs() - tasks_.front().queued_us > kWaitBeforeWakeUs);
+    wake = idle_ > 0 && Queued() && (none_busy || now - tasks_[next_].queued_us > kWaitBeforeWakeUs);
   }
   if (wake) cv_.notify_one();
 }
@@ -62,6 +72,7 @@ void HandlerPool::Drain(std::vector<HandlerOutcome>* outcomes, std::vector<Handl
   std::uint64_t n;
   (void)!read(event_fd_.get(), &n, sizeof n);
   std::lock_guard<std::mutex> lock(out_mu_);
+  outcomes->reserve(outcomes->size() + outcomes_.size());
   for (HandlerOutcome& o : outcomes_) outcomes->push_back(std::move(o));
   for (HandlerProgress& p : progress_) progress->push_back(std::move(p));
   outcomes_.clear();
@@ -75,28 +86,28 @@ void HandlerPool::Loop() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       ++idle_;
-      cv_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
+      cv_.wait(lock, [&] { return stop_ || Queued(); });
       --idle_;
-      if (tasks_.empty()) return;
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
-      more = idle_ > 0 && !tasks_.empty() && MonotonicUs() - tasks_.front().queued_us > kWaitBeforeWakeUs;
+      if (!Queued()) return;
+      task = std::move(tasks_[next_++]);
+      more = idle_ > 0 && Queued() && MonotonicUs() - tasks_[next_].queued_us > kWaitBeforeWakeUs;
     }
     if (more) cv_.notify_one();
     JobContext ctx;
     ctx.id = task.job.id;
-    ctx.type = task.job.type;
-    ctx.queue = task.job.queue;
+    ctx.type = std::move(task.job.type);
+    ctx.queue = std::move(task.job.queue);
     ctx.payload = std::move(task.job.payload);
     ctx.attempt = task.job.attempt;
     ctx.max_attempts = task.job.max_attempts;
-    ctx.checkpoint = task.job.checkpoint;
+    ctx.checkpoint = std::move(task.job.checkpoint);
     ctx.cancel_ = task.cancel;
-    ctx.report_ = [this, id = ctx.id, attempt = ctx.attempt](double f, std::string m,
-                                                             std::optional<std::string> cp) {
+    // Two pointers: small enough for std::function to hold without an allocation per job.
+    const JobContext* job = &ctx;
+    ctx.report_ = [this, job](double f, std::string m, std::optional<std::string> cp) {
       {
         std::lock_guard<std::mutex> lock(out_mu_);
-        progress_.push_back({id, attempt, f, std::move(m), std::move(cp)});
+        progress_.push_back({job->id, job->attempt, f, std::move(m), std::move(cp)});
       }
       Notify();
     };

@@ -1,12 +1,11 @@
 // HandlerPool: the threads a worker runs in-process handlers on. The worker's event loop
-// submits jobs and collects outcomes; a handler never touches the store. Thread-safe.
-// Created after fork, in the worker only.
+// submits jobs and collects outcomes; a handler never touches the store. The public calls come
+// from one thread, the worker's loop. Created after fork, in the worker only.
 #ifndef DROVER_JOBS_HANDLER_POOL_H_
 #define DROVER_JOBS_HANDLER_POOL_H_
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -43,10 +42,11 @@ class HandlerPool {
   static Result<std::unique_ptr<HandlerPool>> Create(int threads);
   ~HandlerPool();  // waits for running handlers to return
 
-  // Queues `job` for `fn`. `cancel` must outlive the call.
+  // Adds `job` for `fn` to the next batch. `cancel` must outlive the call.
   void Submit(ClaimedJob job, const Handler* fn, const std::atomic<bool>* cancel);
-  // Wakes a thread for what Submit queued: after a batch of Submits, and on a timer while
-  // HasQueued(), so tasks behind slow handlers get threads of their own.
+  // Queues the batch Submit built (one lock for all of it) and wakes a thread for it: after a
+  // batch of Submits, and on a timer while HasQueued(), so tasks behind slow handlers get
+  // threads of their own.
   void Kick();
   bool HasQueued();
   // Readable whenever outcomes or progress reports are waiting.
@@ -62,13 +62,18 @@ class HandlerPool {
     const std::atomic<bool>* cancel;
   };
   HandlerPool() = default;
+  bool Queued() const { return next_ < tasks_.size(); }  // with mu_ held
   void Loop();
   void Notify();
 
   UniqueFd event_fd_;
-  std::mutex mu_;  // guards tasks_, idle_, stop_
+  std::vector<Task> batch_;  // submitted, not queued yet: the loop's thread only
+  std::mutex mu_;            // guards tasks_, idle_, stop_
   std::condition_variable cv_;
-  std::deque<Task> tasks_;
+  // Queued: tasks_[next_] on. Not a deque, which allocates a block per task this large (freed
+  // then by the thread that ran it, against the loop's allocations: glibc's arena lock).
+  std::vector<Task> tasks_;
+  size_t next_ = 0;
   int idle_ = 0;  // threads waiting on cv_
   bool stop_ = false;
   std::mutex out_mu_;  // guards outcomes_, progress_

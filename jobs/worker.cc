@@ -145,11 +145,11 @@ void Worker::FlushReports() {
 
 void Worker::TallyEnded(const std::vector<CompletionResult>& results) {
   const bool events = EventsWanted();
+  // Both follow the order of completions_: `results` has one per completion, ended_ some.
+  size_t next = 0;
   for (const CompletionResult& r : results) {
-    auto it = ended_.find(r.id);
-    if (it == ended_.end()) continue;
-    const EndedJob e = std::move(it->second);
-    ended_.erase(it);
+    if (next == ended_.size() || ended_[next].id != r.id) continue;
+    const EndedJob e = std::move(ended_[next++]);
     if (r.stale || e.kind == Completion::Kind::kReleased) continue;
     JobOutcome o;
     switch (r.state) {
@@ -299,6 +299,7 @@ void Worker::FlushAndClaim() {
     }
   }
   TallyEnded(results);
+  ended_.clear();
   jobs_done_ += std::count_if(completions_.begin(), completions_.end(),
                               [](const Completion& c) { return c.kind != Completion::Kind::kReleased; });
   completions_.clear();

@@ -76,6 +76,7 @@ enum TimerKind {
 
 // An attempt that ended, until the store has its outcome: what the tally and the events need.
 struct EndedJob {
+  std::int64_t id = 0;
   std::string queue, type;
   Completion::Kind kind = Completion::Kind::kSucceeded;
   double seconds = 0;  // how long it ran
@@ -299,9 +300,10 @@ class Worker {
   std::string events_;                     // event lines not written yet
   std::int64_t events_lost_ = 0;           // dropped because the pipe was full
   JobTally tally_;                         // counted, not yet reported
-  std::unordered_map<std::int64_t, EndedJob> ended_;  // outcomes not yet written
-  std::vector<StartedProcess> started_;               // pids not written yet (kWritePids)
-  std::set<std::string> limits_warned_;               // job types whose cgroup limits could not be set
+  // Outcomes not yet written, in the order of their completions_ (some completions have none).
+  std::vector<EndedJob> ended_;
+  std::vector<StartedProcess> started_;  // pids not written yet (kWritePids)
+  std::set<std::string> limits_warned_;  // job types whose cgroup limits could not be set
   bool claim_wanted_ = true;
   bool draining_ = false;
   bool store_failing_ = false;   // until kStoreRetry

@@ -83,7 +83,7 @@ void Worker::Finish(std::int64_t id, Completion done) {
   if (auto it = running_.find(id); it != running_.end()) {
     const RunningJob& r = it->second;
     const std::int64_t ran_us = MonotonicUs() - r.started_us;
-    ended_[id] = {r.job.queue, r.job.type, done.kind, static_cast<double>(ran_us) / 1e6};
+    ended_.push_back({id, r.job.queue, r.job.type, done.kind, static_cast<double>(ran_us) / 1e6});
     job_us_avg_ += (ran_us - job_us_avg_) / 8;
     ahead_paused_ = false;
     running_.erase(it);
@@ -93,7 +93,7 @@ void Worker::Finish(std::int64_t id, Completion done) {
 }
 
 void Worker::Fail(const RunningJob& r, Completion::Kind kind, const std::string& error) {
-  ended_[r.job.id] = {r.job.queue, r.job.type, kind, 0};
+  ended_.push_back({r.job.id, r.job.queue, r.job.type, kind, 0});
   completions_.push_back({r.job.id, r.job.attempt, kind, error, RetryDelayMs(r)});
 }
 

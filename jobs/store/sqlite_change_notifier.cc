@@ -15,28 +15,33 @@ Result<std::unique_ptr<ChangeNotifier>> SqliteChangeNotifier::Create(SqliteDb* d
   std::filesystem::path dir = file.parent_path().empty() ? "." : file.parent_path();
   UniqueFd inotify(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
   if (!inotify) return Status::FromErrno("inotify_init1");
-  if (inotify_add_watch(inotify.get(), dir.c_str(), IN_MODIFY | IN_CREATE) < 0) {
+  if (!Arm(inotify.get(), dir)) {
     spdlog::warn("cannot watch {} for new jobs ({}); falling back to polling every second", dir.string(),
                  strerror(errno));
   }
   Result<std::int64_t> version = db->PragmaInt("data_version");
   if (!version.ok()) return version.status();
-  return std::unique_ptr<ChangeNotifier>(new SqliteChangeNotifier(
-      db, std::move(inotify), file.filename().string() + "-wal", path + "-shm", *version));
+  return std::unique_ptr<ChangeNotifier>(
+      new SqliteChangeNotifier(db, std::move(inotify), dir, path + "-shm", *version));
+}
+
+// One-shot: a commit writes its WAL page by page, and each write would otherwise queue an event
+// (an allocation and a wake-up in the writer's write call) for every watching worker. Disarmed
+// by its first event, the watch costs the writes after it nothing until Consume() re-arms it.
+bool SqliteChangeNotifier::Arm(int inotify, const std::filesystem::path& dir) {
+  return inotify_add_watch(inotify, dir.c_str(), IN_MODIFY | IN_CREATE | IN_ONESHOT) >= 0;
 }
 
 bool SqliteChangeNotifier::Consume() {
   alignas(inotify_event) char buf[4096];
-  bool relevant = false;
-  ssize_t n;
-  while ((n = read(inotify_.get(), buf, sizeof buf)) > 0) {
-    for (char* p = buf; p < buf + n;) {
-      auto* ev = reinterpret_cast<inotify_event*>(p);
-      if (ev->len > 0 && wal_name_ == ev->name) relevant = true;
-      p += sizeof(inotify_event) + ev->len;
-    }
-  }
-  return relevant;
+  bool any = false;
+  while (read(inotify_.get(), buf, sizeof buf) > 0) any = true;
+  if (!any) return false;
+  // Re-armed before the caller's Changed(): a commit after the event that disarmed the watch is
+  // either seen by that look or wakes the re-armed watch. Any event counts, even one for another
+  // file in the directory: it may have disarmed the watch just before a WAL write.
+  if (!Arm(inotify_.get(), dir_)) spdlog::warn("cannot watch {} again: {}", dir_.string(), strerror(errno));
+  return true;
 }
 
 bool SqliteChangeNotifier::CommitInProgress() {

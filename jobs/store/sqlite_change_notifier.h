@@ -1,11 +1,12 @@
-// SqliteChangeNotifier: another connection's commit writes the database's WAL file, which
-// inotify reports; PRAGMA data_version on this process's connection then tells whether a
-// commit by someone else became visible. Without an inotify watch (a file system that has
-// none) fd() never becomes readable and the caller's polling finds the changes.
+// SqliteChangeNotifier: another connection's commit writes the database's WAL file, which a
+// one-shot inotify watch of its directory reports; PRAGMA data_version on this process's
+// connection then tells whether a commit by someone else became visible. Without an inotify watch (a file
+// system that has none) fd() never becomes readable and the caller's polling finds the changes.
 #ifndef DROVER_JOBS_STORE_SQLITE_CHANGE_NOTIFIER_H_
 #define DROVER_JOBS_STORE_SQLITE_CHANGE_NOTIFIER_H_
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -31,17 +32,18 @@ class SqliteChangeNotifier final : public ChangeNotifier {
   bool CommitInProgress() override;
 
  private:
-  SqliteChangeNotifier(SqliteDb* db, UniqueFd inotify, std::string wal_name, std::string shm_path,
+  SqliteChangeNotifier(SqliteDb* db, UniqueFd inotify, std::filesystem::path dir, std::string shm_path,
                        std::int64_t version)
       : db_(db),
         inotify_(std::move(inotify)),
-        wal_name_(std::move(wal_name)),
+        dir_(std::move(dir)),
         shm_path_(std::move(shm_path)),
         version_(version) {}
+  static bool Arm(int inotify, const std::filesystem::path& dir);
 
   SqliteDb* const db_;
   UniqueFd inotify_;
-  const std::string wal_name_;
+  const std::filesystem::path dir_;
   const std::string shm_path_;
   UniqueFd shm_;  // opened at first use
   std::int64_t version_;

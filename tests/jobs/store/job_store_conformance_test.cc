@@ -346,6 +346,27 @@ TEST_P(JobStoreConformance, PidRecordsGoInWithTheClaim) {
   EXPECT_EQ(GetJob(a).pid, 2002);
 }
 
+// One result per outcome, in the order of `done` whatever their kinds (the worker's tally walks
+// both in step), stale ones included.
+TEST_P(JobStoreConformance, ResultsFollowTheOrderOfTheOutcomes) {
+  for (const char* t : {"a", "b", "c", "d"}) Add(t);
+  std::vector<ClaimedJob> jobs = ClaimN(4);
+  ASSERT_EQ(jobs.size(), 4u);
+  using Kind = Completion::Kind;
+  Completion done[] = {{jobs[3].id, jobs[3].attempt, Kind::kFailed, "x", 0},
+                       {jobs[1].id, jobs[1].attempt, Kind::kSucceeded, "", 0},
+                       {jobs[0].id, jobs[0].attempt + 1, Kind::kSucceeded, "", 0},  // not its attempt
+                       {jobs[2].id, jobs[2].attempt, Kind::kFailedPermanent, "y", 0}};
+  std::vector<CompletionResult> results;
+  ASSERT_TRUE(store_->CompleteAndClaim("w1", {.done = done}, &results, kDefault, 0, 0).ok());
+  ASSERT_EQ(results.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(results[i].id, done[i].id) << i;
+  EXPECT_EQ(results[0].state, JobState::kQueued);
+  EXPECT_EQ(results[1].state, JobState::kSucceeded);
+  EXPECT_TRUE(results[2].stale);
+  EXPECT_EQ(results[3].state, JobState::kFailed);
+}
+
 // Jobs claimed ahead (held) have not started: a crash of their worker or an expired lease gives
 // their attempt back without a history entry, while the ones that started pay as usual.
 TEST_P(JobStoreConformance, HeldJobsThatNeverStartedGetTheirAttemptBack) {

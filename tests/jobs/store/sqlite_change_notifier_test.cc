@@ -1,8 +1,12 @@
 #include "jobs/store/sqlite_change_notifier.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <fstream>
 
 #include "tests/temp_dir.h"
 
@@ -47,6 +51,48 @@ TEST(SqliteChangeNotifierTest, AnotherProcessesWriteIsACommitInProgress) {
   EXPECT_FALSE((*n)->CommitInProgress());
   EXPECT_TRUE((*n)->Changed());
   for (int fd : {go[0], go[1], done[0], done[1]}) close(fd);
+}
+
+bool Readable(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, timeout_ms) == 1;
+}
+
+int Pending(int fd) {
+  int n = 0;
+  return ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
+}
+
+// A commit's first write disarms the watch: its other writes, and the commits after it, queue
+// nothing until Consume(). Any event counts (another file's may have disarmed the watch), and
+// after Consume() the next commit is reported again.
+TEST(SqliteChangeNotifierTest, OneEventPerConsumeAndNoneLost) {
+  TempDir dir;
+  std::string path = dir.path() + "/t.db";
+  Result<SqliteDb> db = SqliteDb::Open(path, {});
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (x INTEGER)").ok());
+  Result<std::unique_ptr<ChangeNotifier>> n = SqliteChangeNotifier::Create(&*db, path);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  ChangeNotifier& watch = **n;
+  Result<SqliteDb> other = SqliteDb::Open(path, {});
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+
+  std::ofstream(dir.path() + "/unrelated.log") << "x";
+  ASSERT_TRUE(Readable(watch.fd(), 2000));
+  const int one_event = Pending(watch.fd());
+  ASSERT_GT(one_event, 0);
+  ASSERT_TRUE(other->Exec("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)").ok());
+  EXPECT_EQ(Pending(watch.fd()), one_event) << "a disarmed watch queued more events";
+  EXPECT_TRUE(watch.Consume());
+  EXPECT_TRUE(watch.Changed());  // the commits that came while it was disarmed
+  EXPECT_FALSE(watch.Consume());
+
+  ASSERT_TRUE(other->Exec("INSERT INTO t VALUES (3)").ok());
+  ASSERT_TRUE(Readable(watch.fd(), 2000)) << "re-armed watch missed a commit";
+  EXPECT_TRUE(watch.Consume());
+  EXPECT_TRUE(watch.Changed());
+  EXPECT_FALSE(watch.Changed());
 }
 
 }  // namespace
