@@ -61,13 +61,13 @@ class JobStore {
   virtual Result<std::vector<EnqueueResult>> EnqueueBatch(std::span<const EnqueueRequest> reqs) = 0;
 
   // In one transaction: records the process ids in `writes.started` and the outcomes in
-  // `writes.done` (each result in `results`, in the order of `writes.done`; stale ones, of attempts
-  // `worker` no longer owns, are left untouched), then claims up to `n` + `held` ready jobs from `queues`
-  // (not paused, run_at reached, not expired), best first: priority, then run_at, then id. Claimed jobs are
-  // running, owned by `worker`, with a fresh lease and one more attempt. The jobs after the first `n` are
-  // held: claimed ahead, not started, so without a started_at until `writes.started` records
-  // their start. A held job's attempt is given back by Recover and ReapExpiredLeases, crash or
-  // not, and leaves no history entry: it never ran.
+  // `writes.done` (each result in `results`, in the order of `writes.done`; stale ones, of
+  // attempts `worker` no longer owns, are left untouched), then claims up to `n` + `held` ready
+  // jobs from `queues` (not paused, run_at reached, not expired), best first: priority, then
+  // run_at, then id. Claimed jobs are running, owned by `worker`, with a fresh lease and one more
+  // attempt. The jobs after the first `n` are held: claimed ahead, not started, so without a
+  // started_at until `writes.started` records their start. A held job's attempt is given back by
+  // Recover and ReapExpiredLeases, crash or not, and leaves no history entry: it never ran.
   // Under StoreConfig::limits a job whose limit is full is skipped (it stays queued; the jobs
   // behind it are claimed), and the count of running jobs and the claim must be atomic across
   // every claimer: SQLite has one writer, so its claim transaction counts; a backend with

@@ -1,7 +1,8 @@
 // SqliteChangeNotifier: another connection's commit writes the database's WAL file, which a
 // one-shot inotify watch of its directory reports; PRAGMA data_version on this process's
-// connection then tells whether a commit by someone else became visible. Without an inotify watch (a file
-// system that has none) fd() never becomes readable and the caller's polling finds the changes.
+// connection then tells whether a commit by someone else became visible. Without an inotify
+// watch (a file system that has none) fd() never becomes readable and the caller's polling
+// finds the changes.
 #ifndef DROVER_JOBS_STORE_SQLITE_CHANGE_NOTIFIER_H_
 #define DROVER_JOBS_STORE_SQLITE_CHANGE_NOTIFIER_H_
 
