@@ -7,25 +7,38 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 
 #include "tests/temp_dir.h"
 
 namespace drover {
 namespace {
 
+// A database with one table, and a notifier on it.
+class SqliteChangeNotifierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<SqliteDb> opened = SqliteDb::Open(path, {});
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    db.emplace(std::move(opened).value());
+    ASSERT_TRUE(db->Exec("CREATE TABLE t (x INTEGER)").ok());
+    Result<std::unique_ptr<ChangeNotifier>> created = SqliteChangeNotifier::Create(&*db, path);
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    n = std::move(created).value();
+  }
+
+  TempDir dir;
+  const std::string path = dir.path() + "/t.db";
+  std::optional<SqliteDb> db;
+  std::unique_ptr<ChangeNotifier> n;
+};
+
 // Another process's write transaction is seen as a commit in progress (its WAL write lock),
 // until it ends; this process's own never is.
-TEST(SqliteChangeNotifierTest, AnotherProcessesWriteIsACommitInProgress) {
-  TempDir dir;
-  std::string path = dir.path() + "/t.db";
-  Result<SqliteDb> db = SqliteDb::Open(path, {});
-  ASSERT_TRUE(db.ok()) << db.status().ToString();
-  ASSERT_TRUE(db->Exec("CREATE TABLE t (x INTEGER)").ok());
-  Result<std::unique_ptr<ChangeNotifier>> n = SqliteChangeNotifier::Create(&*db, path);
-  ASSERT_TRUE(n.ok()) << n.status().ToString();
-  EXPECT_FALSE((*n)->CommitInProgress());
+TEST_F(SqliteChangeNotifierTest, AnotherProcessesWriteIsACommitInProgress) {
+  EXPECT_FALSE(n->CommitInProgress());
   ASSERT_TRUE(db->Exec("BEGIN IMMEDIATE").ok());
-  EXPECT_FALSE((*n)->CommitInProgress());  // our own
+  EXPECT_FALSE(n->CommitInProgress());  // our own
   ASSERT_TRUE(db->Exec("COMMIT").ok());
 
   int go[2], done[2];
@@ -42,14 +55,14 @@ TEST(SqliteChangeNotifierTest, AnotherProcessesWriteIsACommitInProgress) {
   }
   char c = 0;
   ASSERT_EQ(read(done[0], &c, 1), 1);
-  EXPECT_TRUE((*n)->CommitInProgress());
-  EXPECT_FALSE((*n)->Changed());
+  EXPECT_TRUE(n->CommitInProgress());
+  EXPECT_FALSE(n->Changed());
   ASSERT_EQ(write(go[1], "x", 1), 1);
   int st = 0;
   ASSERT_EQ(waitpid(child, &st, 0), child);
   EXPECT_EQ(st, 0);
-  EXPECT_FALSE((*n)->CommitInProgress());
-  EXPECT_TRUE((*n)->Changed());
+  EXPECT_FALSE(n->CommitInProgress());
+  EXPECT_TRUE(n->Changed());
   for (int fd : {go[0], go[1], done[0], done[1]}) close(fd);
 }
 
@@ -66,15 +79,8 @@ int Pending(int fd) {
 // A commit's first write disarms the watch: its other writes, and the commits after it, queue
 // nothing until Consume(). Any event counts (another file's may have disarmed the watch), and
 // after Consume() the next commit is reported again.
-TEST(SqliteChangeNotifierTest, OneEventPerConsumeAndNoneLost) {
-  TempDir dir;
-  std::string path = dir.path() + "/t.db";
-  Result<SqliteDb> db = SqliteDb::Open(path, {});
-  ASSERT_TRUE(db.ok()) << db.status().ToString();
-  ASSERT_TRUE(db->Exec("CREATE TABLE t (x INTEGER)").ok());
-  Result<std::unique_ptr<ChangeNotifier>> n = SqliteChangeNotifier::Create(&*db, path);
-  ASSERT_TRUE(n.ok()) << n.status().ToString();
-  ChangeNotifier& watch = **n;
+TEST_F(SqliteChangeNotifierTest, OneEventPerConsumeAndNoneLost) {
+  ChangeNotifier& watch = *n;
   Result<SqliteDb> other = SqliteDb::Open(path, {});
   ASSERT_TRUE(other.ok()) << other.status().ToString();
 
