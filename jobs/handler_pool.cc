@@ -68,10 +68,20 @@ void HandlerPool::Notify() {
   (void)!write(event_fd_.get(), &one, sizeof one);
 }
 
+void HandlerPool::SignalOutcomes() {
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    if (outcomes_.empty() || signalled_) return;
+    signalled_ = true;
+  }
+  Notify();
+}
+
 void HandlerPool::Drain(std::vector<HandlerOutcome>* outcomes, std::vector<HandlerProgress>* progress) {
   std::uint64_t n;
   (void)!read(event_fd_.get(), &n, sizeof n);
   std::lock_guard<std::mutex> lock(out_mu_);
+  signalled_ = false;
   outcomes->reserve(outcomes->size() + outcomes_.size());
   for (HandlerOutcome& o : outcomes_) outcomes->push_back(std::move(o));
   for (HandlerProgress& p : progress_) progress->push_back(std::move(p));
@@ -82,17 +92,25 @@ void HandlerPool::Drain(std::vector<HandlerOutcome>* outcomes, std::vector<Handl
 void HandlerPool::Loop() {
   while (true) {
     Task task;
-    bool more;
+    bool more, emptied;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      if (!Queued()) {  // about to idle: what finished goes to the worker now
+        lock.unlock();
+        SignalOutcomes();
+        lock.lock();
+      }
       ++idle_;
       cv_.wait(lock, [&] { return stop_ || Queued(); });
       --idle_;
       if (!Queued()) return;
       task = std::move(tasks_[next_++]);
-      more = idle_ > 0 && Queued() && MonotonicUs() - tasks_[next_].queued_us > kWaitBeforeWakeUs;
+      emptied = !Queued();
+      more = !emptied && idle_ > 0 && MonotonicUs() - tasks_[next_].queued_us > kWaitBeforeWakeUs;
     }
     if (more) cv_.notify_one();
+    // Outcomes that finished while tasks were queued must not wait behind this one, which may be slow.
+    if (emptied) SignalOutcomes();
     JobContext ctx;
     ctx.id = task.job.id;
     ctx.type = std::move(task.job.type);
@@ -119,14 +137,8 @@ void HandlerPool::Loop() {
     } catch (...) {
       out.result = HandlerResult::Retry("handler threw a non-standard exception");
     }
-    bool first;
-    {
-      std::lock_guard<std::mutex> lock(out_mu_);
-      first = outcomes_.empty();
-      outcomes_.push_back(std::move(out));
-    }
-    // One wake-up per batch: the loop drains everything that piled up meanwhile.
-    if (first) Notify();
+    std::lock_guard<std::mutex> lock(out_mu_);
+    outcomes_.push_back(std::move(out));
   }
 }
 

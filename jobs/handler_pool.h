@@ -49,7 +49,10 @@ class HandlerPool {
   // threads of their own.
   void Kick();
   bool HasQueued();
-  // Readable whenever outcomes or progress reports are waiting.
+  // Readable when a progress report waits, and when outcomes wait and no task is queued. While
+  // tasks are queued, a thread that finishes one goes on to the next without a wake-up: a batch
+  // of fast handlers then wakes the worker once, at its end. Meanwhile the worker Drain()s on
+  // its Kick() timer.
   int event_fd() const { return event_fd_.get(); }
   // Takes what finished and what was reported since the last call.
   void Drain(std::vector<HandlerOutcome>* outcomes, std::vector<HandlerProgress>* progress);
@@ -65,6 +68,7 @@ class HandlerPool {
   bool Queued() const { return next_ < tasks_.size(); }  // with mu_ held
   void Loop();
   void Notify();
+  void SignalOutcomes();  // Notify() once for the outcomes waiting, if any
 
   UniqueFd event_fd_;
   std::vector<Task> batch_;  // submitted, not queued yet: the loop's thread only
@@ -76,8 +80,9 @@ class HandlerPool {
   size_t next_ = 0;
   int idle_ = 0;  // threads waiting on cv_
   bool stop_ = false;
-  std::mutex out_mu_;  // guards outcomes_, progress_
+  std::mutex out_mu_;  // guards outcomes_, progress_, signalled_
   std::vector<HandlerOutcome> outcomes_;
+  bool signalled_ = false;  // outcomes_ notified, not drained yet
   std::vector<HandlerProgress> progress_;
   std::vector<std::thread> threads_;
 };

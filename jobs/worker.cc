@@ -396,7 +396,10 @@ void Worker::RunTimers(std::int64_t now) {
         write_pids_ = true;
         break;
       case kHandlerKick:
-        if (handlers_) handlers_->Kick();
+        if (handlers_) {
+          handlers_->Kick();
+          OnHandlers();  // outcomes of tasks that finished while others were queued
+        }
         break;
       case kReleaseAhead:
         spdlog::debug("{} job(s) claimed ahead waited {} ms for a slot: given back", ahead_.size(),
