@@ -1,11 +1,12 @@
 #include "jobs/handler_pool.h"
 
 #include <gtest/gtest.h>
-#include <poll.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+
+#include "tests/readable.h"
 
 namespace drover {
 namespace {
@@ -68,10 +69,7 @@ class HandlerPoolTest : public testing::Test {
     job.attempt = 1;
     pool_->Submit(std::move(job), fn, &cancel_);
   }
-  bool Readable(int timeout_ms) {
-    pollfd p{pool_->event_fd(), POLLIN, 0};
-    return poll(&p, 1, timeout_ms) == 1;
-  }
+  bool Readable(int timeout_ms) { return drover::Readable(pool_->event_fd(), timeout_ms); }
   std::vector<std::int64_t> DrainIds() {
     std::vector<HandlerOutcome> outcomes;
     std::vector<HandlerProgress> progress;

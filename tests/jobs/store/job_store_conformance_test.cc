@@ -2,7 +2,6 @@
 // and OpenJobStore only (no SQL here: backend-specific tests live beside their backend's own
 // tests, e.g. sqlite_store_test.cc). A backend joins by adding an INSTANTIATE_TEST_SUITE_P.
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "common/time_util.h"
 #include "jobs/store/open_job_store.h"
 #include "tests/pg/postgres_server.h"
+#include "tests/readable.h"
 #include "tests/temp_dir.h"
 
 namespace drover {
@@ -1036,8 +1036,7 @@ TEST_P(JobStoreConformance, ChangeNotifierSeesOtherConnectionsCommitsNotItsOwn) 
   r.type = "theirs";
   ASSERT_TRUE(other->Enqueue(r).ok());
   if (n.fd() >= 0) {
-    pollfd p{n.fd(), POLLIN, 0};
-    EXPECT_EQ(poll(&p, 1, 5000), 1) << "no wake-up for another connection's commit";
+    EXPECT_TRUE(Readable(n.fd(), 5000)) << "no wake-up for another connection's commit";
     n.Consume();
   }
   EXPECT_TRUE(n.Changed());

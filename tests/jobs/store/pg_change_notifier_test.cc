@@ -2,10 +2,10 @@
 #include "jobs/store/pg_change_notifier.h"
 
 #include <gtest/gtest.h>
-#include <poll.h>
 
 #include "jobs/store/open_job_store.h"
 #include "tests/pg/postgres_server.h"
+#include "tests/readable.h"
 
 namespace drover {
 namespace {
@@ -36,8 +36,7 @@ TEST(PgChangeNotifierTest, ListensAgainAfterTheConnectionIsLost) {
   EXPECT_FALSE(n->FdReplaced());
   ASSERT_FALSE(other->Enqueue(r).ok());  // its session was terminated too
   ASSERT_TRUE(other->Enqueue(r).ok());
-  pollfd p{n->fd(), POLLIN, 0};
-  EXPECT_EQ(poll(&p, 1, 5000), 1) << "the new session listens";
+  EXPECT_TRUE(Readable(n->fd(), 5000)) << "the new session listens";
   EXPECT_TRUE(n->Consume());
   EXPECT_TRUE(n->Changed());
 }

@@ -1,7 +1,6 @@
 #include "jobs/store/sqlite_change_notifier.h"
 
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,6 +8,7 @@
 #include <fstream>
 #include <optional>
 
+#include "tests/readable.h"
 #include "tests/temp_dir.h"
 
 namespace drover {
@@ -64,11 +64,6 @@ TEST_F(SqliteChangeNotifierTest, AnotherProcessesWriteIsACommitInProgress) {
   EXPECT_FALSE(n->CommitInProgress());
   EXPECT_TRUE(n->Changed());
   for (int fd : {go[0], go[1], done[0], done[1]}) close(fd);
-}
-
-bool Readable(int fd, int timeout_ms) {
-  pollfd p{fd, POLLIN, 0};
-  return poll(&p, 1, timeout_ms) == 1;
 }
 
 int Pending(int fd) {
