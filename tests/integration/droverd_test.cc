@@ -111,7 +111,7 @@ TEST(DroverdTest, TheSpareReplacesAKilledWorkerAndReQueuesItsJobFirst) {
   ASSERT_GT(spare, 0) << d.Log();
   auto store = d.Store();
   auto [id, worker] = KillWorkerHoldingAJob(d, store.get());
-  ASSERT_TRUE(WaitFor([&] { return d.PidOf(worker) == spare && d.AllRunning(); }, 2000)) << d.Log();
+  ASSERT_TRUE(WaitFor([&] { return d.PidOf(worker) == spare && d.AllRunning(); }, 10'000)) << d.Log();
   EXPECT_EQ(TitleOf(spare), "drover: worker " + worker.substr(7, worker.rfind(':') - 7) + "#" +
                                 worker.substr(worker.rfind(':') + 1));
   ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kSucceeded; }, 10'000)) << d.Log();
@@ -119,7 +119,7 @@ TEST(DroverdTest, TheSpareReplacesAKilledWorkerAndReQueuesItsJobFirst) {
   EXPECT_NE(d.Log().find("re-queued 1 job(s) of " + worker + "@"), std::string::npos) << d.Log();
   // A new spare takes its place.
   pid_t next = 0;
-  ASSERT_TRUE(WaitFor([&] { return (next = d.SparePid()) > 0 && next != spare; }, 2000)) << d.Log();
+  ASSERT_TRUE(WaitFor([&] { return (next = d.SparePid()) > 0 && next != spare; }, 10'000)) << d.Log();
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
   EXPECT_FALSE(Alive(next));
   EXPECT_FALSE(Alive(spare));
@@ -132,7 +132,8 @@ TEST(DroverdTest, WithoutASpareAKilledWorkerIsForkedAgain) {
   EXPECT_EQ(d.SparePid(), 0);
   auto store = d.Store();
   auto [id, worker] = KillWorkerHoldingAJob(d, store.get());
-  ASSERT_TRUE(WaitFor([&] { return d.Process(worker)["restarts"] == 1 && d.AllRunning(); }, 2000)) << d.Log();
+  ASSERT_TRUE(WaitFor([&] { return d.Process(worker)["restarts"] == 1 && d.AllRunning(); }, 10'000))
+      << d.Log();
   ASSERT_TRUE(WaitFor([&] { return StateOf(store.get(), id) == JobState::kSucceeded; }, 10'000)) << d.Log();
   EXPECT_EQ(store->Get(id)->attempts, 2);
   EXPECT_EQ(d.SparePid(), 0);
@@ -146,33 +147,33 @@ TEST(DroverdTest, AKilledSpareIsReplacedAndAReloadRenewsIt) {
   ASSERT_GT(first, 0) << d.Log();
   ASSERT_EQ(kill(first, SIGKILL), 0);
   pid_t second = 0;
-  ASSERT_TRUE(WaitFor([&] { return (second = d.SparePid()) > 0 && second != first; }, 3000)) << d.Log();
+  ASSERT_TRUE(WaitFor([&] { return (second = d.SparePid()) > 0 && second != first; }, 10'000)) << d.Log();
   nlohmann::json status = d.Request("status");
   for (const auto& p : status["result"]) EXPECT_EQ(p["restarts"], 0) << p.dump();
   ASSERT_EQ(kill(d.pid(), SIGHUP), 0);  // the spare holds the configuration it was forked with
   pid_t third = 0;
-  ASSERT_TRUE(WaitFor([&] { return (third = d.SparePid()) > 0 && third != second; }, 3000)) << d.Log();
-  EXPECT_TRUE(WaitFor([&] { return !Alive(second); }, 2000));
+  ASSERT_TRUE(WaitFor([&] { return (third = d.SparePid()) > 0 && third != second; }, 10'000)) << d.Log();
+  EXPECT_TRUE(WaitFor([&] { return !Alive(second); }, 10'000));
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
   EXPECT_FALSE(Alive(third));
 }
 
 TEST(DroverdTest, CoolOffGrowsInACrashLoopAndIsVisible) {
-  Daemon d(kPools, "restart_delay = \"200ms\"\nrestart_delay_max = \"5s\"\nstartsecs = \"30s\"\n");
+  Daemon d(kPools, "restart_delay = \"500ms\"\nrestart_delay_max = \"5s\"\nstartsecs = \"30s\"\n");
   ASSERT_TRUE(d.Start()) << d.Log();
-  std::vector<double> delays;
   for (int i = 0; i < 3; ++i) {
+    // 500ms, 1s, 2s, each +-10%: what is left when looked at is never more, and the time from the
+    // kill until the scheduler runs again never less (a loaded machine only adds to either wait).
+    const double cool_off = 0.5 * (1 << i);
     pid_t pid = d.PidOf("scheduler");
     ASSERT_GT(pid, 0);
+    std::int64_t killed = MonotonicUs();
     kill(pid, SIGKILL);
-    ASSERT_TRUE(WaitFor([&] { return d.Process("scheduler")["state"] == "BACKOFF"; }, 2000));
-    delays.push_back(d.Process("scheduler")["retry_in_s"].get<double>());
+    ASSERT_TRUE(WaitFor([&] { return d.Process("scheduler")["state"] == "BACKOFF"; }, 5000)) << d.Log();
+    EXPECT_LE(d.Process("scheduler")["retry_in_s"].get<double>(), cool_off * 1.1) << i;
     ASSERT_TRUE(WaitFor([&] { return d.Process("scheduler")["state"] == "RUNNING"; }, 10'000)) << d.Log();
+    EXPECT_GE((MonotonicUs() - killed) / 1e6, cool_off * 0.9) << i;
   }
-  // 200ms, 400ms, 800ms each +-10%.
-  EXPECT_LT(delays[0], 0.25);
-  EXPECT_GT(delays[1], 0.3);
-  EXPECT_GT(delays[2], 0.65);
   EXPECT_EQ(d.Process("scheduler")["restarts"], 3);
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
@@ -322,7 +323,7 @@ TEST(DroverdTest, SighupAppliesAValidConfigAndRejectsAnInvalidOne) {
       "[supervisor]\ndatabase = \"drover.db\"\nsocket = \"drover.sock\"\nlog_file = \"drover.log\"\n";
   d.RewriteConfig(head + "[pools.default]\nworkers = 0\n");
   kill(d.pid(), SIGHUP);
-  ASSERT_TRUE(WaitFor([&] { return d.Log().find("reload rejected") != std::string::npos; }, 3000));
+  ASSERT_TRUE(WaitFor([&] { return d.Log().find("reload rejected") != std::string::npos; }, 10'000));
   EXPECT_TRUE(d.AllRunning());
   EXPECT_EQ(d.PidOf("worker:default:0"), w0);
 

@@ -1,6 +1,6 @@
 // Running limits against a real droverd: from the jobs' own start and end marks, the runs of a
 // limited type (and of one resource) never overlap beyond the limit, also while workers are
-// kill -9'd, and the other jobs still fill every slot.
+// kill -9'd, and the other jobs still fill the slots that are up.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -137,10 +137,21 @@ working_dir = "."
     else
       by_resource[*j.resource].push_back(r);
   }
-  EXPECT_EQ(PeakOverlap(reports), 3);
-  for (const auto& [resource, rs] : by_resource) EXPECT_EQ(PeakOverlap(rs), 1) << resource;
-  // 3 reports plus one sync per account (20): more than the 16 slots, and all of them are used.
-  EXPECT_EQ(PeakOverlap(runs), 16);
+  // The limits are never exceeded.
+  EXPECT_LE(PeakOverlap(reports), 3);
+  for (const auto& [resource, rs] : by_resource) EXPECT_LE(PeakOverlap(rs), 1) << resource;
+  // 3 reports plus one sync per account (20) are more than the 16 slots: with both workers up, all
+  // of them are used at once, and the report limit is reached.
+  // Under kills only one worker is down at a time (kills alternate, 700 ms apart, and a
+  // replacement starts at once), but its 8 slots stay empty until the replacement claims, and the
+  // jobs it held count against the limits until they are re-queued: the other worker's 8 slots
+  // are what is certain.
+  if (kill_workers) {
+    EXPECT_GE(PeakOverlap(runs), 8);
+  } else {
+    EXPECT_EQ(PeakOverlap(reports), 3);
+    EXPECT_EQ(PeakOverlap(runs), 16);
+  }
   for (const auto& [id, j] : jobs)
     EXPECT_EQ(j.state, JobState::kSucceeded) << id << ": " << j.last_error.value_or("");
 }

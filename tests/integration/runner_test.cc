@@ -180,7 +180,10 @@ TEST_P(RunnerTest, KillNineOfRunnersAndWorkersLosesNothing) {
   int runner_kills = 0, worker_kills = 0;
   const char* soak = getenv("DROVER_CHAOS_SECONDS");
   std::int64_t until = MonotonicUs() + (soak ? std::atoll(soak) : 6) * 1'000'000;
-  while (MonotonicUs() < until) {
+  // At least 6 s, and on a loaded machine (where a killed runner takes longer to come back) on
+  // until the kills checked below have been made, for at most 30 s more.
+  auto enough_kills = [&] { return runner_kills > 5 && worker_kills > 0; };
+  while (MonotonicUs() < until || (!enough_kills() && MonotonicUs() < until + 30'000'000)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 200));
     enqueue(40);  // about what two workers do meanwhile: the queue neither drains nor piles up
     pid_t w = d.PidOf("worker:default:" + std::to_string(rng() % 2));
