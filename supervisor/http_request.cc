@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/escape.h"
+
 namespace drover {
 namespace {
 
@@ -36,6 +38,8 @@ const char* Reason(int status) {
       return "Length Required";
     case 413:
       return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
     case 431:
       return "Request Header Fields Too Large";
     case 501:
@@ -45,11 +49,32 @@ const char* Reason(int status) {
   }
 }
 
+// A header's value in a message: escaped and at most 200 bytes.
+std::string Quoted(std::string_view v) { return ValidUtf8(EscapeControl(v.substr(0, 200)), false); }
+
 }  // namespace
 
 std::string HttpRequest::Header(const std::string& name) const {
   auto it = headers.find(name);
   return it == headers.end() ? "" : it->second;
+}
+
+std::optional<HttpRefusal> CrossSiteXmlRpc(const HttpRequest& r) {
+  std::string type = Lower(r.Header("content-type"));
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  if (type != "text/xml") return HttpRefusal{415, "an XML-RPC call is sent as Content-Type: text/xml\n"};
+  std::string site = Lower(r.Header("sec-fetch-site"));
+  if (!site.empty() && site != "same-origin" && site != "none")
+    return HttpRefusal{403, "forbidden: a cross-site request (Sec-Fetch-Site: " + Quoted(site) + ")\n"};
+  std::string origin = Lower(r.Header("origin"));
+  if (!origin.empty()) {
+    size_t scheme = origin.find("://");
+    std::string host = scheme == std::string::npos ? origin : origin.substr(scheme + 3);
+    if (host != Lower(r.Header("host")))
+      return HttpRefusal{403, "forbidden: a cross-site request (Origin: " + Quoted(origin) + ")\n"};
+  }
+  return std::nullopt;
 }
 
 bool LooksLikeHttp(std::string_view start) {

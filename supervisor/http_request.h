@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,16 @@ struct HttpRequest {
   // The header's value, or "" when absent. `name` in lower case.
   std::string Header(const std::string& name) const;
 };
+
+// Why an XML-RPC POST is refused as one a web page may have sent on a browser's behalf (CSRF),
+// with the HTTP status that fits; nullopt when it is acceptable. A page can send a cross-site
+// POST without asking only with a form's content types, so the body must be declared text/xml;
+// and a browser's Origin or Sec-Fetch-Site, where present, must say the page is this server's.
+struct HttpRefusal {
+  int status;
+  std::string why;
+};
+std::optional<HttpRefusal> CrossSiteXmlRpc(const HttpRequest& r);
 
 // True when `start`, the first bytes a client sent, begin an HTTP request rather than a
 // droverctl request line (which starts with '{').

@@ -132,6 +132,11 @@ std::optional<std::string> Supervisor::OnHttp(const HttpRequest& r, const Contro
   }
   if (r.target != "/RPC2") return OnWeb(r, client, may_change);
   if (r.method != "POST") return HttpResponse(405, "text/plain", "XML-RPC calls are POST requests\n");
+  if (std::optional<HttpRefusal> refused = CrossSiteXmlRpc(r)) {
+    spdlog::warn("xml-rpc: refused a request from {}: {}", peer.tcp ? "the [http] listener" : "the socket",
+                 refused->why.substr(0, refused->why.size() - 1));
+    return HttpResponse(refused->status, "text/plain", refused->why);
+  }
   RpcReply reply = Fault(kFailed, "request body larger than 1 MiB");
   if (!r.body_too_large) {
     Result<XmlRpcCall> call = ParseXmlRpcCall(r.body);

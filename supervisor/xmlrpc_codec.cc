@@ -1,5 +1,6 @@
 #include "supervisor/xmlrpc_codec.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -132,9 +133,23 @@ std::string Response(const xmlrpc_c::rpcOutcome& outcome) {
   return xml;
 }
 
+// True when `body` holds a markup declaration ("<!" and a letter: DOCTYPE, ENTITY, ELEMENT,
+// ...). XML-RPC needs none, and a DOCTYPE's entities can expand a request of a kilobyte into
+// gigabytes inside the library's parser ("billion laughs"), so such bodies never reach it.
+// Comments and CDATA sections ("<!--", "<![CDATA[") stay allowed.
+bool HasMarkupDeclaration(const std::string& body) {
+  for (size_t at = body.find("<!"); at != std::string::npos; at = body.find("<!", at + 2)) {
+    if (at + 2 < body.size() && std::isalpha(static_cast<unsigned char>(body[at + 2]))) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<XmlRpcCall> ParseXmlRpcCall(const std::string& body) {
+  if (HasMarkupDeclaration(body))
+    return Status::InvalidArgument(
+        "not an XML-RPC call: a DOCTYPE or other markup declaration is not accepted");
   if (!I8ElementsAreSound(body))
     return Status::InvalidArgument("not an XML-RPC call: an <i8> is not a 64-bit integer");
   try {

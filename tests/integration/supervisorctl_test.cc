@@ -295,7 +295,8 @@ TEST_F(HttpListenerTest, WithAuthEveryRequestNeedsTheCredentials) {
   std::string body = "<methodCall><methodName>supervisor.getPID</methodName></methodCall>";
   std::string answer =
       TcpExchange(port_, "POST /RPC2 HTTP/1.1\r\nAuthorization: Bearer " + std::string(kToken) +
-                             "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+                             "\r\nContent-Type: text/xml\r\nContent-Length: " + std::to_string(body.size()) +
+                             "\r\n\r\n" + body);
   EXPECT_NE(answer.find("<i4>" + std::to_string(daemon_->pid()) + "</i4>"), std::string::npos) << answer;
   answer = TcpExchange(port_, "{\"cmd\": \"shutdown\", \"args\": []}\n");
   EXPECT_EQ(answer.rfind("HTTP/1.1 400 ", 0), 0u) << answer;
@@ -320,10 +321,37 @@ TEST_F(HttpListenerTest, WithoutAuthOnlyReadsAreAllowed) {
                               {{{"methodName", "supervisor.getPID"}, {"params", nlohmann::json::array()}},
                                {{"methodName", "supervisor.stopProcess"},
                                 {"params", nlohmann::json::array({"worker:default:0"})}}})}));
-  std::string answer = TcpExchange(
-      port_, "POST /RPC2 HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  std::string answer =
+      TcpExchange(port_, "POST /RPC2 HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body);
   EXPECT_EQ(answer.rfind("HTTP/1.1 403 ", 0), 0u) << answer;
   EXPECT_TRUE(daemon_->AllRunning());
+  EXPECT_EQ(WEXITSTATUS(daemon_->Stop()), 0);
+}
+
+// A page on another site cannot use the browser's stored credentials: its POST either carries a
+// form's content type or says where it comes from.
+TEST_F(HttpListenerTest, CrossSiteCallsAreRefusedEvenWithCredentials) {
+  StartWith("auth = \"token-file:http-token\"\n");
+  std::string body = XmlRpcCallBody("supervisor.stopProcess", nlohmann::json::array({"worker:default:0"}));
+  std::string host = "127.0.0.1:" + std::to_string(port_);
+  auto post = [&](const std::string& headers) {
+    return TcpExchange(port_, "POST /RPC2 HTTP/1.1\r\nHost: " + host + "\r\nAuthorization: Bearer " +
+                                  std::string(kToken) + "\r\n" + headers +
+                                  "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  };
+  std::string answer = post("Content-Type: text/plain\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 415 ", 0), 0u) << answer;
+  answer = post("Content-Type: text/xml\r\nOrigin: http://evil.example\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 403 ", 0), 0u) << answer;
+  answer = post("Content-Type: text/xml\r\nSec-Fetch-Site: cross-site\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 403 ", 0), 0u) << answer;
+  EXPECT_TRUE(daemon_->AllRunning());
+  EXPECT_EQ(daemon_->Process("worker:default:0")["state"], "RUNNING");
+  // The same call from the page's own origin goes through.
+  answer = post("Content-Type: text/xml\r\nOrigin: http://" + host + "\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200 ", 0), 0u) << answer;
+  EXPECT_TRUE(WaitFor([&] { return daemon_->Process("worker:default:0")["state"] == "STOPPED"; }, 10'000));
   EXPECT_EQ(WEXITSTATUS(daemon_->Stop()), 0);
 }
 

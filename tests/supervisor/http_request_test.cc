@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace drover {
 namespace {
 
@@ -80,6 +82,52 @@ TEST(HttpRequestTest, AResponseClosesAndStatesItsLength) {
   EXPECT_NE(r.find("Content-Length: 4\r\n"), std::string::npos) << r;
   EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos) << r;
   EXPECT_EQ(r.substr(r.size() - 8), "\r\n\r\n<x/>");
+}
+
+HttpRequest XmlRpcPost(std::map<std::string, std::string> headers) {
+  HttpRequest r;
+  r.method = "POST";
+  r.target = "/RPC2";
+  r.headers = std::move(headers);
+  return r;
+}
+
+TEST(HttpRequestTest, XmlRpcFromItsOwnClientsIsAccepted) {
+  for (const auto& headers : std::vector<std::map<std::string, std::string>>{
+           {{"content-type", "text/xml"}},  // supervisorctl, Python's xmlrpc.client
+           {{"content-type", "Text/XML; charset=utf-8"}, {"host", "127.0.0.1:9750"}},
+           {{"content-type", "text/xml"},
+            {"host", "127.0.0.1:9750"},
+            {"origin", "http://127.0.0.1:9750"},
+            {"sec-fetch-site", "same-origin"}},
+           {{"content-type", "text/xml"}, {"sec-fetch-site", "none"}}}) {
+    EXPECT_FALSE(CrossSiteXmlRpc(XmlRpcPost(headers)).has_value()) << headers.at("content-type");
+  }
+}
+
+// What a page on another site can make a browser send (with its stored Basic credentials).
+TEST(HttpRequestTest, XmlRpcAsAWebPageWouldSendItIsRefused) {
+  for (std::string type :
+       {"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "text/xmlx"}) {
+    std::optional<HttpRefusal> r = CrossSiteXmlRpc(XmlRpcPost({{"content-type", type}}));
+    ASSERT_TRUE(r.has_value()) << type;
+    EXPECT_EQ(r->status, 415) << type;
+  }
+  std::optional<HttpRefusal> r = CrossSiteXmlRpc(XmlRpcPost(
+      {{"content-type", "text/xml"}, {"host", "127.0.0.1:9750"}, {"origin", "http://evil.example"}}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 403);
+  EXPECT_NE(r->why.find("Origin: http://evil.example"), std::string::npos) << r->why;
+  r = CrossSiteXmlRpc(XmlRpcPost({{"content-type", "text/xml"}, {"sec-fetch-site", "cross-site"}}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 403);
+  r = CrossSiteXmlRpc(XmlRpcPost({{"content-type", "text/xml"}, {"sec-fetch-site", "same-site"}}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 403);
+  // What a header carries reaches the message escaped.
+  r = CrossSiteXmlRpc(XmlRpcPost({{"content-type", "text/xml"}, {"origin", "http://a\x1b[2Jb"}}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->why.find('\x1b'), std::string::npos) << r->why;
 }
 
 }  // namespace

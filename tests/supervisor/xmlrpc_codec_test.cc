@@ -76,5 +76,34 @@ TEST(XmlRpcCodecTest, ABadI8IsRefusedBeforeTheLibrarySeesIt) {
   }
 }
 
+// Entity expansion ("billion laughs"): a kilobyte that the parser would blow up to gigabytes.
+// Refused at once, before the library sees it, with a message that says why.
+TEST(XmlRpcCodecTest, DoctypesAndEntityDeclarationsAreRefused) {
+  std::string laughs = "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [<!ENTITY lol \"lol\">";
+  std::string prev = "lol";
+  for (int i = 1; i <= 9; ++i) {
+    std::string name = "lol" + std::to_string(i);
+    laughs += "<!ENTITY " + name + " \"";
+    for (int k = 0; k < 10; ++k) laughs += "&" + prev + ";";
+    laughs += "\">";
+    prev = name;
+  }
+  laughs += "]>\n<methodCall><methodName>&" + prev + ";</methodName></methodCall>";
+  ASSERT_LT(laughs.size(), 1200u);
+  for (const std::string& body :
+       {laughs, std::string("<!DOCTYPE methodCall SYSTEM \"file:///etc/passwd\"><methodCall/>"),
+        std::string("<methodCall><!ELEMENT x ANY><methodName>x</methodName></methodCall>")}) {
+    Result<XmlRpcCall> call = ParseXmlRpcCall(body);
+    ASSERT_FALSE(call.ok()) << body;
+    EXPECT_NE(call.status().message().find("DOCTYPE"), std::string::npos) << call.status().message();
+  }
+  // Comments and CDATA are not declarations.
+  Result<XmlRpcCall> call = ParseXmlRpcCall(
+      "<?xml version=\"1.0\"?><!-- a comment --><methodCall><methodName><![CDATA[system.listMethods]]>"
+      "</methodName></methodCall>");
+  ASSERT_TRUE(call.ok()) << call.status().ToString();
+  EXPECT_EQ(call->method, "system.listMethods");
+}
+
 }  // namespace
 }  // namespace drover
