@@ -41,6 +41,13 @@ std::streamsize EscapingStreambuf::xsputn(const char* s, std::streamsize n) {
   return target_->sputn(out.data(), want) == want ? n : 0;
 }
 
+std::string_view Utf8Prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
 std::string ValidUtf8(std::string_view s, bool keep_controls) {
   std::string out;
   out.reserve(s.size());

@@ -23,6 +23,10 @@ std::string EscapeControl(std::string_view s, bool keep_newlines = false);
 // job's output may hold (PostgreSQL text, XML).
 std::string ValidUtf8(std::string_view s, bool keep_controls);
 
+// The first bytes of `s`, at most `max`, cut before a character rather than inside one (a
+// continuation byte at the cut moves it back), so that cutting leaves valid UTF-8 valid.
+std::string_view Utf8Prefix(std::string_view s, size_t max);
+
 // A stream buffer that escapes what it passes on to `target` (keeping newlines): put it under
 // std::cout for text meant for a terminal.
 class EscapingStreambuf : public std::streambuf {

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "common/escape.h"
 #include "common/json_util.h"
 
 namespace drover {
@@ -99,9 +100,7 @@ Status ValidateEnqueueRequest(const EnqueueRequest& r) {
 std::string HistoryError(const std::string& error) {
   constexpr size_t kMax = 4096;
   if (error.size() <= kMax) return error;
-  size_t n = kMax;
-  while (n > 0 && (static_cast<unsigned char>(error[n]) & 0xC0) == 0x80) --n;
-  return error.substr(0, n) + "…[truncated]";
+  return std::string(Utf8Prefix(error, kMax)) + "…[truncated]";
 }
 
 }  // namespace drover

@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "common/escape.h"
 #include "jobs/runner_protocol.h"
 #include "jobs/spawner.h"
 
@@ -35,7 +36,7 @@ bool ReadInto(int fd, std::string* buf, size_t max) {
 void TakeLines(std::string* buf, std::vector<std::string>* lines, size_t max) {
   size_t start = 0;
   for (size_t nl; (nl = buf->find('\n', start)) != std::string::npos; start = nl + 1) {
-    lines->push_back(buf->substr(start, std::min(nl - start, max)));
+    lines->push_back(std::string(Utf8Prefix(std::string_view(*buf).substr(start, nl - start), max)));
   }
   buf->erase(0, start);
 }
@@ -115,7 +116,7 @@ bool RunnerProcess::ReadLog(std::vector<std::string>* lines) {
   bool open = ReadInto(err_fd_.get(), &err_buf_, kReadChunk);
   TakeLines(&err_buf_, lines, kMaxLogLine);
   if (err_buf_.size() > kMaxLogLine) {  // a line without end: log what there is
-    lines->push_back(err_buf_.substr(0, kMaxLogLine));
+    lines->push_back(std::string(Utf8Prefix(err_buf_, kMaxLogLine)));
     err_buf_.clear();
   }
   if (!open && !err_buf_.empty()) {

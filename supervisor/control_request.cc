@@ -34,11 +34,14 @@ constexpr std::string_view kCodes[] = {"bad_request",       "unknown_command", "
 std::string_view ControlErrorCode(ControlError e) { return kCodes[static_cast<int>(e)]; }
 
 std::string OkAnswer(const nlohmann::json& result) {
-  return nlohmann::json{{"ok", true}, {"result", result}}.dump();
+  // Replacement, not an exception, for text that is not UTF-8 (a log line, a job's output).
+  return nlohmann::json{{"ok", true}, {"result", result}}.dump(-1, ' ', false,
+                                                               nlohmann::json::error_handler_t::replace);
 }
 
 std::string ErrorAnswer(ControlError e, const std::string& message) {
-  return nlohmann::json{{"ok", false}, {"code", ControlErrorCode(e)}, {"error", message}}.dump();
+  return nlohmann::json{{"ok", false}, {"code", ControlErrorCode(e)}, {"error", message}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string ErrorAnswer(const Status& s) {

@@ -38,6 +38,17 @@ TEST(ValidUtf8Test, ReplacesWhatIsNotStrictUtf8AndNul) {
   EXPECT_EQ(ValidUtf8("tab\tbell\x07", false), "tab\tbell" + r);
 }
 
+TEST(Utf8PrefixTest, CutsBeforeACharacterNotInsideIt) {
+  const std::string euro = "\xE2\x82\xAC";  // 3 bytes
+  EXPECT_EQ(Utf8Prefix("abc", 10), "abc");
+  EXPECT_EQ(Utf8Prefix("abcdef", 3), "abc");
+  for (size_t max = 1; max <= 3; ++max) EXPECT_EQ(Utf8Prefix("a" + euro + "b", max), "a") << max;
+  EXPECT_EQ(Utf8Prefix("a" + euro + "b", 4), "a" + euro);
+  EXPECT_EQ(Utf8Prefix(euro, 2), "");
+  // Bytes that are not UTF-8 are cut where asked: nothing to keep whole.
+  EXPECT_EQ(Utf8Prefix("\xFF\xFF\xFF", 2), "\xFF\xFF");
+}
+
 TEST(EscapingStreambufTest, EscapesWhatPassesThrough) {
   std::ostringstream target;
   EscapingStreambuf buf(target.rdbuf());

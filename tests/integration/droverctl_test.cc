@@ -155,6 +155,24 @@ TEST(DroverctlTest, ProcessVerbs) {
   EXPECT_EQ(WEXITSTATUS(d.Reap(20'000)), 0);
 }
 
+// A line of the log cut inside a character (or any bytes a job sent there) reaches tail as
+// U+FFFD; droverd answers and goes on.
+TEST(DroverctlTest, TailOfALogThatIsNotUtf8AnswersWithReplacements) {
+  Daemon d(kConfig);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  std::ofstream(d.dir() + "/drover.log", std::ios::app)
+      << "[worker:default:0 1] caf\xC3\n[worker:default:0 1] \xFF\xFE\n";
+  for (int i = 0; i < 2; ++i) {
+    ShellResult r = Ctl(d, "tail -n 2 worker:default:0");
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("caf\xEF\xBF\xBD"), std::string::npos) << r.out;
+    r = Ctl(d, "maintail -n 2");
+    EXPECT_EQ(r.code, 0) << r.out;
+  }
+  EXPECT_TRUE(Alive(d.pid()));
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
 TEST(DroverctlTest, UsageErrorsExitTwo) {
   Daemon d(kConfig);
   for (const char* args : {"show",

@@ -24,6 +24,19 @@ TEST(ControlRequestTest, RejectsOtherShapesAsMalformed) {
 }
 
 // droverctl decides its exit code on the answer's code, never on the wording of its message.
+// A log line cut inside a character, or a job's stray bytes, reach an answer as U+FFFD: never an
+// exception (which would end droverd).
+TEST(ControlRequestTest, AnswersCarryTextThatIsNotUtf8AsReplacements) {
+  const std::string cut = "caf\xC3";
+  Result<ControlAnswer> ok = ParseControlAnswer(OkAnswer({{"lines", {cut, "\xFF ok"}}}));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->result["lines"][0], "caf\xEF\xBF\xBD");
+  EXPECT_EQ(ok->result["lines"][1], "\xEF\xBF\xBD ok");
+  Result<ControlAnswer> error = ParseControlAnswer(ErrorAnswer(ControlError::kFailed, cut));
+  ASSERT_TRUE(error.ok());
+  EXPECT_EQ(error->message, "caf\xEF\xBF\xBD");
+}
+
 TEST(ControlRequestTest, AnswersCarryACodeThatReadsBack) {
   Result<ControlAnswer> ok = ParseControlAnswer(OkAnswer({1, 2}));
   ASSERT_TRUE(ok.ok());
