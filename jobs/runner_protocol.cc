@@ -10,9 +10,14 @@ using json = nlohmann::json;
 
 std::string RunMessage(const ClaimedJob& job, Duration timeout) {
   json m = EnvelopeObject(job);
-  m["op"] = "run";
+  m.erase("id");
   m["timeout_ms"] = timeout.count();
-  std::string line = m.dump(-1, ' ', false, json::error_handler_t::replace);
+  // "op" and "id" lead the line, outside anything the job's data holds, so that a runner that
+  // cannot decode the rest (a payload nested too deeply for its parser) still knows which job
+  // to fail.
+  std::string rest = m.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string line = "{\"op\":\"run\",\"id\":" + std::to_string(job.id) + ",";
+  line.append(rest, 1);
   line += '\n';
   return line;
 }

@@ -20,7 +20,9 @@ inline constexpr int kRunnerProtocolVersion = 1;
 // A runner's line longer than this is a protocol error (it would hold the worker's memory).
 inline constexpr size_t kMaxRunnerLineBytes = 16 << 20;
 
-// drover → runner: {"op":"run", ...the stdin envelope's fields, "timeout_ms"} and a newline.
+// drover → runner: {"op":"run","id":N, ...the stdin envelope's other fields, "timeout_ms"} and a
+// newline. The line always begins with {"op":"run","id":N, so that a runner can fail that job
+// when the rest does not decode.
 std::string RunMessage(const ClaimedJob& job, Duration timeout);
 // drover → runner: {"op":"cancel","id":ID,"reason":REASON} and a newline; `reason` is "cancel",
 // "timeout" or "shutdown".

@@ -21,6 +21,8 @@ TEST(RunnerProtocolTest, RunCarriesTheEnvelopeAndTheTimeout) {
   std::string line = RunMessage(j, Duration(30'000));
   ASSERT_EQ(line.back(), '\n');
   EXPECT_EQ(line.find('\n'), line.size() - 1);
+  EXPECT_EQ(line.rfind("{\"op\":\"run\",\"id\":42,", 0), 0u)
+      << line;  // what a runner reads when the rest fails
   EXPECT_EQ(json::parse(line), json::parse(R"({"op":"run","id":42,"type":"send_email","queue":"mail",
     "attempt":2,"max_attempts":5,"payload":{"to":"a@example.com"},"checkpoint":{"step":2},"timeout_ms":30000})"));
   j.payload = "not json";  // a plain SQL insert

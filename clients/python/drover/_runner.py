@@ -4,6 +4,7 @@ import collections
 import ctypes
 import json
 import os
+import re
 import selectors
 import signal
 import sys
@@ -18,6 +19,9 @@ _POLL_INTERVAL = 0.005
 _FLUSH_INTERVAL = 0.002
 # A forked job process that ignores SIGTERM this long is killed.
 _KILL_GRACE = 2.0
+
+# How drover begins every run message, whatever the rest holds (docs/runner-protocol.md).
+_RUN_LINE = re.compile(rb'^\{"op":"run","id":(\d+),')
 
 _handlers = {}
 _after_fork = []
@@ -136,8 +140,15 @@ class _Channel:
                 continue
             try:
                 out.append(json.loads(line))
-            except ValueError:
-                print("drover runner: ignoring a line that is not JSON: %r" % line[:200], file=sys.stderr)
+            except (ValueError, RecursionError) as e:  # a payload nested too deeply: RecursionError
+                run = _RUN_LINE.match(line)
+                if run is None:
+                    print("drover runner: ignoring a line that is not JSON: %r" % line[:200], file=sys.stderr)
+                    continue
+                # That job's message alone: it fails for good (no attempt would decode it), the
+                # runner and the other jobs it holds go on.
+                self.send({"op": "fail", "id": int(run.group(1)), "retry": False,
+                           "error": "the job's message could not be decoded (%s: %s)" % (type(e).__name__, e)})
         return out
 
 

@@ -181,6 +181,22 @@ class RunnerTests:
                 self.assertIn("timeout", a["error"])
         self.assertEqual(self.r.close()[0], 0)
 
+    def test_a_payload_too_deep_to_decode_fails_that_job_alone(self):
+        self.r.recv()
+        self.r.run(1, "echo", {"before": True})
+        deep = "[" * 999 + "]" * 999  # SQLite's json_valid accepts it; Python's json.loads does not
+        line = '{"op":"run","id":2,"attempt":1,"checkpoint":null,"max_attempts":3,"payload":%s,' \
+               '"queue":"default","type":"echo","timeout_ms":5000}\n' % deep
+        self.r.proc.stdin.write(line.encode())
+        self.r.proc.stdin.flush()
+        fail = self.r.answer(2)
+        self.assertEqual((fail["op"], fail["retry"]), ("fail", False))
+        self.assertIn("could not be decoded (RecursionError", fail["error"])
+        self.r.run(3, "echo", {"after": True})
+        self.assertEqual(self.r.answer(3)["result"]["payload"], {"after": True})
+        self.assertEqual(self.r.answer(1)["result"]["payload"], {"before": True})
+        self.assertEqual(self.r.close()[0], 0)
+
     def test_a_job_that_kills_its_process(self):
         self.r.recv()
         self.r.run(1, "die")

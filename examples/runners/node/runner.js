@@ -49,7 +49,16 @@ console.log = console.error;
 send({ op: 'hello', protocol: 1, types: Object.keys(handlers), isolation: 'process' });
 const input = readline.createInterface({ input: process.stdin });
 input.on('line', (line) => {
-  const msg = JSON.parse(line);
+  let msg;
+  try {
+    msg = JSON.parse(line);
+  } catch (e) {
+    // drover begins every run message with its op and id: that job fails, the runner goes on.
+    const run = /^\{"op":"run","id":(\d+),/.exec(line);
+    if (run) send({ op: 'fail', id: Number(run[1]), error: `the job's message could not be decoded (${e})`, retry: false });
+    else console.error(`ignoring a line that is not JSON: ${line.slice(0, 200)}`);
+    return;
+  }
   if (msg.op === 'run') run({ ...msg, cancelled: null });
   else if (msg.op === 'cancel' && running.has(msg.id)) running.get(msg.id).cancelled = msg.reason;
 });
