@@ -64,11 +64,6 @@ std::string Resolve(const std::string& base_dir, const std::string& p) {
   return (std::filesystem::path(base_dir) / p).lexically_normal().string();
 }
 
-bool IsSqlIdentifier(const std::string& s) {
-  if (s.empty() || s.size() > 63 || (s[0] >= '0' && s[0] <= '9')) return false;
-  return s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
-}
-
 bool IsNodeName(const std::string& s) {
   return !s.empty() && s.size() <= 63 &&
          s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
@@ -141,6 +136,14 @@ void ReadHttp(TableReader& r, HttpConfig* h) {
             "must be \"token-file:PATH\" or \"htpasswd:PATH\" (got \"" + h->auth + "\")");
   }
   r.Bool("read_only", &h->read_only);
+  r.Bool("public_metrics", &h->public_metrics);
+  r.StringList("hosts", &h->hosts, true);
+  for (const std::string& host : h->hosts) {
+    if (host.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-") !=
+        std::string::npos) {
+      r.Error(r.Get("hosts"), "hosts", "\"" + host + "\" is not a host name (letters, digits, '.' and '-')");
+    }
+  }
 }
 
 void ReadScheduler(TableReader& r, SchedulerConfig* s, Errors* errors) {
@@ -389,6 +392,11 @@ void CrossCheck(const Config& c, Errors* errors) {
 }
 
 }  // namespace
+
+bool IsSqlIdentifier(const std::string& s) {
+  if (s.empty() || s.size() > 63 || (s[0] >= '0' && s[0] <= '9')) return false;
+  return s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
+}
 
 const JobTypeConfig* Config::FindJob(const std::string& type) const {
   auto it = jobs.find(type);

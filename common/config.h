@@ -45,6 +45,9 @@ struct SupervisorConfig {
   Duration poll_interval{1000};
 };
 
+// True when `s` is a plain SQL name: lowercase letters, digits and _, not starting with a digit,
+// at most 63 bytes (PostgreSQL's limit). Such a name needs no quoting anywhere.
+bool IsSqlIdentifier(const std::string& s);
 // True when `database` names a PostgreSQL server (postgresql:// or postgres://).
 bool IsPostgresDatabase(const std::string& database);
 // `database` as logs may show it: a PostgreSQL URI without its password.
@@ -179,9 +182,13 @@ struct ScheduleConfig {
 struct HttpConfig {
   std::string listen;  // "127.0.0.1:9750", "[::1]:9750", "0.0.0.0:9750"
   // "token-file:PATH" (the password, any user name, or a Bearer token) or "htpasswd:PATH" (bcrypt
-  // or SHA-crypt hashes); empty: no credentials, so nothing that changes state is allowed.
+  // or SHA-crypt hashes); empty: no credentials, so the listener serves /metrics only.
   std::string auth;
-  bool read_only = false;  // true: nothing that changes state, whatever the credentials
+  bool read_only = false;       // true: nothing that changes state, whatever the credentials
+  bool public_metrics = false;  // true: /metrics needs no credentials even with `auth`
+  // Host names (besides IP addresses and localhost) that requests may name in their Host header:
+  // a page whose name merely resolves to this machine (DNS rebinding) is refused.
+  std::vector<std::string> hosts;
   bool operator==(const HttpConfig&) const = default;
 };
 

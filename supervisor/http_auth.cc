@@ -17,14 +17,6 @@ std::string_view TrimSpace(std::string_view s) {
   return s;
 }
 
-// Compares without stopping at the first difference, so that the time taken tells nothing.
-bool SameSecret(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size(); ++i)
-    diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
-  return diff == 0 && !b.empty();
-}
-
 bool SupportedHash(std::string_view h) {
   for (std::string_view p : {"$2y$", "$2b$", "$2a$", "$5$", "$6$"}) {
     if (h.substr(0, p.size()) == p) return true;
@@ -33,6 +25,13 @@ bool SupportedHash(std::string_view h) {
 }
 
 }  // namespace
+
+bool SameSecret(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i)
+    diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
+  return diff == 0 && !b.empty();
+}
 
 bool DecodeBase64(std::string_view in, std::string* out) {
   static constexpr std::string_view kAlphabet =

@@ -30,6 +30,10 @@ class HttpAuth {
   std::map<std::string, std::string, std::less<>> users_;  // user -> crypt(3) hash
 };
 
+// True when `a` equals the secret `b` (never when `b` is empty). Compares without stopping at
+// the first difference, so that the time taken tells nothing of where they differ.
+bool SameSecret(std::string_view a, std::string_view b);
+
 // Decodes standard base64 (RFC 4648, padding optional) into *out; false on bad input.
 bool DecodeBase64(std::string_view in, std::string* out);
 

@@ -1,5 +1,7 @@
 #include "supervisor/http_request.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -40,6 +42,8 @@ const char* Reason(int status) {
       return "Content Too Large";
     case 415:
       return "Unsupported Media Type";
+    case 421:
+      return "Misdirected Request";
     case 431:
       return "Request Header Fields Too Large";
     case 501:
@@ -75,6 +79,22 @@ std::optional<HttpRefusal> CrossSiteXmlRpc(const HttpRequest& r) {
       return HttpRefusal{403, "forbidden: a cross-site request (Origin: " + Quoted(origin) + ")\n"};
   }
   return std::nullopt;
+}
+
+bool HostAllowed(std::string_view host, const std::vector<std::string>& names) {
+  if (host.empty()) return true;
+  std::string name;
+  if (host.front() == '[') {  // an IPv6 address, [::1]:9750
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    name = std::string(host.substr(1, close - 1));
+    in6_addr a6;
+    return inet_pton(AF_INET6, name.c_str(), &a6) == 1;
+  }
+  name = Lower(host.substr(0, host.rfind(':')));
+  in_addr a4;
+  if (inet_pton(AF_INET, name.c_str(), &a4) == 1 || name == "localhost") return true;
+  return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return Lower(n) == name; });
 }
 
 bool LooksLikeHttp(std::string_view start) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace drover {
 
@@ -36,6 +37,12 @@ struct HttpRefusal {
   std::string why;
 };
 std::optional<HttpRefusal> CrossSiteXmlRpc(const HttpRequest& r);
+
+// True when a request's Host header (`host`, "" when absent) names this listener: an IP address,
+// localhost, or one of `names` (case aside), with any port. A browser sends the name of the page's
+// own site, so a page whose name an attacker made resolve to this machine (DNS rebinding) is told
+// apart; clients that send no Host are not browsers.
+bool HostAllowed(std::string_view host, const std::vector<std::string>& names);
 
 // True when `start`, the first bytes a client sent, begin an HTTP request rather than a
 // droverctl request line (which starts with '{').

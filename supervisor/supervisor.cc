@@ -166,10 +166,14 @@ Status Supervisor::Start() {
     if (!auth.ok()) return auth.status();
     http_auth_ = std::move(auth).value();
     DROVER_RETURN_IF_ERROR(control_.ListenTcp(config_.http.listen));
-    spdlog::info("dashboard, /metrics and XML-RPC on http://{}/ ({})", config_.http.listen,
-                 config_.http.read_only    ? "read-only"
-                 : http_auth_.configured() ? "credentials needed"
-                                           : "read-only: no [http] auth");
+    if (!http_auth_.configured()) {
+      spdlog::info("/metrics on http://{}/ (no [http] auth: nothing else is served there)",
+                   config_.http.listen);
+    } else {
+      spdlog::info("dashboard, /metrics and XML-RPC on http://{}/ (credentials needed{}{})",
+                   config_.http.listen, config_.http.public_metrics ? " but for /metrics" : "",
+                   config_.http.read_only ? "; read-only" : "");
+    }
   }
   DROVER_RETURN_IF_ERROR(WritePidfile());
   Result<EventGate> gate = EventGate::Create();

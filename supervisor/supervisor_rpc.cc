@@ -17,6 +17,7 @@
 #include <map>
 
 #include "common/time_util.h"
+#include "supervisor/http/url.h"
 #include "supervisor/supervisor_internal.h"
 #include "supervisor/supervisor_rpc_internal.h"
 #include "supervisor/xmlrpc_codec.h"
@@ -75,7 +76,7 @@ const std::map<std::string, Supervisor::RpcMethod>& Supervisor::RpcMethods() {
       {"supervisor.readMainLog", {"ii", &S::RpcReadLog}},
       {"supervisor.shutdown", {"", &S::RpcShutdown, true}},
       {"supervisor.restart", {"", &S::RpcRestart, true}},
-      {"supervisor.reloadConfig", {"", &S::RpcReloadConfig}},
+      {"supervisor.reloadConfig", {"", &S::RpcReloadConfig, true}},  // rereads: what add/remove apply
       {"supervisor.addProcessGroup", {"s", &S::RpcAddGroup, true}},
       {"supervisor.removeProcessGroup", {"s", &S::RpcRemoveGroup, true}},
       {"supervisor.getProcessInfo", {"s", &S::RpcProcessInfo}},
@@ -115,12 +116,23 @@ std::optional<std::string> Supervisor::OnHttp(const HttpRequest& r, const Contro
   if (peer.enqueue_only) {
     return HttpResponse(403, "text/plain", "permission denied: members of enqueue_group may only enqueue\n");
   }
-  // The [http] listener: anyone who reaches the port may connect. With [http] auth every request
-  // needs credentials; without, nothing that changes state is allowed; with read_only, never.
+  // The [http] listener: anyone who reaches the port may connect, so it answers only requests
+  // that name it (Host), and serves only /metrics to those without credentials: with [http] auth
+  // everything else needs them (and /metrics too unless public_metrics); without auth there is
+  // nothing else. Changes need credentials and no read_only.
   bool may_change = true;
   if (peer.tcp) {
+    if (!HostAllowed(r.Header("host"), config_.http.hosts)) {
+      return HttpResponse(421, "text/plain",
+                          "this listener does not answer to that Host (add the name to [http] hosts)\n");
+    }
     bool authenticated = http_auth_.Check(r.Header("authorization"));
-    if (http_auth_.configured() && !authenticated) {
+    bool metrics = SplitTarget(r.target).first == "/metrics";
+    if (!authenticated && !(metrics && (!http_auth_.configured() || config_.http.public_metrics))) {
+      if (!http_auth_.configured()) {
+        return HttpResponse(403, "text/plain",
+                            "forbidden: without [http] auth this listener serves /metrics only\n");
+      }
       return HttpResponse(401, "text/plain", "credentials needed ([http] auth)\n",
                           "WWW-Authenticate: Basic realm=\"drover\"\r\n");
     }
@@ -554,7 +566,30 @@ RpcReply Supervisor::RpcListMethods(const json&) {
   return Value(out);
 }
 
+namespace {
+
+// A multicall is one request of a few hundred bytes that can ask for many answers (1,000 log
+// reads of 1 MiB: gigabytes built on droverd's loop). Its calls and the size of its answer are
+// capped; calls past the answer's cap are not made and each gets a fault saying so.
+constexpr size_t kMaxMulticallCalls = 256;
+constexpr size_t kMaxMulticallAnswerBytes = 4 << 20;
+
+// About the bytes `v` adds to an answer: its strings' lengths and a few per value.
+size_t AnswerBytes(const json& v) {
+  if (v.is_string()) return v.get_ref<const std::string&>().size() + 16;
+  size_t n = 16;
+  if (v.is_structured())
+    for (const auto& [key, item] : v.items()) n += key.size() + AnswerBytes(item);
+  return n;
+}
+
+}  // namespace
+
 RpcReply Supervisor::RpcMulticall(const json& p) {
+  if (p[0].size() > kMaxMulticallCalls)
+    return Fault(kIncorrectParameters, "system.multicall takes at most " +
+                                           std::to_string(kMaxMulticallCalls) + " calls, not " +
+                                           std::to_string(p[0].size()));
   // One call after the other, as supervisord makes them: a stop that waits has ended before the
   // start that follows it begins.
   struct Progress {
@@ -562,12 +597,14 @@ RpcReply Supervisor::RpcMulticall(const json& p) {
     size_t next = 0;
     RpcPoll waiting;
     json out = json::array();  // each result is [value] or a fault struct, in the order of the calls
+    size_t bytes = 0;          // AnswerBytes of `out`
   };
   auto progress = std::make_shared<Progress>();
   progress->calls = p[0];
   auto add = [progress](const RpcOutcome& o) {
     progress->out.push_back(o.fault ? json{{"faultCode", o.code}, {"faultString", o.message}}
                                     : json::array({o.value}));
+    progress->bytes += AnswerBytes(progress->out.back());
   };
   RpcPoll step = [this, progress, add]() -> std::optional<RpcOutcome> {
     while (true) {
@@ -586,6 +623,11 @@ RpcReply Supervisor::RpcMulticall(const json& p) {
       std::string method = call["methodName"].get<std::string>();
       if (method == "system.multicall") {
         add(Fault(kIncorrectParameters, "system.multicall may not be nested"));
+        continue;
+      }
+      if (progress->bytes > kMaxMulticallAnswerBytes) {
+        add(Fault(kFailed, "not called: the multicall's answer is over " +
+                               std::to_string(kMaxMulticallAnswerBytes >> 20) + " MiB"));
         continue;
       }
       RpcReply r = Call(method, call.contains("params") ? call["params"] : json::array());

@@ -283,7 +283,7 @@ std::string Supervisor::WebAction(const HttpRequest& r, const std::string& path,
                                                : "forbidden: actions need [http] auth\n");
   }
   std::map<std::string, std::string> form = ParseForm(r.body);
-  if (form["csrf"] != csrf_token_ || csrf_token_.empty()) {
+  if (!SameSecret(form["csrf"], csrf_token_)) {
     return HttpResponse(403, "text/plain", "forbidden: missing or stale form token; reload the page\n");
   }
   Status done = Status::NotFound("no such action: " + path);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/config.h"
 #include "common/escape.h"
 #include "common/time_util.h"
 #include "jobs/store/pg_schema.h"
@@ -125,6 +126,11 @@ PgParams FinishParams(const std::string& worker, const Completion& c, std::int64
 }  // namespace
 
 Result<std::unique_ptr<PgJobStore>> PgJobStore::Open(const StoreConfig& config) {
+  // The schema goes into SQL and the NOTIFY channel's name as it is (a program embedding drover
+  // may set it without the config's check).
+  if (!IsSqlIdentifier(config.schema))
+    return Status::InvalidArgument("schema \"" + EscapeControl(config.schema) +
+                                   "\" is not a plain SQL name: lowercase letters, digits and _");
   // Plans made for the values at hand: a plan cached for any value walks every due job and
   // sorts them where the ready index, read in order, stops after the few a claim takes.
   Result<Pg> pg = Pg::Connect(config.database, "SET search_path = \"" + config.schema +

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "tests/bench/bench_util.h"
@@ -79,9 +80,12 @@ int main(int argc, char** argv) {
 workers = 1
 queues = ["idle"]
 [http]
+auth = "token-file:http-token"
 listen = "127.0.0.1:)" +
                std::to_string(port) + "\"\n",
            "log_level = \"warn\"\n");
+  const std::string token = "watch-bench-token-0123456789";
+  std::ofstream(d.dir() + "/http-token") << token << "\n";
   if (!d.Start()) Die("droverd did not start: " + d.Log());
   std::unique_ptr<JobStore> store = d.Store();
   if (!store) Die("cannot open the store");
@@ -108,7 +112,7 @@ listen = "127.0.0.1:)" +
         scraper = std::thread([&] {
           while (!stop) {
             std::int64_t s0 = MonotonicUs();
-            HttpReply r = HttpGet(port, "/metrics");
+            HttpReply r = HttpGet(port, "/metrics", token);
             if (r.status != 200) Die("/metrics answered " + std::to_string(r.status));
             scrape_ms.push_back(MsSince(s0));
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -141,7 +145,7 @@ listen = "127.0.0.1:)" +
     std::vector<double> ms;
     for (int run = 0; run < runs; ++run) {
       std::int64_t s0 = MonotonicUs();
-      HttpReply r = HttpGet(port, target);
+      HttpReply r = HttpGet(port, target, token);
       ms.push_back(MsSince(s0));
       if (r.status != 200) Die(std::string(target) + " answered " + std::to_string(r.status));
     }

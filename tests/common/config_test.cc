@@ -204,7 +204,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"[pools.p]\n[http]\nlisten = \"127.0.0.1:9750\"\nauth = \"password:x\"\n",
                 "test.toml:4: [http] auth: must be \"token-file:PATH\" or \"htpasswd:PATH\""},
         BadCase{"[pools.p]\n[http]\nread_only = 1\n", "test.toml:3: [http] read_only: expected a boolean"},
-        BadCase{"[pools.p]\n[http]\nport = 1\n", "test.toml:3: [http] port: unknown key"}));
+        BadCase{"[pools.p]\n[http]\nport = 1\n", "test.toml:3: [http] port: unknown key"},
+        BadCase{"[pools.p]\n[http]\nhosts = [\"a.example:80\"]\n",
+                "test.toml:3: [http] hosts: \"a.example:80\" is not a host name"},
+        BadCase{"[pools.p]\n[http]\npublic_metrics = \"yes\"\n",
+                "test.toml:3: [http] public_metrics: expected a boolean"}));
 
 TEST(ConfigTest, SeveralHostsKeys) {
   Result<Config> c = ParseConfig(
@@ -232,12 +236,15 @@ TEST(ConfigTest, SeveralHostsKeys) {
 
 TEST(ConfigTest, HttpListenerAddressesAndAuthPaths) {
   Result<Config> c = ParseConfig(
-      "[pools.p]\n[http]\nlisten = \"[::1]:9750\"\nauth = \"token-file:http-token\"\nread_only = true\n",
+      "[pools.p]\n[http]\nlisten = \"[::1]:9750\"\nauth = \"token-file:http-token\"\nread_only = true\n"
+      "public_metrics = true\nhosts = [\"drover.example.org\"]\n",
       "/etc/drover/drover.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->http.listen, "[::1]:9750");
   EXPECT_EQ(c->http.auth, "token-file:/etc/drover/http-token");
   EXPECT_TRUE(c->http.read_only);
+  EXPECT_TRUE(c->http.public_metrics);
+  EXPECT_EQ(c->http.hosts, std::vector<std::string>{"drover.example.org"});
   Result<HostPort> hp = ParseListenAddress("[::1]:9750");
   ASSERT_TRUE(hp.ok());
   EXPECT_EQ(hp->host, "::1");

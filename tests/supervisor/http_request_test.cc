@@ -84,6 +84,18 @@ TEST(HttpRequestTest, AResponseClosesAndStatesItsLength) {
   EXPECT_EQ(r.substr(r.size() - 8), "\r\n\r\n<x/>");
 }
 
+TEST(HttpRequestTest, HostsThatNameThisListener) {
+  const std::vector<std::string> names = {"drover.example.org"};
+  for (const char* host : {"", "127.0.0.1", "127.0.0.1:9750", "10.1.2.3:80", "[::1]:9750", "[fe80::1]",
+                           "localhost", "LocalHost:9750", "drover.example.org", "DROVER.example.org:443"}) {
+    EXPECT_TRUE(HostAllowed(host, names)) << host;
+  }
+  for (const char* host : {"evil.example", "evil.example:9750", "drover.example.org.evil.net",
+                           "localhost.evil", "[not-an-ip]:1", "[::1", "127.0.0.1.nip.io"}) {
+    EXPECT_FALSE(HostAllowed(host, names)) << host;
+  }
+}
+
 HttpRequest XmlRpcPost(std::map<std::string, std::string> headers) {
   HttpRequest r;
   r.method = "POST";

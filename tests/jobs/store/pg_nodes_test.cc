@@ -131,5 +131,16 @@ TEST_F(PgNodesTest, ListenOffMeansNoWakeUpFd) {
   EXPECT_FALSE((*n)->Changed());
 }
 
+// A schema name goes into SQL and the NOTIFY channel unquoted in places: a store refuses one that
+// is not a plain name, whoever sets it (the config checks it too).
+TEST_F(PgNodesTest, ASchemaThatIsNotAPlainNameIsRefused) {
+  for (const char* schema : {"x\"; DROP TABLE jobs; --", "Upper", "1st", "a b", ""}) {
+    config_.schema = schema;
+    Result<std::unique_ptr<JobStore>> s = OpenJobStore(config_);
+    ASSERT_FALSE(s.ok()) << schema;
+    EXPECT_NE(s.status().message().find("not a plain SQL name"), std::string::npos) << s.status().ToString();
+  }
+}
+
 }  // namespace
 }  // namespace drover
