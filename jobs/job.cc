@@ -85,9 +85,21 @@ Status ValidateEnqueueRequest(const EnqueueRequest& r) {
     return Status::InvalidArgument("resource is " + std::to_string(r.resource->size()) +
                                    " bytes; the limit is " + std::to_string(kMaxResourceBytes));
   }
-  if (r.max_attempts < 1) {
-    return Status::InvalidArgument("max_attempts must be at least 1 (got " + std::to_string(r.max_attempts) +
+  if (r.max_attempts < 1 || r.max_attempts > kMaxAttempts) {
+    return Status::InvalidArgument("max_attempts must be from 1 to " + std::to_string(kMaxAttempts) +
+                                   " (got " + std::to_string(r.max_attempts) + ")");
+  }
+  if (r.priority < -kMaxPriority || r.priority > kMaxPriority) {
+    return Status::InvalidArgument("priority must be from -" + std::to_string(kMaxPriority) + " to " +
+                                   std::to_string(kMaxPriority) + " (got " + std::to_string(r.priority) +
                                    ")");
+  }
+  for (auto [name, t] : {std::pair{"run_at", r.run_at_ms}, std::pair{"expires_at", r.expires_at_ms}}) {
+    if (t && (*t < 0 || *t > kMaxTimeMs)) {
+      return Status::InvalidArgument(std::string(name) +
+                                     " must be a time from 1970 to the end of 9999 (got " +
+                                     std::to_string(*t) + " ms since the epoch)");
+    }
   }
   if (r.payload.size() > kMaxPayloadBytes) {
     return Status::InvalidArgument("payload is " + std::to_string(r.payload.size()) +

@@ -55,6 +55,12 @@ struct EnqueueRequest {
 
 // The longest resource id the store accepts (bytes).
 inline constexpr size_t kMaxResourceBytes = 1024;
+// The ranges an enqueue accepts, the same as a [jobs.NAME] table's: a priority within
+// +-kMaxPriority, max_attempts up to kMaxAttempts, and times (run_at, expires_at) from the epoch
+// to the end of year 9999 UTC, in milliseconds.
+inline constexpr int kMaxPriority = 1'000'000;
+inline constexpr int kMaxAttempts = 1'000'000;
+inline constexpr std::int64_t kMaxTimeMs = 253'402'300'799'999;
 
 struct EnqueueResult {
   std::int64_t id = 0;
@@ -115,8 +121,9 @@ struct CompletionResult {
   JobState state = JobState::kQueued;
 };
 
-// Fails with InvalidArgument naming what is wrong: an empty type, queue or unique key,
-// max_attempts below 1, a payload that is not JSON or is over kMaxPayloadBytes.
+// Fails with InvalidArgument naming what is wrong: an empty type, queue or unique key, a
+// priority, max_attempts or time outside the ranges above, a payload that is not JSON or is over
+// kMaxPayloadBytes.
 Status ValidateEnqueueRequest(const EnqueueRequest& r);
 
 // An attempt's error as kept in a job's history: at most 4 KiB, cut at a UTF-8 boundary.

@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <list>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -209,15 +211,18 @@ Result<EnqueueResult> Supervisor::EnqueueForPeer(const std::vector<std::string>&
     size_t eq = args[i].find('=');
     std::string key = args[i].substr(0, eq), value = eq == std::string::npos ? "" : args[i].substr(eq + 1);
     char* end = nullptr;
+    errno = 0;
     long long n = std::strtoll(value.c_str(), &end, 10);
-    bool number = !value.empty() && *end == '\0';
+    // In range for what it sets; the store checks the ranges themselves (ValidateEnqueueRequest).
+    bool number = !value.empty() && *end == '\0' && errno == 0;
+    bool small = number && n >= std::numeric_limits<int>::min() && n <= std::numeric_limits<int>::max();
     if (key == "queue" && !value.empty()) {
       r.queue = value;
-    } else if (key == "priority" && number) {
+    } else if (key == "priority" && small) {
       r.priority = static_cast<int>(n);
-    } else if (key == "max_attempts" && number && n >= 1) {
+    } else if (key == "max_attempts" && small) {
       r.max_attempts = static_cast<int>(n);
-    } else if (key == "delay_ms" && number && n >= 0) {
+    } else if (key == "delay_ms" && number && n >= 0 && n <= kMaxTimeMs) {
       r.run_at_ms = NowMs() + n;
     } else if (key == "expires_at_ms" && number && n > 0) {
       r.expires_at_ms = n;

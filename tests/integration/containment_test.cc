@@ -253,6 +253,28 @@ TEST(ContainmentTest, TheSocketIsBorn0660WhateverTheUmask) {
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
+// The socket's enqueue (enqueue_group's door) takes what droverctl and the config take: values
+// out of range are refused with the reason, never wrapped or overflowed into another value.
+TEST(ContainmentTest, TheSocketsEnqueueRefusesValuesOutOfRange) {
+  Daemon d("[pools.default]\nworkers = 1\n[jobs.echo]\ncommand = [\"/bin/cat\"]\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  for (const char* option :
+       {"priority=2147483647", "priority=4294967301", "priority=-1000001", "max_attempts=0",
+        "max_attempts=4294967297", "delay_ms=9223372036854775807", "delay_ms=99999999999999999999",
+        "delay_ms=-5", "expires_at_ms=253402300800000"}) {
+    nlohmann::json r = d.Request("enqueue", {"echo", "{}", option});
+    EXPECT_EQ(r["ok"], false) << option << ": " << r.dump();
+  }
+  nlohmann::json r = d.Request("enqueue", {"echo", "{}", "priority=2147483647"});
+  EXPECT_NE(r["error"].get<std::string>().find("priority must be from -1000000 to 1000000"),
+            std::string::npos)
+      << r.dump();
+  EXPECT_TRUE(d.Store()->List({})->empty());
+  r = d.Request("enqueue", {"echo", "{}", "priority=1000000", "max_attempts=1000000", "delay_ms=60000"});
+  EXPECT_EQ(r["ok"], true) << r.dump();
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
 // An application that may enqueue and do nothing else: no access to the database, and only the
 // socket's enqueue verb.
 TEST(ContainmentTest, EnqueueGroupMembersMayOnlyEnqueue) {

@@ -49,5 +49,39 @@ TEST(JobTest, EachBulkActionTakesItsStates) {
             "cancel cannot take failed jobs");
 }
 
+TEST(JobTest, AnEnqueueOutsideTheConfigsRangesIsRefused) {
+  EnqueueRequest r;
+  r.type = "t";
+  EXPECT_TRUE(ValidateEnqueueRequest(r).ok());
+  auto refused = [](EnqueueRequest r, const std::string& why) {
+    Status s = ValidateEnqueueRequest(r);
+    EXPECT_FALSE(s.ok()) << why;
+    EXPECT_NE(s.message().find(why), std::string::npos) << s.ToString();
+  };
+  EnqueueRequest bad = r;
+  bad.priority = kMaxPriority + 1;
+  refused(bad, "priority must be from -1000000 to 1000000");
+  bad.priority = -kMaxPriority - 1;
+  refused(bad, "priority");
+  bad = r;
+  bad.max_attempts = kMaxAttempts + 1;
+  refused(bad, "max_attempts must be from 1 to 1000000");
+  bad.max_attempts = 0;
+  refused(bad, "max_attempts");
+  bad = r;
+  bad.run_at_ms = kMaxTimeMs + 1;  // a time in microseconds is taken for year ~58,900
+  refused(bad, "run_at must be a time from 1970 to the end of 9999");
+  bad.run_at_ms = -1;
+  refused(bad, "run_at");
+  bad = r;
+  bad.expires_at_ms = kMaxTimeMs + 1;
+  refused(bad, "expires_at");
+  EnqueueRequest edge = r;
+  edge.priority = -kMaxPriority;
+  edge.max_attempts = kMaxAttempts;
+  edge.run_at_ms = kMaxTimeMs;
+  EXPECT_TRUE(ValidateEnqueueRequest(edge).ok());
+}
+
 }  // namespace
 }  // namespace drover
