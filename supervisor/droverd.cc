@@ -1,4 +1,5 @@
 // droverd's command line, shared by droverd itself and programs that embed drover.
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <cstring>
@@ -99,6 +100,14 @@ int DroverdMain(int argc, char** argv, const HandlerRegistry& handlers) {
     std::cout << path << ": OK (" << config->pools.size() << " pool(s), " << config->jobs.size()
               << " job type(s), " << config->schedules.size() << " schedule(s))\n";
     return 0;
+  }
+  // Each child moves its descriptors above 100 before it sets them in place, and the control
+  // socket takes up to 256 clients: below this droverd would start children that cannot work.
+  constexpr rlim_t kMinOpenFiles = 256;
+  if (rlimit nofile; getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < kMinOpenFiles) {
+    std::cerr << "droverd: the open-file limit is " << nofile.rlim_cur << "; droverd needs at least "
+              << kMinOpenFiles << " (ulimit -n, or LimitNOFILE= in its unit)\n";
+    return 1;
   }
   LogOptions lo{config->supervisor.log_level, config->supervisor.log_file};
   s = SetupLogging("supervisor", lo);

@@ -11,15 +11,27 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace drover {
 namespace {
+
 char* title_area = nullptr;
 size_t title_len = 0;
+
+// A child that cannot set itself up says why on stderr (droverd's log) and exits at once, before
+// it could report anything on a descriptor that is not the one droverd reads.
+[[noreturn]] void Die(const std::string& why) {
+  std::string line = "drover child " + std::to_string(getpid()) + ": " + why + ": " + strerror(errno) + "\n";
+  (void)!write(STDERR_FILENO, line.data(), line.size());
+  _exit(70);
+}
+
 }  // namespace
 
 void InitProcessTitle(int argc, char** argv) {
@@ -46,11 +58,15 @@ void ResetChildAfterFork(std::span<int> keep, pid_t parent) {
   const int first = 3;
   // Out of the way first, so that moving one fd into place cannot overwrite another.
   int high = first + static_cast<int>(keep.size()) + 100;
-  for (int& fd : keep) fd = fcntl(fd, F_DUPFD, high);
+  for (int& fd : keep) {
+    fd = fcntl(fd, F_DUPFD, high);
+    if (fd < 0) Die("cannot move a descriptor above " + std::to_string(high));
+  }
   int next = first;
   for (int& fd : keep) {
-    dup2(fd, next);                    // the high copy is closed below
-    fcntl(next, F_SETFD, FD_CLOEXEC);  // a job or a handler's child must not inherit it
+    if (dup2(fd, next) != next)
+      Die("cannot set descriptor " + std::to_string(next));  // the high copy is closed below
+    fcntl(next, F_SETFD, FD_CLOEXEC);                        // a job or a handler's child must not inherit it
     fd = next++;
   }
   if (syscall(SYS_close_range, next, ~0U, 0) != 0) {
@@ -66,6 +82,9 @@ void ResetChildAfterFork(std::span<int> keep, pid_t parent) {
   // would recover and start them a second time.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(1);
+  // A job runs as the same user: without this it could open /proc/PPID/fd/3 and write reports
+  // in its worker's name. Jobs themselves are dumpable again after their exec.
+  prctl(PR_SET_DUMPABLE, 0);
   // Short waits (busy handler, commit re-checks) should not be stretched by the default 50 µs slack.
   prctl(PR_SET_TIMERSLACK, 1);
 }

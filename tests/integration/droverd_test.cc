@@ -315,6 +315,22 @@ command = ["/nonexistent/report"]
   EXPECT_EQ(d.Store()->List({})->size(), 1u);
 }
 
+// Children move their descriptors above 100 before setting them in place: with too few allowed,
+// droverd says so and does not start (it started children that reported into its log before).
+TEST(DroverdTest, ATooLowOpenFileLimitIsRefusedAtStart) {
+  Daemon d(kPools);
+  ShellResult r = RunShell("ulimit -n 100 && " + std::string(DROVERD_PATH) + " -c " + d.config() + " 2>&1");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("the open-file limit is 100; droverd needs at least 256"), std::string::npos) << r.out;
+  // At the minimum, children set up and run; SIGTERM after 3 s stops droverd cleanly.
+  r = RunShell("ulimit -n 256 && timeout --preserve-status -s TERM 3 " + std::string(DROVERD_PATH) + " -c " +
+               d.config() + " 2>&1");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(d.Log().find("drover child"), std::string::npos) << d.Log();
+  EXPECT_NE(d.Log().find("[worker:default:0 "), std::string::npos) << d.Log();
+  EXPECT_NE(d.Log().find("started; queues"), std::string::npos) << d.Log();
+}
+
 TEST(DroverdTest, SighupAppliesAValidConfigAndRejectsAnInvalidOne) {
   Daemon d(kPools);
   ASSERT_TRUE(d.Start()) << d.Log();
