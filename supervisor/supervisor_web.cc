@@ -24,12 +24,11 @@ namespace {
 constexpr int kJobsPageSize = 50;
 // New jobs told as "enqueued" per look: a faster flood is told late, none left out.
 constexpr int kMaxNewJobs = 2000;
-// Queue and schedule figures read for a scrape or a page serve the next ones for this long, or
-// for kStoreViewReadsApart times as long as reading them took (a large table): a scraper or an
-// open dashboard costs the database at most one query a second, and a reader process at most a
-// fifth of a core, however often they ask.
+// Queue and schedule figures read for a scrape or a page serve the next ones for this long; an
+// older reading is not shown: the answer waits for a new one. So figures are at most this old plus
+// one reading's time, and a scraper or an open dashboard costs the database at most one reading a
+// second (readings never overlap: on a large table, one after the other while asked).
 constexpr std::int64_t kStoreViewMaxAgeUs = 1'000'000;
-constexpr std::int64_t kStoreViewReadsApart = 5;
 
 // Pages may load only what droverd serves; no frame may embed them.
 constexpr const char* kPageHeaders =
@@ -82,12 +81,8 @@ void Supervisor::OnWatchReport(const Report& r) {
 }
 
 std::optional<std::string> Supervisor::WithStoreView(ControlServer::ClientRef client, ViewAnswer answer) {
-  const bool fresh =
-      store_view_ && MonotonicUs() - store_view_->read_us <
-                         std::max(kStoreViewMaxAgeUs, kStoreViewReadsApart * store_view_->took_us);
-  if (!fresh) RefreshStoreView();
-  // A slightly older view now beats a wait, except right after an action changed what it shows.
-  if (store_view_) return answer(&*store_view_);
+  if (store_view_ && MonotonicUs() - store_view_->read_us < kStoreViewMaxAgeUs) return answer(&*store_view_);
+  RefreshStoreView();  // or join the reading under way
   view_waiters_.emplace_back(client, std::move(answer));
   return std::nullopt;
 }
@@ -154,7 +149,6 @@ void Supervisor::OnStoreViewData() {
     return FinishStoreView(nullptr);
   }
   store_view_ = std::move(v).value();
-  store_view_->took_us = MonotonicUs() - store_view_->read_us;
   FinishStoreView(&*store_view_);
 }
 

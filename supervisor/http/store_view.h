@@ -17,7 +17,6 @@ namespace drover {
 
 struct StoreView {
   std::int64_t read_us = 0;  // MonotonicUs() when its reading began
-  std::int64_t took_us = 0;  // how long the reading took (not part of the JSON)
   std::vector<QueueStats> queues;
   std::vector<ScheduleState> schedules;  // name, next and last run, paused
 };

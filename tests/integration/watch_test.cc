@@ -111,6 +111,20 @@ TEST_F(WatchTest, MetricsSurviveAWorkerKilledAndPassPromtool) {
   EXPECT_EQ(WEXITSTATUS(d_->Stop()), 0);
 }
 
+// A scrape after an idle spell shows what the table holds now, not what the last reading saw.
+TEST_F(WatchTest, AScrapeAfterAnIdleSpellShowsJobsEnqueuedJustBefore) {
+  StartWith("");
+  ASSERT_TRUE(store_->SetQueuePaused("default", true).ok());  // the jobs stay queued
+  const std::string queued = "drover_queue_jobs{queue=\"default\",state=\"queued\"}";
+  EXPECT_EQ(Sample(Metrics(), queued), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  for (int i = 0; i < 5; ++i) Enqueue(store_.get(), "ok");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::string m = Metrics();
+  EXPECT_EQ(Sample(m, queued), 5) << m;
+  EXPECT_EQ(WEXITSTATUS(d_->Stop()), 0);
+}
+
 TEST_F(WatchTest, EventsFollowJobsAndProcesses) {
   StartWith("");
   // Through droverctl, on the control socket.
