@@ -25,6 +25,15 @@ std::uint64_t Token(int fd, std::uint32_t serial) {
 int FdOf(std::uint64_t token) { return static_cast<int>(token & 0xffffffffu); }
 std::uint32_t SerialOf(std::uint64_t token) { return static_cast<std::uint32_t>(token >> 32); }
 
+// The IP address of a TCP peer, as text.
+std::string AddressText(const sockaddr_storage& a) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* ip = a.ss_family == AF_INET6
+                       ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(a).sin6_addr)
+                       : static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(a).sin_addr);
+  return inet_ntop(a.ss_family, ip, text, sizeof text) ? text : "?";
+}
+
 Result<sockaddr_un> Address(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -182,7 +191,9 @@ void ControlServer::Refuse(int fd, const ucred& peer) {
 void ControlServer::Accept(int listen_fd) {
   const bool tcp = listen_fd == tcp_listen_.get();
   while (true) {
-    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof from;
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&from), &from_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE) {
         // Out of descriptors: stop accepting for a moment instead of waking up for the same
@@ -196,6 +207,7 @@ void ControlServer::Accept(int listen_fd) {
     Client c;
     c.fd.Reset(fd);
     c.peer.tcp = tcp;
+    if (tcp) c.peer.address = AddressText(from);
     if (!tcp) {
       socklen_t len = sizeof c.peer.cred;
       getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c.peer.cred, &len);
@@ -208,6 +220,12 @@ void ControlServer::Accept(int listen_fd) {
     for (const auto& [other_fd, other] : clients_) held_over_tcp += other.peer.tcp;
     if (tcp ? held_over_tcp >= kMaxHttpClients : clients_.size() - held_over_tcp >= kMaxControlClients) {
       continue;  // closed at once: too many
+    }
+    if (tcp) {
+      size_t same = 0;
+      for (const auto& [other_fd, other] : clients_)
+        same += other.peer.tcp && other.peer.address == c.peer.address;
+      if (same >= kMaxHttpClientsPerAddress) continue;
     }
     if (!tcp && c.peer.cred.uid != 0) {
       size_t mine = 0;
@@ -365,7 +383,9 @@ void ControlServer::CloseIdle(std::int64_t now_us, std::int64_t idle_us) {
   std::vector<int> idle;
   for (auto& [fd, c] : clients_) {
     if (c.awaiting) continue;
-    if (now_us - c.last_us > idle_us || now_us - c.connected_us > 6 * idle_us) idle.push_back(fd);
+    const bool slow_request = c.peer.tcp && c.out.empty() && now_us - c.connected_us > idle_us;
+    if (slow_request || now_us - c.last_us > idle_us || now_us - c.connected_us > 6 * idle_us)
+      idle.push_back(fd);
   }
   for (int fd : idle) Drop(fd);
   if (accept_paused_until_us_ > 0 && now_us >= accept_paused_until_us_) {

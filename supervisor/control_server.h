@@ -28,6 +28,8 @@ inline constexpr size_t kMaxControlClientsPerUser = 16;
 // Connections held at once through the [http] listener, counted apart, so that whoever reaches the
 // port cannot lock the socket's users out.
 inline constexpr size_t kMaxHttpClients = 64;
+// ... and by one address, so that one peer cannot hold them all (slow requests, event streams).
+inline constexpr size_t kMaxHttpClientsPerAddress = 16;
 // Answers a client has not read; past this it is disconnected.
 inline constexpr size_t kMaxControlPendingOutput = 4 << 20;
 
@@ -37,7 +39,8 @@ class ControlServer {
   struct Peer {
     ucred cred{};
     bool enqueue_only = false;
-    bool tcp = false;  // from the [http] listener: no credentials known, HTTP only
+    bool tcp = false;     // from the [http] listener: no credentials known, HTTP only
+    std::string address;  // tcp: the peer's IP address
   };
   // Turns one request line into one response line (without the newline).
   using Dispatch = std::function<std::string(const std::string& line, const Peer& peer)>;
@@ -85,8 +88,9 @@ class ControlServer {
     auto it = clients_.find(client.fd);
     return it != clients_.end() && it->second.serial == client.serial && it->second.awaiting;
   }
-  // Drops clients silent for longer than `idle_us` or connected for longer than 6 * `idle_us`,
-  // except those waiting for a deferred answer; resumes accepting after a pause for EMFILE.
+  // Drops clients silent for longer than `idle_us` or connected for longer than 6 * `idle_us`, and
+  // [http] clients whose request has not arrived whole `idle_us` after they connected (a slow
+  // sender), except those waiting for a deferred answer; resumes accepting after a pause for EMFILE.
   void CloseIdle(std::int64_t now_us, std::int64_t idle_us);
   // Closes every descriptor (children must not keep them); the socket file stays.
   void CloseAll();

@@ -22,7 +22,11 @@ class HttpAuth {
   static Result<HttpAuth> Load(const std::string& spec);
 
   bool configured() const { return !token_.empty() || !users_.empty(); }
-  // True when `authorization` (an Authorization header's value) carries valid credentials.
+  // True for an htpasswd file: checks compute a hash (a tenth of a second or more for bcrypt).
+  bool hashed() const { return !users_.empty(); }
+  // True when `authorization` (an Authorization header's value) carries valid credentials. A user
+  // name not in the file costs a hash all the same, so that the time taken does not tell which
+  // names are.
   bool Check(std::string_view authorization) const;
 
  private:

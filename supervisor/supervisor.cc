@@ -164,9 +164,13 @@ Status Supervisor::Start() {
   if (!config_.http.listen.empty()) {
     Result<HttpAuth> auth = HttpAuth::Load(config_.http.auth);
     if (!auth.ok()) return auth.status();
-    http_auth_ = std::move(auth).value();
+    Result<std::unique_ptr<CredentialChecker>> checker = CredentialChecker::Create();
+    if (!checker.ok()) return checker.status();
+    credentials_ = std::move(checker).value();
+    credentials_->SetAuth(*auth);
+    AddFd(credentials_->fd());
     DROVER_RETURN_IF_ERROR(control_.ListenTcp(config_.http.listen));
-    if (!http_auth_.configured()) {
+    if (!credentials_->configured()) {
       spdlog::info("/metrics on http://{}/ (no [http] auth: nothing else is served there)",
                    config_.http.listen);
     } else {
@@ -316,6 +320,8 @@ void Supervisor::Wait(int timeout_ms) {
           });
     } else if (plain_fd && view_pipe_ && fd == view_pipe_.get()) {
       OnStoreViewData();
+    } else if (plain_fd && credentials_ && fd == credentials_->fd()) {
+      OnCredentialsChecked();
     } else if (Child* c = plain_fd ? FindByPipe(fd) : nullptr) {
       OnReport(*c);
     }

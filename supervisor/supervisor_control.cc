@@ -93,7 +93,7 @@ Result<Supervisor::Diff> Supervisor::Reload(bool from_signal, const std::set<std
     spdlog::error("reload rejected, keeping the running configuration: {}", auth.status().ToString());
     return auth.status();
   }
-  http_auth_ = std::move(auth).value();
+  if (credentials_) credentials_->SetAuth(*auth);
   Diff d = Compare(*next);
   for (const std::string& key : d.restart_required) {
     spdlog::warn("reload: a change of {} takes effect only after a restart of droverd",

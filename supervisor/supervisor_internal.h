@@ -27,6 +27,7 @@
 #include "jobs/store/open_job_store.h"
 #include "supervisor/child.h"
 #include "supervisor/control_server.h"
+#include "supervisor/credential_checker.h"
 #include "supervisor/http/dashboard.h"
 #include "supervisor/http/event_hub.h"
 #include "supervisor/http/metrics.h"
@@ -196,9 +197,15 @@ class Supervisor {
 
   // --- supervisord's XML-RPC API (supervisor_rpc.cc) ---
 
-  // Answers POST /RPC2 now, or registers the call to be answered by PollRpcs.
+  // Answers an HTTP request (POST /RPC2, the dashboard, /metrics, /events) now, or registers it
+  // to be answered later: by PollRpcs, a store reading, or once its credentials are checked.
   std::optional<std::string> OnHttp(const HttpRequest& r, const ControlServer::Peer& peer,
                                     ControlServer::ClientRef client);
+  // The same once the [http] listener's credentials are known (`authenticated`).
+  std::optional<std::string> ServeHttp(const HttpRequest& r, const ControlServer::Peer& peer,
+                                       ControlServer::ClientRef client, bool authenticated);
+  // Answers the requests whose credentials were checked off the loop.
+  void OnCredentialsChecked();
   RpcReply Call(const std::string& method, const nlohmann::json& params);
   struct RpcMethod {
     const char* signature;  // ParamsFit's
@@ -312,7 +319,15 @@ class Supervisor {
     std::int64_t deadline_us = 0;
   };
   std::vector<PendingRpc> pending_rpcs_;
-  HttpAuth http_auth_;    // [http] auth, loaded at start and on reload
+  // [http] auth, loaded at start and on reload, and the requests waiting for their check.
+  std::unique_ptr<CredentialChecker> credentials_;
+  struct PendingAuth {
+    HttpRequest request;
+    ControlServer::Peer peer;
+    ControlServer::ClientRef client;
+  };
+  std::map<std::uint64_t, PendingAuth> pending_auth_;  // by ticket
+  std::uint64_t next_auth_ticket_ = 0;
   EventGate event_gate_;  // mapped before the first fork: children see it open while anyone follows /events
   std::optional<Metrics> metrics_;
   std::optional<EventHub> events_;

@@ -109,6 +109,45 @@ const std::map<std::string, Supervisor::RpcMethod>& Supervisor::RpcMethods() {
 
 std::optional<std::string> Supervisor::OnHttp(const HttpRequest& r, const ControlServer::Peer& peer,
                                               ControlServer::ClientRef client) {
+  // The [http] listener answers only requests that name it (a page whose name merely resolves to
+  // this machine does not), before any credentials are looked at.
+  if (peer.tcp && !HostAllowed(r.Header("host"), config_.http.hosts)) {
+    return HttpResponse(421, "text/plain",
+                        "this listener does not answer to that Host (add the name to [http] hosts)\n");
+  }
+  if (!peer.tcp || !credentials_ || !credentials_->configured() || r.Header("authorization").empty())
+    return ServeHttp(r, peer, client, false);
+  const std::uint64_t ticket = ++next_auth_ticket_;
+  switch (credentials_->Check(r.Header("authorization"), peer.address, ticket, MonotonicUs())) {
+    case CredentialChecker::Verdict::kGood:
+      return ServeHttp(r, peer, client, true);
+    case CredentialChecker::Verdict::kBad:
+      return ServeHttp(r, peer, client, false);
+    case CredentialChecker::Verdict::kRefused:
+      return HttpResponse(429, "text/plain",
+                          "too many failed credentials from this address; try again later\n",
+                          "Retry-After: 60\r\n");
+    case CredentialChecker::Verdict::kPending:
+      break;
+  }
+  pending_auth_.emplace(ticket, PendingAuth{r, peer, client});
+  return std::nullopt;
+}
+
+void Supervisor::OnCredentialsChecked() {
+  for (const CredentialChecker::Outcome& o : credentials_->Done(MonotonicUs())) {
+    auto it = pending_auth_.find(o.ticket);
+    if (it == pending_auth_.end()) continue;
+    PendingAuth p = std::move(it->second);
+    pending_auth_.erase(it);
+    if (!control_.Awaiting(p.client)) continue;  // gone meanwhile
+    if (std::optional<std::string> answer = ServeHttp(p.request, p.peer, p.client, o.good))
+      control_.Respond(p.client, *answer);
+  }
+}
+
+std::optional<std::string> Supervisor::ServeHttp(const HttpRequest& r, const ControlServer::Peer& peer,
+                                                 ControlServer::ClientRef client, bool authenticated) {
   if (!peer.tcp && InJobSession(peer.cred.pid)) {
     spdlog::warn("control: refused an XML-RPC request from pid {}, which runs inside a job", peer.cred.pid);
     return HttpResponse(403, "text/plain", "permission denied: a job may not control droverd\n");
@@ -116,20 +155,16 @@ std::optional<std::string> Supervisor::OnHttp(const HttpRequest& r, const Contro
   if (peer.enqueue_only) {
     return HttpResponse(403, "text/plain", "permission denied: members of enqueue_group may only enqueue\n");
   }
-  // The [http] listener: anyone who reaches the port may connect, so it answers only requests
-  // that name it (Host), and serves only /metrics to those without credentials: with [http] auth
-  // everything else needs them (and /metrics too unless public_metrics); without auth there is
-  // nothing else. Changes need credentials and no read_only.
+  // The [http] listener: anyone who reaches the port may connect, so it serves only /metrics to
+  // those without credentials: with [http] auth everything else needs them (and /metrics too
+  // unless public_metrics); without auth there is nothing else. Changes need credentials and no
+  // read_only.
   bool may_change = true;
   if (peer.tcp) {
-    if (!HostAllowed(r.Header("host"), config_.http.hosts)) {
-      return HttpResponse(421, "text/plain",
-                          "this listener does not answer to that Host (add the name to [http] hosts)\n");
-    }
-    bool authenticated = http_auth_.Check(r.Header("authorization"));
+    const bool auth = credentials_ && credentials_->configured();
     bool metrics = SplitTarget(r.target).first == "/metrics";
-    if (!authenticated && !(metrics && (!http_auth_.configured() || config_.http.public_metrics))) {
-      if (!http_auth_.configured()) {
+    if (!authenticated && !(metrics && (!auth || config_.http.public_metrics))) {
+      if (!auth) {
         return HttpResponse(403, "text/plain",
                             "forbidden: without [http] auth this listener serves /metrics only\n");
       }

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "common/time_util.h"
 #include "tests/temp_dir.h"
 
 namespace drover {
@@ -84,6 +85,24 @@ TEST(HttpAuthTest, HtpasswdChecksBcryptAndShaCryptHashes) {
   EXPECT_FALSE(a->Check(Basic("nobody:secret")));
   EXPECT_FALSE(a->Check(Basic("ops")));
   EXPECT_FALSE(a->Check("Bearer secret"));
+}
+
+// A name not in the file costs a hash too: the time taken does not tell which names are there.
+TEST(HttpAuthTest, AnUnknownUserCostsAHashLikeAKnownOne) {
+  TempDir dir;
+  std::string path = dir.path() + "/htpasswd";
+  std::ofstream(path)
+      << "ops:$2b$12$abcdefghijklmnopqrstuuT1Iwu6o8Wx7BoOyIMHfgVJq6JO/IJhW\n";  // "secret", cost 12
+  Result<HttpAuth> a = HttpAuth::Load("htpasswd:" + path);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  auto seconds = [&](const std::string& user_password) {
+    std::int64_t t0 = MonotonicUs();
+    EXPECT_FALSE(a->Check(Basic(user_password))) << user_password;
+    return static_cast<double>(MonotonicUs() - t0) / 1e6;
+  };
+  double known = seconds("ops:wrong"), unknown = seconds("nobody:wrong");
+  // The same work both times (a cost-12 bcrypt, ~0.3 s here); a missing user was 0.001 s.
+  EXPECT_GT(unknown, 0.3 * known) << "known " << known << " s, unknown " << unknown << " s";
 }
 
 TEST(HttpAuthTest, HtpasswdHashesItCannotCheckAreRefusedWithTheLine) {
