@@ -13,6 +13,7 @@
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
 #include "tests/integration/http.h"
+#include "tests/readable.h"
 
 namespace drover::testing {
 namespace {
@@ -464,6 +465,34 @@ TEST_F(HttpListenerTest, WrongPasswordsDoNotHoldUpDroverd) {
   EXPECT_EQ(r.status, 429) << r.head;
   std::printf("status answered in %lld ms during 16 bcrypt checks; %d answered 401, %d 429\n",
               static_cast<long long>(status_us / 1000), unauthorized, refused);
+  EXPECT_EQ(WEXITSTATUS(daemon_->Stop()), 0);
+}
+
+// One address cannot hold every slot of the listener, and a request trickled in byte by byte is
+// dropped 10 s after connecting (it was held for a minute, never silent long enough to be idle).
+TEST_F(HttpListenerTest, SlowAndManyConnectionsFromOneAddressAreBounded) {
+  StartWith("");
+  std::vector<UniqueFd> held;
+  for (int i = 0; i < 16; ++i) {
+    held.push_back(TcpConnect(port_));
+    ASSERT_TRUE(held.back()) << i;
+    ASSERT_EQ(write(held.back().get(), "G", 1), 1);
+  }
+  EXPECT_EQ(HttpGet(port_, "/metrics").status, 0) << "a 17th connection from the same address was served";
+  const std::int64_t t0 = MonotonicUs();
+  std::string answer;
+  int closed_after_ms = -1;
+  while (MonotonicUs() - t0 < 30'000'000 && closed_after_ms < 0) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    // A byte now and then: never idle, never a whole request.
+    if (write(held[0].get(), "E", 1) != 1 || !Readable(held[0].get(), 0)) continue;
+    char c;
+    if (read(held[0].get(), &c, 1) <= 0) closed_after_ms = static_cast<int>((MonotonicUs() - t0) / 1000);
+  }
+  EXPECT_GE(closed_after_ms, 9'000);
+  EXPECT_LE(closed_after_ms, 20'000);
+  held.clear();
+  EXPECT_TRUE(WaitFor([&] { return HttpGet(port_, "/metrics").status == 200; }, 5000));
   EXPECT_EQ(WEXITSTATUS(daemon_->Stop()), 0);
 }
 
