@@ -14,7 +14,9 @@ namespace drover {
 // newline passes when `keep_newlines`.
 bool IsEscaped(unsigned char c, bool keep_newlines);
 
-// `s` with each such byte written as \n, \r or \xNN (UTF-8 text passes unchanged).
+// `s` with each such byte written as \n, \r or \xNN, each C1 control (U+0080 to U+009F, which
+// terminals may take as ESC-sequences: U+009B is CSI) as \uNNNN, and each byte that is not part
+// of valid UTF-8 as \xNN. Other UTF-8 text passes unchanged.
 std::string EscapeControl(std::string_view s, bool keep_newlines = false);
 
 // `s` as strictly valid UTF-8 (no overlong forms, surrogates or code points above U+10FFFF)
@@ -28,18 +30,21 @@ std::string ValidUtf8(std::string_view s, bool keep_controls);
 std::string_view Utf8Prefix(std::string_view s, size_t max);
 
 // A stream buffer that escapes what it passes on to `target` (keeping newlines): put it under
-// std::cout for text meant for a terminal.
+// std::cout for text meant for a terminal. A UTF-8 character written in pieces is held until it
+// is whole (or sync() gives up on it).
 class EscapingStreambuf : public std::streambuf {
  public:
   explicit EscapingStreambuf(std::streambuf* target) : target_(target) {}
+  ~EscapingStreambuf() override { sync(); }
 
  protected:
   int_type overflow(int_type c) override;
   std::streamsize xsputn(const char* s, std::streamsize n) override;
-  int sync() override { return target_->pubsync(); }
+  int sync() override;
 
  private:
   std::streambuf* target_;
+  std::string pending_;  // the start of a character cut at the end of the last write
 };
 
 }  // namespace drover

@@ -14,8 +14,8 @@ namespace {
 
 // Appends to a file opened O_APPEND|O_CLOEXEC (spdlog's own file sink leaks its descriptor into
 // job processes), or to stderr: whole lines, one write each, so several processes can share the
-// file. Control characters in a message (a job type, an error, a job's output) are escaped, so
-// no message can forge a log line or drive a terminal.
+// file. Control characters in a message (a job type, an error, a job's output), C1 controls and
+// bytes that are not UTF-8 are escaped, so no message can forge a log line or drive a terminal.
 class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
   explicit LineSink(UniqueFd fd) : fd_(std::move(fd)) {}
@@ -25,7 +25,8 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
     spdlog::memory_buf_t buf;
     std::string_view text(msg.payload.data(), msg.payload.size());
     bool escape = false;
-    for (char c : text) escape |= IsEscaped(static_cast<unsigned char>(c), false);
+    // Bytes past ASCII are looked at too: C1 controls and bytes that are not UTF-8.
+    for (char c : text) escape |= IsEscaped(static_cast<unsigned char>(c), false) || (c & 0x80);
     if (escape) {
       std::string safe = EscapeControl(text);
       spdlog::details::log_msg copy = msg;

@@ -21,6 +21,14 @@ TEST(EscapeControlTest, Table) {
       {"cr\rdel\x7f", false, "cr\\rdel\\x7f"},
       {std::string("nul\0x", 5), false, "nul\\x00x"},
       {"utf-8 é ✓", false, "utf-8 é ✓"},
+      {"c1 \xC2\x9B"
+       "31m",
+       false, "c1 \\u009b31m"},                     // U+009B, a terminal's CSI
+      {"nbsp \xC2\xA0.", false, "nbsp \xC2\xA0."},  // U+00A0 is text
+      {"raw \x9B"
+       "31m",
+       false, "raw \\x9b31m"},  // a byte that is not UTF-8
+      {"cut \xE2\x82 end \xFF", false, "cut \\xe2\\x82 end \\xff"},
   };
   for (const Case& c : cases) EXPECT_EQ(EscapeControl(c.in, c.keep_newlines), c.out) << c.out;
 }
@@ -58,6 +66,18 @@ TEST(EscapingStreambufTest, EscapesWhatPassesThrough) {
       << 'x' << '\x1b' << "\n";
   out.flush();
   EXPECT_EQ(target.str(), "type: \\x1b]0;owned\\x07\nx\\x1b\n");
+}
+
+TEST(EscapingStreambufTest, ACharacterWrittenInPiecesPassesWhole) {
+  std::ostringstream target;
+  EscapingStreambuf buf(target.rdbuf());
+  std::ostream out(&buf);
+  out << "caf\xC3"
+      << "\xA9 \xE2" << '\x82' << "\xAC \xC2"
+      << "\x9B";
+  out << "cut \xE2\x82";
+  out.flush();  // nothing follows: what was held is escaped
+  EXPECT_EQ(target.str(), "caf\xC3\xA9 \xE2\x82\xAC \\u009bcut \\xe2\\x82");
 }
 
 }  // namespace
