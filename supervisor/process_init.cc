@@ -56,8 +56,9 @@ void SetProcessTitle(const std::string& title) {
 
 void ResetChildAfterFork(std::span<int> keep, pid_t parent) {
   const int first = 3;
-  // Out of the way first, so that moving one fd into place cannot overwrite another.
-  int high = first + static_cast<int>(keep.size()) + 100;
+  // Out of the way first, above the places they move to, so that moving one fd into place cannot
+  // overwrite another (as low as that: the open-file limit may be low).
+  int high = first + static_cast<int>(keep.size());
   for (int& fd : keep) {
     fd = fcntl(fd, F_DUPFD, high);
     if (fd < 0) Die("cannot move a descriptor above " + std::to_string(high));

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <deque>
 #include <fstream>
 #include <list>
@@ -240,9 +241,24 @@ Status Supervisor::LockDatabase() {
   if (flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     char buf[32] = {};
     (void)!pread(lock_fd_.get(), buf, sizeof buf - 1, 0);
-    return Status::Busy("another droverd (pid " + std::string(buf[0] ? buf : "?") +
-                        ") is already running on " + (pg ? path : config_.supervisor.database) +
-                        "; stop it first");
+    // A droverd killed while it forked leaves a child that holds the lock until it has closed the
+    // descriptors it did not keep (or has died with its parent): a moment, which is waited out.
+    const pid_t holder = static_cast<pid_t>(std::atoll(buf));
+    const bool holder_gone = holder > 0 && kill(holder, 0) != 0 && errno == ESRCH;
+    bool locked = false;
+    for (int i = 0; holder_gone && i < 200 && !locked; ++i) {
+      usleep(10'000);
+      locked = flock(lock_fd_.get(), LOCK_EX | LOCK_NB) == 0;
+    }
+    if (!locked && holder_gone) {
+      return Status::Busy(path + " is still locked by a process of droverd " + buf +
+                          ", which has exited (fuser " + path + " names it)");
+    }
+    if (!locked) {
+      return Status::Busy("another droverd (pid " + std::string(buf[0] ? buf : "?") +
+                          ") is already running on " + (pg ? path : config_.supervisor.database) +
+                          "; stop it first");
+    }
   }
   std::string pid = std::to_string(getpid());
   if (ftruncate(lock_fd_.get(), 0) != 0 || pwrite(lock_fd_.get(), pid.data(), pid.size(), 0) < 0) {

@@ -1,8 +1,11 @@
 // Black-box tests of the supervisor: the real droverd binary, real children, kill -9.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
@@ -329,6 +332,40 @@ TEST(DroverdTest, ATooLowOpenFileLimitIsRefusedAtStart) {
   EXPECT_EQ(d.Log().find("drover child"), std::string::npos) << d.Log();
   EXPECT_NE(d.Log().find("[worker:default:0 "), std::string::npos) << d.Log();
   EXPECT_NE(d.Log().find("started; queues"), std::string::npos) << d.Log();
+}
+
+// A droverd killed while it forks leaves a child holding the database's lock for a moment: the
+// next start waits that out when the droverd named in the lock is gone, and says who holds it if it
+// does not end.
+TEST(DroverdTest, ALockLeftByAGoneDroverdsChildIsWaitedOut) {
+  Daemon d(kPools);
+  pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  waitpid(gone, nullptr, 0);
+  const std::string lock = d.db() + ".lock";
+  UniqueFd held(open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(held);
+  ASSERT_EQ(flock(held.get(), LOCK_EX), 0);
+  const std::string pid = std::to_string(gone);
+  ASSERT_EQ(pwrite(held.get(), pid.data(), pid.size(), 0), static_cast<ssize_t>(pid.size()));
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    held.Reset();
+  });
+  bool started = d.Start();
+  release.join();
+  EXPECT_TRUE(started) << d.Log();
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+
+  held.Reset(open(lock.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_EQ(flock(held.get(), LOCK_EX), 0);
+  ASSERT_EQ(ftruncate(held.get(), 0), 0);
+  ASSERT_EQ(pwrite(held.get(), pid.data(), pid.size(), 0), static_cast<ssize_t>(pid.size()));
+  ShellResult r = RunShell(std::string(DROVERD_PATH) + " -c " + d.config() + " 2>&1");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("is still locked by a process of droverd " + pid + ", which has exited"),
+            std::string::npos)
+      << r.out << d.Log();
 }
 
 TEST(DroverdTest, SighupAppliesAValidConfigAndRejectsAnInvalidOne) {
