@@ -72,6 +72,9 @@ Supervisor::Diff Supervisor::Compare(const Config& next) const {
   if (next.supervisor.database != config_.supervisor.database) d.restart_required.push_back("database");
   if (next.supervisor.socket != config_.supervisor.socket) d.restart_required.push_back("socket");
   if (next.http.listen != config_.http.listen) d.restart_required.push_back("http.listen");
+  // Every process writes to the log it opened at its start: a new one for droverd alone, or for
+  // the replaced processes alone, would split the log.
+  if (next.supervisor.log_file != config_.supervisor.log_file) d.restart_required.push_back("log_file");
   return d;
 }
 
@@ -102,6 +105,7 @@ Result<Supervisor::Diff> Supervisor::Reload(bool from_signal, const std::set<std
   next->supervisor.database = config_.supervisor.database;
   next->supervisor.socket = config_.supervisor.socket;
   next->http.listen = config_.http.listen;
+  next->supervisor.log_file = config_.supervisor.log_file;
   config_ = std::move(next).value();
   UpdatePolicy();
   if (metrics_) metrics_->Configure(config_, HandlerTypes());

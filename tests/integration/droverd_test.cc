@@ -7,6 +7,9 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include <filesystem>
+#include <iterator>
+
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
 
@@ -318,8 +321,8 @@ command = ["/nonexistent/report"]
   EXPECT_EQ(d.Store()->List({})->size(), 1u);
 }
 
-// Children move their descriptors above 100 before setting them in place: with too few allowed,
-// droverd says so and does not start (it started children that reported into its log before).
+// The control socket takes up to 256 clients and every child its pipes: with fewer descriptors
+// allowed, droverd says so and does not start (it started children that reported into its log).
 TEST(DroverdTest, ATooLowOpenFileLimitIsRefusedAtStart) {
   Daemon d(kPools);
   ShellResult r = RunShell("ulimit -n 100 && " + std::string(DROVERD_PATH) + " -c " + d.config() + " 2>&1");
@@ -366,6 +369,31 @@ TEST(DroverdTest, ALockLeftByAGoneDroverdsChildIsWaitedOut) {
   EXPECT_NE(r.out.find("is still locked by a process of droverd " + pid + ", which has exited"),
             std::string::npos)
       << r.out << d.Log();
+}
+
+// droverd and the processes it keeps write to the log they opened: a new log_file is a change
+// for the next start, said so, rather than half applied (droverd went on writing to the old).
+TEST(DroverdTest, ANewLogFileTakesEffectAtTheNextStart) {
+  Daemon d(kPools);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  std::string text;
+  {
+    std::ifstream in(d.config());
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::string old_log = "log_file = \"drover.log\"";
+  text.replace(text.find(old_log), old_log.size(), "log_file = \"other.log\"");
+  d.RewriteConfig(text);
+  ShellResult r = Ctl(d, "update");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("supervisor.log_file: changed; takes effect when droverd restarts"), std::string::npos)
+      << r.out;
+  EXPECT_NE(d.Log().find("a change of [supervisor] log_file takes effect only after a restart"),
+            std::string::npos)
+      << d.Log();
+  EXPECT_EQ(Ctl(d, "tail -n 5 worker:default:0").code, 0);  // still the log droverd writes
+  EXPECT_FALSE(std::filesystem::exists(d.dir() + "/other.log"));
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
 TEST(DroverdTest, SighupAppliesAValidConfigAndRejectsAnInvalidOne) {
