@@ -25,6 +25,12 @@ std::uint64_t Token(int fd, std::uint32_t serial) {
 int FdOf(std::uint64_t token) { return static_cast<int>(token & 0xffffffffu); }
 std::uint32_t SerialOf(std::uint64_t token) { return static_cast<std::uint32_t>(token >> 32); }
 
+// An HTTP response without its body (the answer to a HEAD request).
+std::string HeadersOnly(std::string_view response) {
+  size_t end = response.find("\r\n\r\n");
+  return std::string(end == std::string_view::npos ? response : response.substr(0, end + 4));
+}
+
 // The IP address of a TCP peer, as text.
 std::string AddressText(const sockaddr_storage& a) {
   char text[INET6_ADDRSTRLEN] = {};
@@ -349,12 +355,13 @@ void ControlServer::OnHttp(Client& c, std::string_view data, const HttpDispatch&
   }
   // Awaiting already, so that the dispatch may Send the first part of a stream.
   c.awaiting = true;
+  c.head = c.http_reader.request().method == "HEAD";
   dispatching_ = true;
   std::optional<std::string> answer = http(c.http_reader.request(), c.peer, {c.fd.get(), c.serial});
   dispatching_ = false;
   if (!answer) return;
   c.awaiting = false;
-  c.out += *answer;
+  c.out += c.head ? HeadersOnly(*answer) : *answer;
   c.closing = true;
 }
 
@@ -362,6 +369,13 @@ bool ControlServer::Send(ClientRef client, const std::string& data, bool last) {
   auto it = clients_.find(client.fd);
   if (it == clients_.end() || it->second.serial != client.serial || !it->second.awaiting) return false;
   Client& c = it->second;
+  if (c.head) {  // a HEAD request: the first part's headers are the whole answer
+    c.out += HeadersOnly(data);
+    c.awaiting = false;
+    c.closing = true;
+    if (!dispatching_) Flush(c);
+    return true;
+  }
   if (dispatching_) {  // OnHttp flushes once the dispatch returns
     c.out += data;
     return true;

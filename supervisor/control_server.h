@@ -106,6 +106,7 @@ class ControlServer {
     bool spoke = false;     // sent anything yet
     bool http = false;      // decided by the first bytes
     bool awaiting = false;  // an HTTP request waits for Respond
+    bool head = false;      // the request is a HEAD: its answer goes without a body
     HttpRequestReader http_reader;
   };
   // Root, the daemon's own user and members of socket_group (primary or supplementary) may talk

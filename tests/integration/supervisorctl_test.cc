@@ -322,6 +322,14 @@ TEST_F(HttpListenerTest, WithoutAuthOnlyMetricsAreServed) {
     EXPECT_NE(page.body.find("serves /metrics only"), std::string::npos) << page.body;
   }
   EXPECT_EQ(HttpGet(port_, "/metrics").status, 200);
+  // HEAD: the headers a GET would have, without the body.
+  HttpReply head = ParseReply(TcpExchange(port_, "HEAD /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  EXPECT_EQ(head.status, 200) << head.head;
+  EXPECT_NE(head.head.find("Content-Length: "), std::string::npos) << head.head;
+  EXPECT_EQ(head.body, "");
+  head = ParseReply(TcpExchange(port_, "HEAD /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  EXPECT_EQ(head.status, 403) << head.head;
+  EXPECT_EQ(head.body, "");
   std::string body = XmlRpcCallBody("supervisor.getPID", nlohmann::json::array());
   std::string answer =
       TcpExchange(port_, "POST /RPC2 HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: " +
@@ -354,6 +362,11 @@ TEST_F(HttpListenerTest, OnlyRequestsNamingThisListenerAreAnswered) {
     EXPECT_NE(r.body.find("[http] hosts"), std::string::npos) << r.body;
     EXPECT_EQ(get(host, "/metrics").status, 421) << host;
   }
+  // HEAD of the event stream: its headers, then the connection ends.
+  HttpReply head = ParseReply(
+      TcpExchange(port_, "HEAD /events?follow=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n" + bearer + "\r\n"));
+  EXPECT_EQ(head.status, 200) << head.head;
+  EXPECT_EQ(head.body, "");
   // public_metrics opens /metrics alone.
   EXPECT_EQ(get("127.0.0.1", "/jobs").status, 401);
   EXPECT_EQ(get("127.0.0.1", "/events").status, 401);
