@@ -17,11 +17,6 @@ namespace {
 
 const char* kJobs = "[pools.default]\nworkers = 1\n[jobs.big]\ncommand = [\"/bin/true\"]\n";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 ShellResult Droverd(const Daemon& d, const std::string& prefix = "") {
   return RunShell(prefix + DROVERD_PATH + " -c " + d.config() + " 2>&1");
 }

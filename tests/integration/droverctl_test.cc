@@ -381,11 +381,7 @@ TEST(DroverctlTest, BulkCancelRetryAndDeleteByFilter) {
 TEST(DroverctlTest, ABrokenConfigStillReachesTheRunningDaemon) {
   Daemon d(kConfig);
   ASSERT_TRUE(d.Start()) << d.Log();
-  std::string good;
-  {
-    std::ifstream in(d.config());
-    good.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string good = ReadFile(d.config());
   std::ofstream(d.config(), std::ios::app) << "\n[pools.default\nworkers = oops\n";
   kill(d.pid(), SIGHUP);  // rejected: the daemon keeps its configuration
   ShellResult status = Ctl(d, "status");

@@ -8,7 +8,6 @@
 #include <sys/wait.h>
 
 #include <filesystem>
-#include <iterator>
 
 #include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
@@ -376,11 +375,7 @@ TEST(DroverdTest, ALockLeftByAGoneDroverdsChildIsWaitedOut) {
 TEST(DroverdTest, ANewLogFileTakesEffectAtTheNextStart) {
   Daemon d(kPools);
   ASSERT_TRUE(d.Start()) << d.Log();
-  std::string text;
-  {
-    std::ifstream in(d.config());
-    text.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string text = ReadFile(d.config());
   const std::string old_log = "log_file = \"drover.log\"";
   text.replace(text.find(old_log), old_log.size(), "log_file = \"other.log\"");
   d.RewriteConfig(text);
