@@ -125,10 +125,33 @@ class Browser:
     def drop_events(self, method):
         self.events = [m for m in self.events if m.get("method") != method]
 
-    def navigate(self, url):
+    def _document_events(self):
+        return [m for m in self.events if m.get("method") in ("Network.responseReceived", "Network.loadingFailed")
+                and m["params"].get("type") == "Document"]
+
+    def _wait_document(self, timeout=20):
+        """The page a navigation ends on, once loaded: (HTTP status, URL); fails naming what went wrong."""
+        deadline = time.monotonic() + timeout
+        while not self._document_events():
+            self.events.append(self._read_message(deadline))
+        m = self._document_events()[0]
+        self.events.remove(m)
+        if m["method"] == "Network.loadingFailed":
+            raise AssertionError("the page did not load: " + m["params"].get("errorText", "?"))
+        self.wait_event("Page.loadEventFired", max(deadline - time.monotonic(), 1))
+        return m["params"]["response"]["status"], m["params"]["response"]["url"]
+
+    def _forget_loads(self):
         self.drop_events("Page.loadEventFired")
+        for m in self._document_events():
+            self.events.remove(m)
+
+    def navigate(self, url):
+        self._forget_loads()
         self.call("Page.navigate", {"url": url}, session=True)
-        self.wait_event("Page.loadEventFired")
+        status, _ = self._wait_document()
+        if status != 200:
+            raise AssertionError("%s answered %d" % (url, status))
 
     def evaluate(self, expression):
         r = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=True)
@@ -137,13 +160,13 @@ class Browser:
         return r["result"].get("value")
 
     def click(self, selector):
-        """Clicks the element and waits for the page the click loads."""
-        self.drop_events("Page.loadEventFired")
+        """Clicks the element and waits for the page the click loads: (HTTP status, URL)."""
+        self._forget_loads()
         found = self.evaluate("(function(){var e=document.querySelector(%s);if(!e)return false;e.click();return true;})()"
                               % json.dumps(selector))
         if not found:
             raise AssertionError("nothing matches " + selector)
-        self.wait_event("Page.loadEventFired")
+        return self._wait_document()
 
     def screenshot(self, path):
         data = self.call("Page.captureScreenshot", {"format": "png"}, session=True)["data"]
@@ -226,6 +249,8 @@ cron = "0 3 * * *"
     def tearDownClass(cls):
         if cls.browser:
             cls.browser.close()
+        # Shown only when the test fails (ctest --output-on-failure): what droverd said meanwhile.
+        print("--- the end of drover.log:\n" + cls.log(), file=sys.stderr)
         cls.daemon.send_signal(signal.SIGTERM)
         try:
             cls.daemon.wait(30)
@@ -301,14 +326,15 @@ cron = "0 3 * * *"
     def test_2_pause_button_pauses_the_queue_in_the_store(self):
         b = self.browser
         b.navigate(self.base + "/queues")
-        b.click("tr[data-queue='mail'] button[data-action='/queues/mail/pause']")
-        self.assertTrue(b.evaluate("location.pathname") == "/queues")
+        self.assertEqual(b.click("tr[data-queue='mail'] button[data-action='/queues/mail/pause']"),
+                         (200, self.base + "/queues"))
         with self.db() as db:
             paused = [r[0] for r in db.execute("SELECT name FROM queues WHERE paused")]
         self.assertEqual(paused, ["mail"])
         self.assertEqual(b.evaluate("document.querySelector(\"tr[data-queue='mail'] td.paused\").textContent"),
                          "paused")
-        b.click("tr[data-queue='mail'] button[data-action='/queues/mail/resume']")
+        self.assertEqual(b.click("tr[data-queue='mail'] button[data-action='/queues/mail/resume']"),
+                         (200, self.base + "/queues"))
         with self.db() as db:
             self.assertEqual(list(db.execute("SELECT name FROM queues WHERE paused")), [])
         self.assert_local_only()
@@ -319,7 +345,8 @@ cron = "0 3 * * *"
         self.assertIn("SMTP said no", b.evaluate("document.body.textContent"))
         b.navigate(self.base + "/jobs/%d" % self.bad)
         self.assertIn("SMTP said no", b.evaluate("document.body.textContent"))
-        b.click("button[data-action='/jobs/%d/retry']" % self.bad)
+        self.assertEqual(b.click("button[data-action='/jobs/%d/retry']" % self.bad),
+                         (200, self.base + "/jobs/%d" % self.bad))
         with self.db() as db:
             attempts_before = db.execute("SELECT attempts FROM jobs WHERE id = ?", (self.bad,)).fetchone()[0]
         self.assertEqual(self.wait_finished(self.bad), "failed")
