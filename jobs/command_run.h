@@ -43,8 +43,9 @@ class CommandRun {
   CommandRun(const CommandRun&) = delete;
   CommandRun& operator=(const CommandRun&) = delete;
 
-  pid_t pid() const { return pid_; }                // also the process group (and session) id
-  int fd(Stream s) const { return Pipe(s).get(); }  // -1 once closed
+  pid_t pid() const { return pid_; }                            // also the process group (and session) id
+  const std::string& cgroup() const { return cgroup_.path(); }  // empty: the worker's cgroup
+  int fd(Stream s) const { return Pipe(s).get(); }              // -1 once closed
 
   // Reads what `s` has now; complete lines from the status pipe are appended to `status_lines`.
   // Returns false at end of file: then the caller stops watching fd(s) and calls Close(s).

@@ -1,7 +1,8 @@
 // Job cgroups: where the system delegates a cgroup v2 subtree to droverd (a root droverd, or a
 // unit with Delegate=yes), each worker runs in a cgroup of its own with the jobs it starts, so
 // that every process they start — in another process group or session too — is killed when the
-// worker dies or, after a kill -9 of droverd, at its next start (cgroup.kill). A job type with
+// worker dies, by the worker when droverd dies first (jobs/job_fence.h), or, after a kill -9 of
+// the whole node, at droverd's next start (cgroup.kill). A job type with
 // cgroup limits runs each attempt in a cgroup of its own, killed with the attempt. Elsewhere jobs
 // are contained by their process group and droverd's orphan sweep only. Not thread-safe.
 #ifndef DROVER_JOBS_JOB_CGROUP_H_

@@ -21,6 +21,8 @@
 #include "jobs/command_run.h"
 #include "jobs/commit_watch.h"
 #include "jobs/handler_pool.h"
+#include "jobs/job_cgroup.h"
+#include "jobs/job_fence.h"
 #include "jobs/progress_buffer.h"
 #include "jobs/recycling.h"
 #include "jobs/report_line.h"
@@ -43,6 +45,7 @@ int Worker::Run() {
     if (draining_ && running_.empty() && completions_.empty()) break;
     StartAhead();
     FlushAndClaim();
+    UpdateFence();
     FlushRunners();
     FlushReports();
     Wait(WorkPending() ? 0 : timers_.TimeoutMs(MonotonicUs(), 60'000));
@@ -59,6 +62,19 @@ Status Worker::Init() {
   signal(SIGPIPE, SIG_IGN);
   sig_fd_.Reset(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sig_fd_) return Status::FromErrno("signalfd");
+  if (o_.supervisor_pid > 0) {
+    // Every job at once and one process per runner, with room to spare.
+    fence_capacity_ = static_cast<size_t>(o_.pool->concurrency) + o_.config->runners.size() + 16;
+    std::string own_cgroup =
+        o_.job_cgroup_root.empty() ? "" : o_.job_cgroup_root + ProcessCgroupName(getpid());
+    DROVER_RETURN_IF_ERROR(ArmJobFence(o_.supervisor_pid, own_cgroup, fence_capacity_));
+    // A job may be taken once its lease has run out or, on PostgreSQL, its node has been silent
+    // for node_timeout; a quarter of the shorter is the margin (clock rates, a late timer).
+    const SupervisorConfig& s = o_.config->supervisor;
+    std::int64_t window = Us(s.lease);
+    if (IsPostgresDatabase(s.database)) window = std::min(window, Us(s.node_timeout));
+    fence_budget_us_ = window * 3 / 4;
+  }
   epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) return Status::FromErrno("epoll_create1");
   DROVER_RETURN_IF_ERROR(Watch(sig_fd_.get(), {FdKind::kSignal}));
@@ -94,6 +110,39 @@ Status Worker::Watch(int fd, FdRef ref) {
 // Reports go out together, once per turn of the loop (FlushReports).
 void Worker::Report(const std::string& line) {
   if (o_.supervisor_fd >= 0) reports_ += line;
+}
+
+void Worker::GroupStarted(pid_t pgid, const std::string& cgroup) {
+  if (o_.supervisor_pid > 0 && !FenceJob(pgid, cgroup))
+    spdlog::warn("job process group {} is not fenced: {} are already", pgid, fence_capacity_);
+  Report(GroupStartedLine(pgid));
+}
+
+void Worker::GroupEnded(pid_t pgid) {
+  UnfenceJob(pgid);
+  Report(GroupEndedLine(pgid));
+}
+
+void Worker::Renewed(std::int64_t sent_us) {
+  if (fence_budget_us_ == 0 || running_.empty()) return;
+  fence_base_us_ = sent_us;
+  std::string why = fmt::format(
+      "drover {} (pid {}): no renewal of its jobs' leases confirmed for {} ms: killing its running jobs "
+      "before "
+      "another node or the lease reaper may take them (self-fence)\n",
+      o_.name, getpid(), fence_budget_us_ / 1000);
+  Status s = SetSelfFence(sent_us + fence_budget_us_, why);
+  if (!s.ok()) spdlog::warn("{}", s.ToString());
+}
+
+void Worker::UpdateFence() {
+  if (fence_budget_us_ == 0) return;
+  if (running_.empty()) {
+    if (fence_base_us_ != 0) ClearSelfFence();
+    fence_base_us_ = 0;
+  } else if (fence_base_us_ == 0) {
+    Renewed(last_claim_us_);  // the claim that started them set their leases
+  }
 }
 
 void Worker::ReportEvent(std::string_view event, const ClaimedJob& job, nlohmann::json fields) {
@@ -277,6 +326,7 @@ void Worker::FlushAndClaim() {
   std::erase_if(started_, [&](const StartedProcess& p) { return !p.started_at_ms && !running_.count(p.id); });
   if (claims_unknown_) ReleaseUnknownClaims();
   std::vector<CompletionResult> results;
+  const std::int64_t sent_us = MonotonicUs();
   Result<std::vector<ClaimedJob>> claimed =
       store_->CompleteAndClaim(worker_id_, {started_, completions_}, &results, o_.pool->queues, slots, held);
   AfterOwnWrite();
@@ -289,6 +339,7 @@ void Worker::FlushAndClaim() {
     timers_.Set({kStoreRetry}, MonotonicUs() + kStoreRetryUs);
     return;
   }
+  last_claim_us_ = sent_us;
   bool retry_pending = false;
   for (const CompletionResult& r : results) {
     retry_pending |= !r.stale && r.state == JobState::kQueued;
@@ -367,9 +418,14 @@ void Worker::RunTimers(std::int64_t now) {
       }
       case kLease:
         if (!running_.empty()) {
+          const std::int64_t sent_us = MonotonicUs();
           Result<int> n = store_->ExtendLeases(worker_id_);
           AfterOwnWrite();
-          if (!n.ok()) spdlog::warn("{}", n.status().ToString());
+          if (n.ok()) {
+            Renewed(sent_us);
+          } else {
+            spdlog::warn("{}", n.status().ToString());
+          }
         }
         timers_.Set({kLease}, now + LeaseRenewalUs());
         break;

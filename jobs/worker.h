@@ -26,6 +26,9 @@ struct WorkerOptions {
   std::string job_cgroup_root;
   // Open while someone follows the event stream: job events go to supervisor_fd then. Null: never.
   const EventGate* events = nullptr;
+  // droverd: its death (kill -9 too) kills this worker's job processes with it (jobs/job_fence.h).
+  // 0: no fence (a worker without droverd, in tests).
+  pid_t supervisor_pid = 0;
 };
 
 // Runs until SIGTERM/SIGINT (graceful: running jobs get shutdown_timeout, then their groups

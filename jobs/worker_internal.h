@@ -158,6 +158,14 @@ class Worker {
   // take waits for the next turn, whole lines and counts kept; events are dropped instead (and
   // counted) while anything else waits.
   void Report(const std::string& line);
+  // A job's (or runner's) process group exists / was reaped: droverd kills it if this worker
+  // dies, the job fence if droverd does (`cgroup`: the job's own, if any).
+  void GroupStarted(pid_t pgid, const std::string& cgroup = "");
+  void GroupEnded(pid_t pgid);
+  // The leases of all running jobs were renewed by a round trip sent at `sent_us`: the
+  // self-fence moves. UpdateFence arms it when jobs start running and clears it when none do.
+  void Renewed(std::int64_t sent_us);
+  void UpdateFence();
   void FlushReports();
   bool EventsWanted() const { return o_.events && o_.events->open(); }
   void ReportEvent(std::string_view event, const ClaimedJob& job,
@@ -312,6 +320,13 @@ class Worker {
   bool holding_ = false;         // HoldForHandlers said wait, this turn
   std::int64_t hold_since_us_ = 0;
   std::int64_t jobs_done_ = 0;
+  size_t fence_capacity_ = 0;  // job process groups the fence holds at once
+  // The self-fence (jobs/job_fence.h): while jobs run, they die once fence_budget_us_ has passed
+  // since the start of the last round trip that renewed their leases (fence_base_us_), before
+  // the leases or the node's heartbeat run out. 0: no fence.
+  std::int64_t fence_budget_us_ = 0;
+  std::int64_t fence_base_us_ = 0;
+  std::int64_t last_claim_us_ = 0;  // when the last claim that the store answered was sent
   std::int64_t started_us_ = 0, hb_interval_us_ = 0;
 };
 

@@ -117,7 +117,7 @@ Status Worker::StartCommand(RunningJob& r) {
   }
   pids_[cmd->pid()] = r.job.id;
   if (stop_after_spawn_ && unlink(stop_after_spawn_) == 0) raise(SIGSTOP);
-  Report(GroupStartedLine(cmd->pid()));
+  GroupStarted(cmd->pid(), cmd->cgroup());
   started_.push_back({r.job.id, r.job.attempt, cmd->pid(), r.held ? NowMs() : 0});
   if (!timers_.Armed({kWritePids})) timers_.Set({kWritePids}, MonotonicUs() + kPidWriteDelayUs);
   spdlog::debug("job {} ({}) attempt {}: started pid {}", r.job.id, r.job.type, r.job.attempt, cmd->pid());
@@ -188,7 +188,7 @@ void Worker::FinishCommand(std::int64_t id, RunningJob& r, int wait_status) {
   std::vector<std::string> lines;
   c.Reaped(wait_status, &lines);
   HandleStatusLines(r, lines);
-  Report(GroupEndedLine(c.pid()));
+  GroupEnded(c.pid());
   for (Stream s : kStreams) {
     Unwatch(c.fd(s));
     c.Close(s);

@@ -119,7 +119,7 @@ void Worker::EnsureRunner(int i) {
   runner_pids_[slot.proc->pid()] = i;
   // droverd kills the group (and the job processes a forking runner made) if this worker dies,
   // before it re-queues the jobs.
-  Report(GroupStartedLine(slot.proc->pid()));
+  GroupStarted(slot.proc->pid());
   Status w = Watch(slot.proc->out_fd(), {FdKind::kRunnerOut, i});
   if (w.ok()) w = Watch(slot.proc->err_fd(), {FdKind::kRunnerErr, i});
   if (!w.ok()) {
@@ -324,7 +324,7 @@ void Worker::RunnerExited(int i, int wait_status) {
   for (int kind : {kRunnerHello, kRunnerExit}) timers_.Clear({kind, i});
   for (int fd : {slot.in_watched_fd, slot.proc->out_fd(), slot.proc->err_fd()}) Unwatch(fd);
   runner_pids_.erase(slot.proc->pid());
-  Report(GroupEndedLine(slot.proc->pid()));
+  GroupEnded(slot.proc->pid());
   const bool said_hello = slot.ready;
   slot.proc.reset();
   slot.ready = false;

@@ -183,7 +183,7 @@ void Supervisor::SpareMain(int report_fd, int command_fd, pid_t parent) {
   std::string name = ServeAsSpare(store.get(), fds[1], fds[0]);
   close(fds[1]);
   for (const auto& c : children_) {
-    if (c->name == name) RunChild(*c, fds[0], std::move(store), true);
+    if (c->name == name) RunChild(*c, fds[0], std::move(store), true, parent);
   }
   if (!name.empty()) spdlog::error("spare: asked to become unknown process \"{}\"", name);
   _exit(name.empty() ? 0 : 1);
@@ -193,7 +193,7 @@ void Supervisor::ChildMain(const Child& c, int report_fd, pid_t parent) {
   DropLoggers();  // closes the supervisor's log file before fds are renumbered
   int fds[] = {report_fd};
   ResetChildAfterFork(fds, parent);
-  RunChild(c, fds[0], nullptr, false);
+  RunChild(c, fds[0], nullptr, false, parent);
 }
 
 // Puts this child, and so the jobs it will start, into a cgroup of its own (jobs/job_cgroup.h).
@@ -219,8 +219,9 @@ std::unique_ptr<JobStore> Supervisor::OpenChildStore(const std::string& who) {
 }
 
 // The child's own part of a start; `store` is the spare's open connection, or null.
-// `in_cgroup`: the spare joined its cgroup already.
-void Supervisor::RunChild(const Child& c, int report_fd, std::unique_ptr<JobStore> store, bool in_cgroup) {
+// `in_cgroup`: the spare joined its cgroup already. `parent`: droverd.
+void Supervisor::RunChild(const Child& c, int report_fd, std::unique_ptr<JobStore> store, bool in_cgroup,
+                          pid_t parent) {
   SetNonBlocking(report_fd, true).ok();
   std::string title =
       c.pool.empty() ? "drover: scheduler" : "drover: worker " + c.pool + "#" + std::to_string(c.index);
@@ -234,8 +235,9 @@ void Supervisor::RunChild(const Child& c, int report_fd, std::unique_ptr<JobStor
     SchedulerOptions so{&config_, report_fd, store.get(), &event_gate_};
     code = RunScheduler(so);
   } else {
-    WorkerOptions wo{c.name,       &config_,    &config_.pools.at(c.pool), &handlers_, report_fd, store.get(),
-                     job_cgroups_, &event_gate_};
+    WorkerOptions wo{c.name,       &config_,     &config_.pools.at(c.pool),
+                     &handlers_,   report_fd,    store.get(),
+                     job_cgroups_, &event_gate_, parent};
     code = RunWorker(wo);
   }
   spdlog::default_logger()->flush();

@@ -108,7 +108,8 @@ class Supervisor {
 
   // The child's own part of a start; `store` is the spare's open connection, or null.
   // `in_cgroup`: the spare joined its cgroup already.
-  [[noreturn]] void RunChild(const Child& c, int report_fd, std::unique_ptr<JobStore> store, bool in_cgroup);
+  [[noreturn]] void RunChild(const Child& c, int report_fd, std::unique_ptr<JobStore> store, bool in_cgroup,
+                             pid_t parent);
   void LogRestartPlan(const Child& c);
 
   // --- reaping and recovery ---

@@ -180,8 +180,8 @@ class Daemon {
     return st;
   }
 
-  // kill -9 of droverd. Its children follow (PDEATHSIG); what its jobs started in cgroups of their
-  // own stays for the next start on this database (see Start), and is killed by the destructor.
+  // kill -9 of droverd. Its children follow (PDEATHSIG), and its workers take their jobs' processes
+  // with them (jobs/job_fence.h).
   void Kill() {
     if (pid_ <= 0) return;
     kill(pid_, SIGKILL);

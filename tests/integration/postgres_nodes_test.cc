@@ -2,11 +2,17 @@
 // PostgreSQL server of the test's own, whole nodes killed with kill -9, the job table checked
 // afterwards.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "tests/integration/daemon.h"
 #include "tests/pg/postgres_server.h"
@@ -15,6 +21,7 @@ namespace drover::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using namespace std::string_literals;
 
 constexpr int kNodeTimeoutMs = 3000;
 
@@ -32,7 +39,8 @@ class PostgresNodesTest : public ::testing::Test {
 
   // A node running the chaos job (tests/integration/chaos_job.cc: it logs each attempt and
   // notices a second copy of a job running at the same time).
-  std::unique_ptr<Daemon> Node(const std::string& name, const std::string& extra_body = "") {
+  std::unique_ptr<Daemon> Node(const std::string& name, const std::string& extra_body = "",
+                               const std::string& uri = "") {
     std::string body = "[pools.default]\nworkers = 2\nconcurrency = 4\n\n[jobs.chaos]\ncommand = [\"" +
                        std::string(CHAOS_JOB_PATH) + "\", \"" + dir_.path() + "/runs.log\", \"" +
                        dir_.path() + "/locks\"]\nmax_attempts = 10\n" + extra_body;
@@ -40,7 +48,7 @@ class PostgresNodesTest : public ::testing::Test {
                                     "node = \"" + name + "\"\nnode_timeout = \"" +
                                         std::to_string(kNodeTimeoutMs / 1000) +
                                         "s\"\nrestart_delay = \"100ms\"\n",
-                                    DROVERD_PATH, Uri());
+                                    DROVERD_PATH, uri.empty() ? Uri() : uri);
   }
 
   std::unique_ptr<JobStore> Store() {
@@ -84,6 +92,79 @@ class PostgresNodesTest : public ::testing::Test {
 
   std::unique_ptr<PostgresServer> server_;
   TempDir dir_;
+};
+
+// A relay between PostgreSQL's socket and one of its own (in `dir`), which a test can freeze:
+// then it passes nothing either way and accepts nothing, while every connection stays open, as
+// when a network partition cuts a node off its database.
+class FreezableRelay {
+ public:
+  FreezableRelay(const std::string& server_dir, const std::string& dir)
+      : server_(server_dir + "/.s.PGSQL.5432"), dir_(dir) {
+    std::filesystem::create_directories(dir);
+    listen_.Reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un a = Address(dir + "/.s.PGSQL.5432");
+    if (bind(listen_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(listen_.get(), 64) != 0)
+      listen_.Reset();
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~FreezableRelay() {
+    stop_ = true;
+    thread_.join();
+  }
+  bool ok() const { return static_cast<bool>(listen_); }
+  const std::string& dir() const { return dir_; }
+  void Freeze() { frozen_ = true; }
+
+ private:
+  static sockaddr_un Address(const std::string& path) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+    return a;
+  }
+
+  void Run() {
+    std::vector<std::pair<UniqueFd, UniqueFd>> pairs;  // (client, server)
+    while (!stop_) {
+      if (frozen_) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      std::vector<pollfd> p{{listen_.get(), POLLIN, 0}};
+      for (auto& [c, s] : pairs) {
+        p.push_back({c.get(), POLLIN, 0});
+        p.push_back({s.get(), POLLIN, 0});
+      }
+      if (poll(p.data(), p.size(), 10) <= 0) continue;
+      if (p[0].revents & POLLIN) {
+        UniqueFd client(accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        UniqueFd server(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_un a = Address(server_);
+        if (client && server && connect(server.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
+          pairs.emplace_back(std::move(client), std::move(server));
+      }
+      std::vector<bool> closed(pairs.size());
+      for (size_t i = 0; i < pairs.size() && !frozen_; ++i) {
+        for (int side = 0; side < 2; ++side) {
+          if (!(p[1 + 2 * i + side].revents & (POLLIN | POLLHUP))) continue;
+          int from = side == 0 ? pairs[i].first.get() : pairs[i].second.get();
+          int to = side == 0 ? pairs[i].second.get() : pairs[i].first.get();
+          char buf[65536];
+          ssize_t n = read(from, buf, sizeof buf);
+          if (n <= 0 || !WriteAll(to, buf, static_cast<size_t>(n)).ok()) closed[i] = true;
+        }
+      }
+      for (size_t i = pairs.size(); i-- > 0;) {
+        if (closed[i]) pairs.erase(pairs.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+    }
+  }
+
+  std::string server_, dir_;
+  UniqueFd listen_;
+  std::atomic<bool> frozen_{false}, stop_{false};
+  std::thread thread_;
 };
 
 std::string NodeOf(const Job& j) { return j.worker ? j.worker->substr(0, j.worker->find('/')) : ""; }
@@ -167,6 +248,140 @@ TEST_F(PostgresNodesTest, ThreeNodesShareTheLoadAndADeadNodesJobsRunElsewhere) {
   Result<std::vector<NodeStatus>> after = store->Nodes(kNodeTimeoutMs);
   ASSERT_TRUE(after.ok());
   for (const NodeStatus& n : *after) EXPECT_TRUE(n.stopped_at_ms.has_value()) << n.info.name;
+}
+
+// The pids of processes whose command line is `argv` (NUL-separated, as in /proc/PID/cmdline).
+std::vector<pid_t> ProcessesRunning(const std::string& argv) {
+  std::vector<pid_t> found;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    if (cmdline == argv && Alive(std::stoi(name))) found.push_back(std::stoi(name));
+  }
+  return found;
+}
+
+// kill -9 of one node's droverd alone, while its jobs' grandchildren run: they die with it (the
+// job fence), so when the other node takes those jobs after node_timeout, no job ever has two
+// live copies. `ps` is read every 100 ms through the rescue.
+TEST_F(PostgresNodesTest, ADroverdKilledAloneLeavesNoCopyRunningWhenAnotherNodeTakesItsJobs) {
+  // `; true` makes sh fork: the sleep is the job's grandchild, which PDEATHSIG does not reach.
+  const std::string sleepy =
+      "\n[jobs.sleepy]\ncommand = [\"/bin/sh\", \"-c\", \"sleep $DROVER_PAYLOAD; true\"]\n";
+  std::unique_ptr<Daemon> a = Node("a", sleepy), b = Node("b", sleepy);
+  ASSERT_TRUE(a->Start()) << a->Log();
+  auto store = Store();
+  ASSERT_TRUE(store);
+  // Each job sleeps for a length of its own (unique to this test process), its name in `ps`.
+  std::vector<std::string> lengths;
+  std::vector<EnqueueRequest> reqs;
+  for (int i = 1; i <= 6; ++i) {
+    lengths.push_back("600." + std::to_string(getpid()) + std::to_string(i));
+    EnqueueRequest& r = reqs.emplace_back();
+    r.type = "sleepy";
+    r.payload = lengths.back();
+  }
+  Result<std::vector<EnqueueResult>> added = store->EnqueueBatch(reqs);
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  auto copies = [&](const std::string& length) {
+    return ProcessesRunning("sleep\0"s + length + "\0"s).size();
+  };
+  ASSERT_TRUE(WaitFor(
+      [&] { return std::all_of(lengths.begin(), lengths.end(), [&](auto& l) { return copies(l) == 1; }); },
+      10'000))
+      << a->Log();
+  ASSERT_TRUE(b->Start()) << b->Log();
+  a->Kill();
+  const Clock::time_point killed = Clock::now();
+  size_t most = 0;
+  bool all_on_b = false;
+  while (Clock::now() - killed < std::chrono::milliseconds(kNodeTimeoutMs + 5000) && !all_on_b) {
+    for (const std::string& l : lengths) most = std::max(most, copies(l));
+    all_on_b = std::all_of(added->begin(), added->end(), [&](const EnqueueResult& r) {
+      Job j = *store->Get(r.id);
+      return j.state == JobState::kRunning && NodeOf(j) == "b" && j.pid;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(most, 1u) << "a job ran on two nodes at once";
+  EXPECT_TRUE(all_on_b) << b->Log();
+  ASSERT_TRUE(WaitFor(
+      [&] { return std::all_of(lengths.begin(), lengths.end(), [&](auto& l) { return copies(l) == 1; }); },
+      5000));
+  for (const EnqueueResult& r : *added) {
+    EXPECT_TRUE(store->Cancel(r.id).ok());
+    EXPECT_TRUE(Finished(store.get(), r.id)) << r.id;
+  }
+  EXPECT_EQ(WEXITSTATUS(b->Stop()), 0) << b->Log();
+}
+
+// A partition: node a's database connections hang (a relay the test freezes) while all its
+// processes live. Its workers stop its jobs before node b may take them (the self-fence, 3/4 of
+// node_timeout after the last renewal), and b takes them after node_timeout: never two copies.
+TEST_F(PostgresNodesTest, ANodeCutOffItsDatabaseStopsItsJobsBeforeAnotherNodeTakesThem) {
+  FreezableRelay relay(server_->socket_dir(), dir_.path() + "/relay");
+  ASSERT_TRUE(relay.ok());
+  const std::string sleepy =
+      "\n[jobs.sleepy]\ncommand = [\"/bin/sh\", \"-c\", \"sleep $DROVER_PAYLOAD; true\"]\n";
+  std::string via_relay = Uri();
+  via_relay.replace(via_relay.find(server_->socket_dir()), server_->socket_dir().size(), relay.dir());
+  std::unique_ptr<Daemon> a = Node("a", sleepy, via_relay), b = Node("b", sleepy);
+  ASSERT_TRUE(a->Start()) << a->Log();
+  auto store = Store();
+  ASSERT_TRUE(store);
+  std::vector<std::string> lengths;
+  std::vector<EnqueueRequest> reqs;
+  for (int i = 1; i <= 6; ++i) {
+    lengths.push_back("700." + std::to_string(getpid()) + std::to_string(i));
+    EnqueueRequest& r = reqs.emplace_back();
+    r.type = "sleepy";
+    r.payload = lengths.back();
+  }
+  Result<std::vector<EnqueueResult>> added = store->EnqueueBatch(reqs);
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  auto copies = [&](const std::string& length) {
+    return ProcessesRunning("sleep\0"s + length + "\0"s).size();
+  };
+  auto each_once = [&] {
+    return std::all_of(lengths.begin(), lengths.end(), [&](auto& l) { return copies(l) == 1; });
+  };
+  ASSERT_TRUE(WaitFor(each_once, 10'000)) << a->Log();
+  ASSERT_TRUE(b->Start()) << b->Log();
+  relay.Freeze();
+  const Clock::time_point cut = Clock::now();
+  size_t most = 0;
+  long long stopped_ms = -1;
+  bool all_on_b = false;
+  while (Clock::now() - cut < std::chrono::milliseconds(kNodeTimeoutMs + 5000) && !all_on_b) {
+    size_t live = 0;
+    for (const std::string& l : lengths) {
+      most = std::max(most, copies(l));
+      live += copies(l);
+    }
+    if (live == 0 && stopped_ms < 0)
+      stopped_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - cut).count();
+    all_on_b = std::all_of(added->begin(), added->end(), [&](const EnqueueResult& r) {
+      Job j = *store->Get(r.id);
+      return j.state == JobState::kRunning && NodeOf(j) == "b" && j.pid;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const auto rescued_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - cut).count();
+  std::printf(
+      "cut off: node a's jobs stopped after %lld ms, running on b after %lld ms (node_timeout %d ms)\n",
+      stopped_ms, static_cast<long long>(rescued_ms), kNodeTimeoutMs);
+  EXPECT_EQ(most, 1u) << "a job ran on two nodes at once";
+  EXPECT_GE(stopped_ms, 0) << "node a's jobs never stopped";
+  EXPECT_TRUE(all_on_b) << b->Log();
+  ASSERT_TRUE(WaitFor(each_once, 5000));
+  for (const EnqueueResult& r : *added) {
+    EXPECT_TRUE(store->Cancel(r.id).ok());
+    EXPECT_TRUE(Finished(store.get(), r.id)) << r.id;
+  }
+  EXPECT_EQ(WEXITSTATUS(b->Stop()), 0);
+  a->KillAll();  // it cannot reach the database to stop cleanly
 }
 
 TEST_F(PostgresNodesTest, AScheduleFiresEachSlotOnceAcrossNodesThatDieAndComeBack) {
