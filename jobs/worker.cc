@@ -539,10 +539,14 @@ void Worker::CheckHygiene(bool periodic) {
   if (reason.empty()) return;
   spdlog::info("recycling: {}", reason);
   Report(RecycleLine(reason));
-  BeginDrain();
+  BeginDrain(true);
 }
 
-void Worker::BeginDrain() {
+void Worker::BeginDrain(bool deadline) {
+  if (deadline && !drain_deadline_) {
+    drain_deadline_ = true;
+    timers_.Set({kDrain}, MonotonicUs() + Us(o_.config->supervisor.shutdown_timeout));
+  }
   if (draining_) return;
   draining_ = true;
   ReleaseAhead();
@@ -556,7 +560,6 @@ void Worker::BeginDrain() {
       Stop(it->second, "shutdown");
     }
   }
-  timers_.Set({kDrain}, MonotonicUs() + Us(o_.config->supervisor.shutdown_timeout));
 }
 
 void Worker::OnSignal() {
@@ -567,11 +570,16 @@ void Worker::OnSignal() {
     } else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
       if (draining_ && timers_.Armed({kDrain})) {
         timers_.Set({kDrain}, MonotonicUs());  // a second request: stop the jobs now
-      } else if (!draining_) {
+      } else if (!drain_deadline_) {           // or, being replaced, from now on with a deadline
         spdlog::info("stopping: {} running job(s) get up to {}", running_.size(),
                      FormatDuration(o_.config->supervisor.shutdown_timeout));
-        BeginDrain();
+        BeginDrain(true);
       }
+    } else if (si.ssi_signo == SIGHUP && !draining_) {
+      spdlog::info(
+          "replaced (the configuration changed): claiming nothing more; {} running job(s) finish first",
+          running_.size());
+      BeginDrain(false);
     }
   }
 }

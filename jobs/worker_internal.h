@@ -209,7 +209,9 @@ class Worker {
   // max_jobs after every batch; max_age and max_memory when `periodic`.
   void CheckHygiene(bool periodic);
 
-  void BeginDrain();
+  // Claims nothing more and exits once the running jobs have ended; with `deadline`, stops those
+  // still running after shutdown_timeout (a second call may add the deadline).
+  void BeginDrain(bool deadline);
 
   // --- events ---
 
@@ -314,6 +316,7 @@ class Worker {
   std::set<std::string> limits_warned_;  // job types whose cgroup limits could not be set
   bool claim_wanted_ = true;
   bool draining_ = false;
+  bool drain_deadline_ = false;  // the running jobs get shutdown_timeout (a stop, not a replacement)
   bool store_failing_ = false;   // until kStoreRetry
   bool claims_unknown_ = false;  // a claim failed with the connection: ReleaseUnknownClaims
   bool write_pids_ = false;      // kWritePids came: write started_ even without a claim

@@ -23,6 +23,8 @@ const char* ProcStateName(ProcState s) {
       return "FATAL";
     case ProcState::kSpare:
       return "SPARE";
+    case ProcState::kDraining:
+      return "DRAINING";
   }
   return "UNKNOWN";
 }
@@ -35,6 +37,7 @@ std::int64_t ChildLifecycle::NextDeadline() const {
       return kill_at_us_;
     case ProcState::kStarting:
     case ProcState::kRunning:
+    case ProcState::kDraining:
       return spare_ ? 0 : last_seen_us_ + policy_->hang_timeout_us;
     default:
       return 0;
@@ -60,6 +63,7 @@ LifecycleActions ChildLifecycle::OnStart(std::int64_t) {
     case ProcState::kStarting:
     case ProcState::kRunning:
     case ProcState::kSpare:
+    case ProcState::kDraining:
       break;
   }
   return a;
@@ -73,6 +77,7 @@ LifecycleActions ChildLifecycle::OnStop(std::int64_t now_us) {
     case ProcState::kStarting:
     case ProcState::kRunning:
     case ProcState::kSpare:
+    case ProcState::kDraining:
       EnterStopping(now_us, policy_->stop_grace_us);
       a.terminate = true;
       break;
@@ -97,6 +102,19 @@ LifecycleActions ChildLifecycle::OnRetire(std::int64_t now_us) {
   EnterStopping(now_us, policy_->stop_grace_us);
   LifecycleActions a;
   a.terminate = true;
+  return a;
+}
+
+LifecycleActions ChildLifecycle::OnDrain(std::int64_t now_us) {
+  if (state_ == ProcState::kDraining) return {};
+  if (!alive_ || state_ == ProcState::kStopping || state_ == ProcState::kSpare) return OnRetire(now_us);
+  retired_ = true;
+  start_pending_ = false;
+  hung_ = false;
+  state_ = ProcState::kDraining;
+  last_seen_us_ = now_us;
+  LifecycleActions a;
+  a.drain = true;
   return a;
 }
 
@@ -163,6 +181,7 @@ LifecycleActions ChildLifecycle::OnTimer(std::int64_t now_us) {
       break;
     case ProcState::kStarting:
     case ProcState::kRunning:
+    case ProcState::kDraining:
       EnterStopping(now_us, std::min(policy_->hang_grace_us, policy_->hang_timeout_us));
       hung_ = true;
       a.terminate = true;

@@ -13,8 +13,19 @@
 
 namespace drover {
 
-// supervisord's states, plus SPARE: a process forked ahead of need, idle until it becomes a child.
-enum class ProcState { kStopped, kStarting, kRunning, kBackoff, kStopping, kExited, kFatal, kSpare };
+// supervisord's states, plus SPARE: a process forked ahead of need, idle until it becomes a child,
+// and DRAINING: a worker replaced by a reload, which claims nothing and exits once its jobs end.
+enum class ProcState {
+  kStopped,
+  kStarting,
+  kRunning,
+  kBackoff,
+  kStopping,
+  kExited,
+  kFatal,
+  kSpare,
+  kDraining
+};
 
 const char* ProcStateName(ProcState s);
 
@@ -33,6 +44,7 @@ struct LifecycleActions {
   bool kill = false;       // SIGKILL the process
   bool terminate = false;  // SIGTERM the process
   bool spawn = false;      // start a process now (then OnSpawned or OnSpawnFailed)
+  bool drain = false;      // SIGHUP the process: claim nothing more, exit once the running jobs end
   bool operator==(const LifecycleActions&) const = default;
 };
 
@@ -68,6 +80,9 @@ class ChildLifecycle {
   // The slot is handed to a new process (reload, restart, recycle): stop this one, never restart
   // it; it ends EXITED.
   LifecycleActions OnRetire(std::int64_t now_us);
+  // The same for a worker whose jobs must not be interrupted (a reload): DRAINING until it exits,
+  // with no deadline but the silence of a hung process (hang_timeout).
+  LifecycleActions OnDrain(std::int64_t now_us);
   // A process was started for this slot (forked, or the spare became it): STARTING.
   void OnSpawned(std::int64_t now_us);
   // Starting one failed (fork, pipe): counts as a rapid failure; BACKOFF (or FATAL).

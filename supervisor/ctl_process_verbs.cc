@@ -169,8 +169,8 @@ int Control(CtlContext& ctx, const std::string& verb, const Words& args) {
       *ctx.out << r->dump() << "\n";
   } else if (verb == "reread" || verb == "update" || verb == "reload") {
     bool any = false;
-    for (const char* k : {"added", "changed", "removed"}) {
-      for (const json& n : (*r)[k]) {
+    for (const char* k : {"added", "changed", "resized", "removed"}) {
+      for (const json& n : r->value(k, json::array())) {
         *ctx.out << n.get<std::string>() << ": " << k << "\n";
         any = true;
       }

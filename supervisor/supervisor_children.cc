@@ -61,6 +61,7 @@ std::unique_ptr<Child> Supervisor::MakeChild(const std::string& pool, int index)
 void Supervisor::Act(Child& c, LifecycleActions a) {
   if (a.kill && c.alive()) kill(c.pid, SIGKILL);
   if (a.terminate && c.alive()) kill(c.pid, SIGTERM);
+  if (a.drain && c.alive()) kill(c.pid, SIGHUP);
   if (a.spawn) Spawn(c);
 }
 

@@ -60,8 +60,11 @@ Supervisor::Diff Supervisor::Compare(const Config& next) const {
     auto it = config_.pools.find(name);
     if (it == config_.pools.end())
       d.added.push_back("pool:" + name);
-    else if (!(it->second == pool) || jobs_changed)
+    else if (PoolConfig resized = pool;
+             (resized.workers = it->second.workers, !(resized == it->second)) || jobs_changed)
       d.changed.push_back("pool:" + name);
+    else if (pool.workers != it->second.workers)
+      d.resized.push_back("pool:" + name);
   }
   for (const auto& [name, pool] : config_.pools) {
     if (!next.pools.count(name)) d.removed.push_back("pool:" + name);
@@ -113,7 +116,8 @@ Result<Supervisor::Diff> Supervisor::Reload(bool from_signal, const std::set<std
   if (from_signal || !d.empty())
     spdlog::info("reloaded {}: {} added, {} changed, {} removed", config_.path, d.added.size(),
                  d.changed.size(), d.removed.size());
-  // Rebuild the child list: keep unchanged children, replace changed ones gracefully.
+  // Rebuild the child list: keep unchanged children, replace changed ones without interrupting
+  // their jobs (workers drain; the scheduler stops, which is quick).
   std::vector<std::unique_ptr<Child>> next_children;
   auto changed = [&](const std::string& key) {
     return std::find(d.changed.begin(), d.changed.end(), key) != d.changed.end();
@@ -126,7 +130,8 @@ Result<Supervisor::Diff> Supervisor::Reload(bool from_signal, const std::set<std
       next_children.push_back(std::move(c));
       continue;
     }
-    Act(*c, c->life.OnRetire(MonotonicUs()));
+    if (!c->pool.empty() && c->alive()) spdlog::info("{} (pid {}): replaced; draining", c->name, c->pid);
+    Act(*c, c->pool.empty() ? c->life.OnRetire(MonotonicUs()) : c->life.OnDrain(MonotonicUs()));
     if (c->alive()) retiring_.push_back(std::move(c));
   }
   auto present = [&](const std::string& pool, int i) {
@@ -157,9 +162,21 @@ Result<Supervisor::Diff> Supervisor::Reload(bool from_signal, const std::set<std
   return d;
 }
 
+std::vector<const Child*> Supervisor::DrainingChildren() const {
+  std::vector<const Child*> out;
+  for (const auto& c : retiring_) {
+    if (c->alive() && c->life.state() == ProcState::kDraining) out.push_back(c.get());
+  }
+  return out;
+}
+
+std::string Supervisor::ListedName(const Child& c) {
+  return c.life.state() == ProcState::kDraining ? c.name + "@" + std::to_string(c.pid) : c.name;
+}
+
 nlohmann::json Supervisor::ProcessJson(const Child& c) const {
   json j;
-  j["name"] = c.name;
+  j["name"] = ListedName(c);
   j["state"] = ProcStateName(c.life.state());
   j["pid"] = c.pid > 0 ? json(c.pid) : json(nullptr);
   j["uptime_s"] = c.alive() ? (MonotonicUs() - c.life.started_us()) / 1e6 : 0.0;
@@ -193,6 +210,7 @@ Result<std::vector<Child*>> Supervisor::Select(const std::vector<std::string>& n
 nlohmann::json Supervisor::DiffJson(const Diff& d) {
   return {{"added", d.added},
           {"changed", d.changed},
+          {"resized", d.resized},
           {"removed", d.removed},
           {"restart_required", d.restart_required}};
 }
@@ -305,6 +323,9 @@ std::string Supervisor::Dispatch(const std::string& line, const ControlServer::P
     }
     result = json::array();
     for (Child* c : sel) result.push_back(ProcessJson(*c));
+    if (args.empty()) {
+      for (const Child* c : DrainingChildren()) result.push_back(ProcessJson(*c));
+    }
   } else if (cmd == "start" || cmd == "stop" || cmd == "restart") {
     if (shutting_down_) return ErrorAnswer(ControlError::kShuttingDown, "droverd is shutting down");
     if (args.empty())

@@ -160,9 +160,11 @@ class Supervisor {
 
   struct Diff {
     std::vector<std::string> added, changed, removed;
+    std::vector<std::string> resized;           // pools with another worker count, and nothing else new
     std::vector<std::string> restart_required;  // keys that take effect only when droverd restarts
     bool empty() const {
-      return added.empty() && changed.empty() && removed.empty() && restart_required.empty();
+      return added.empty() && changed.empty() && removed.empty() && resized.empty() &&
+             restart_required.empty();
     }
   };
   Diff Compare(const Config& next) const;
@@ -244,7 +246,7 @@ class Supervisor {
   static constexpr std::int64_t kStoreViewTimeoutUs = 60'000'000;
   void OnStoreViewData();
   void FinishStoreView(const StoreView* view);
-  std::vector<ProcessRow> ProcessRows();
+  std::vector<ProcessRow> ProcessRows(bool draining = true);
   // While anyone follows the events: "enqueued" for the jobs added since the last look, every
   // kNewJobsPollUs (jobs come from droverctl, programs and plain SQL alike, so the table tells).
   void PollNewJobs();
@@ -264,6 +266,10 @@ class Supervisor {
   std::optional<RpcTarget> Resolve(const std::string& spec);
   std::vector<Child*> GroupChildren(const std::string& group);
   std::vector<Child*> AllChildren();
+  // Workers a reload replaced, still finishing their jobs (DRAINING), listed after the others
+  // under their name and pid ("worker:default:0@4242"), since their successor has the name.
+  std::vector<const Child*> DrainingChildren() const;
+  static std::string ListedName(const Child& c);
   Child* CurrentChild(const std::string& name);
   nlohmann::json ProcessInfo(const Child& c) const;
   RpcReply StartOne(Child& c, bool wait);

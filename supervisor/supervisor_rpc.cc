@@ -61,6 +61,11 @@ RpcReply All(std::vector<RpcReply> replies, std::function<RpcOutcome(std::vector
   }));
 }
 
+// Groups changed either way: supervisorctl's update knows no resize.
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
 }  // namespace
 
 const std::map<std::string, Supervisor::RpcMethod>& Supervisor::RpcMethods() {
@@ -306,7 +311,7 @@ json Supervisor::ProcessInfo(const Child& c) const {
   f.now_s = NowMs() / 1000;
   if (f.state == ProcState::kBackoff || f.state == ProcState::kFatal) f.spawnerr = c.last_exit;
   const std::string& log = config_.supervisor.log_file;
-  return {{"name", c.name},
+  return {{"name", ListedName(c)},
           {"group", GroupOf(c)},
           {"start", f.start_s},
           {"stop", f.stop_s},
@@ -366,8 +371,8 @@ RpcReply Supervisor::RpcReloadConfig(const json&) {
   Diff d = Compare(*next);
   rpc_applied_.clear();
   rpc_removed_.clear();
-  return Value(
-      json::array({json::array({GroupNames(d.added), GroupNames(d.changed), GroupNames(d.removed)})}));
+  return Value(json::array(
+      {json::array({GroupNames(d.added), GroupNames(Concat(d.changed, d.resized)), GroupNames(d.removed)})}));
 }
 
 RpcOutcome Supervisor::ReloadForGroups(const std::set<std::string>& hold) {
@@ -376,7 +381,7 @@ RpcOutcome Supervisor::ReloadForGroups(const std::set<std::string>& hold) {
   Result<Diff> d = Reload(false, keys);
   if (!d.ok()) return Fault(kCantReread, d.status().message());
   for (const std::string& g : GroupNames(d->added)) rpc_applied_.insert(g);
-  for (const std::string& g : GroupNames(d->changed)) rpc_applied_.insert(g);
+  for (const std::string& g : GroupNames(Concat(d->changed, d->resized))) rpc_applied_.insert(g);
   for (const std::string& g : GroupNames(d->removed)) rpc_removed_.insert(g);
   return Value(true);
 }
@@ -452,6 +457,7 @@ RpcReply Supervisor::RpcProcessInfo(const json& p) {
 RpcReply Supervisor::RpcAllProcessInfo(const json&) {
   json out = json::array();
   for (auto& c : children_) out.push_back(ProcessInfo(*c));
+  for (const Child* c : DrainingChildren()) out.push_back(ProcessInfo(*c));
   return Value(out);
 }
 

@@ -174,11 +174,17 @@ void Supervisor::PollNewJobs() {
   if (!jobs->empty()) new_jobs_after_ = jobs->back().id;
 }
 
-std::vector<ProcessRow> Supervisor::ProcessRows() {
+std::vector<ProcessRow> Supervisor::ProcessRows(bool draining) {
+  std::vector<const Child*> listed(children_.size());
+  std::transform(children_.begin(), children_.end(), listed.begin(), [](const auto& c) { return c.get(); });
+  if (draining) {
+    std::vector<const Child*> more = DrainingChildren();
+    listed.insert(listed.end(), more.begin(), more.end());
+  }
   std::vector<ProcessRow> rows;
-  for (Child* c : AllChildren()) {
-    rows.push_back({c->name, ProcStateName(c->life.state()), c->pid, c->alive() ? c->started_wall_ms : 0,
-                    c->restarts, c->last_exit});
+  for (const Child* c : listed) {
+    rows.push_back({ListedName(*c), ProcStateName(c->life.state()), c->pid,
+                    c->alive() ? c->started_wall_ms : 0, c->restarts, c->last_exit});
   }
   return rows;
 }
@@ -186,7 +192,8 @@ std::vector<ProcessRow> Supervisor::ProcessRows() {
 std::string Supervisor::Scrape(const StoreView* view) {
   if (!view) return HttpResponse(503, "text/plain", "the database cannot be read now; see droverd's log\n");
   Metrics::Snapshot now{view->queues, view->schedules, {}, NowMs()};
-  for (const ProcessRow& p : ProcessRows()) now.processes.push_back({p.name, p.pid > 0, p.restarts});
+  // Not the draining ones: a process series per pid would never end.
+  for (const ProcessRow& p : ProcessRows(false)) now.processes.push_back({p.name, p.pid > 0, p.restarts});
   return HttpResponse(200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(now));
 }
 

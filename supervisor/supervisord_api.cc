@@ -70,6 +70,7 @@ int SupervisordStateCode(ProcState s) {
     case ProcState::kBackoff:
       return 30;
     case ProcState::kStopping:
+    case ProcState::kDraining:
       return 40;
     case ProcState::kExited:
       return 100;

@@ -126,7 +126,9 @@ std::string ProcessTable(const PageContext& c, const std::vector<ProcessRow>& pr
          (p.pid > 0 ? Num(p.pid) : "-") + "</td><td>" +
          (p.started_ms > 0 ? Age(c.now_ms - p.started_ms) : "-") + "</td><td>" + Num(p.restarts) +
          "</td><td>" + HtmlEscape(p.last_exit) + "</td>";
-    if (actions && c.may_act) {
+    if (actions && c.may_act && p.state == "DRAINING") {
+      t += "<td></td>";  // replaced: it goes once its jobs end
+    } else if (actions && c.may_act) {
       std::string base = "/processes/" + UrlEncode(p.name);
       t += "<td>" + Button(c, base + "/restart", "Restart") +
            (p.pid > 0 ? Button(c, base + "/stop", "Stop", true) : Button(c, base + "/start", "Start")) +

@@ -160,7 +160,8 @@ class Daemon {
     nlohmann::json r = Request("status");
     if (r["ok"] != true) return false;
     for (const auto& p : r["result"]) {
-      if (p["state"] != "RUNNING") return false;
+      if (p["state"] != "RUNNING" && p["state"] != "DRAINING")
+        return false;  // replaced ones finish their jobs
     }
     return true;
   }

@@ -391,6 +391,74 @@ TEST(DroverdTest, ANewLogFileTakesEffectAtTheNextStart) {
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
+// A reload replaces workers without interrupting their jobs: a changed job type, a new type and
+// one more worker leave a running job alone (shutdown_timeout is 500 ms here); the replaced
+// worker is listed as DRAINING and exits once the job has ended.
+TEST(DroverdTest, AReloadLetsRunningJobsFinish) {
+  const std::string head =
+      "[supervisor]\ndatabase = \"drover.db\"\nsocket = \"drover.sock\"\nlog_file = \"drover.log\"\n"
+      "shutdown_timeout = \"500ms\"\n";
+  const std::string pool = "[pools.default]\nworkers = 2\nconcurrency = 1\n";
+  Daemon d("");
+  const std::string release = d.dir() + "/release";
+  const std::string job = "[jobs.long]\ncommand = [\"/bin/sh\", \"-c\", \"while [ ! -e " + release +
+                          " ]; do sleep 0.05; done; echo done\"]\ntimeout = \"60s\"\n";
+  d.RewriteConfig(head + pool + job);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "long");
+  ASSERT_TRUE(WaitFor([&] { return store->Get(id)->pid.has_value(); }, 5000)) << d.Log();
+  const pid_t job_pid = static_cast<pid_t>(*store->Get(id)->pid);
+  const std::string worker_id = *store->Get(id)->worker;  // "worker:default:N@PID"
+  const pid_t worker = std::stoi(worker_id.substr(worker_id.rfind('@') + 1));
+  const std::string listed = worker_id.substr(worker_id.find("worker:"));
+  auto draining = [&] {
+    const nlohmann::json status = d.Request("status");
+    for (const auto& p : status["result"]) {
+      if (p["name"] == listed && p["state"] == "DRAINING" && p["pid"] == worker) return true;
+    }
+    return false;
+  };
+
+  std::string edited = job;
+  edited.replace(edited.find("60s"), 3, "61s");
+  d.RewriteConfig(head + pool + edited);
+  ShellResult r = Ctl(d, "update");
+  EXPECT_NE(r.out.find("pool:default: changed"), std::string::npos) << r.out;
+  EXPECT_TRUE(WaitFor(draining, 5000)) << d.Request("status").dump();
+  ShellResult status = Ctl(d, "status");
+  EXPECT_NE(status.out.find(listed), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("DRAINING"), std::string::npos) << status.out;
+  ASSERT_TRUE(WaitFor([&] { return d.AllRunning(); }, 5000)) << d.Log();
+
+  d.RewriteConfig(head + pool + edited + "[jobs.other]\ncommand = [\"/bin/true\"]\n");
+  EXPECT_EQ(Ctl(d, "update").code, 0);
+  ASSERT_TRUE(WaitFor([&] { return d.AllRunning(); }, 5000)) << d.Log();
+  const pid_t w0 = d.PidOf("worker:default:0"), w1 = d.PidOf("worker:default:1");
+  std::string grown = pool;
+  grown.replace(grown.find("workers = 2"), 11, "workers = 3");
+  d.RewriteConfig(head + grown + edited + "[jobs.other]\ncommand = [\"/bin/true\"]\n");
+  r = Ctl(d, "update");
+  EXPECT_NE(r.out.find("pool:default: resized"), std::string::npos) << r.out;
+  ASSERT_TRUE(WaitFor([&] { return d.PidOf("worker:default:2") > 0 && d.AllRunning(); }, 5000)) << d.Log();
+  EXPECT_EQ(d.PidOf("worker:default:0"), w0) << "one more worker, the others kept";
+  EXPECT_EQ(d.PidOf("worker:default:1"), w1);
+
+  // Well past shutdown_timeout, the job still runs in its first attempt, its worker draining.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_TRUE(Alive(job_pid));
+  EXPECT_TRUE(Alive(worker));
+  EXPECT_TRUE(draining());
+  std::ofstream(release) << "";
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  Job done = *store->Get(id);
+  EXPECT_EQ(done.state, JobState::kSucceeded) << done.last_error.value_or("");
+  EXPECT_EQ(done.attempts, 1);
+  EXPECT_TRUE(WaitFor([&] { return !Alive(worker) && !draining(); }, 5000)) << d.Log();
+  EXPECT_EQ(d.Log().find("interrupted"), std::string::npos) << d.Log();
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
 TEST(DroverdTest, SighupAppliesAValidConfigAndRejectsAnInvalidOne) {
   Daemon d(kPools);
   ASSERT_TRUE(d.Start()) << d.Log();

@@ -61,6 +61,11 @@ ChildLifecycle In(ProcState s) {
       (void)l.OnRetire(kT0);
       (void)l.OnExit(kT0);
       break;
+    case ProcState::kDraining:
+      start(kT0 - kS);
+      l.OnReady(kT0 - kS);
+      (void)l.OnDrain(kT0);
+      break;
     case ProcState::kFatal:
       start(kT0 - 2 * kS);
       (void)l.OnExit(kT0 - 2 * kS);
@@ -72,11 +77,11 @@ ChildLifecycle In(ProcState s) {
   return l;
 }
 
-enum class Ev { kStart, kStop, kRetire, kSpawned, kSpawnFailed, kReady, kHeartbeat, kExit, kTimer };
+enum class Ev { kStart, kStop, kRetire, kDrain, kSpawned, kSpawnFailed, kReady, kHeartbeat, kExit, kTimer };
 
 const char* EvName(Ev e) {
-  static const char* kNames[] = {"start", "stop",      "retire", "spawned", "spawn-failed",
-                                 "ready", "heartbeat", "exit",   "timer"};
+  static const char* kNames[] = {"start",        "stop",  "retire",    "drain", "spawned",
+                                 "spawn-failed", "ready", "heartbeat", "exit",  "timer"};
   return kNames[static_cast<int>(e)];
 }
 
@@ -93,6 +98,7 @@ constexpr LifecycleActions kNoAction{};
 constexpr LifecycleActions kSpawn{false, false, true};
 constexpr LifecycleActions kTerm{false, true, false};
 constexpr LifecycleActions kKill{true, false, false};
+constexpr LifecycleActions kDrain{false, false, false, true};
 
 using P = ProcState;
 const Row kRows[] = {
@@ -100,6 +106,7 @@ const Row kRows[] = {
     {P::kStopped, Ev::kStart, P::kStopped, kSpawn, kNone},
     {P::kStopped, Ev::kStop, P::kStopped, kNoAction, kNone},
     {P::kStopped, Ev::kRetire, P::kExited, kNoAction, kNone},
+    {P::kStopped, Ev::kDrain, P::kExited, kNoAction, kNone},
     {P::kStopped, Ev::kSpawned, P::kStarting, kNoAction, 60 * kS},
     {P::kStopped, Ev::kSpawnFailed, P::kBackoff, kNoAction, kS},
     {P::kStopped, Ev::kReady, P::kStopped, kNoAction, kNone},
@@ -110,6 +117,7 @@ const Row kRows[] = {
     {P::kStarting, Ev::kStart, P::kStarting, kNoAction, 59 * kS},
     {P::kStarting, Ev::kStop, P::kStopping, kTerm, 40 * kS},
     {P::kStarting, Ev::kRetire, P::kStopping, kTerm, 40 * kS},
+    {P::kStarting, Ev::kDrain, P::kDraining, kDrain, 60 * kS},
     {P::kStarting, Ev::kSpawned, P::kStarting, kNoAction, 60 * kS},
     {P::kStarting, Ev::kSpawnFailed, P::kBackoff, kNoAction, kS},
     {P::kStarting, Ev::kReady, P::kRunning, kNoAction, 60 * kS},
@@ -120,6 +128,7 @@ const Row kRows[] = {
     {P::kRunning, Ev::kStart, P::kRunning, kNoAction, 59 * kS},
     {P::kRunning, Ev::kStop, P::kStopping, kTerm, 40 * kS},
     {P::kRunning, Ev::kRetire, P::kStopping, kTerm, 40 * kS},
+    {P::kRunning, Ev::kDrain, P::kDraining, kDrain, 60 * kS},
     {P::kRunning, Ev::kSpawned, P::kStarting, kNoAction, 60 * kS},
     {P::kRunning, Ev::kSpawnFailed, P::kBackoff, kNoAction, kS},
     {P::kRunning, Ev::kReady, P::kRunning, kNoAction, 60 * kS},
@@ -130,6 +139,7 @@ const Row kRows[] = {
     {P::kBackoff, Ev::kStart, P::kBackoff, kSpawn, 0},
     {P::kBackoff, Ev::kStop, P::kStopped, kNoAction, kNone},
     {P::kBackoff, Ev::kRetire, P::kExited, kNoAction, kNone},
+    {P::kBackoff, Ev::kDrain, P::kExited, kNoAction, kNone},
     {P::kBackoff, Ev::kSpawned, P::kStarting, kNoAction, 60 * kS},
     {P::kBackoff, Ev::kSpawnFailed, P::kBackoff, kNoAction, 2 * kS},
     {P::kBackoff, Ev::kReady, P::kBackoff, kNoAction, 0},
@@ -140,6 +150,7 @@ const Row kRows[] = {
     {P::kStopping, Ev::kStart, P::kStopping, kNoAction, 39 * kS},
     {P::kStopping, Ev::kStop, P::kStopping, kNoAction, 39 * kS},
     {P::kStopping, Ev::kRetire, P::kStopping, kNoAction, 39 * kS},
+    {P::kStopping, Ev::kDrain, P::kStopping, kNoAction, 39 * kS},
     {P::kStopping, Ev::kSpawned, P::kStarting, kNoAction, 60 * kS},
     {P::kStopping, Ev::kSpawnFailed, P::kBackoff, kNoAction, kS},
     {P::kStopping, Ev::kReady, P::kStopping, kNoAction, 39 * kS},
@@ -150,6 +161,7 @@ const Row kRows[] = {
     {P::kExited, Ev::kStart, P::kExited, kNoAction, kNone},
     {P::kExited, Ev::kStop, P::kExited, kNoAction, kNone},
     {P::kExited, Ev::kRetire, P::kExited, kNoAction, kNone},
+    {P::kExited, Ev::kDrain, P::kExited, kNoAction, kNone},
     {P::kExited, Ev::kSpawned, P::kStarting, kNoAction, 60 * kS},  // the supervisor never does this
     {P::kExited, Ev::kSpawnFailed, P::kBackoff, kNoAction, kS},
     {P::kExited, Ev::kReady, P::kExited, kNoAction, kNone},
@@ -160,6 +172,7 @@ const Row kRows[] = {
     {P::kFatal, Ev::kStart, P::kFatal, kSpawn, kNone},
     {P::kFatal, Ev::kStop, P::kFatal, kNoAction, kNone},
     {P::kFatal, Ev::kRetire, P::kExited, kNoAction, kNone},
+    {P::kFatal, Ev::kDrain, P::kExited, kNoAction, kNone},
     {P::kFatal, Ev::kSpawned, P::kStarting, kNoAction, 60 * kS},
     {P::kFatal, Ev::kSpawnFailed, P::kFatal, kNoAction, kNone},
     {P::kFatal, Ev::kReady, P::kFatal, kNoAction, kNone},
@@ -170,12 +183,24 @@ const Row kRows[] = {
     {P::kSpare, Ev::kStart, P::kSpare, kNoAction, kNone},
     {P::kSpare, Ev::kStop, P::kStopping, kTerm, 40 * kS},
     {P::kSpare, Ev::kRetire, P::kStopping, kTerm, 40 * kS},
+    {P::kSpare, Ev::kDrain, P::kStopping, kTerm, 40 * kS},
     {P::kSpare, Ev::kSpawned, P::kStarting, kNoAction, kNone},
     {P::kSpare, Ev::kSpawnFailed, P::kBackoff, kNoAction, kS},
     {P::kSpare, Ev::kReady, P::kSpare, kNoAction, kNone},
     {P::kSpare, Ev::kHeartbeat, P::kSpare, kNoAction, kNone},
     {P::kSpare, Ev::kExit, P::kBackoff, kNoAction, kS, false},
     {P::kSpare, Ev::kTimer, P::kSpare, kNoAction, kNone},
+    // DRAINING: a replaced worker finishing its jobs, with no deadline but silence (hang_timeout).
+    {P::kDraining, Ev::kStart, P::kDraining, kNoAction, 59 * kS},
+    {P::kDraining, Ev::kStop, P::kStopping, kTerm, 40 * kS},
+    {P::kDraining, Ev::kRetire, P::kStopping, kTerm, 40 * kS},
+    {P::kDraining, Ev::kDrain, P::kDraining, kNoAction, 59 * kS},
+    {P::kDraining, Ev::kSpawned, P::kStarting, kNoAction, 60 * kS},  // the supervisor never does this
+    {P::kDraining, Ev::kSpawnFailed, P::kBackoff, kNoAction, kS},
+    {P::kDraining, Ev::kReady, P::kDraining, kNoAction, 60 * kS},
+    {P::kDraining, Ev::kHeartbeat, P::kDraining, kNoAction, 60 * kS},
+    {P::kDraining, Ev::kExit, P::kExited, kNoAction, kNone, true},
+    {P::kDraining, Ev::kTimer, P::kStopping, kTerm, 5 * kS},
 };
 
 TEST(ChildLifecycleTest, EveryStateAndEvent) {
@@ -195,6 +220,9 @@ TEST(ChildLifecycleTest, EveryStateAndEvent) {
         break;
       case Ev::kRetire:
         a = l.OnRetire(at);
+        break;
+      case Ev::kDrain:
+        a = l.OnDrain(at);
         break;
       case Ev::kSpawned:
         l.OnSpawned(at);
