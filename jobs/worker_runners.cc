@@ -96,16 +96,8 @@ void Worker::EnsureRunner(int i) {
     slot.restart_at_us = now + Us(BackoffDelay({o_.config->supervisor.restart_delay,
                                                 o_.config->supervisor.restart_delay_max, kRetryJitter},
                                                slot.failures, rng_));
-    std::string why = "runner " + slot.config->name + " cannot start: " + p.status().ToString();
-    spdlog::error("{}", why);
-    // Its jobs fail as a command job whose program cannot start does (an attempt each).
-    std::vector<std::int64_t> waiting = std::move(slot.waiting);
-    slot.waiting.clear();
-    for (std::int64_t id : waiting) {
-      if (auto it = running_.find(id); it != running_.end()) {
-        EndRunnerJob(it->second, {id, it->second.job.attempt, Completion::Kind::kFailed, why, 0});
-      }
-    }
+    spdlog::error("runner {} cannot start: {}", slot.config->name, p.status().ToString());
+    ReleaseRunnerWaiters(slot);
     return;
   }
   slot.proc = std::move(p).value();
@@ -329,8 +321,7 @@ void Worker::RunnerExited(int i, int wait_status) {
   slot.proc.reset();
   slot.ready = false;
   slot.in_watched_fd = -1;
-  // A runner that never got going fails the jobs waiting for it, as a command that cannot start
-  // would, and cools off longer each time.
+  // A runner that never got going cools off longer each time; the jobs waiting for it never ran.
   if (blameless || (said_hello && now - slot.started_us >= kRunnerSettledUs)) {
     slot.failures = 0;
     slot.restart_at_us = 0;
@@ -340,17 +331,28 @@ void Worker::RunnerExited(int i, int wait_status) {
                                                 o_.config->supervisor.restart_delay_max, kRetryJitter},
                                                slot.failures, rng_));
   }
-  if (!said_hello) {
-    std::vector<std::int64_t> waiting = std::move(slot.waiting);
-    slot.waiting.clear();
-    for (std::int64_t id : waiting) {
-      if (auto it = running_.find(id); it != running_.end()) {
-        EndRunnerJob(it->second, {id, it->second.job.attempt, Completion::Kind::kFailed,
-                                  how + " before its hello" + StderrNote(slot), RetryDelayMs(it->second)});
-      }
+  if (!said_hello) ReleaseRunnerWaiters(slot);
+  EnsureRunner(i);  // now, or after the cool-off
+}
+
+// A broken deploy (an ImportError, a missing program) must not use up the attempts of every job
+// handed to the runner: they never ran. They go back to their place in the queue, uncharged, and
+// wait for a runner that starts (this one after its cool-off, or another worker's).
+void Worker::ReleaseRunnerWaiters(RunnerSlot& slot) {
+  std::vector<std::int64_t> waiting = std::exchange(slot.waiting, {});
+  int released = 0;
+  for (std::int64_t id : waiting) {
+    if (auto it = running_.find(id); it != running_.end()) {
+      EndRunnerJob(it->second, {id, it->second.job.attempt, Completion::Kind::kReleased, "", 0});
+      ++released;
     }
   }
-  EnsureRunner(i);  // now, or after the cool-off
+  if (released > 0) {
+    spdlog::warn(
+        "{} job(s) waiting for runner {} back to the queue, no attempt spent; it starts again in {}",
+        released, slot.config->name,
+        FormatDuration(Duration(std::max<std::int64_t>(0, slot.restart_at_us - MonotonicUs()) / 1000)));
+  }
 }
 
 void Worker::StopRunnerJob(RunningJob& r, const char* why) {
@@ -360,10 +362,10 @@ void Worker::StopRunnerJob(RunningJob& r, const char* why) {
     Completion done{r.job.id, r.job.attempt, Completion::Kind::kFailed, "cancelled", 0};
     if (r.interrupted) {
       done = {r.job.id, r.job.attempt, Completion::Kind::kInterrupted, "interrupted by shutdown", 0};
-    } else if (r.timed_out) {
-      done.output =
-          "timed out after " + FormatDuration(r.type->timeout) + " waiting for " + RunnerLabel(slot);
-      done.retry_delay_ms = RetryDelayMs(r);
+    } else if (r.timed_out) {  // its timeout is for running, which it never did
+      spdlog::warn("job {}: waited {} for {}; back to the queue, no attempt spent", r.job.id,
+                   FormatDuration(r.type->timeout), RunnerLabel(slot));
+      done = {r.job.id, r.job.attempt, Completion::Kind::kReleased, "", 0};
     }
     EndRunnerJob(r, std::move(done));
     return;
