@@ -1,7 +1,6 @@
 #include "jobs/job_fence.h"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -81,30 +80,27 @@ Status ArmJobFence(pid_t parent, const std::string& own_cgroup, size_t capacity)
   return Status::Ok();
 }
 
-Status SetSelfFence(std::int64_t deadline_us, const std::string& why) {
+Status PrepareSelfFence(const std::string& why) {
   if (g_slots == 0) return Status::Internal("the job fence is not armed");
-  if (!g_timer_made) {
-    sigevent ev{};
-    ev.sigev_notify = SIGEV_SIGNAL;
-    ev.sigev_signo = DeathSignal();
-    if (timer_create(CLOCK_MONOTONIC, &ev, &g_timer) != 0)
-      return Status::FromErrno("timer_create (self-fence)");
-    g_timer_made = true;
-  }
-  // The handler must never read half a message: the signal waits while it is written.
-  sigset_t set, old;
-  sigemptyset(&set);
-  sigaddset(&set, DeathSignal());
-  pthread_sigmask(SIG_BLOCK, &set, &old);
+  if (g_timer_made) return Status::Ok();
   g_self_fence_why_len = std::min(why.size(), sizeof g_self_fence_why);
-  memcpy(g_self_fence_why, why.data(), g_self_fence_why_len);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  memcpy(g_self_fence_why, why.data(), g_self_fence_why_len);  // before any timer can fire
+  sigevent ev{};
+  ev.sigev_notify = SIGEV_SIGNAL;
+  ev.sigev_signo = DeathSignal();
+  if (timer_create(CLOCK_MONOTONIC, &ev, &g_timer) != 0)
+    return Status::FromErrno("timer_create (self-fence)");
+  g_timer_made = true;
+  return Status::Ok();
+}
+
+void SetSelfFence(std::int64_t deadline_us) {
+  if (!g_timer_made) return;
   const std::int64_t at = std::max<std::int64_t>(deadline_us, 1);
   itimerspec when{};
   when.it_value.tv_sec = at / 1'000'000;
   when.it_value.tv_nsec = at % 1'000'000 * 1000;
-  if (timer_settime(g_timer, TIMER_ABSTIME, &when, nullptr) != 0) return Status::FromErrno("timer_settime");
-  return Status::Ok();
+  timer_settime(g_timer, TIMER_ABSTIME, &when, nullptr);
 }
 
 void ClearSelfFence() {

@@ -31,10 +31,12 @@ void UnfenceJob(pid_t pgid);
 
 // The self-fence: where no renewal of the jobs' leases has been confirmed for a while (a database
 // cut off or hung), the jobs must stop before the leases run out and another node or the reaper
-// takes them. Arms a timer (CLOCK_MONOTONIC) that, at `deadline_us`, writes `why` to stderr and
-// does what droverd's death does, even while this thread waits in a database call; a later
-// call moves the deadline. Needs an armed fence; fails when the timer cannot be made.
-Status SetSelfFence(std::int64_t deadline_us, const std::string& why);
+// takes them. Makes the timer (CLOCK_MONOTONIC) and keeps `why`, what it writes to stderr when
+// it fires; fails when the fence is not armed or the timer cannot be made. Call once.
+Status PrepareSelfFence(const std::string& why);
+// At `deadline_us` the timer does what droverd's death does, even while this thread waits in a
+// database call; a later call moves the deadline, ClearSelfFence stops it. One syscall each.
+void SetSelfFence(std::int64_t deadline_us);
 void ClearSelfFence();
 
 // SIGKILLs everything the fence holds, then this process: what droverd's death sets off.

@@ -74,6 +74,10 @@ Status Worker::Init() {
     std::int64_t window = Us(s.lease);
     if (IsPostgresDatabase(s.database)) window = std::min(window, Us(s.node_timeout));
     fence_budget_us_ = window * 3 / 4;
+    DROVER_RETURN_IF_ERROR(PrepareSelfFence(fmt::format(
+        "drover {} (pid {}): no renewal of its jobs' leases confirmed for {} ms: killing its running "
+        "jobs before another node or the lease reaper may take them (self-fence)\n",
+        o_.name, getpid(), fence_budget_us_ / 1000)));
   }
   epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) return Status::FromErrno("epoll_create1");
@@ -126,13 +130,7 @@ void Worker::GroupEnded(pid_t pgid) {
 void Worker::Renewed(std::int64_t sent_us) {
   if (fence_budget_us_ == 0 || running_.empty()) return;
   fence_base_us_ = sent_us;
-  std::string why = fmt::format(
-      "drover {} (pid {}): no renewal of its jobs' leases confirmed for {} ms: killing its running jobs "
-      "before "
-      "another node or the lease reaper may take them (self-fence)\n",
-      o_.name, getpid(), fence_budget_us_ / 1000);
-  Status s = SetSelfFence(sent_us + fence_budget_us_, why);
-  if (!s.ok()) spdlog::warn("{}", s.ToString());
+  SetSelfFence(sent_us + fence_budget_us_);
 }
 
 void Worker::UpdateFence() {

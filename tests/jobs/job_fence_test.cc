@@ -80,6 +80,48 @@ TEST(JobFenceTest, DroverdsDeathKillsTheWorkerItsJobsAndWhatTheyStarted) {
   prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+// The self-fence's timer: cleared, nothing happens; due, the worker and its job die with it.
+TEST(JobFenceTest, TheSelfFenceKillsTheJobsWhenItsDeadlinePassesUnlessCleared) {
+  ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  for (bool cleared : {true, false}) {
+    SCOPED_TRACE(cleared ? "cleared" : "due");
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t worker = fork();
+    ASSERT_GE(worker, 0);
+    if (worker == 0) {
+      if (!ArmJobFence(getppid(), "", 4).ok() || !PrepareSelfFence("self-fence\n").ok()) _exit(2);
+      pid_t job = fork();
+      if (job == 0) {
+        setpgid(0, 0);
+        pause();
+        _exit(0);
+      }
+      setpgid(job, job);
+      if (!FenceJob(job)) _exit(3);
+      (void)!write(fds[1], &job, sizeof job);
+      SetSelfFence(MonotonicUs() + 100'000);
+      if (cleared) ClearSelfFence();
+      usleep(600'000);
+      kill(job, SIGKILL);
+      _exit(0);  // the fence did not fire
+    }
+    close(fds[1]);
+    pid_t job = 0;
+    ASSERT_EQ(read(fds[0], &job, sizeof job), static_cast<ssize_t>(sizeof job));
+    close(fds[0]);
+    int st = 0;
+    ASSERT_EQ(waitpid(worker, &st, 0), worker);
+    if (cleared) {
+      EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+    } else {
+      EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << st;
+    }
+    EXPECT_TRUE(ReapAll({job}, 1000));
+  }
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 TEST(JobFenceTest, HoldsUpToItsCapacityAndFreesUnfencedSlots) {
   pid_t child = fork();
   ASSERT_GE(child, 0);
