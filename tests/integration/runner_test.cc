@@ -308,7 +308,9 @@ max_attempts = 1
     for (size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
     return n;
   };
-  ASSERT_TRUE(WaitFor([&] { return count("exit status 4; its last stderr: cannot load the app") >= 5; }, 20'000)) << d.Log();
+  ASSERT_TRUE(
+      WaitFor([&] { return count("exit status 4; its last stderr: cannot load the app") >= 5; }, 20'000))
+      << d.Log();
   EXPECT_GE(count("runner gone cannot start"), 2u) << d.Log();
   EXPECT_NE(d.Log().find("/nonexistent/runner"), std::string::npos);
   EXPECT_NE(d.Log().find("back to the queue, no attempt spent"), std::string::npos) << d.Log();
