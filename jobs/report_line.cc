@@ -8,7 +8,8 @@ namespace {
 
 constexpr std::string_view kReady = "ready", kHeartbeat = "hb", kGroupStarted = "pg", kGroupEnded = "pgend",
                            kSpareIdle = "spare", kRecovered = "recovered", kRecoverFailed = "recover-failed",
-                           kRecycle = "recycle", kTally = "tally", kEvent = "event", kMissed = "missed";
+                           kRecycle = "recycle", kTally = "tally", kEvent = "event", kMissed = "missed",
+                           kRunner = "runner";
 
 // Free text goes last on its line: no newline may end the line early.
 std::string OneLine(std::string s) {
@@ -50,6 +51,12 @@ std::string MissedLine(const std::string& schedule, std::int64_t count) {
   return Line(kMissed, std::to_string(count) + " " + OneLine(schedule));
 }
 
+std::string RunnerLine(const std::string& name, const std::string& state, std::int64_t failures,
+                       std::int64_t next_start_ms, const std::string& why) {
+  return Line(kRunner, name + " " + state + " " + std::to_string(failures) + " " +
+                           std::to_string(next_start_ms) + (why.empty() ? "" : " " + OneLine(why)));
+}
+
 Report ParseReport(std::string_view line) {
   std::istringstream in{std::string(line)};
   std::string word;
@@ -81,6 +88,10 @@ Report ParseReport(std::string_view line) {
   } else if (word == kMissed) {
     if (!(in >> r.count)) return r;
     r.kind = Report::Kind::kMissed;
+    r.text = Rest(in);
+  } else if (word == kRunner) {
+    if (!(in >> r.name >> r.state >> r.count >> r.ms)) return r;
+    r.kind = Report::Kind::kRunner;
     r.text = Rest(in);
   }
   return r;

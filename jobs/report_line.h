@@ -26,6 +26,8 @@ struct Report {
     kTally,          // job counts (JobTally): `text` is the JSON ParseTally reads
     kEvent,          // one event for the stream: `text` is its JSON (EventJson)
     kMissed,         // schedule `text` skipped `count` slots
+    kRunner,         // runner `name` is `state` (starting, ready, backoff) after `count` failed starts in a
+                     // row, the next start in `ms` (backoff); `text`: why the last one failed
     kUnknown,
   };
   Kind kind = Kind::kUnknown;
@@ -34,6 +36,8 @@ struct Report {
   std::string worker_id;
   std::int64_t count = 0;
   std::string text;
+  std::string name, state;
+  std::int64_t ms = 0;
 };
 
 inline constexpr size_t kMaxHeartbeatIds = 32;
@@ -49,6 +53,8 @@ std::string RecoverFailedLine(const std::string& worker_id, const std::string& w
 std::string RecycleLine(const std::string& why);
 std::string EventLine(const std::string& event_json);
 std::string MissedLine(const std::string& schedule, std::int64_t count);
+std::string RunnerLine(const std::string& name, const std::string& state, std::int64_t failures,
+                       std::int64_t next_start_ms, const std::string& why);
 // JobTally::Lines() writes the tally lines.
 
 // One line, without its newline. A line it cannot read is kUnknown.

@@ -279,6 +279,7 @@ class Worker {
   // The runner exited (reaped): what it held ends, its waiting jobs wait for the next one.
   void RunnerExited(int i, int wait_status);
   // A runner job's stop: a cancel to the runner, and the runner's death after kill_after.
+  void ReportRunner(const RunnerSlot& slot, const std::string& why);
   void ReleaseRunnerWaiters(RunnerSlot& slot);
   void StopRunnerJob(RunningJob& r, const char* why);
   // A runner job ends: the runner no longer holds it.

@@ -96,7 +96,9 @@ void Worker::EnsureRunner(int i) {
     slot.restart_at_us = now + Us(BackoffDelay({o_.config->supervisor.restart_delay,
                                                 o_.config->supervisor.restart_delay_max, kRetryJitter},
                                                slot.failures, rng_));
-    spdlog::error("runner {} cannot start: {}", slot.config->name, p.status().ToString());
+    std::string why = "cannot start: " + p.status().ToString();
+    spdlog::error("runner {} {}", slot.config->name, why);
+    ReportRunner(slot, why);
     ReleaseRunnerWaiters(slot);
     return;
   }
@@ -120,6 +122,7 @@ void Worker::EnsureRunner(int i) {
   }
   timers_.Set({kRunnerHello, i}, now + Us(slot.config->start_timeout));
   spdlog::info("{} started: {}", RunnerLabel(slot), slot.config->command[0]);
+  ReportRunner(slot, "");
 }
 
 void Worker::FlushRunners() {
@@ -260,6 +263,7 @@ void Worker::OnRunnerHello(int i, const RunnerMessage& m) {
   }
   spdlog::info("{} ready{}: serves {} job type(s)", RunnerLabel(slot),
                m.isolation.empty() ? "" : ", isolation " + m.isolation, slot.types.size());
+  ReportRunner(slot, "");
   std::vector<std::int64_t> waiting = std::move(slot.waiting);
   slot.waiting.clear();
   for (std::int64_t id : waiting) {
@@ -331,8 +335,19 @@ void Worker::RunnerExited(int i, int wait_status) {
                                                 o_.config->supervisor.restart_delay_max, kRetryJitter},
                                                slot.failures, rng_));
   }
+  if (slot.failures > 0) ReportRunner(slot, how + StderrNote(slot));
   if (!said_hello) ReleaseRunnerWaiters(slot);
   EnsureRunner(i);  // now, or after the cool-off
+}
+
+// Tells droverd (status, the dashboard, /metrics) how the runner fares: ready, starting, or
+// cooling off after `failures` failed starts, the last for `why`.
+void Worker::ReportRunner(const RunnerSlot& slot, const std::string& why) {
+  const std::int64_t now = MonotonicUs();
+  const char* state = slot.proc ? (slot.ready ? "ready" : "starting") : "backoff";
+  const std::int64_t next_ms = slot.proc ? 0 : std::max<std::int64_t>(0, slot.restart_at_us - now) / 1000;
+  // Once it said hello the run of failures is over (the cool-off resets only once it lasted).
+  Report(RunnerLine(slot.config->name, state, slot.ready ? 0 : slot.failures, next_ms, why));
 }
 
 // A broken deploy (an ImportError, a missing program) must not use up the attempts of every job

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,14 @@
 #include "supervisor/spare.h"
 
 namespace drover {
+
+// A worker's runner ([runners.NAME]) as the worker last said.
+struct RunnerStatus {
+  std::string state;                    // starting, ready, backoff
+  std::int64_t failures = 0;            // failed starts in a row
+  std::int64_t next_start_wall_ms = 0;  // backoff: when it starts again
+  std::string last_error;               // why the last start failed
+};
 
 struct Child {
   Child(std::string n, const LifecyclePolicy* policy, bool is_spare = false)
@@ -33,8 +42,9 @@ struct Child {
   std::string last_exit;
   std::vector<std::int64_t> jobs;
   std::vector<pid_t> pgids;
-  UniqueFd commands;                       // spare only: the write end of its command pipe
-  std::vector<RecoverRequest> recoveries;  // asked of this process, not confirmed yet
+  std::map<std::string, RunnerStatus> runners;  // a worker's, by name; cleared when it exits
+  UniqueFd commands;                            // spare only: the write end of its command pipe
+  std::vector<RecoverRequest> recoveries;       // asked of this process, not confirmed yet
 
   bool alive() const { return pid > 0; }
   bool spare() const { return life.spare(); }

@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -52,13 +54,14 @@ int ProcessStatus(CtlContext& ctx, const std::string&, const Words& words) {
   std::optional<json> r = Call(ctx, "status", args, &code);
   if (!r) return code;
   bool all_running = true;
-  for (const json& p : *r) all_running &= p["state"] == "RUNNING";
+  // A worker a reload replaced is finishing its jobs: nothing is wrong.
+  for (const json& p : *r) all_running &= p["state"] == "RUNNING" || p["state"] == "DRAINING";
   if (ctx.json) {
     *ctx.out << r->dump(2) << "\n";
   } else {
     for (const json& p : *r) {
       std::string detail;
-      if (p["state"] == "RUNNING" || p["state"] == "STARTING") {
+      if (p["state"] == "RUNNING" || p["state"] == "STARTING" || p["state"] == "DRAINING") {
         detail =
             "pid " + std::to_string(p["pid"].get<int>()) + ", uptime " + Uptime(p["uptime_s"].get<double>());
         if (!p["jobs"].empty()) {
@@ -76,6 +79,22 @@ int ProcessStatus(CtlContext& ctx, const std::string&, const Words& words) {
         detail += (detail.empty() ? "" : ", ") + std::to_string(p["restarts"].get<int>()) + " restart(s)";
       *ctx.out << std::left << std::setw(24) << p["name"].get<std::string>() << std::setw(10)
                << p["state"].get<std::string>() << detail << "\n";
+      for (const json& runner : p.value("runners", json::array())) {  // those not ready only
+        if (runner["state"] == "ready") continue;
+        std::string about = std::to_string(runner["failures"].get<std::int64_t>()) + " failed start(s)";
+        if (runner.contains("next_start_in_s")) {
+          char buf[64];
+          snprintf(buf, sizeof buf, ", next in %.1fs", runner["next_start_in_s"].get<double>());
+          about += buf;
+        }
+        if (!runner["last_error"].get<std::string>().empty())
+          about += ": " + runner["last_error"].get<std::string>();
+        std::string state = runner["state"].get<std::string>();
+        std::transform(state.begin(), state.end(), state.begin(),
+                       [](unsigned char ch) { return std::toupper(ch); });
+        *ctx.out << "  " << std::left << std::setw(22) << "runner " + runner["name"].get<std::string>()
+                 << std::setw(10) << state << about << "\n";
+      }
     }
   }
   if (all_nodes) {

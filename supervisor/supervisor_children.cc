@@ -121,6 +121,7 @@ void Supervisor::Started(Child& c, pid_t pid, UniqueFd pipe) {
   c.started_wall_ms = NowMs();
   c.jobs.clear();
   c.pgids.clear();
+  c.runners.clear();
   c.inbuf.clear();
   PublishProcessEvent(c, "started");
 }
@@ -299,6 +300,7 @@ void Supervisor::OnExit(Child& c, int st) {
   c.pid = 0;
   c.jobs.clear();
   c.pgids.clear();
+  c.runners.clear();
   std::vector<RecoverRequest> unconfirmed = std::exchange(c.recoveries, {});
   ExitVerdict v = c.life.OnExit(now);
   if (v.expected) {
@@ -432,6 +434,9 @@ void Supervisor::OnReport(Child& c) {
       case Report::Kind::kEvent:
       case Report::Kind::kMissed:
         OnWatchReport(r);
+        break;
+      case Report::Kind::kRunner:
+        c.runners[r.name] = {r.state, r.count, r.ms > 0 ? NowMs() + r.ms : 0, r.text};
         break;
       case Report::Kind::kUnknown:
         break;

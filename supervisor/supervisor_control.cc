@@ -187,6 +187,16 @@ nlohmann::json Supervisor::ProcessJson(const Child& c) const {
     j["retry_in_s"] = std::max<std::int64_t>(0, c.life.restart_at_us() - MonotonicUs()) / 1e6;
   }
   if (c.life.start_pending()) j["start_pending"] = true;
+  if (!c.runners.empty()) {
+    json runners = json::array();
+    for (const auto& [name, r] : c.runners) {
+      json one = {{"name", name}, {"state", r.state}, {"failures", r.failures}, {"last_error", r.last_error}};
+      if (r.state == "backoff")
+        one["next_start_in_s"] = std::max<std::int64_t>(0, r.next_start_wall_ms - NowMs()) / 1e3;
+      runners.push_back(std::move(one));
+    }
+    j["runners"] = std::move(runners);
+  }
   if (c.alive()) j["started_at"] = FormatRfc3339(c.started_wall_ms);
   return j;
 }

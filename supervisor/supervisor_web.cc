@@ -183,8 +183,14 @@ std::vector<ProcessRow> Supervisor::ProcessRows(bool draining) {
   }
   std::vector<ProcessRow> rows;
   for (const Child* c : listed) {
-    rows.push_back({ListedName(*c), ProcStateName(c->life.state()), c->pid,
-                    c->alive() ? c->started_wall_ms : 0, c->restarts, c->last_exit});
+    ProcessRow& row = rows.emplace_back();
+    row.name = ListedName(*c);
+    row.state = ProcStateName(c->life.state());
+    row.pid = c->pid;
+    row.started_ms = c->alive() ? c->started_wall_ms : 0;
+    row.restarts = c->restarts;
+    row.last_exit = c->last_exit;
+    for (const auto& [name, r] : c->runners) row.runners.push_back({name, r.state, r.failures, r.last_error});
   }
   return rows;
 }
@@ -193,7 +199,13 @@ std::string Supervisor::Scrape(const StoreView* view) {
   if (!view) return HttpResponse(503, "text/plain", "the database cannot be read now; see droverd's log\n");
   Metrics::Snapshot now{view->queues, view->schedules, {}, NowMs()};
   // Not the draining ones: a process series per pid would never end.
-  for (const ProcessRow& p : ProcessRows(false)) now.processes.push_back({p.name, p.pid > 0, p.restarts});
+  for (const ProcessRow& p : ProcessRows(false)) {
+    Metrics::Process& m = now.processes.emplace_back();
+    m.name = p.name;
+    m.up = p.pid > 0;
+    m.restarts = p.restarts;
+    for (const ProcessRow::Runner& r : p.runners) m.runners.push_back({r.name, r.state == "ready", r.failures});
+  }
   return HttpResponse(200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(now));
 }
 

@@ -119,13 +119,24 @@ std::string Chart(const std::vector<MinuteCounts>& minutes) {
 std::string ProcessTable(const PageContext& c, const std::vector<ProcessRow>& processes, bool actions) {
   std::string t =
       "<table><thead><tr><th>Process</th><th>State</th><th>Pid</th><th>Uptime</th><th>Restarts</th>"
-      "<th>Last exit</th>" +
+      "<th>Last exit</th><th>Runners</th>" +
       std::string(actions && c.may_act ? "<th></th>" : "") + "</tr></thead><tbody>";
   for (const ProcessRow& p : processes) {
     t += "<tr><td>" + HtmlEscape(p.name) + "</td><td>" + StateBadge(p.state) + "</td><td>" +
          (p.pid > 0 ? Num(p.pid) : "-") + "</td><td>" +
          (p.started_ms > 0 ? Age(c.now_ms - p.started_ms) : "-") + "</td><td>" + Num(p.restarts) +
-         "</td><td>" + HtmlEscape(p.last_exit) + "</td>";
+         "</td><td>" + HtmlEscape(p.last_exit) + "</td><td>";
+    for (const ProcessRow::Runner& r : p.runners) {
+      std::string about = r.name + ": " + r.state;
+      if (r.failures > 0) about += ", " + Num(r.failures) + " failed start(s)";
+      t += "<div class=\"runner\"" +
+           (r.last_error.empty() ? "" : " title=\"" + HtmlEscape(r.last_error) + "\"") + ">" +
+           StateBadge(r.state == "ready"     ? "RUNNING"
+                      : r.state == "backoff" ? "BACKOFF"
+                                             : "STARTING") +
+           " " + HtmlEscape(about) + "</div>";
+    }
+    t += "</td>";
     if (actions && c.may_act && p.state == "DRAINING") {
       t += "<td></td>";  // replaced: it goes once its jobs end
     } else if (actions && c.may_act) {

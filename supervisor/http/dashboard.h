@@ -34,6 +34,12 @@ struct ProcessRow {
   std::int64_t started_ms = 0;  // 0: not running
   int restarts = 0;
   std::string last_exit;
+  struct Runner {
+    std::string name, state;  // state: starting, ready, backoff
+    std::int64_t failures = 0;
+    std::string last_error;
+  };
+  std::vector<Runner> runners;  // a worker's [runners.NAME]
 };
 
 struct JobsQuery {

@@ -160,16 +160,29 @@ std::string Metrics::Render(const Snapshot& now) {
   MetricFamily restarts =
       Family("drover_process_restarts_total", "Unexpected exits of the process, each followed by a restart",
              MetricType::Counter);
+  MetricFamily runner_ready =
+      Family("drover_runner_ready", "1 while the worker's runner has said hello and takes jobs", MetricType::Gauge);
+  MetricFamily runner_failures = Family(
+      "drover_runner_failed_starts",
+      "Failed starts in a row of the worker's runner (its jobs wait, uncharged, while it cools off)",
+      MetricType::Gauge);
   for (const Process& p : now.processes) {
     up.metric.push_back(Sample({{"name", p.name}}, p.up ? 1 : 0, MetricType::Gauge));
     restarts.metric.push_back(Sample({{"name", p.name}}, p.restarts, MetricType::Counter));
+    for (const Process::Runner& r : p.runners) {
+      runner_ready.metric.push_back(
+          Sample({{"process", p.name}, {"runner", r.name}}, r.ready ? 1 : 0, MetricType::Gauge));
+      runner_failures.metric.push_back(Sample({{"process", p.name}, {"runner", r.name}},
+                                              static_cast<double>(r.failures), MetricType::Gauge));
+    }
   }
 
   MetricFamily build =
       Family("drover_build_info", "Always 1; the labels describe this droverd", MetricType::Gauge);
   build.metric.push_back(Sample({{"version", DROVER_VERSION}}, 1, MetricType::Gauge));
 
-  for (MetricFamily* f : {&depth, &oldest, &paused, &last_run, &up, &restarts, &build}) {
+  for (MetricFamily* f :
+       {&depth, &oldest, &paused, &last_run, &up, &restarts, &runner_ready, &runner_failures, &build}) {
     if (!f->metric.empty()) families.push_back(std::move(*f));
   }
   std::ostringstream out;

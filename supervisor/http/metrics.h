@@ -51,6 +51,12 @@ class Metrics {
     std::string name;
     bool up = false;
     int restarts = 0;
+    struct Runner {
+      std::string name;
+      bool ready = false;
+      std::int64_t failures = 0;  // failed starts in a row
+    };
+    std::vector<Runner> runners;
   };
   struct Snapshot {
     std::vector<QueueStats> queues;

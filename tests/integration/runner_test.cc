@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/integration/ctl.h"
 #include "tests/integration/daemon.h"
 
 namespace drover::testing {
@@ -314,6 +315,24 @@ max_attempts = 1
   EXPECT_GE(count("runner gone cannot start"), 2u) << d.Log();
   EXPECT_NE(d.Log().find("/nonexistent/runner"), std::string::npos);
   EXPECT_NE(d.Log().find("back to the queue, no attempt spent"), std::string::npos) << d.Log();
+  // droverctl status says so (and the dashboard and /metrics, from the same report).
+  auto runner = [&](const std::string& name) {
+    nlohmann::json p = d.Process("worker:default:0");
+    for (const auto& r : p.value("runners", nlohmann::json::array()))
+      if (r["name"] == name) return r;
+    return nlohmann::json();
+  };
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        nlohmann::json r = runner("app");
+        return r.is_object() && r["state"] == "backoff" && r["failures"].get<int>() >= 5 &&
+               r["last_error"].get<std::string>().find("cannot load the app") != std::string::npos;
+      },
+      5000))
+      << d.Process("worker:default:0").dump();
+  ShellResult status = Ctl(d, "status");
+  EXPECT_NE(status.out.find("runner gone"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("failed start(s)"), std::string::npos) << status.out;
   for (std::int64_t id : {a, echo}) {
     Job j = *store->Get(id);
     EXPECT_TRUE(j.state == JobState::kQueued || j.state == JobState::kRunning) << JobStateName(j.state);
@@ -325,6 +344,8 @@ max_attempts = 1
   Job j = *store->Get(echo);
   EXPECT_EQ(j.state, JobState::kSucceeded) << j.errors;
   EXPECT_EQ(j.attempts, 1);
+  EXPECT_EQ(runner("app")["state"], "ready");
+  EXPECT_EQ(runner("app")["failures"], 0);
   EXPECT_TRUE(store->Cancel(a).ok());
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }

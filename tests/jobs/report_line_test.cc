@@ -68,9 +68,22 @@ TEST(ReportLineTest, TalliesEventsAndMissedSlotsKeepTheirText) {
   EXPECT_EQ(missed.text, "nightly report");
 }
 
+TEST(ReportLineTest, ARunnersStateReadsBackWithItsReason) {
+  Report r = Parse(RunnerLine("app", "backoff", 5, 1600, "exit status 4; its last stderr:\ncannot load"));
+  EXPECT_EQ(r.kind, Report::Kind::kRunner);
+  EXPECT_EQ(r.name, "app");
+  EXPECT_EQ(r.state, "backoff");
+  EXPECT_EQ(r.count, 5);
+  EXPECT_EQ(r.ms, 1600);
+  EXPECT_EQ(r.text, "exit status 4; its last stderr: cannot load");
+  Report ready = Parse(RunnerLine("app", "ready", 0, 0, ""));
+  EXPECT_EQ(ready.state, "ready");
+  EXPECT_EQ(ready.text, "");
+}
+
 TEST(ReportLineTest, WhatCannotBeReadIsUnknown) {
-  for (const char* line :
-       {"", "hello", "pg", "pg x", "recovered", "recovered w", "recover-failed", "missed", "missed x"}) {
+  for (const char* line : {"", "hello", "pg", "pg x", "recovered", "recovered w", "recover-failed", "missed",
+                           "missed x", "runner", "runner app ready", "runner app ready x 0"}) {
     EXPECT_EQ(ParseReport(line).kind, Report::Kind::kUnknown) << line;
   }
 }

@@ -39,6 +39,20 @@ TEST(DashboardTest, EverythingFromTheStoreIsEscaped) {
   EXPECT_EQ(HtmlEscape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
 }
 
+// A worker's runners are shown with their state and, escaped, why the last start failed; a
+// draining worker offers no actions.
+TEST(DashboardTest, ProcessesShowTheirRunnersAndDrainingOnesNoActions) {
+  ProcessRow worker{"worker:default:0", "RUNNING", 12, 1'799'999'000'000, 0, "", {}};
+  worker.runners.push_back({"app", "backoff", 5, "exit status 4: <ImportError>"});
+  ProcessRow old{"worker:default:1@77", "DRAINING", 77, 1'799'999'000'000, 0, "", {}};
+  std::string page = ProcessesPage(Context(true), {worker, old}, false);
+  EXPECT_NE(page.find("app: backoff, 5 failed start(s)"), std::string::npos) << page;
+  EXPECT_NE(page.find("&lt;ImportError&gt;"), std::string::npos) << page;
+  EXPECT_EQ(page.find("<ImportError>"), std::string::npos);
+  EXPECT_NE(page.find("/processes/worker%3Adefault%3A0/restart"), std::string::npos) << page;
+  EXPECT_EQ(page.find("/processes/worker%3Adefault%3A1%4077/"), std::string::npos) << page;
+}
+
 TEST(DashboardTest, ActionsCarryTheTokenAndOnlyWhenAllowed) {
   std::string page = JobPage(Context(true), FailedJob(), false);
   EXPECT_NE(page.find("action=\"/jobs/42/retry\""), std::string::npos);
@@ -60,7 +74,7 @@ TEST(DashboardTest, ActionsCarryTheTokenAndOnlyWhenAllowed) {
 TEST(DashboardTest, PagesLoadOnlyTheirOwnAssets) {
   for (const std::string& page :
        {OverviewPage(Context(true), {}, {}, {}, false), SchedulesPage(Context(true), {}, false),
-        ProcessesPage(Context(true), {{"scheduler", "RUNNING", 12, 1'799'999'000'000, 0, ""}}, false)}) {
+        ProcessesPage(Context(true), {{"scheduler", "RUNNING", 12, 1'799'999'000'000, 0, "", {}}}, false)}) {
     EXPECT_NE(page.find("href=\"/assets/drover.css\""), std::string::npos);
     EXPECT_NE(page.find("src=\"/assets/drover.js\""), std::string::npos);
     EXPECT_EQ(page.find("http://"), std::string::npos);

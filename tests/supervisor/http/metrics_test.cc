@@ -62,9 +62,13 @@ TEST(MetricsTest, SnapshotsBecomeGauges) {
   s.name = "nightly";
   s.last_run_ms = 3'600'000;
   now.schedules.push_back(s);
-  now.processes.push_back({"worker:default:0", true, 2});
-  now.processes.push_back({"scheduler", false, 0});
+  now.processes.push_back({"worker:default:0", true, 2, {{"app", false, 5}, {"mail", true, 0}}});
+  now.processes.push_back({"scheduler", false, 0, {}});
   std::string text = m.Render(now);
+  EXPECT_TRUE(Has(text, "drover_runner_ready{process=\"worker:default:0\",runner=\"app\"} 0")) << text;
+  EXPECT_TRUE(Has(text, "drover_runner_failed_starts{process=\"worker:default:0\",runner=\"app\"} 5"))
+      << text;
+  EXPECT_TRUE(Has(text, "drover_runner_ready{process=\"worker:default:0\",runner=\"mail\"} 1")) << text;
   EXPECT_TRUE(Has(text, "drover_queue_jobs{queue=\"default\",state=\"queued\"} 7")) << text;
   EXPECT_TRUE(Has(text, "drover_queue_jobs{queue=\"default\",state=\"expired\"} 0")) << text;
   EXPECT_TRUE(Has(text, "drover_queue_oldest_age_seconds{queue=\"default\"} 60")) << text;
@@ -108,7 +112,7 @@ TEST(MetricsTest, PromtoolAcceptsTheExposition) {
   QueueStats q;
   q.queue = "mail";
   now.queues.push_back(q);
-  now.processes.push_back({"scheduler", true, 0});
+  now.processes.push_back({"scheduler", true, 0, {}});
   TempDir dir;
   std::ofstream(dir.path() + "/metrics") << m.Render(now);
   int rc = std::system(("promtool check metrics < " + dir.path() + "/metrics").c_str());
