@@ -204,7 +204,8 @@ std::string Supervisor::Scrape(const StoreView* view) {
     m.name = p.name;
     m.up = p.pid > 0;
     m.restarts = p.restarts;
-    for (const ProcessRow::Runner& r : p.runners) m.runners.push_back({r.name, r.state == "ready", r.failures});
+    for (const ProcessRow::Runner& r : p.runners)
+      m.runners.push_back({r.name, r.state == "ready", r.failures});
   }
   return HttpResponse(200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(now));
 }

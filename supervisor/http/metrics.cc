@@ -160,12 +160,12 @@ std::string Metrics::Render(const Snapshot& now) {
   MetricFamily restarts =
       Family("drover_process_restarts_total", "Unexpected exits of the process, each followed by a restart",
              MetricType::Counter);
-  MetricFamily runner_ready =
-      Family("drover_runner_ready", "1 while the worker's runner has said hello and takes jobs", MetricType::Gauge);
-  MetricFamily runner_failures = Family(
-      "drover_runner_failed_starts",
-      "Failed starts in a row of the worker's runner (its jobs wait, uncharged, while it cools off)",
-      MetricType::Gauge);
+  MetricFamily runner_ready = Family(
+      "drover_runner_ready", "1 while the worker's runner has said hello and takes jobs", MetricType::Gauge);
+  MetricFamily runner_failures =
+      Family("drover_runner_failed_starts",
+             "Failed starts in a row of the worker's runner (its jobs wait, uncharged, while it cools off)",
+             MetricType::Gauge);
   for (const Process& p : now.processes) {
     up.metric.push_back(Sample({{"name", p.name}}, p.up ? 1 : 0, MetricType::Gauge));
     restarts.metric.push_back(Sample({{"name", p.name}}, p.restarts, MetricType::Counter));
