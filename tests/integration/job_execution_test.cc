@@ -264,9 +264,22 @@ command = ["/bin/sleep", "1.5"]
            "log_level = \"debug\"\n");
   ASSERT_TRUE(d.Start()) << d.Log();
   auto store = d.Store();
-  std::vector<std::int64_t> warmup;
-  for (int i = 0; i < 20; ++i) warmup.push_back(Enqueue(store.get(), "quick"));
-  for (std::int64_t id : warmup) ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  // Claims go ahead only while jobs average under 20 ms (kShortJobUs). A machine so loaded that
+  // even /bin/true takes longer runs none ahead, by design: then there is nothing to test here.
+  double average_ms = 0;
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::int64_t> warmup;
+    for (int i = 0; i < 20; ++i) warmup.push_back(Enqueue(store.get(), "quick"));
+    double total_ms = 0;
+    for (std::int64_t id : warmup) {
+      ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+      Job j = *store->Get(id);
+      total_ms += static_cast<double>(j.finished_at_ms.value_or(0) - j.started_at_ms.value_or(0));
+    }
+    average_ms = total_ms / 20;
+    if (average_ms < 10) break;
+  }
+  if (average_ms >= 15) GTEST_SKIP() << "/bin/true took " << average_ms << " ms on average here";
 
   ASSERT_TRUE(store->SetQueuePaused("default", true).ok());
   EnqueueRequest slow;

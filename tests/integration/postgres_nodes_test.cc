@@ -1,6 +1,7 @@
 // Several droverd nodes on one PostgreSQL database (DESIGN.md §10): the real binaries against a
 // PostgreSQL server of the test's own, whole nodes killed with kill -9, the job table checked
 // afterwards.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -256,9 +257,12 @@ std::vector<pid_t> ProcessesRunning(const std::string& argv) {
   for (const auto& e : std::filesystem::directory_iterator("/proc")) {
     const std::string name = e.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(e.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
-    if (cmdline == argv && Alive(std::stoi(name))) found.push_back(std::stoi(name));
+    // Read with read(2): a process may go while it is read (ESRCH), which streams throw for.
+    UniqueFd fd(open((e.path() / "cmdline").c_str(), O_RDONLY | O_CLOEXEC));
+    char buf[256];
+    ssize_t n = fd ? read(fd.get(), buf, sizeof buf) : -1;
+    if (n > 0 && std::string(buf, static_cast<size_t>(n)) == argv && Alive(std::stoi(name)))
+      found.push_back(std::stoi(name));
   }
   return found;
 }
