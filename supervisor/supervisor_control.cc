@@ -50,6 +50,16 @@ namespace drover {
 
 using json = nlohmann::json;
 
+namespace {
+
+// A new worker count alone needs no new processes but the added ones.
+bool SameButWorkerCount(const PoolConfig& a, PoolConfig b) {
+  b.workers = a.workers;
+  return a == b;
+}
+
+}  // namespace
+
 Supervisor::Diff Supervisor::Compare(const Config& next) const {
   Diff d;
   bool jobs_changed = next.jobs != config_.jobs || next.limits != config_.limits ||
@@ -60,8 +70,7 @@ Supervisor::Diff Supervisor::Compare(const Config& next) const {
     auto it = config_.pools.find(name);
     if (it == config_.pools.end())
       d.added.push_back("pool:" + name);
-    else if (PoolConfig resized = pool;
-             (resized.workers = it->second.workers, !(resized == it->second)) || jobs_changed)
+    else if (jobs_changed || !SameButWorkerCount(it->second, pool))
       d.changed.push_back("pool:" + name);
     else if (pool.workers != it->second.workers)
       d.resized.push_back("pool:" + name);
@@ -114,8 +123,8 @@ Result<Supervisor::Diff> Supervisor::Reload(bool from_signal, const std::set<std
   if (metrics_) metrics_->Configure(config_, HandlerTypes());
   spdlog::set_level(spdlog::level::from_str(config_.supervisor.log_level));
   if (from_signal || !d.empty())
-    spdlog::info("reloaded {}: {} added, {} changed, {} removed", config_.path, d.added.size(),
-                 d.changed.size(), d.removed.size());
+    spdlog::info("reloaded {}: {} added, {} changed, {} resized, {} removed", config_.path, d.added.size(),
+                 d.changed.size(), d.resized.size(), d.removed.size());
   // Rebuild the child list: keep unchanged children, replace changed ones without interrupting
   // their jobs (workers drain; the scheduler stops, which is quick).
   std::vector<std::unique_ptr<Child>> next_children;
