@@ -282,12 +282,33 @@ Result<EnqueueResult> Supervisor::EnqueueForPeer(const std::vector<std::string>&
 }
 
 // True when `pid` belongs to the session of a running command job (a job leads its own).
+// Three ways to know, since a job may ask before its worker's report of its group has come:
+// its session is a group a worker reported; its session leader is a child of a worker (every
+// job leads a session of its own) or was reparented to droverd; it is in a job cgroup.
 bool Supervisor::InJobSession(pid_t pid) {
   pid_t sid = getsid(pid);
   if (sid <= 0) return false;
-  return Find([sid](const Child& c) {
-           return std::find(c.pgids.begin(), c.pgids.end(), sid) != c.pgids.end();
-         }) != nullptr;
+  if (Find([sid](const Child& c) { return std::find(c.pgids.begin(), c.pgids.end(), sid) != c.pgids.end(); }))
+    return true;
+  std::ifstream stat("/proc/" + std::to_string(sid) + "/stat");
+  std::string line;
+  if (std::getline(stat, line) && line.rfind(')') != std::string::npos) {
+    std::istringstream rest(line.substr(line.rfind(')') + 1));
+    char state = 0;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid > 1) {
+      if (ppid == getpid()) return true;
+      if (const Child* c = FindByPid(ppid); c && !c->pool.empty()) return true;
+    }
+  }
+  if (!job_cgroups_.empty()) {
+    const std::string base = "/" + job_cgroups_.substr(job_cgroups_.rfind('/') + 1);
+    std::ifstream cgroup("/proc/" + std::to_string(pid) + "/cgroup");
+    for (std::string entry; std::getline(cgroup, entry);) {
+      if (entry.rfind("0::", 0) == 0 && entry.find(base) != std::string::npos) return true;
+    }
+  }
+  return false;
 }
 
 // start, stop or restart of one process; returns what happened, for the operator.

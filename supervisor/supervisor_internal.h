@@ -187,7 +187,8 @@ class Supervisor {
   // The connection is opened for the request only.
   Result<EnqueueResult> EnqueueForPeer(const std::vector<std::string>& args);
 
-  // True when `pid` belongs to the session of a running command job (a job leads its own).
+  // True when `pid` belongs to a running command job: its session (a job leads its own), the parent
+  // of that session's leader, or its cgroup says so.
   bool InJobSession(pid_t pid);
 
   // start, stop or restart of one process; returns what happened, for the operator.

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "jobs/job_cgroup.h"
@@ -408,6 +409,39 @@ TEST(ContainmentTest, AJobCannotControlTheDaemon) {
   EXPECT_NE(j.last_error.value_or("").find("a job may not control droverd"), std::string::npos)
       << j.last_error.value_or("");
   EXPECT_TRUE(d.AllRunning());
+  EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
+}
+
+// ... also before droverd has heard of the job's process group: here its worker stops itself right
+// after the start (DROVER_TEST_STOP_AFTER_SPAWN), so the report never comes while the job asks.
+TEST(ContainmentTest, AJobCannotControlTheDaemonBeforeItsWorkerReportedIt) {
+  Daemon d(
+      "[pools.default]\nworkers = 1\n[jobs.rogue]\ncommand = [\"/bin/sh\", \"-c\", \"$CTL -c $CONFIG "
+      "shutdown > $OUT 2>&1; c=$?; echo $c >> $OUT; exit $c\"]\nmax_attempts = 1\n");
+  const std::string out = d.dir() + "/rogue.out";
+  std::ofstream(d.config(), std::ios::app) << "env = { CTL = \"" << DROVERCTL_PATH << "\", CONFIG = \""
+                                           << d.config() << "\", OUT = \"" << out << "\" }\n";
+  std::string marker = d.dir() + "/stop-after-spawn";
+  std::ofstream(marker) << "";
+  setenv("DROVER_TEST_STOP_AFTER_SPAWN", marker.c_str(), 1);
+  bool started = d.Start();
+  unsetenv("DROVER_TEST_STOP_AFTER_SPAWN");
+  ASSERT_TRUE(started) << d.Log();
+  pid_t worker = d.PidOf("worker:default:0");
+  auto store = d.Store();
+  std::int64_t id = Enqueue(store.get(), "rogue", "{}", 1);
+  // droverctl's answer, then its exit code: two lines at least.
+  auto lines = [&] {
+    std::string t = ReadText(out);
+    return std::count(t.begin(), t.end(), '\n');
+  };
+  ASSERT_TRUE(WaitFor([&] { return lines() >= 2; }, 10'000)) << ReadText(out) << d.Log();
+  EXPECT_NE(ReadText(out).find("a job may not control droverd"), std::string::npos) << ReadText(out);
+  EXPECT_TRUE(Alive(d.pid()));
+  EXPECT_EQ(d.Log().find("shutting down"), std::string::npos) << d.Log();
+  kill(worker, SIGCONT);
+  ASSERT_TRUE(Finished(store.get(), id)) << d.Log();
+  EXPECT_EQ(store->Get(id)->state, JobState::kFailed);
   EXPECT_EQ(WEXITSTATUS(d.Stop()), 0);
 }
 
