@@ -350,9 +350,11 @@ std::string Supervisor::WebAction(const HttpRequest& r, const std::string& path,
       store_view_.reset();  // the next page shows the change
     }
   }
-  if (!done.ok())
+  if (!done.ok()) {
+    spdlog::warn("dashboard: {} {} {} failed: {}", verb, kind, name, done.ToString());
     return HttpResponse(done.code() == Status::Code::kNotFound ? 404 : 409, "text/plain",
                         done.ToString() + "\n");
+  }
   std::string back = form["back"];
   // Only a path of this site: no other host, no header broken by a control character.
   if (back.empty() || back[0] != '/' || (back.size() > 1 && (back[1] == '/' || back[1] == '\\')) ||

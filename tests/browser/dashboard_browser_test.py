@@ -139,7 +139,15 @@ class Browser:
         if m["method"] == "Network.loadingFailed":
             raise AssertionError("the page did not load: " + m["params"].get("errorText", "?"))
         self.wait_event("Page.loadEventFired", max(deadline - time.monotonic(), 1))
-        return m["params"]["response"]["status"], m["params"]["response"]["url"]
+        status = m["params"]["response"]["status"]
+        if status >= 400:  # what droverd said, for the test's failure message
+            try:
+                body = self.call("Network.getResponseBody", {"requestId": m["params"]["requestId"]},
+                                 session=True).get("body", "")
+            except RuntimeError as e:
+                body = "(no body: %s)" % e
+            print("HTTP %d: %s" % (status, body), file=sys.stderr)
+        return status, m["params"]["response"]["url"]
 
     def _forget_loads(self):
         self.drop_events("Page.loadEventFired")
