@@ -120,8 +120,10 @@ stuck_after = "300ms"
 [pools.default]
 workers = 1
 [jobs.long]
-command = ["/bin/sleep", "3"]
-)");
+command = ["/bin/sleep", "60"]
+)",
+           // The long job must outlast the checks however slow the machine; the stop ends it.
+           "shutdown_timeout = \"500ms\"\n");
   ASSERT_TRUE(d.Start()) << d.Log();
   auto store = d.Store();
   // A claim by a worker that does not exist, from a queue no pool serves: only its lease
