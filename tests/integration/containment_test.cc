@@ -421,12 +421,7 @@ TEST(ContainmentTest, AJobCannotControlTheDaemonBeforeItsWorkerReportedIt) {
   const std::string out = d.dir() + "/rogue.out";
   std::ofstream(d.config(), std::ios::app) << "env = { CTL = \"" << DROVERCTL_PATH << "\", CONFIG = \""
                                            << d.config() << "\", OUT = \"" << out << "\" }\n";
-  std::string marker = d.dir() + "/stop-after-spawn";
-  std::ofstream(marker) << "";
-  setenv("DROVER_TEST_STOP_AFTER_SPAWN", marker.c_str(), 1);
-  bool started = d.Start();
-  unsetenv("DROVER_TEST_STOP_AFTER_SPAWN");
-  ASSERT_TRUE(started) << d.Log();
+  ASSERT_TRUE(d.StartStoppingAfterSpawn()) << d.Log();
   pid_t worker = d.PidOf("worker:default:0");
   auto store = d.Store();
   std::int64_t id = Enqueue(store.get(), "rogue", "{}", 1);

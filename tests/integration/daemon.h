@@ -123,6 +123,17 @@ class Daemon {
 
   void RewriteConfig(const std::string& text) { std::ofstream(config_) << text; }
 
+  // Start(), with the fault point of jobs/worker.h armed: the first worker to start a command job
+  // stops itself (SIGSTOP) before it reports the job's process group.
+  bool StartStoppingAfterSpawn() {
+    const std::string marker = dir() + "/stop-after-spawn";
+    std::ofstream(marker) << "";
+    setenv("DROVER_TEST_STOP_AFTER_SPAWN", marker.c_str(), 1);
+    bool started = Start();
+    unsetenv("DROVER_TEST_STOP_AFTER_SPAWN");
+    return started;
+  }
+
   // Starts droverd and waits until every child reports RUNNING.
   bool Start() {
     fflush(nullptr);  // the child would write the test's buffered output again

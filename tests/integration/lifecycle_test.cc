@@ -43,12 +43,7 @@ concurrency = 1
 [jobs.work]
 command = ["/bin/sh", "-c", "(echo start $DROVER_ATTEMPT >> $LOG; sleep 1.5; echo end $DROVER_ATTEMPT >> $LOG) ; wait"]
 env = { LOG = ")" << log << "\" }\n";
-  std::string marker = d.dir() + "/stop-after-spawn";
-  std::ofstream(marker) << "";
-  setenv("DROVER_TEST_STOP_AFTER_SPAWN", marker.c_str(), 1);
-  bool started = d.Start();
-  unsetenv("DROVER_TEST_STOP_AFTER_SPAWN");
-  ASSERT_TRUE(started) << d.Log();
+  ASSERT_TRUE(d.StartStoppingAfterSpawn()) << d.Log();
   auto store = d.Store();
   std::int64_t id = Enqueue(store.get(), "work");
   pid_t worker = d.PidOf("worker:default:0");

@@ -267,56 +267,81 @@ std::vector<pid_t> ProcessesRunning(const std::string& argv) {
   return found;
 }
 
+// `; true` makes sh fork: the sleep is the job's grandchild, which PDEATHSIG does not reach.
+const std::string kSleepy =
+    "\n[jobs.sleepy]\ncommand = [\"/bin/sh\", \"-c\", \"sleep $DROVER_PAYLOAD; true\"]\n";
+
+// Six sleepy jobs, each sleeping for a length of its own ("PREFIX.<test pid><i>"), its name in `ps`.
+struct Sleepers {
+  std::vector<std::string> lengths;
+  std::vector<std::int64_t> ids;
+
+  static size_t Copies(const std::string& length) {
+    return ProcessesRunning("sleep\0"s + length + "\0"s).size();
+  }
+  bool EachRunsOnce() const {
+    return std::all_of(lengths.begin(), lengths.end(), [](const std::string& l) { return Copies(l) == 1; });
+  }
+  // The most copies of one job running now, and how many run in all.
+  std::pair<size_t, size_t> MostAndAll() const {
+    size_t most = 0, all = 0;
+    for (const std::string& l : lengths) {
+      const size_t n = Copies(l);
+      most = std::max(most, n);
+      all += n;
+    }
+    return {most, all};
+  }
+  bool AllRunningOn(JobStore* store, const std::string& node) const {
+    return std::all_of(ids.begin(), ids.end(), [&](std::int64_t id) {
+      Job j = *store->Get(id);
+      return j.state == JobState::kRunning && NodeOf(j) == node && j.pid;
+    });
+  }
+};
+
+Result<Sleepers> EnqueueSleepers(JobStore* store, const std::string& prefix) {
+  Sleepers s;
+  std::vector<EnqueueRequest> reqs;
+  for (int i = 1; i <= 6; ++i) {
+    s.lengths.push_back(prefix + "." + std::to_string(getpid()) + std::to_string(i));
+    EnqueueRequest& r = reqs.emplace_back();
+    r.type = "sleepy";
+    r.payload = s.lengths.back();
+  }
+  Result<std::vector<EnqueueResult>> added = store->EnqueueBatch(reqs);
+  if (!added.ok()) return added.status();
+  for (const EnqueueResult& r : *added) s.ids.push_back(r.id);
+  return s;
+}
+
 // kill -9 of one node's droverd alone, while its jobs' grandchildren run: they die with it (the
 // job fence), so when the other node takes those jobs after node_timeout, no job ever has two
 // live copies. `ps` is read every 100 ms through the rescue.
 TEST_F(PostgresNodesTest, ADroverdKilledAloneLeavesNoCopyRunningWhenAnotherNodeTakesItsJobs) {
-  // `; true` makes sh fork: the sleep is the job's grandchild, which PDEATHSIG does not reach.
-  const std::string sleepy =
-      "\n[jobs.sleepy]\ncommand = [\"/bin/sh\", \"-c\", \"sleep $DROVER_PAYLOAD; true\"]\n";
-  std::unique_ptr<Daemon> a = Node("a", sleepy), b = Node("b", sleepy);
+  std::unique_ptr<Daemon> a = Node("a", kSleepy), b = Node("b", kSleepy);
   ASSERT_TRUE(a->Start()) << a->Log();
   auto store = Store();
   ASSERT_TRUE(store);
-  // Each job sleeps for a length of its own (unique to this test process), its name in `ps`.
-  std::vector<std::string> lengths;
-  std::vector<EnqueueRequest> reqs;
-  for (int i = 1; i <= 6; ++i) {
-    lengths.push_back("600." + std::to_string(getpid()) + std::to_string(i));
-    EnqueueRequest& r = reqs.emplace_back();
-    r.type = "sleepy";
-    r.payload = lengths.back();
-  }
-  Result<std::vector<EnqueueResult>> added = store->EnqueueBatch(reqs);
-  ASSERT_TRUE(added.ok()) << added.status().ToString();
-  auto copies = [&](const std::string& length) {
-    return ProcessesRunning("sleep\0"s + length + "\0"s).size();
-  };
-  ASSERT_TRUE(WaitFor(
-      [&] { return std::all_of(lengths.begin(), lengths.end(), [&](auto& l) { return copies(l) == 1; }); },
-      10'000))
-      << a->Log();
+  Result<Sleepers> jobs = EnqueueSleepers(store.get(), "600");
+  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+  ASSERT_TRUE(WaitFor([&] { return jobs->EachRunsOnce(); }, 10'000)) << a->Log();
   ASSERT_TRUE(b->Start()) << b->Log();
   a->Kill();
   const Clock::time_point killed = Clock::now();
   size_t most = 0;
   bool all_on_b = false;
   while (Clock::now() - killed < std::chrono::milliseconds(kNodeTimeoutMs + 5000) && !all_on_b) {
-    for (const std::string& l : lengths) most = std::max(most, copies(l));
-    all_on_b = std::all_of(added->begin(), added->end(), [&](const EnqueueResult& r) {
-      Job j = *store->Get(r.id);
-      return j.state == JobState::kRunning && NodeOf(j) == "b" && j.pid;
-    });
+    most = std::max(most, jobs->MostAndAll().first);
+    all_on_b = jobs->AllRunningOn(store.get(), "b");
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(most, 1u) << "a job ran on two nodes at once";
   EXPECT_TRUE(all_on_b) << b->Log();
-  ASSERT_TRUE(WaitFor(
-      [&] { return std::all_of(lengths.begin(), lengths.end(), [&](auto& l) { return copies(l) == 1; }); },
-      5000));
-  for (const EnqueueResult& r : *added) {
-    EXPECT_TRUE(store->Cancel(r.id).ok());
-    EXPECT_TRUE(Finished(store.get(), r.id)) << r.id;
+  ASSERT_TRUE(WaitFor([&] { return jobs->EachRunsOnce(); }, 5000));
+  for (std::int64_t id : jobs->ids) {
+    EXPECT_TRUE(store->Cancel(id).ok());
+    EXPECT_TRUE(Finished(store.get(), id)) << id;
   }
   EXPECT_EQ(WEXITSTATUS(b->Stop()), 0) << b->Log();
 }
@@ -327,31 +352,15 @@ TEST_F(PostgresNodesTest, ADroverdKilledAloneLeavesNoCopyRunningWhenAnotherNodeT
 TEST_F(PostgresNodesTest, ANodeCutOffItsDatabaseStopsItsJobsBeforeAnotherNodeTakesThem) {
   FreezableRelay relay(server_->socket_dir(), dir_.path() + "/relay");
   ASSERT_TRUE(relay.ok());
-  const std::string sleepy =
-      "\n[jobs.sleepy]\ncommand = [\"/bin/sh\", \"-c\", \"sleep $DROVER_PAYLOAD; true\"]\n";
   std::string via_relay = Uri();
   via_relay.replace(via_relay.find(server_->socket_dir()), server_->socket_dir().size(), relay.dir());
-  std::unique_ptr<Daemon> a = Node("a", sleepy, via_relay), b = Node("b", sleepy);
+  std::unique_ptr<Daemon> a = Node("a", kSleepy, via_relay), b = Node("b", kSleepy);
   ASSERT_TRUE(a->Start()) << a->Log();
   auto store = Store();
   ASSERT_TRUE(store);
-  std::vector<std::string> lengths;
-  std::vector<EnqueueRequest> reqs;
-  for (int i = 1; i <= 6; ++i) {
-    lengths.push_back("700." + std::to_string(getpid()) + std::to_string(i));
-    EnqueueRequest& r = reqs.emplace_back();
-    r.type = "sleepy";
-    r.payload = lengths.back();
-  }
-  Result<std::vector<EnqueueResult>> added = store->EnqueueBatch(reqs);
-  ASSERT_TRUE(added.ok()) << added.status().ToString();
-  auto copies = [&](const std::string& length) {
-    return ProcessesRunning("sleep\0"s + length + "\0"s).size();
-  };
-  auto each_once = [&] {
-    return std::all_of(lengths.begin(), lengths.end(), [&](auto& l) { return copies(l) == 1; });
-  };
-  ASSERT_TRUE(WaitFor(each_once, 10'000)) << a->Log();
+  Result<Sleepers> jobs = EnqueueSleepers(store.get(), "700");
+  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+  ASSERT_TRUE(WaitFor([&] { return jobs->EachRunsOnce(); }, 10'000)) << a->Log();
   ASSERT_TRUE(b->Start()) << b->Log();
   relay.Freeze();
   const Clock::time_point cut = Clock::now();
@@ -359,17 +368,11 @@ TEST_F(PostgresNodesTest, ANodeCutOffItsDatabaseStopsItsJobsBeforeAnotherNodeTak
   long long stopped_ms = -1;
   bool all_on_b = false;
   while (Clock::now() - cut < std::chrono::milliseconds(kNodeTimeoutMs + 5000) && !all_on_b) {
-    size_t live = 0;
-    for (const std::string& l : lengths) {
-      most = std::max(most, copies(l));
-      live += copies(l);
-    }
+    const auto [most_now, live] = jobs->MostAndAll();
+    most = std::max(most, most_now);
     if (live == 0 && stopped_ms < 0)
       stopped_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - cut).count();
-    all_on_b = std::all_of(added->begin(), added->end(), [&](const EnqueueResult& r) {
-      Job j = *store->Get(r.id);
-      return j.state == JobState::kRunning && NodeOf(j) == "b" && j.pid;
-    });
+    all_on_b = jobs->AllRunningOn(store.get(), "b");
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const auto rescued_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - cut).count();
@@ -379,10 +382,10 @@ TEST_F(PostgresNodesTest, ANodeCutOffItsDatabaseStopsItsJobsBeforeAnotherNodeTak
   EXPECT_EQ(most, 1u) << "a job ran on two nodes at once";
   EXPECT_GE(stopped_ms, 0) << "node a's jobs never stopped";
   EXPECT_TRUE(all_on_b) << b->Log();
-  ASSERT_TRUE(WaitFor(each_once, 5000));
-  for (const EnqueueResult& r : *added) {
-    EXPECT_TRUE(store->Cancel(r.id).ok());
-    EXPECT_TRUE(Finished(store.get(), r.id)) << r.id;
+  ASSERT_TRUE(WaitFor([&] { return jobs->EachRunsOnce(); }, 5000));
+  for (std::int64_t id : jobs->ids) {
+    EXPECT_TRUE(store->Cancel(id).ok());
+    EXPECT_TRUE(Finished(store.get(), id)) << id;
   }
   EXPECT_EQ(WEXITSTATUS(b->Stop()), 0);
   a->KillAll();  // it cannot reach the database to stop cleanly
