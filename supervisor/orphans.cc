@@ -13,9 +13,6 @@
 #include "common/time_util.h"
 
 namespace drover {
-namespace {
-
-// The parent pid from /proc/PID/stat; -1 when the process is gone.
 pid_t ParentOf(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
@@ -24,8 +21,6 @@ pid_t ParentOf(pid_t pid) {
   if (paren == std::string::npos || paren + 4 >= line.size()) return -1;
   return static_cast<pid_t>(std::atol(line.c_str() + paren + 4));  // ") S PPID"
 }
-
-}  // namespace
 
 std::vector<pid_t> OwnChildren() {
   const std::string self = std::to_string(getpid());

@@ -13,6 +13,9 @@
 
 namespace drover {
 
+// The parent pid of `pid`, from /proc/PID/stat; -1 when the process is gone.
+pid_t ParentOf(pid_t pid);
+
 // The children of this process (from /proc/self/task/PID/children, else a scan of /proc).
 std::vector<pid_t> OwnChildren();
 

@@ -290,16 +290,9 @@ bool Supervisor::InJobSession(pid_t pid) {
   if (sid <= 0) return false;
   if (Find([sid](const Child& c) { return std::find(c.pgids.begin(), c.pgids.end(), sid) != c.pgids.end(); }))
     return true;
-  std::ifstream stat("/proc/" + std::to_string(sid) + "/stat");
-  std::string line;
-  if (std::getline(stat, line) && line.rfind(')') != std::string::npos) {
-    std::istringstream rest(line.substr(line.rfind(')') + 1));
-    char state = 0;
-    pid_t ppid = 0;
-    if (rest >> state >> ppid && ppid > 1) {
-      if (ppid == getpid()) return true;
-      if (const Child* c = FindByPid(ppid); c && !c->pool.empty()) return true;
-    }
+  if (const pid_t ppid = ParentOf(sid); ppid > 1) {
+    if (ppid == getpid()) return true;
+    if (const Child* c = FindByPid(ppid); c && !c->pool.empty()) return true;
   }
   if (!job_cgroups_.empty()) {
     const std::string base = "/" + job_cgroups_.substr(job_cgroups_.rfind('/') + 1);
