@@ -27,6 +27,7 @@
 #include "jobs/recycling.h"
 #include "jobs/report_line.h"
 #include "jobs/store/job_store.h"
+#include "jobs/store/open_job_store.h"
 #include "jobs/worker_internal.h"
 
 namespace drover::worker_internal {
@@ -70,10 +71,9 @@ Status Worker::Init() {
     DROVER_RETURN_IF_ERROR(ArmJobFence(o_.supervisor_pid, own_cgroup, fence_capacity_));
     // A job may be taken once its lease has run out or, on PostgreSQL, its node has been silent
     // for node_timeout; a quarter of the shorter is the margin (clock rates, a late timer).
-    const SupervisorConfig& s = o_.config->supervisor;
-    std::int64_t window = Us(s.lease);
-    if (IsPostgresDatabase(s.database)) window = std::min(window, Us(s.node_timeout));
-    fence_budget_us_ = window * 3 / 4;
+    const StoreConfig store = StoreConfigFor(o_.config->supervisor);
+    fence_budget_us_ = Us(TakeoverWindow(store)) * 3 / 4;
+    claim_beat_slack_us_ = Us(ClaimBeatSlack(store));
     DROVER_RETURN_IF_ERROR(PrepareSelfFence(fmt::format(
         "drover {} (pid {}): no renewal of its jobs' leases confirmed for {} ms: killing its running "
         "jobs before another node or the lease reaper may take them (self-fence)\n",
@@ -139,7 +139,8 @@ void Worker::UpdateFence() {
     if (fence_base_us_ != 0) ClearSelfFence();
     fence_base_us_ = 0;
   } else if (fence_base_us_ == 0) {
-    Renewed(last_claim_us_);  // the claim that started them set their leases
+    // The claim that started them set their leases and beat for the node, up to a slack late.
+    Renewed(last_claim_us_ - claim_beat_slack_us_);
   }
 }
 
@@ -337,7 +338,7 @@ void Worker::FlushAndClaim() {
     timers_.Set({kStoreRetry}, MonotonicUs() + kStoreRetryUs);
     return;
   }
-  last_claim_us_ = sent_us;
+  if (want > 0) last_claim_us_ = sent_us;
   bool retry_pending = false;
   for (const CompletionResult& r : results) {
     retry_pending |= !r.stale && r.state == JobState::kQueued;

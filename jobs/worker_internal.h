@@ -331,7 +331,8 @@ class Worker {
   // the leases or the node's heartbeat run out. 0: no fence.
   std::int64_t fence_budget_us_ = 0;
   std::int64_t fence_base_us_ = 0;
-  std::int64_t last_claim_us_ = 0;  // when the last claim that the store answered was sent
+  std::int64_t claim_beat_slack_us_ = 0;  // ClaimBeatSlack: how late a claim's node heartbeat is
+  std::int64_t last_claim_us_ = 0;        // when the last claim (of n + held > 0) the store answered was sent
   std::int64_t started_us_ = 0, hb_interval_us_ = 0;
 };
 

@@ -22,7 +22,9 @@ namespace drover {
 // How a process opens the store. `database` picks the backend (see OpenJobStore).
 struct StoreConfig {
   std::string database;
-  Duration lease{60'000};         // a claim's lease; renewed by ExtendLeases
+  Duration lease{60'000};  // a claim's lease; renewed by ExtendLeases
+  // PostgreSQL: a node silent this long (no heartbeat, lease renewal or claim) loses its jobs.
+  Duration node_timeout{15'000};
   bool synchronous_full = false;  // SQLite: PRAGMA synchronous=FULL instead of NORMAL
   int busy_timeout_ms = 5000;
   // Routine maintenance is left to one background process that calls Maintain(); the store
@@ -73,6 +75,9 @@ class JobStore {
   // every claimer: SQLite has one writer, so its claim transaction counts; a backend with
   // concurrent writers must serialize the claims of limited types, e.g. by locking one row per
   // limit in the claim transaction (the conformance suite's limit tests hold it to this).
+  // On PostgreSQL a claim (n + held > 0) is also a heartbeat of the node `worker` names, late by
+  // at most ClaimBeatSlack: once it commits, the node is not silent for node_timeout before
+  // ClaimBeatSlack + node_timeout after the claim was sent.
   virtual Result<std::vector<ClaimedJob>> CompleteAndClaim(const std::string& worker,
                                                            const WorkerWrites& writes,
                                                            std::vector<CompletionResult>* results,

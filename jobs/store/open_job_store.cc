@@ -46,10 +46,19 @@ StoreConfig StoreConfigFor(const SupervisorConfig& supervisor) {
   StoreConfig c;
   c.database = supervisor.database;
   c.lease = supervisor.lease;
+  c.node_timeout = supervisor.node_timeout;
   c.synchronous_full = supervisor.synchronous_full;
   c.schema = supervisor.schema;
   c.listen = supervisor.listen;
   return c;
+}
+
+Duration TakeoverWindow(const StoreConfig& config) {
+  return IsPostgresDatabase(config.database) ? std::min(config.lease, config.node_timeout) : config.lease;
+}
+
+Duration ClaimBeatSlack(const StoreConfig& config) {
+  return IsPostgresDatabase(config.database) ? TakeoverWindow(config) / 10 : Duration(0);
 }
 
 }  // namespace drover

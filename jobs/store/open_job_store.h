@@ -20,8 +20,16 @@ Result<std::unique_ptr<JobStore>> OpenJobStore(const StoreConfig& config);
 // fails naming what is wrong: unreachable, authentication, a schema newer than this program.
 Result<std::string> DescribePostgres(const StoreConfig& config);
 
-// The store settings of a [supervisor] section: database, lease, synchronous.
+// The store settings of a [supervisor] section: database, lease, node_timeout, synchronous.
 StoreConfig StoreConfigFor(const SupervisorConfig& supervisor);
+
+// How long after its worker's last claim or lease renewal was sent no one else may take a running
+// job: its lease or, on PostgreSQL, node_timeout after its node's heartbeat, whichever is shorter.
+// A claim counts as a heartbeat late by up to ClaimBeatSlack (0 on SQLite, which has no nodes),
+// so that the claims of a busy node do not all write its row; the window after a claim is that
+// much shorter.
+Duration TakeoverWindow(const StoreConfig& config);
+Duration ClaimBeatSlack(const StoreConfig& config);
 
 }  // namespace drover
 

@@ -105,6 +105,8 @@ class PgJobStore final : public JobStore {
   // A claim's UPDATE of the rows in `ranked` (id, rank), `held_after` the parameter holding how
   // many start now; and the whole claim of the best ready jobs (parameters in pg_store.cc).
   static std::string ClaimUpdate(const std::string& held_after);
+  static std::string ClaimBeatSql();  // $1 worker, $2 ClaimBeatSlack in ms
+  PgParams ClaimBeatParams(const std::string& worker) const;
   static std::string ClaimSql(bool one_queue, bool held);
   static constexpr const char* kClaimReturning =
       "RETURNING j.id, j.type, j.queue, j.payload::text, j.priority, j.attempts, j.max_attempts, "

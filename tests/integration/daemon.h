@@ -238,12 +238,16 @@ class Daemon {
     return s.ok() ? std::move(s).value() : nullptr;
   }
 
-  std::string Log() {
-    std::ifstream in(dir_.path() + "/drover.log");
+  std::string Log() { return ReadAll(dir_.path() + "/drover.log"); }
+  // What droverd and its children wrote to stdout and stderr.
+  std::string Output() { return ReadAll(dir_.path() + "/droverd.out"); }
+
+ private:
+  static std::string ReadAll(const std::string& path) {
+    std::ifstream in(path);
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
- private:
   std::string binary_;
   std::string database_;
   TempDir dir_;

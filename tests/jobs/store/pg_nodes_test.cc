@@ -121,6 +121,31 @@ TEST_F(PgNodesTest, LeaseRenewalsKeepTheirNodeAlive) {
   EXPECT_TRUE(b_->RescueDeadNodes(0, kTimeoutMs)->empty());
 }
 
+// A claim is proof of life too (the job fence counts on it: jobs/worker.cc), but only a claim
+// that finds the heartbeat older than ClaimBeatSlack writes it.
+TEST_F(PgNodesTest, ClaimsKeepTheirNodeAliveAndWriteItsRowOnlyPastTheSlack) {
+  ASSERT_TRUE(a_->JoinNodes(Node("n1", "h"), kTimeoutMs).ok());
+  const std::int64_t slack = ClaimBeatSlack(config_).count();
+  ASSERT_EQ(slack, kTimeoutMs / 10);
+  auto heartbeat = [&] { return b_->Nodes(kTimeoutMs)->front().heartbeat_ms; };
+  for (bool limited : {false, true}) {
+    SCOPED_TRACE(limited ? "under running limits" : "no limits");
+    StoreConfig c = config_;
+    if (limited) c.limits = {{.name = "[jobs.t] max_running", .types = {"t"}, .max_running = 10}};
+    std::unique_ptr<JobStore> claimer = std::move(OpenJobStore(c)).value();
+    Add();
+    Age("n1", kTimeoutMs + 1000);
+    ASSERT_FALSE(b_->Nodes(kTimeoutMs)->front().alive);
+    ASSERT_EQ(claimer->Claim("n1/worker:default:0@7", {"default"}, 1)->size(), 1u);
+    EXPECT_TRUE(b_->Nodes(kTimeoutMs)->front().alive);
+    EXPECT_TRUE(b_->RescueDeadNodes(0, kTimeoutMs)->empty());
+    Age("n1", slack / 2);
+    const std::int64_t before = heartbeat();
+    ASSERT_TRUE(claimer->Claim("n1/worker:default:0@7", {"default"}, 1).ok());
+    EXPECT_EQ(heartbeat(), before) << "within the slack a claim leaves the row alone";
+  }
+}
+
 TEST_F(PgNodesTest, ListenOffMeansNoWakeUpFd) {
   config_.listen = false;
   std::unique_ptr<JobStore> polling = Open();
