@@ -1,6 +1,7 @@
 #include "jobs/store/pg_schema.h"
 
 #include <iterator>
+#include <vector>
 
 namespace drover {
 namespace {
@@ -123,6 +124,11 @@ constexpr Migration kMigrations[] = {{1, V1}};
 
 std::string Quoted(const std::string& identifier) { return "\"" + identifier + "\""; }
 
+// The triggers drover creates, as "table.trigger". Only a table's owner may drop or replace a
+// trigger, so one of these names on its table is drover's own.
+constexpr const char* kOwnTriggers[] = {"jobs.drover_jobs_insert_queued", "jobs.drover_jobs_notify_insert",
+                                        "jobs.drover_jobs_notify_update", "queues.drover_queues_notify"};
+
 }  // namespace
 
 int LatestPgSchemaVersion() { return kMigrations[std::size(kMigrations) - 1].version; }
@@ -139,6 +145,26 @@ Result<int> PgSchemaVersion(Pg* pg, const std::string& schema) {
       pg->Exec("SELECT coalesce(max(version), 0) FROM " + Quoted(schema) + ".schema_version");
   if (!v.ok()) return v.status();
   return static_cast<int>(v->Int64(0, 0));
+}
+
+Status CheckNoForeignPgTriggers(Pg* pg, const std::string& schema) {
+  PgParams p;
+  p.Add(schema).AddArray(std::vector<std::string>(std::begin(kOwnTriggers), std::end(kOwnTriggers)));
+  Result<PgResult> r = pg->Exec(
+      "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname = $1 AND NOT t.tgisinternal AND c.relname || '.' || t.tgname <> ALL($2::text[]) "
+      "ORDER BY 1, 2 LIMIT 1",
+      p);
+  if (!r.ok()) return r.status().Prefixed("read the triggers of schema " + schema + " at " + pg->Where());
+  if (r->rows() == 0) return Status::Ok();
+  const std::string table = r->Text(0, 0), trigger = r->Text(0, 1);
+  return Status::Corruption("schema " + schema + " at " + pg->Where() + " holds trigger \"" + trigger +
+                            "\" on table " + table +
+                            ", which drover did not create and which would run inside droverd's transactions "
+                            "with its role's rights; drop it (DROP TRIGGER " +
+                            Quoted(trigger) + " ON " + Quoted(schema) + "." + Quoted(table) +
+                            ") and grant other roles what etc/postgresql/roles.sql grants");
 }
 
 Status MigratePgSchema(Pg* pg, const std::string& schema) {

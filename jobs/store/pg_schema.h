@@ -18,6 +18,10 @@ namespace drover {
 // newer than this program knows.
 Status MigratePgSchema(Pg* pg, const std::string& schema);
 
+// Fails (Corruption, naming it and how to drop it) when a table of `schema` holds a trigger that
+// drover did not create: it would run inside droverd's transactions with droverd's rights.
+Status CheckNoForeignPgTriggers(Pg* pg, const std::string& schema);
+
 // The stored schema version; 0 when the schema or its version table does not exist.
 Result<int> PgSchemaVersion(Pg* pg, const std::string& schema);
 

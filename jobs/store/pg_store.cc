@@ -164,6 +164,7 @@ Result<std::unique_ptr<PgJobStore>> PgJobStore::Open(const StoreConfig& config) 
   } else {
     DROVER_RETURN_IF_ERROR(MigratePgSchema(&*pg, config.schema));
   }
+  DROVER_RETURN_IF_ERROR(CheckNoForeignPgTriggers(&*pg, config.schema));
   return std::unique_ptr<PgJobStore>(new PgJobStore(std::move(pg).value(), config));
 }
 
