@@ -17,6 +17,13 @@ bool CommitWatch::Changed() {
   return true;
 }
 
+bool CommitWatch::Look(std::int64_t now_us) {
+  if (now_us >= quiet_until_us_) return true;
+  held_ = true;
+  recheck_at_us_ = quiet_until_us_;
+  return false;
+}
+
 void CommitWatch::StartRechecks(std::int64_t now_us) {
   recheck_step_ = 0;
   recheck_at_us_ = now_us + 1000;
@@ -24,10 +31,11 @@ void CommitWatch::StartRechecks(std::int64_t now_us) {
 
 bool CommitWatch::OnReadable(std::int64_t now_us) {
   if (!notifier_->Consume()) return false;
+  if (held_) return false;  // a look is due at the end of the quiet gap anyway
   // The wake-up may precede the commit becoming visible (SQLite: the WAL write comes before the
   // wal-index update, which wakes nobody): look again for a moment, then on a short timer.
   for (int i = 0; i < 20; ++i) {
-    if (Changed()) return true;
+    if (Changed()) return Look(now_us);
     if (i < 4) {
       sched_yield();
     } else {
@@ -41,9 +49,9 @@ bool CommitWatch::OnReadable(std::int64_t now_us) {
   for (int i = 0; i < kCommitWaitSteps && notifier_->CommitInProgress(); ++i) {
     timespec ts{0, 25'000};
     nanosleep(&ts, nullptr);
-    if (Changed()) return true;
+    if (Changed()) return Look(now_us);
   }
-  if (Changed()) return true;
+  if (Changed()) return Look(now_us);
   StartRechecks(now_us);
   return false;
 }
@@ -51,15 +59,20 @@ bool CommitWatch::OnReadable(std::int64_t now_us) {
 bool CommitWatch::AfterOwnWrite(std::int64_t now_us) {
   // Our own commit's wake-ups are pending by the time it returns: drop them rather than spin on
   // them, and look once for anyone else's commit that may have been among them.
-  if (!notifier_->Consume()) return false;
-  if (Changed()) return true;
+  if (!notifier_->Consume() || held_) return false;
+  if (Changed()) return Look(now_us);
   StartRechecks(now_us);
   return false;
 }
 
 bool CommitWatch::OnRecheck(std::int64_t now_us) {
   recheck_at_us_ = 0;
-  if (Changed()) return true;
+  if (held_) {
+    held_ = now_us < quiet_until_us_;
+    if (held_) recheck_at_us_ = quiet_until_us_;
+    return !held_;
+  }
+  if (Changed()) return Look(now_us);
   if (++recheck_step_ < 4) recheck_at_us_ = now_us + (1000LL << (2 * recheck_step_));
   return false;
 }

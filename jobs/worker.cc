@@ -338,7 +338,10 @@ void Worker::FlushAndClaim() {
     timers_.Set({kStoreRetry}, MonotonicUs() + kStoreRetryUs);
     return;
   }
-  if (want > 0) last_claim_us_ = sent_us;
+  if (want > 0) {
+    last_claim_us_ = sent_us;
+    commits_->AfterClaim(MonotonicUs(), !claimed->empty());
+  }
   bool retry_pending = false;
   for (const CompletionResult& r : results) {
     retry_pending |= !r.stale && r.state == JobState::kQueued;

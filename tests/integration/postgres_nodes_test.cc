@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "jobs/commit_watch.h"
 #include "tests/integration/daemon.h"
 #include "tests/pg/postgres_server.h"
 
@@ -402,6 +403,45 @@ TEST_F(PostgresNodesTest, ANodeCutOffItsDatabaseStopsItsJobsBeforeAnotherNodeTak
   for (std::int64_t id : jobs->ids) EXPECT_TRUE(store->Cancel(id).ok());
   EXPECT_EQ(WEXITSTATUS(b->Stop()), 0) << b->Log();
   a->KillAll();  // it cannot reach the database to stop cleanly
+}
+
+// Anyone who can connect may NOTIFY drover's channel. A flood of notifications that bring no
+// work costs an idle node's workers about one claim per 5 ms each (CommitWatch's quiet gap), and
+// a job enqueued after it still starts at once.
+TEST_F(PostgresNodesTest, ANotifyFloodCostsAnIdleNodeFewClaims) {
+  std::unique_ptr<Daemon> d = Node("n1");
+  ASSERT_TRUE(d->Start()) << d->Log();
+  PGconn* c = PQconnectdb(Uri().c_str());
+  ASSERT_EQ(PQstatus(c), CONNECTION_OK);
+  auto claims = [&] {  // scans of the jobs table: one per claim when idle
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // statistics are sent each second
+    PGresult* r = PQexec(c,
+                         "SELECT seq_scan + coalesce(idx_scan, 0) FROM pg_stat_user_tables "
+                         "WHERE schemaname = 'drover' AND relname = 'jobs'");
+    const long long n = PQntuples(r) == 1 ? std::atoll(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    return n;
+  };
+  const long long before = claims();
+  const Clock::time_point start = Clock::now();
+  const int kNotifications = 5000;
+  for (int i = 0; i < kNotifications; ++i) PQclear(PQexec(c, "NOTIFY \"drover.jobs\""));
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const long long during = claims() - before;
+  // 2 workers, one claim (two scans: the ready index, then the rows) per quiet gap each during
+  // the flood; then the scheduler's ticks and the polls while the statistics arrive.
+  const long long most = static_cast<long long>(2 * 2 * seconds * 1e6 / CommitWatch::kQuietGapUs) + 100;
+  std::printf("%d notifications in %.2f s: %lld scans of jobs (at most %lld allowed)\n", kNotifications,
+              seconds, during, most);
+  EXPECT_GE(during, 0);
+  EXPECT_LE(during, most);
+  PQfinish(c);
+  auto store = Store();
+  ASSERT_TRUE(store);
+  std::vector<std::int64_t> ids = EnqueueChaos(store.get(), 1, 10);
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_TRUE(Finished(store.get(), ids[0], 5000));
+  EXPECT_EQ(WEXITSTATUS(d->Stop()), 0) << d->Log();
 }
 
 TEST_F(PostgresNodesTest, AScheduleFiresEachSlotOnceAcrossNodesThatDieAndComeBack) {

@@ -57,6 +57,33 @@ TEST(CommitWatchTest, AChangeNotVisibleYetIsLookedForAgainAtGrowingIntervals) {
   EXPECT_EQ(w.recheck_at_us(), 0);
 }
 
+// A flood of wake-ups that bring no work: after a claim that found nothing, the changes seen
+// within the quiet gap make one look at its end; after a claim that found work, none waits.
+TEST(CommitWatchTest, AfterAnEmptyClaimWakeUpsWithinTheGapMakeOneLookAtItsEnd) {
+  auto n = std::make_unique<ScriptedNotifier>();
+  ScriptedNotifier& script = *n;
+  CommitWatch w(std::move(n));
+  const std::int64_t gap = CommitWatch::kQuietGapUs;
+  w.AfterClaim(10'000, false);
+  for (std::int64_t t = 10'100; t < 10'000 + gap; t += 500) {
+    script.woken_ = script.changed_ = true;
+    EXPECT_FALSE(w.OnReadable(t)) << t;
+    EXPECT_EQ(w.recheck_at_us(), 10'000 + gap);
+  }
+  script.woken_ = true;
+  EXPECT_FALSE(w.AfterOwnWrite(10'200));
+  EXPECT_EQ(w.recheck_at_us(), 10'000 + gap);
+  EXPECT_TRUE(w.OnRecheck(10'000 + gap)) << "one look for all of them";
+  EXPECT_EQ(w.recheck_at_us(), 0);
+
+  w.AfterClaim(20'000, true);
+  script.woken_ = script.changed_ = true;
+  EXPECT_TRUE(w.OnReadable(20'100)) << "work came last time: look at once";
+  w.AfterClaim(30'000, false);
+  script.woken_ = script.changed_ = true;
+  EXPECT_TRUE(w.OnReadable(30'000 + gap)) << "the gap is over";
+}
+
 TEST(CommitWatchTest, OwnWritesWithoutAWakeUpCostNothing) {
   auto n = std::make_unique<ScriptedNotifier>();
   ScriptedNotifier& script = *n;
