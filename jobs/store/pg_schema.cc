@@ -164,7 +164,7 @@ Status CheckNoForeignPgTriggers(Pg* pg, const std::string& schema) {
                             ", which drover did not create and which would run inside droverd's transactions "
                             "with its role's rights; drop it (DROP TRIGGER " +
                             Quoted(trigger) + " ON " + Quoted(schema) + "." + Quoted(table) +
-                            ") and grant other roles what etc/postgresql/roles.sql grants");
+                            ") and give other roles those of /usr/share/drover/postgresql/roles.sql");
 }
 
 Status MigratePgSchema(Pg* pg, const std::string& schema) {
