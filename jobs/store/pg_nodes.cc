@@ -1,6 +1,7 @@
 // The PostgreSQL store: nodes (the droverds sharing the database), their heartbeats, the
 // leader's lease and the rescue of a dead node's jobs. Every time here is the server's clock.
 #include "common/time_util.h"
+#include "jobs/store/open_job_store.h"
 #include "jobs/store/pg_store.h"
 
 namespace drover {
@@ -80,6 +81,22 @@ Result<std::vector<std::int64_t>> PgJobStore::RescueDeadNodes(std::int64_t now_m
                p);
   if (!r.ok()) return r.status().Prefixed("rescue the jobs of dead nodes");
   return Ids(*r);
+}
+
+// A claim is a heartbeat of the claimer's node (worker ids are "NODE/NAME@PID"), written only
+// once the last one is ClaimBeatSlack old: the claims of a busy node's workers do not queue up
+// on its row. After the claim in its transaction, as ExtendLeases: jobs rows, then the node's.
+std::string PgJobStore::ClaimBeatSql() {
+  const std::string now = kServerNowMs;
+  return "UPDATE nodes SET heartbeat = " + now +
+         " WHERE name = split_part($1, '/', 1) AND stopped_at IS NULL AND heartbeat < " + now +
+         " - $2::bigint";
+}
+
+PgParams PgJobStore::ClaimBeatParams(const std::string& worker) const {
+  PgParams p;
+  p.Add(worker).Add(static_cast<std::int64_t>(ClaimBeatSlack(config_).count()));
+  return p;
 }
 
 Status PgJobStore::LeaveNodes(const std::string& node) {

@@ -6,7 +6,6 @@
 #include "common/config.h"
 #include "common/escape.h"
 #include "common/time_util.h"
-#include "jobs/store/open_job_store.h"
 #include "jobs/store/pg_schema.h"
 
 namespace drover {
@@ -65,22 +64,6 @@ PgParams PgJobStore::ClaimParams(const std::string& worker, std::int64_t now, st
   }
   p.Add(n);
   if (start_now < n) p.Add(start_now);  // ClaimSql's `held`
-  return p;
-}
-
-// A claim is a heartbeat of the claimer's node (worker ids are "NODE/NAME@PID"), written only
-// once the last one is ClaimBeatSlack old: the claims of a busy node's workers do not queue up
-// on its row. After the claim in its transaction, as ExtendLeases: jobs rows, then the node's.
-std::string PgJobStore::ClaimBeatSql() {
-  const std::string now = kServerNowMs;
-  return "UPDATE nodes SET heartbeat = " + now +
-         " WHERE name = split_part($1, '/', 1) AND stopped_at IS NULL AND heartbeat < " + now +
-         " - $2::bigint";
-}
-
-PgParams PgJobStore::ClaimBeatParams(const std::string& worker) const {
-  PgParams p;
-  p.Add(worker).Add(static_cast<std::int64_t>(ClaimBeatSlack(config_).count()));
   return p;
 }
 
