@@ -251,6 +251,7 @@ class Supervisor {
   // While anyone follows the events: "enqueued" for the jobs added since the last look, every
   // kNewJobsPollUs (jobs come from droverctl, programs and plain SQL alike, so the table tells).
   void PollNewJobs();
+  void MarkNewJobsStart();  // new_jobs_after_ = the newest job id now (left at -1 if unreadable)
   static constexpr std::int64_t kNewJobsPollUs = 200'000;
   std::int64_t new_jobs_after_ = -1;  // the last job id looked at; -1: not yet
   std::int64_t new_jobs_next_us_ = 0;

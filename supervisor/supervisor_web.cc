@@ -160,18 +160,22 @@ void Supervisor::PollNewJobs() {
   const std::int64_t now = MonotonicUs();
   if (now < new_jobs_next_us_) return;
   new_jobs_next_us_ = now + kNewJobsPollUs;
+  if (new_jobs_after_ < 0) return MarkNewJobsStart();
   Result<std::unique_ptr<JobStore>> store = OpenStore();
   if (!store.ok()) return;
   Result<std::vector<JobRef>> jobs = (*store)->JobsAfter(new_jobs_after_, kMaxNewJobs);
   if (!jobs.ok()) return;
-  if (new_jobs_after_ < 0) {  // the first look: where to start
-    new_jobs_after_ = jobs->empty() ? 0 : jobs->front().id;
-    return;
-  }
   for (const JobRef& j : *jobs) {
     events_->Publish(EventJson("job", "enqueued", {{"id", j.id}, {"queue", j.queue}, {"type", j.type}}));
   }
   if (!jobs->empty()) new_jobs_after_ = jobs->back().id;
+}
+
+void Supervisor::MarkNewJobsStart() {
+  Result<std::unique_ptr<JobStore>> store = OpenStore();
+  if (!store.ok()) return;
+  Result<std::vector<JobRef>> newest = (*store)->JobsAfter(-1, 1);
+  if (newest.ok()) new_jobs_after_ = newest->empty() ? 0 : newest->front().id;
 }
 
 std::vector<ProcessRow> Supervisor::ProcessRows(bool draining) {
@@ -220,6 +224,9 @@ std::optional<std::string> Supervisor::OnWeb(const HttpRequest& r, ControlServer
     bool follow = false;
     Result<EventFilter> f = EventFilter::FromQuery(query, &follow);
     if (!f.ok()) return HttpResponse(400, "text/plain", f.status().message() + "\n");
+    // The first follower's "enqueued" events start before it hears anything: a job enqueued once
+    // the stream is seen open is told.
+    if (follow && new_jobs_after_ < 0) MarkNewJobsStart();
     return events_->Open(client, *f, follow);
   }
   if (path == "/assets/drover.css")
