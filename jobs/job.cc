@@ -36,6 +36,13 @@ std::vector<RunningLimit> RunningLimitsFor(const Config& config) {
   return out;
 }
 
+std::vector<JobTypeDefaults> JobTypeDefaultsOf(const Config& config) {
+  std::vector<JobTypeDefaults> out;
+  for (const auto& [type, j] : config.jobs)
+    out.push_back({type, j.queue, j.priority, j.max_attempts, j.unique});
+  return out;
+}
+
 std::string_view BulkActionName(BulkAction a) {
   switch (a) {
     case BulkAction::kCancel:

@@ -177,9 +177,23 @@ struct RunningLimit {
   bool per_resource = false;
 };
 
+// A job type's defaults for enqueued jobs ([jobs.T] queue, priority, max_attempts, unique), as
+// the job_types table holds them for enqueuers that cannot read the configuration.
+struct JobTypeDefaults {
+  std::string type;
+  std::string queue = "default";
+  int priority = 0;
+  int max_attempts = 5;
+  bool unique = false;
+  bool operator==(const JobTypeDefaults&) const = default;
+};
+
 // The limits a configuration sets: [jobs.T] max_running and max_running_per_resource, and each
 // [limits.NAME] that job types name.
 std::vector<RunningLimit> RunningLimitsFor(const Config& config);
+
+// Each [jobs.T]'s defaults for enqueued jobs, by type.
+std::vector<JobTypeDefaults> JobTypeDefaultsOf(const Config& config);
 
 // An operator's action on many jobs at once (droverctl cancel, retry and delete with filters).
 enum class BulkAction { kCancel, kRetry, kDelete };

@@ -75,7 +75,9 @@ nlohmann::json EnvelopeObject(const ClaimedJob& job) {
 
 std::string UniqueKeyFor(const std::string& type, const std::string& payload) {
   std::string canonical = json::parse(payload, nullptr, false).dump();
-  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  // FNV-1a's scheme; the basis is not the standard one (a digit short), and stays: keys already
+  // stored must keep matching. The Python client (drover.unique_key_for) computes the same.
+  std::uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : canonical) {
     h ^= c;
     h *= 1099511628211ULL;

@@ -44,7 +44,13 @@ class Scheduler {
                 {{"schedule", s.name}, {"id", r.id}, {"type", s.job}, {"duplicate", r.duplicate}})));
           }
         });
-    Status started = schedules_->Start(NowMs());
+    // Enqueuers that cannot read the configuration take the types' defaults from the table.
+    Status started = store_->SyncJobTypes(JobTypeDefaultsOf(*o_.config));
+    if (!started.ok()) {
+      spdlog::error("scheduler cannot store the job types: {}", started.ToString());
+      return 1;
+    }
+    started = schedules_->Start(NowMs());
     if (!started.ok()) {
       spdlog::error("scheduler cannot store the schedules: {}", started.ToString());
       return 1;

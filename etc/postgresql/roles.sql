@@ -10,8 +10,8 @@
 --   CREATE ROLE ops LOGIN IN ROLE drover_operator;                      -- droverctl, dashboards
 --   CREATE ROLE web_2 LOGIN IN ROLE drover_node;                        -- another droverd
 --
--- drover_enqueue  inserts jobs (drover.enqueue, plain INSERT) and reads back the id of a job
---                 with the same unique key. It cannot read payloads or results, change a job,
+-- drover_enqueue  inserts jobs (drover.enqueue, plain INSERT), reads the configured types'
+--                 defaults (job_types) and reads back the id of a job with the same unique key. It cannot read payloads or results, change a job,
 --                 or touch nodes, the leader lease, queues or schedules.
 -- drover_operator reads everything, and changes what droverctl's verbs change: cancels, retries,
 --                 purges, pauses of queues and schedules, enqueues. It cannot write nodes or the
@@ -43,6 +43,8 @@ GRANT USAGE ON SCHEMA :"schema" TO drover_enqueue, drover_operator, drover_node;
 GRANT INSERT (type, queue, payload, priority, run_at, max_attempts, unique_key, resource, expires_at)
   ON :"schema".jobs TO drover_enqueue, drover_operator;
 GRANT SELECT (id, type, unique_key, state) ON :"schema".jobs TO drover_enqueue;
+-- The configured types and their defaults, which drover.enqueue and the plain-SQL form apply.
+GRANT SELECT ON :"schema".job_types TO drover_enqueue;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA :"schema" TO drover_operator;
 GRANT UPDATE, DELETE ON :"schema".jobs TO drover_operator;

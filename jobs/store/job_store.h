@@ -143,6 +143,11 @@ class JobStore {
   virtual Status SetQueuePaused(const std::string& queue, bool paused) = 0;
   virtual Result<std::vector<std::string>> PausedQueues() = 0;
 
+  // The job types enqueuers may use, with their defaults: makes the job_types table match
+  // `types` in one transaction (the Python client and the plain-SQL form read it).
+  virtual Status SyncJobTypes(std::span<const JobTypeDefaults> types) = 0;
+  virtual Result<std::vector<JobTypeDefaults>> JobTypes() = 0;
+
   // Periodic schedules. Makes the stored set match `wanted`: adds new ones, resets next_run of
   // those whose spec changed, deletes those no longer wanted (in one transaction).
   virtual Status SyncSchedules(std::span<const ScheduleSeed> wanted) = 0;

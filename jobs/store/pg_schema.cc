@@ -120,7 +120,21 @@ struct Migration {
   int version;
   std::string (*sql)(const std::string& channel);
 };
-constexpr Migration kMigrations[] = {{1, V1}};
+// Version 2: the configured job types and their defaults for enqueued jobs (as in SQLite's
+// version 6).
+std::string V2(const std::string&) {
+  return R"sql(
+CREATE TABLE job_types (
+  type         text    PRIMARY KEY,
+  queue        text    NOT NULL,
+  priority     integer NOT NULL,
+  max_attempts integer NOT NULL,
+  is_unique    boolean NOT NULL
+);
+)sql";
+}
+
+constexpr Migration kMigrations[] = {{1, V1}, {2, V2}};
 
 std::string Quoted(const std::string& identifier) { return "\"" + identifier + "\""; }
 

@@ -202,6 +202,42 @@ Result<std::vector<std::string>> PgJobStore::PausedQueues() {
   return out;
 }
 
+Status PgJobStore::SyncJobTypes(std::span<const JobTypeDefaults> types) {
+  PgBatch batch;
+  batch.Add("BEGIN");
+  std::vector<std::string> names;
+  for (const JobTypeDefaults& t : types) {
+    PgParams p;
+    p.Add(t.type).Add(t.queue).Add(std::int64_t{t.priority}).Add(std::int64_t{t.max_attempts}).Add(t.unique);
+    batch.Add(
+        "INSERT INTO job_types (type, queue, priority, max_attempts, is_unique) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (type) DO UPDATE SET queue = excluded.queue, priority = excluded.priority, "
+        "max_attempts = excluded.max_attempts, is_unique = excluded.is_unique "
+        "WHERE (job_types.queue, job_types.priority, job_types.max_attempts, job_types.is_unique) IS "
+        "DISTINCT FROM "
+        "(excluded.queue, excluded.priority, excluded.max_attempts, excluded.is_unique)",
+        std::move(p));
+    names.push_back(t.type);
+  }
+  PgParams del;
+  del.AddArray(names);
+  batch.Add("DELETE FROM job_types WHERE type <> ALL($1::text[])", std::move(del));
+  batch.Add("COMMIT");
+  return pg_.Run(batch).status().Prefixed("store job types");
+}
+
+Result<std::vector<JobTypeDefaults>> PgJobStore::JobTypes() {
+  Result<PgResult> r =
+      pg_.Exec("SELECT type, queue, priority, max_attempts, is_unique FROM job_types ORDER BY type");
+  if (!r.ok()) return r.status().Prefixed("read job types");
+  std::vector<JobTypeDefaults> out;
+  for (int i = 0; i < r->rows(); ++i) {
+    out.push_back({r->Text(i, 0), r->Text(i, 1), static_cast<int>(r->Int64(i, 2)),
+                   static_cast<int>(r->Int64(i, 3)), r->Bool(i, 4)});
+  }
+  return out;
+}
+
 Status PgJobStore::SyncSchedules(std::span<const ScheduleSeed> wanted) {
   PgBatch batch;
   batch.Add("BEGIN");

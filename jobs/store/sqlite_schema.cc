@@ -123,7 +123,22 @@ CREATE INDEX jobs_resource ON jobs (resource, id) WHERE resource IS NOT NULL;
 )sql";
 }
 
-constexpr Migration kMigrations[] = {{1, V1}, {2, V2}, {3, V3}, {4, V4}, {5, V5}};
+// Version 6: the configured job types and their defaults for enqueued jobs, kept by the
+// scheduler from [jobs.T], so enqueuers that cannot read the configuration (the Python client,
+// plain SQL) enqueue as droverctl does: INSERT INTO jobs (...) SELECT ... FROM job_types.
+std::string V6() {
+  return R"sql(
+CREATE TABLE job_types (
+  type         TEXT    PRIMARY KEY,
+  queue        TEXT    NOT NULL,
+  priority     INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  is_unique    INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+}
+
+constexpr Migration kMigrations[] = {{1, V1}, {2, V2}, {3, V3}, {4, V4}, {5, V5}, {6, V6}};
 
 // The triggers and views drover creates; any other would run inside drover's own transactions.
 constexpr const char* kOwnTriggersAndViews[] = {"drover_jobs_limits_insert", "drover_jobs_limits_update",

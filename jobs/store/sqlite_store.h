@@ -47,6 +47,8 @@ class SqliteJobStore final : public JobStore {
                               int batch) override;
   Status SetQueuePaused(const std::string& queue, bool paused) override;
   Result<std::vector<std::string>> PausedQueues() override;
+  Status SyncJobTypes(std::span<const JobTypeDefaults> types) override;
+  Result<std::vector<JobTypeDefaults>> JobTypes() override;
   Status SyncSchedules(std::span<const ScheduleSeed> wanted) override;
   Result<std::vector<ScheduleState>> Schedules() override;
   Result<std::vector<EnqueueResult>> AdvanceSchedule(const std::string& name, std::int64_t expected_next_ms,

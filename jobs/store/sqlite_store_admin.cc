@@ -205,6 +205,46 @@ Result<std::vector<std::string>> SqliteJobStore::PausedQueues() {
   }
 }
 
+Status SqliteJobStore::SyncJobTypes(std::span<const JobTypeDefaults> types) {
+  Result<Transaction> tx = Transaction::Begin(&db_);
+  if (!tx.ok()) return tx.status().Prefixed("store job types");
+  nlohmann::json names = nlohmann::json::array();
+  for (const JobTypeDefaults& t : types) {
+    Result<Statement> up = db_.Prepare(
+        "INSERT INTO job_types (type, queue, priority, max_attempts, is_unique) VALUES (?1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT (type) DO UPDATE SET queue = excluded.queue, priority = excluded.priority, "
+        "max_attempts = excluded.max_attempts, is_unique = excluded.is_unique");
+    if (!up.ok()) return up.status();
+    up->Bind(1, t.type)
+        .Bind(2, t.queue)
+        .Bind(3, t.priority)
+        .Bind(4, t.max_attempts)
+        .Bind(5, t.unique ? 1 : 0);
+    DROVER_RETURN_IF_ERROR(up->Run().Prefixed("store job type " + t.type));
+    names.push_back(t.type);
+  }
+  Result<Statement> del =
+      db_.Prepare("DELETE FROM job_types WHERE type NOT IN (SELECT value FROM json_each(?1))");
+  if (!del.ok()) return del.status();
+  del->Bind(1, names.dump());
+  DROVER_RETURN_IF_ERROR(del->Run().Prefixed("store job types"));
+  return tx->Commit().Prefixed("store job types");
+}
+
+Result<std::vector<JobTypeDefaults>> SqliteJobStore::JobTypes() {
+  Result<Statement> st =
+      db_.Prepare("SELECT type, queue, priority, max_attempts, is_unique FROM job_types ORDER BY type");
+  if (!st.ok()) return st.status();
+  std::vector<JobTypeDefaults> out;
+  while (true) {
+    Result<bool> row = st->Step();
+    if (!row.ok()) return row.status().Prefixed("read job types");
+    if (!*row) return out;
+    out.push_back({st->Text(0), st->Text(1), static_cast<int>(st->Int64(2)), static_cast<int>(st->Int64(3)),
+                   st->Int64(4) != 0});
+  }
+}
+
 Status SqliteJobStore::SyncSchedules(std::span<const ScheduleSeed> wanted) {
   Result<Transaction> tx = Transaction::Begin(&db_);
   if (!tx.ok()) return tx.status().Prefixed("store schedules");

@@ -431,13 +431,22 @@ TEST(DroverdTest, AReloadLetsRunningJobsFinish) {
   EXPECT_NE(status.out.find("DRAINING"), std::string::npos) << status.out;
   ASSERT_TRUE(WaitFor([&] { return d.AllRunning(); }, 5000)) << d.Log();
 
-  d.RewriteConfig(head + pool + edited + "[jobs.other]\ncommand = [\"/bin/true\"]\n");
+  d.RewriteConfig(head + pool + edited + "[jobs.other]\ncommand = [\"/bin/true\"]\nqueue = \"q2\"\n");
   EXPECT_EQ(Ctl(d, "update").code, 0);
   ASSERT_TRUE(WaitFor([&] { return d.AllRunning(); }, 5000)) << d.Log();
+  // The restarted scheduler stored the new type for enqueuers that read job_types.
+  const std::vector<JobTypeDefaults> types = {{"long"}, {"other", "q2"}};
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        Result<std::vector<JobTypeDefaults>> now = store->JobTypes();
+        return now.ok() && *now == types;
+      },
+      5000))
+      << d.Log();
   const pid_t w0 = d.PidOf("worker:default:0"), w1 = d.PidOf("worker:default:1");
   std::string grown = pool;
   grown.replace(grown.find("workers = 2"), 11, "workers = 3");
-  d.RewriteConfig(head + grown + edited + "[jobs.other]\ncommand = [\"/bin/true\"]\n");
+  d.RewriteConfig(head + grown + edited + "[jobs.other]\ncommand = [\"/bin/true\"]\nqueue = \"q2\"\n");
   r = Ctl(d, "update");
   EXPECT_NE(r.out.find("pool:default: resized"), std::string::npos) << r.out;
   ASSERT_TRUE(WaitFor([&] { return d.PidOf("worker:default:2") > 0 && d.AllRunning(); }, 5000)) << d.Log();

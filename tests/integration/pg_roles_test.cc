@@ -56,6 +56,8 @@ class PgRolesTest : public ::testing::Test {
 };
 
 TEST_F(PgRolesTest, AnEnqueuerEnqueuesAndDoesNothingElse) {
+  // As the scheduler stores them; the enqueuer reads them for the types' defaults.
+  ASSERT_TRUE(store_->SyncJobTypes(std::vector<JobTypeDefaults>{{"send_email"}, {"sync"}}).ok());
   const std::string script = R"(
 import sys
 import psycopg
@@ -87,10 +89,16 @@ print(a, u1, u2)
            "INSERT INTO leader (node, until) VALUES ('intruder', 9000000000000)",
            "UPDATE schedules SET next_run = 10413792000000",
            "INSERT INTO queues (name, paused) VALUES ('mail', true)",
+           "UPDATE job_types SET max_attempts = 99",
            "CREATE TRIGGER t BEFORE INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION jobs_notify()",
        }) {
     EXPECT_NE(As("shop_web", sql).find("permission denied"), std::string::npos) << sql;
   }
+  // The documented plain-SQL enqueue, with the type's defaults.
+  EXPECT_EQ(As("shop_web",
+               "INSERT INTO jobs (type, payload, queue, priority, max_attempts) "
+               "SELECT type, '{}', queue, priority, max_attempts FROM job_types WHERE type = 'send_email'"),
+            "");
   EXPECT_EQ(store_->Get(a)->priority, 3);
 }
 
@@ -109,6 +117,7 @@ TEST_F(PgRolesTest, AnOperatorChangesJobsQueuesAndSchedulesButNotNodesOrTheLeade
   for (const char* sql : {
            "UPDATE nodes SET heartbeat = 0",
            "DELETE FROM nodes",
+           "DELETE FROM job_types",
            "INSERT INTO leader (node, until) VALUES ('intruder', 9000000000000)",
            "CREATE TRIGGER t BEFORE INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION jobs_notify()",
        }) {

@@ -1,10 +1,12 @@
 // drover.enqueue (clients/python) against the PostgreSQL backend: psycopg 3 and psycopg2
 // connections (Debian's python3-psycopg and python3-psycopg2), a server of the test's own, the
-// job read back through the store. (The sqlite3 path is tested by clients/python/tests.)
+// job read back through the store. The job types are stored as the scheduler stores them.
+// (The sqlite3 path, with a real droverd, is tested by clients/python/tests.)
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include "jobs/job_json.h"
 #include "jobs/store/open_job_store.h"
 #include "tests/integration/daemon.h"
 #include "tests/pg/postgres_server.h"
@@ -25,6 +27,10 @@ TEST_P(PythonEnqueueTest, InsertsInTheCallersTransactionOnPostgres) {
   c.schema = "py_" + GetParam();
   Result<std::unique_ptr<JobStore>> store = OpenJobStore(c);  // creates the schema
   ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const std::vector<JobTypeDefaults> types = {{"send_email", "mail", 4, 1, false},
+                                              {"sync", "default", 0, 5, false},
+                                              {"digest", "default", 0, 5, true}};
+  ASSERT_TRUE((*store)->SyncJobTypes(types).ok());
 
   // Three jobs: one committed, one rolled back, and a unique key enqueued twice.
   std::string script = R"(
@@ -41,14 +47,23 @@ conn.rollback()
 u1 = drover.enqueue(conn, "sync", {"n": 1}, unique_key="user-7", delay=3600, schema=sys.argv[2])
 u2 = drover.enqueue(conn, "sync", {"n": 2}, unique_key="user-7", schema=sys.argv[2])
 conn.commit()
-print(a, b, u1, u2)
+d = drover.enqueue(conn, "send_email", {}, schema=sys.argv[2])
+k1 = drover.enqueue(conn, "digest", {"b": [1, "é"], "a": 0.5}, schema=sys.argv[2])
+k2 = drover.enqueue(conn, "digest", {"a": 0.5, "b": [1, "é"]}, schema=sys.argv[2])
+try:
+    drover.enqueue(conn, "nope", {}, schema=sys.argv[2])
+    raise SystemExit("an unknown type was accepted")
+except drover.UnknownJobType:
+    pass
+conn.commit()  # the refused enqueue left the transaction usable
+print(a, b, u1, u2, d, k1, k2)
 )";
   ShellResult r =
       RunShell("PYTHONPATH='" + std::string(DROVER_SOURCE_DIR) + "/clients/python' /usr/bin/python3 -c '" +
                script + "' '" + c.database + "' '" + c.schema + "' 2>&1");
   ASSERT_EQ(r.code, 0) << r.out;
-  std::int64_t a = 0, b = 0, u1 = 0, u2 = 0;
-  ASSERT_EQ(sscanf(r.out.c_str(), "%ld %ld %ld %ld", &a, &b, &u1, &u2), 4) << r.out;
+  std::int64_t a = 0, b = 0, u1 = 0, u2 = 0, d = 0, k1 = 0, k2 = 0;
+  ASSERT_EQ(sscanf(r.out.c_str(), "%ld %ld %ld %ld %ld %ld %ld", &a, &b, &u1, &u2, &d, &k1, &k2), 7) << r.out;
   Result<Job> ja = (*store)->Get(a);
   ASSERT_TRUE(ja.ok()) << ja.status().ToString();
   EXPECT_EQ(ja->type, "send_email");
@@ -64,6 +79,16 @@ print(a, b, u1, u2)
   ASSERT_TRUE(ju.ok());
   EXPECT_EQ(ju->unique_key, "user-7");
   EXPECT_GT(ju->run_at_ms, NowMs() + 3'500'000);
+  // The type's defaults, and its uniqueness keyed as droverctl keys it.
+  Result<Job> jd = (*store)->Get(d);
+  ASSERT_TRUE(jd.ok());
+  EXPECT_EQ(jd->queue, "mail");
+  EXPECT_EQ(jd->priority, 4);
+  EXPECT_EQ(jd->max_attempts, 1);
+  EXPECT_EQ(k1, k2);
+  Result<Job> jk = (*store)->Get(k1);
+  ASSERT_TRUE(jk.ok());
+  EXPECT_EQ(jk->unique_key, UniqueKeyFor("digest", R"({"a":0.5,"b":[1,"é"]})"));
 }
 
 }  // namespace

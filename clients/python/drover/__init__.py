@@ -14,13 +14,17 @@ stdout (the runner protocol, docs/runner-protocol.md)::
 
 Applications enqueue in their own transaction, on a sqlite3 or a PostgreSQL connection::
 
-    drover.enqueue(conn, "send_email", {"to": "a@example.com"}, queue="mail", delay=60)
+    drover.enqueue(conn, "send_email", {"to": "a@example.com"}, delay=60)
+
+The job gets its type's queue, priority, max_attempts and uniqueness from droverd's configuration
+([jobs.send_email]) unless the call gives them; a type droverd does not define raises
+drover.UnknownJobType.
 
 Standard library only.
 """
 
-from drover._enqueue import enqueue
+from drover._enqueue import UnknownJobType, enqueue, unique_key_for
 from drover._runner import Job, Permanent, after_fork, handler, serve
 
-__all__ = ["Job", "Permanent", "after_fork", "enqueue", "handler", "serve"]
+__all__ = ["Job", "Permanent", "UnknownJobType", "after_fork", "enqueue", "handler", "serve", "unique_key_for"]
 __version__ = "0.1.0"

@@ -18,11 +18,50 @@ def _paramstyle(conn):
                     % (module, type(conn).__name__))
 
 
-def enqueue(conn, type, payload=None, *, queue="default", priority=0, delay=None, run_at=None,
+class UnknownJobType(ValueError):
+    """The job type is not one droverd's configuration defines ([jobs.T])."""
+
+
+def unique_key_for(type, payload):
+    """The key a `unique = true` type's job gets: its type and a hash of its payload with sorted
+    keys (droverctl and the socket compute the same, so each path finds the others' jobs)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # FNV-1a's 64-bit scheme from the basis jobs/job_json.cc has used since its first release (not
+    # the standard 14695981039346656037): keys already in databases stay what they were.
+    h = 1469598103934665603
+    for byte in canonical.encode():
+        h = ((h ^ byte) * 0x100000001b3) & 0xffffffffffffffff
+    return "%s:%016x" % (type, h)
+
+
+def _type_defaults(cur, table, mark, type):
+    """(queue, priority, max_attempts, unique) from the job_types table droverd keeps."""
+    try:
+        cur.execute("SELECT queue, priority, max_attempts, is_unique FROM %s WHERE type = %s" % (table, mark),
+                    [type])
+    except Exception as e:
+        if "job_types" in str(e):
+            raise RuntimeError("drover's job_types table is missing: start droverd of this client's version "
+                               "once on this database (%s)" % e) from e
+        raise
+    row = cur.fetchone()
+    if row is None:
+        cur.execute("SELECT type FROM %s ORDER BY type" % table)
+        names = ", ".join(r[0] for r in cur.fetchall()) or "none"
+        raise UnknownJobType("unknown job type %r: droverd's configuration has no [jobs.%s] (known: %s)"
+                             % (type, type, names))
+    return row[0], row[1], row[2], bool(row[3])
+
+
+def enqueue(conn, type, payload=None, *, queue=None, priority=None, delay=None, run_at=None,
             unique_key=None, max_attempts=None, resource=None, expires_in=None, schema="drover"):
     """Inserts a job of `type` and returns its id. Does not commit: the job exists once the
     caller's transaction commits (and is gone if it rolls back).
 
+    queue, priority, max_attempts: default to the type's ([jobs.T] in droverd's configuration,
+      which droverd keeps in the job_types table); a type it does not define raises
+      UnknownJobType. A `unique = true` type gets unique_key_for(type, payload) unless a
+      unique_key is given.
     payload: any JSON-serialisable value (default {}).
     delay / run_at: seconds from now, or a Unix time in seconds, before which it does not start.
     unique_key: while a job of this type with this key is queued or running, no other is
@@ -32,9 +71,9 @@ def enqueue(conn, type, payload=None, *, queue="default", priority=0, delay=None
     """
     if not isinstance(type, str) or not type:
         raise ValueError("type must be a non-empty string")
-    if not isinstance(queue, str) or not queue:
+    if queue is not None and (not isinstance(queue, str) or not queue):
         raise ValueError("queue must be a non-empty string")
-    if not isinstance(priority, int) or isinstance(priority, bool):
+    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
         raise ValueError("priority must be an integer")
     if delay is not None and run_at is not None:
         raise ValueError("give delay or run_at, not both")
@@ -42,29 +81,35 @@ def enqueue(conn, type, payload=None, *, queue="default", priority=0, delay=None
         raise ValueError("unique_key must be a non-empty string")
     if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
         raise ValueError("max_attempts must be an integer of at least 1")
-    text = json.dumps({} if payload is None else payload, separators=(",", ":"), allow_nan=False)
+    payload = {} if payload is None else payload
+    text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
     if len(text.encode()) > 1 << 20:
         raise ValueError("payload is over 1 MiB of JSON")
     now = time.time()
     start = now + delay if delay is not None else run_at if run_at is not None else now
-    values = {
-        "type": type,
-        "queue": queue,
-        "payload": text,
-        "priority": priority,
-        "run_at": int(start * 1000),
-        "max_attempts": max_attempts,
-        "unique_key": unique_key,
-        "resource": resource,
-        "expires_at": int((now + expires_in) * 1000) if expires_in is not None else None,
-    }
-    columns = [c for c in _COLUMNS if values[c] is not None]
     mark, postgres = _paramstyle(conn)
-    table = ('"%s".jobs' % schema.replace('"', '""')) if postgres else "jobs"
-    sql = "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT DO NOTHING" % (
-        table, ", ".join(columns), ", ".join([mark] * len(columns)))
+    prefix = ('"%s".' % schema.replace('"', '""')) if postgres else ""
+    table = prefix + "jobs"
     cur = conn.cursor()
     try:
+        type_queue, type_priority, type_attempts, type_unique = _type_defaults(cur, prefix + "job_types", mark,
+                                                                              type)
+        if unique_key is None and type_unique:
+            unique_key = unique_key_for(type, payload)
+        values = {
+            "type": type,
+            "queue": type_queue if queue is None else queue,
+            "payload": text,
+            "priority": type_priority if priority is None else priority,
+            "run_at": int(start * 1000),
+            "max_attempts": type_attempts if max_attempts is None else max_attempts,
+            "unique_key": unique_key,
+            "resource": resource,
+            "expires_at": int((now + expires_in) * 1000) if expires_in is not None else None,
+        }
+        columns = [c for c in _COLUMNS if values[c] is not None]
+        sql = "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT DO NOTHING" % (
+            table, ", ".join(columns), ", ".join([mark] * len(columns)))
         if postgres:
             cur.execute(sql + " RETURNING id", [values[c] for c in columns])
             row = cur.fetchone()

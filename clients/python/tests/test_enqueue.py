@@ -1,6 +1,8 @@
-"""drover.enqueue on a database drover made, checked with droverctl (DROVERCTL: its path)."""
+"""drover.enqueue on a database a real droverd keeps (DROVERD, DROVERCTL: their paths), checked
+with droverctl."""
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -9,20 +11,64 @@ import unittest
 
 import drover
 
+DROVERD = os.environ.get("DROVERD")
 DROVERCTL = os.environ.get("DROVERCTL")
 
+# No pool serves the types' queues: what enqueue wrote stays queued to be read back.
+CONFIG = """
+[supervisor]
+database = "drover.db"
+socket = "drover.sock"
+[pools.default]
+workers = 1
+queues = ["nothing"]
+[jobs.send_email]
+command = ["/bin/true"]
+queue = "mail"
+priority = 4
+max_attempts = 1
+[jobs.digest]
+command = ["/bin/true"]
+unique = true
+[jobs.plain]
+command = ["/bin/true"]
+"""
 
-@unittest.skipUnless(DROVERCTL, "set DROVERCTL to a droverctl binary (ctest does)")
+
+@unittest.skipUnless(DROVERD and DROVERCTL, "set DROVERD and DROVERCTL to the binaries (ctest does)")
 class EnqueueTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory()
+        cls.config = os.path.join(cls.dir.name, "drover.toml")
+        with open(cls.config, "w") as f:
+            f.write(CONFIG)
+        cls.log = open(os.path.join(cls.dir.name, "droverd.out"), "w")
+        cls.droverd = subprocess.Popen([DROVERD, "-c", cls.config], stdout=cls.log, stderr=subprocess.STDOUT)
+        # The scheduler writes the configured types into job_types once it starts.
+        path = os.path.join(cls.dir.name, "drover.db")
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with sqlite3.connect(path) as probe:
+                    if probe.execute("SELECT count(*) FROM job_types").fetchone()[0] == 3:
+                        break
+            except sqlite3.OperationalError:
+                pass
+            if time.monotonic() > deadline or cls.droverd.poll() is not None:
+                cls.tearDownClass()
+                raise RuntimeError("droverd did not store its job types; see " + cls.log.name)
+            time.sleep(0.02)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.droverd.poll() is None:
+            cls.droverd.send_signal(signal.SIGTERM)
+            cls.droverd.wait(30)
+        cls.log.close()
+        cls.dir.cleanup()
+
     def setUp(self):
-        self.dir = tempfile.TemporaryDirectory()
-        self.addCleanup(self.dir.cleanup)
-        self.config = os.path.join(self.dir.name, "drover.toml")
-        with open(self.config, "w") as f:
-            f.write('[supervisor]\ndatabase = "drover.db"\nsocket = "drover.sock"\n'
-                    '[pools.default]\n[jobs.send_email]\ncommand = ["/bin/true"]\n')
-        # droverctl creates the database and its schema (no daemon needed).
-        self.ctl("enqueue", "send_email", "{}")
         self.conn = sqlite3.connect(os.path.join(self.dir.name, "drover.db"))
         self.addCleanup(self.conn.close)
 
@@ -67,8 +113,56 @@ class EnqueueTests(unittest.TestCase):
         a = drover.enqueue(self.conn, "send_email", {"n": 1}, unique_key="user-7")
         b = drover.enqueue(self.conn, "send_email", {"n": 2}, unique_key="user-7")
         self.assertEqual(a, b)
-        c = drover.enqueue(self.conn, "other_type", {}, unique_key="user-7")
+        c = drover.enqueue(self.conn, "plain", {}, unique_key="user-7")
         self.assertNotEqual(a, c)
+
+    def test_the_types_defaults_apply_unless_the_call_gives_its_own(self):
+        id = drover.enqueue(self.conn, "send_email", {"to": "b@example.com"})
+        self.conn.commit()
+        job = self.show(id)
+        self.assertEqual((job["queue"], job["priority"], job["max_attempts"]), ("mail", 4, 1))
+        id = drover.enqueue(self.conn, "send_email", {}, queue="bulk", priority=0, max_attempts=3)
+        self.conn.commit()
+        job = self.show(id)
+        self.assertEqual((job["queue"], job["priority"], job["max_attempts"]), ("bulk", 0, 3))
+        id = drover.enqueue(self.conn, "plain")
+        self.conn.commit()
+        job = self.show(id)
+        self.assertEqual((job["queue"], job["priority"], job["max_attempts"]), ("default", 0, 5))
+
+    def test_an_unknown_type_is_refused_at_enqueue(self):
+        with self.assertRaises(drover.UnknownJobType) as e:
+            drover.enqueue(self.conn, "send_emial", {})
+        self.assertIn("send_emial", str(e.exception))
+        self.assertIn("digest, plain, send_email", str(e.exception))
+        self.conn.commit()
+        self.assertEqual(self.conn.execute("SELECT count(*) FROM jobs WHERE type = 'send_emial'").fetchone()[0], 0)
+
+    def test_a_unique_type_is_one_job_per_payload_whichever_path_enqueued_it(self):
+        payload = {"user": 7, "name": "Zoë", "tags": ["a", "b"], "ratio": 0.25, "nested": {"b": 1, "a": None}}
+        by_ctl = int(self.ctl("enqueue", "digest", json.dumps(payload, indent=2)))
+        # The same payload with its keys in another order is the same job.
+        reordered = {"nested": {"a": None, "b": 1}, "ratio": 0.25, "tags": ["a", "b"], "name": "Zoë", "user": 7}
+        self.assertEqual(drover.enqueue(self.conn, "digest", reordered), by_ctl)
+        other = drover.enqueue(self.conn, "digest", {"user": 8})
+        self.assertNotEqual(other, by_ctl)
+        self.conn.commit()
+        self.assertEqual(drover.enqueue(self.conn, "digest", {"user": 8}), other)
+        self.assertEqual(self.show(by_ctl)["unique_key"], drover.unique_key_for("digest", payload))
+
+    def test_the_plain_sql_form_takes_the_types_defaults(self):
+        # The documented form (README, "Enqueueing from plain SQL").
+        cur = self.conn.execute(
+            "INSERT INTO jobs (type, payload, queue, priority, max_attempts) "
+            "SELECT type, ?2, queue, priority, max_attempts FROM job_types WHERE type = ?1", ("send_email", "{}"))
+        self.assertEqual(cur.rowcount, 1)
+        self.conn.commit()
+        job = self.show(cur.lastrowid)
+        self.assertEqual((job["queue"], job["priority"], job["max_attempts"]), ("mail", 4, 1))
+        cur = self.conn.execute(
+            "INSERT INTO jobs (type, payload, queue, priority, max_attempts) "
+            "SELECT type, ?2, queue, priority, max_attempts FROM job_types WHERE type = ?1", ("nope", "{}"))
+        self.assertEqual(cur.rowcount, 0)  # an unknown type inserts nothing
 
     def test_bad_arguments_are_refused_before_any_sql(self):
         with self.assertRaises(ValueError):
@@ -76,9 +170,9 @@ class EnqueueTests(unittest.TestCase):
         with self.assertRaises(ValueError):
             drover.enqueue(self.conn, "t", {}, delay=1, run_at=2)
         with self.assertRaises(ValueError):
-            drover.enqueue(self.conn, "t", {"x": float("nan")})
+            drover.enqueue(self.conn, "plain", {"x": float("nan")})
         with self.assertRaises(ValueError):
-            drover.enqueue(self.conn, "t", {}, priority="high")
+            drover.enqueue(self.conn, "plain", {}, priority="high")
         with self.assertRaises(TypeError):
             drover.enqueue(object(), "t", {})
 

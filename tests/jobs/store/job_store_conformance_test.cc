@@ -801,6 +801,21 @@ TEST_P(JobStoreConformance, ListPagesByIdBelow) {
   EXPECT_EQ((*page)[1].id, ids[0]);
 }
 
+// The configured types as enqueuers read them: the stored set follows each sync.
+TEST_P(JobStoreConformance, SyncJobTypesMakesTheStoredTypesMatch) {
+  Result<std::vector<JobTypeDefaults>> none = store_->JobTypes();
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+  std::vector<JobTypeDefaults> first = {{"mail", "outbox", 3, 1, false}, {"report", "default", 0, 5, true}};
+  ASSERT_TRUE(store_->SyncJobTypes(first).ok());
+  EXPECT_EQ(*store_->JobTypes(), first);
+  std::vector<JobTypeDefaults> next = {{"mail", "outbox", -2, 7, true}, {"sync", "default", 0, 5, false}};
+  ASSERT_TRUE(store_->SyncJobTypes(next).ok());
+  EXPECT_EQ(*store_->JobTypes(), next);  // report gone, mail changed, sync added
+  ASSERT_TRUE(store_->SyncJobTypes({}).ok());
+  EXPECT_TRUE(store_->JobTypes()->empty());
+}
+
 // New jobs for the event stream: the newest to start from, then those after it in order.
 TEST_P(JobStoreConformance, JobsAfterListsNewJobsOldestFirst) {
   Result<std::vector<JobRef>> none = store_->JobsAfter(-1, 10);

@@ -109,7 +109,8 @@ TEST_F(SqliteStoreTest, OlderSchemaIsMigratedForward) {
                 "DROP TRIGGER drover_jobs_limits_update; DROP INDEX jobs_unique; "
                 "CREATE UNIQUE INDEX jobs_unique ON jobs (unique_key) "
                 "WHERE unique_key IS NOT NULL AND state IN ('queued', 'running'); "
-                "DROP INDEX jobs_resource; ALTER TABLE jobs DROP COLUMN resource; PRAGMA user_version=1")
+                "DROP INDEX jobs_resource; ALTER TABLE jobs DROP COLUMN resource; DROP TABLE job_types; "
+                "PRAGMA user_version=1")
             .ok());
   }
   store_ = Open();
@@ -122,6 +123,7 @@ TEST_F(SqliteStoreTest, OlderSchemaIsMigratedForward) {
   EXPECT_FALSE(store_->Enqueue(r)->duplicate);  // v3: scoped by type
   std::vector<ScheduleSeed> seeds{{"a", "every 1h", 1000}};
   EXPECT_TRUE(store_->SyncSchedules(seeds).ok());
+  EXPECT_TRUE(store_->SyncJobTypes(std::vector<JobTypeDefaults>{{"a"}}).ok());  // v6
   SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
   EXPECT_EQ(*db.PragmaInt("user_version"), CurrentSchemaVersion());
 }
@@ -182,7 +184,8 @@ TEST_F(SqliteStoreTest, MigrationFromVersion3FixesPrioritiesAndAddsTheChecks) {
     // Back to version 3, with rows it let through.
     ASSERT_TRUE(
         db.Exec("DROP TRIGGER drover_jobs_checks_insert; DROP TRIGGER drover_jobs_checks_update; "
-                "DROP INDEX jobs_resource; ALTER TABLE jobs DROP COLUMN resource; PRAGMA user_version=3")
+                "DROP INDEX jobs_resource; ALTER TABLE jobs DROP COLUMN resource; DROP TABLE job_types; "
+                "PRAGMA user_version=3")
             .ok());
     ASSERT_TRUE(db.Exec("INSERT INTO jobs (type, priority) VALUES ('t', 'high'), ('t', '4')").ok());
   }
