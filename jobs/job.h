@@ -66,6 +66,9 @@ struct EnqueueResult {
   std::int64_t id = 0;
   JobState state = JobState::kQueued;
   bool duplicate = false;  // an existing queued/running job holds the unique key
+  // A schedule's run whose slot key another job held (not a run of the schedule: the slot had
+  // not been handled): that job's id. The run was enqueued all the same, without the key.
+  std::optional<std::int64_t> slot_key_holder;
 };
 
 // What a worker receives from a claim: everything needed to run one attempt.

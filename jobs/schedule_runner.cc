@@ -97,6 +97,12 @@ std::int64_t ScheduleRunner::Handle(const ScheduleConfig& s, const Timetable& t,
   }
   for (size_t i = 0; i < r->size(); ++i) {
     spdlog::info("schedule {}: enqueued {} job {} for {}", s.name, s.job, (*r)[i].id, FormatRfc3339(runs[i]));
+    if (const std::optional<std::int64_t> holder = (*r)[i].slot_key_holder) {
+      spdlog::warn(
+          "schedule {}: job {} holds the slot's key {} but is not a run of the schedule; the run is job {}, "
+          "without the key",
+          s.name, *holder, *requests[i].unique_key, (*r)[i].id);
+    }
   }
   if (!why.empty())
     spdlog::info("schedule {}: skipped the run for {}: {}", s.name, FormatRfc3339(latest), why);

@@ -46,7 +46,7 @@ Result<EnqueueResult> EnqueueViaSocket(CtlContext& ctx, const EnqueueRequest& r)
   if (!res.is_object() || !res.contains("id")) return Status::IoError("unreadable answer from droverd");
   return EnqueueResult{res["id"].get<std::int64_t>(),
                        ParseJobState(res.value("state", "queued")).value_or(JobState::kQueued),
-                       res.value("duplicate", false)};
+                       res.value("duplicate", false), std::nullopt};
 }
 
 }  // namespace

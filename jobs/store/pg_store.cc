@@ -207,7 +207,7 @@ Result<std::vector<EnqueueResult>> PgJobStore::InsertResults(std::span<const Enq
   for (size_t i = 0; i < reqs.size(); ++i) {
     const PgResult& r = results[at[i]];
     if (r.rows() == 1) {
-      out.push_back({r.Int64(0, 0), JobState::kQueued, false});
+      out.push_back({r.Int64(0, 0), JobState::kQueued, false, std::nullopt});
       continue;
     }
     PgParams p;
@@ -218,7 +218,7 @@ Result<std::vector<EnqueueResult>> PgJobStore::InsertResults(std::span<const Enq
     if (!existing.ok()) return existing.status().Prefixed("enqueue " + reqs[i].type);
     if (existing->rows() == 0)
       return Status::Busy("enqueue " + reqs[i].type + ": its unique key changed hands meanwhile; try again");
-    out.push_back({existing->Int64(0, 0), *ParseJobState(existing->Text(0, 1)), true});
+    out.push_back({existing->Int64(0, 0), *ParseJobState(existing->Text(0, 1)), true, std::nullopt});
   }
   return out;
 }

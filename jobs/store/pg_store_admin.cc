@@ -305,6 +305,23 @@ Result<std::vector<EnqueueResult>> PgJobStore::AdvanceSchedule(const std::string
   }
   Result<std::vector<EnqueueResult>> out = InsertResults(runs, results, at);
   if (!out.ok()) return out.status().Prefixed(what);
+  for (size_t i = 0; i < out->size(); ++i) {
+    if (!(*out)[i].duplicate) continue;
+    // The slot is this transaction's (next_run moved above), so the key's holder is a row someone
+    // else wrote: it must not silence the run.
+    EnqueueRequest keyless = runs[i];
+    keyless.unique_key.reset();
+    const std::span<const EnqueueRequest> one(&keyless, 1);
+    PgBatch insert;
+    std::vector<size_t> one_at = AddInserts(&insert, one, NowMs());
+    Result<std::vector<PgResult>> inserted = pg_.Run(insert);
+    if (!inserted.ok()) return inserted.status().Prefixed(what);
+    Result<std::vector<EnqueueResult>> again = InsertResults(one, *inserted, one_at);
+    if (!again.ok()) return again.status().Prefixed(what);
+    const std::int64_t holder = (*out)[i].id;
+    (*out)[i] = again->front();
+    (*out)[i].slot_key_holder = holder;
+  }
   if (!out->empty()) DROVER_RETURN_IF_ERROR(RecordScheduleRun(name, last_run_ms, out->back().id));
   DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed(what));
   return out;

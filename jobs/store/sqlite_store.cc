@@ -72,7 +72,7 @@ Result<std::vector<EnqueueResult>> SqliteJobStore::InsertJobs(std::span<const En
         .Bind(10, r.resource);
     DROVER_RETURN_IF_ERROR(ins->Run().Prefixed("enqueue " + r.type));
     if (db_.Changes() == 1) {
-      out.push_back({db_.LastInsertRowid(), JobState::kQueued, false});
+      out.push_back({db_.LastInsertRowid(), JobState::kQueued, false, std::nullopt});
       continue;
     }
     Result<Statement> existing = db_.Prepare(
@@ -83,7 +83,7 @@ Result<std::vector<EnqueueResult>> SqliteJobStore::InsertJobs(std::span<const En
     if (!row.ok()) return row.status();
     if (!*row)
       return Status::Internal("enqueue " + r.type + ": insert ignored but no job holds its unique key");
-    out.push_back({existing->Int64(0), *ParseJobState(existing->Text(1)), true});
+    out.push_back({existing->Int64(0), *ParseJobState(existing->Text(1)), true, std::nullopt});
   }
   return out;
 }

@@ -307,6 +307,18 @@ Result<std::vector<EnqueueResult>> SqliteJobStore::AdvanceSchedule(const std::st
   if (db_.Changes() != 1) return Status::Conflict(what + ": this time slot was handled already");
   Result<std::vector<EnqueueResult>> out = InsertJobs(runs);
   if (!out.ok()) return out.status().Prefixed(what);
+  for (size_t i = 0; i < out->size(); ++i) {
+    if (!(*out)[i].duplicate) continue;
+    // The slot is this transaction's (next_run moved above), so the key's holder is a row someone
+    // else wrote: it must not silence the run.
+    EnqueueRequest keyless = runs[i];
+    keyless.unique_key.reset();
+    Result<std::vector<EnqueueResult>> again = InsertJobs(std::span<const EnqueueRequest>(&keyless, 1));
+    if (!again.ok()) return again.status().Prefixed(what);
+    const std::int64_t holder = (*out)[i].id;
+    (*out)[i] = again->front();
+    (*out)[i].slot_key_holder = holder;
+  }
   if (!out->empty()) DROVER_RETURN_IF_ERROR(RecordScheduleRun(name, last_run_ms, out->back().id));
   DROVER_RETURN_IF_ERROR(tx->Commit().Prefixed(what));
   return out;

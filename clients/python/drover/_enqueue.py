@@ -79,6 +79,8 @@ def enqueue(conn, type, payload=None, *, queue=None, priority=None, delay=None, 
         raise ValueError("give delay or run_at, not both")
     if unique_key is not None and (not isinstance(unique_key, str) or not unique_key):
         raise ValueError("unique_key must be a non-empty string")
+    if unique_key is not None and unique_key.startswith("schedule:"):
+        raise ValueError('unique keys starting with "schedule:" belong to the scheduler\'s runs')
     if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
         raise ValueError("max_attempts must be an integer of at least 1")
     payload = {} if payload is None else payload

@@ -173,6 +173,8 @@ class EnqueueTests(unittest.TestCase):
             drover.enqueue(self.conn, "plain", {"x": float("nan")})
         with self.assertRaises(ValueError):
             drover.enqueue(self.conn, "plain", {}, priority="high")
+        with self.assertRaises(ValueError):
+            drover.enqueue(self.conn, "plain", {}, unique_key="schedule:nightly:2026-12-08T03:00:00Z")
         with self.assertRaises(TypeError):
             drover.enqueue(object(), "t", {})
 

@@ -1009,6 +1009,34 @@ TEST_P(JobStoreConformance, AdvanceScheduleEnqueuesAndMovesOnInOneStepAndOnlyOnc
   EXPECT_FALSE(store_->Schedules()->front().last_job_state.has_value());
 }
 
+// A row of the schedule's type holding the next slot's key (plain SQL can write one, delayed for
+// years) does not silence the schedule: the run is enqueued without the key and recorded as the
+// last run, so overlap = false waits for the run, not for that row.
+TEST_P(JobStoreConformance, ARowHoldingASlotsKeyDoesNotSilenceTheSchedule) {
+  std::vector<ScheduleSeed> seeds{{"tick", "every 1s", 1000}};
+  ASSERT_TRUE(store_->SyncSchedules(seeds).ok());
+  EnqueueRequest squatter;
+  squatter.type = "report";
+  squatter.unique_key = "schedule:tick:1000";
+  squatter.run_at_ms = 10'413'792'000'000;  // 2300
+  const std::int64_t held = store_->Enqueue(squatter)->id;
+  EnqueueRequest run;
+  run.type = "report";
+  run.unique_key = "schedule:tick:1000";
+  Result<std::vector<EnqueueResult>> r =
+      store_->AdvanceSchedule("tick", 1000, 2000, std::span<const EnqueueRequest>(&run, 1), 1000);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_FALSE(r->front().duplicate);
+  EXPECT_EQ(r->front().slot_key_holder, held);
+  EXPECT_NE(r->front().id, held);
+  Result<Job> job = store_->Get(r->front().id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->state, JobState::kQueued);
+  EXPECT_FALSE(job->unique_key.has_value());
+  EXPECT_EQ(store_->Schedules()->front().last_job_id, r->front().id);
+}
+
 TEST_P(JobStoreConformance, AdvanceScheduleWithABadRunChangesNothing) {
   std::vector<ScheduleSeed> seeds{{"tick", "every 1s", 1000}};
   ASSERT_TRUE(store_->SyncSchedules(seeds).ok());
