@@ -464,6 +464,11 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
   }
   for (auto& [name, runner] : c.runners) {
     runner.command[0] = Resolve(std::filesystem::absolute(dir).string(), runner.command[0]);
+    // `command = ["/usr/bin/python3", "runner.py"]` finds runner.py beside the config file.
+    if (runner.working_dir.empty()) {
+      runner.working_dir = std::filesystem::absolute(dir).lexically_normal().string();
+      if (runner.working_dir.size() > 1 && runner.working_dir.back() == '/') runner.working_dir.pop_back();
+    }
   }
   return c;
 }

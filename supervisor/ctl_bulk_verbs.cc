@@ -125,7 +125,6 @@ int IdsOrFilters(CtlContext& ctx, const std::string& verb, BulkAction action, Ar
   const bool filtered = Filtered(a);
   if (filtered && !a.positional.empty()) return Usage(ctx, verb, "give job ids or filters, not both");
   if (filtered) return Bulk(ctx, verb, action, a);
-  if (a.flags.count("--yes")) return Usage(ctx, verb, "--yes goes with filters");
   if (a.positional.empty())
     return Usage(ctx, verb, "give job ids, or filters (--queue, --type, --state, --older-than)");
   return ForEachId(ctx, verb, a.positional, one);
@@ -134,7 +133,7 @@ int IdsOrFilters(CtlContext& ctx, const std::string& verb, BulkAction action, Ar
 std::optional<Args> ParseBulk(CtlContext& ctx, const std::string& verb, const Words& in,
                               std::set<std::string> flags = {}) {
   flags.insert("--yes");
-  return Parse(ctx, verb, in, kFilters, flags);
+  return Parse(ctx, verb, in, kFilters, flags, {"--state"});
 }
 
 }  // namespace

@@ -42,7 +42,8 @@ int Fail(CtlContext& ctx, const Status& s) {
 }
 
 std::optional<Args> Parse(CtlContext& ctx, const std::string& verb, const Words& in,
-                          const std::set<std::string>& with_value, const std::set<std::string>& flags) {
+                          const std::set<std::string>& with_value, const std::set<std::string>& flags,
+                          const std::set<std::string>& lists) {
   Args a;
   for (size_t i = 0; i < in.size(); ++i) {
     const std::string& w = in[i];
@@ -54,7 +55,15 @@ std::optional<Args> Parse(CtlContext& ctx, const std::string& verb, const Words&
           Usage(ctx, verb, w + " needs a value");
           return std::nullopt;
         }
-        a.options[w] = in[++i];
+        const std::string& value = in[++i];
+        auto [it, added] = a.options.emplace(w, value);
+        if (!added && lists.count(w)) {
+          it->second += "," + value;
+        } else if (!added) {
+          // Never a silent "the last one wins": `--type a --type b` would list b's jobs alone.
+          Usage(ctx, verb, w + " is given twice; it takes one value");
+          return std::nullopt;
+        }
       } else {
         Usage(ctx, verb, "unknown option " + w);
         return std::nullopt;

@@ -37,9 +37,11 @@ struct Args {
   std::set<std::string> flags;
 };
 // Splits `in` into options (those in `with_value` take the next word), flags and positional
-// words; an unknown option is a usage error (printed; nullopt).
+// words. An option in `lists` may repeat: its values are joined with commas. An unknown option,
+// or another repeated one, is a usage error (printed; nullopt).
 std::optional<Args> Parse(CtlContext& ctx, const std::string& verb, const Words& in,
-                          const std::set<std::string>& with_value, const std::set<std::string>& flags);
+                          const std::set<std::string>& with_value, const std::set<std::string>& flags,
+                          const std::set<std::string>& lists = {});
 
 std::optional<std::int64_t> ParseId(const std::string& s);
 // At least one id; anything else is a usage error (printed; nullopt).

@@ -112,7 +112,8 @@ std::string VerbHelp(const std::string& verb) {
   for (const CtlVerb* v : sorted) {
     os << "  " << v->name << std::string(10 - std::min<size_t>(10, v->name.size()), ' ') << v->what << "\n";
   }
-  os << "\nFILTER (cancel, retry, delete): --queue Q, --type T, --state S[,S...], --older-than DUR (enqueued "
+  os << "\nFILTER (cancel, retry, delete): --queue Q, --type T, --state S[,S...] (or repeated), --older-than "
+        "DUR (enqueued "
         "over DUR ago);\n  counted and confirmed on a terminal (--yes: not asked), then done in short "
         "batches\n";
   os << "\nexit codes: 0 ok, 1 error, 2 usage, 3 not running / not found / timeout\n";

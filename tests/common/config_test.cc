@@ -337,6 +337,26 @@ timeout = "30s"
   EXPECT_EQ(j.runner, "app");
 }
 
+// Without working_dir a runner starts in the config file's directory: its script's relative
+// path works. Command jobs keep /.
+TEST(ConfigTest, ARunnerStartsBesideTheConfigFileByDefault) {
+  TempDir dir;
+  Result<Config> c = ParseConfig(R"(
+[pools.default]
+[runners.app]
+command = ["/usr/bin/python3", "runner.py"]
+[jobs.send_email]
+runner = "app"
+[jobs.report]
+command = ["/bin/true"]
+)",
+                                 dir.path() + "/./drover.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->runners.at("app").working_dir, dir.path());
+  EXPECT_EQ(c->runners.at("app").command, (std::vector<std::string>{"/usr/bin/python3", "runner.py"}));
+  EXPECT_EQ(c->jobs.at("report").working_dir, "");
+}
+
 TEST(ConfigTest, RunnerMistakesNameTheKey) {
   Result<Config> c = ParseConfig(R"(
 [pools.default]

@@ -199,7 +199,8 @@ TEST(DroverctlTest, UsageErrorsExitTwo) {
                            "delete",
                            "delete -1",
                            "cancel 1 --queue default",
-                           "cancel 1 --yes",
+                           "jobs --type a --type b",
+                           "enqueue echo --queue a --queue b",
                            "cancel --state succeeded",
                            "cancel --state bogus",
                            "delete --state running",
@@ -365,9 +366,14 @@ TEST(DroverctlTest, BulkCancelRetryAndDeleteByFilter) {
   ShellResult none = Ctl(d, "retry --type echo");
   EXPECT_EQ(none.code, 0) << none.out;
   EXPECT_NE(none.out.find("no jobs match (state=failed, type=echo)"), std::string::npos) << none.out;
-  ShellResult retried = Ctl(d, "retry --type echo --state cancelled,expired");
+  ShellResult retried = Ctl(d, "retry --type echo --state cancelled --state expired");  // = cancelled,expired
   EXPECT_EQ(retried.code, 0) << retried.out;
   EXPECT_NE(retried.out.find("queued 600 job(s) again"), std::string::npos) << retried.out;
+  // --yes beside ids is accepted (scripts pass it whatever they select by).
+  ShellResult by_id = Ctl(d, "cancel " + std::to_string(kept) + " --yes");
+  EXPECT_EQ(by_id.code, 0) << by_id.out;
+  EXPECT_EQ(store->Get(kept)->state, JobState::kCancelled);
+  ASSERT_TRUE(store->Retry(kept).ok());
 
   // Delete by age: nothing is an hour old; then everything in the queue that is not running.
   EXPECT_NE(Ctl(d, "delete --queue typo --older-than 1h").out.find("no jobs match"), std::string::npos);

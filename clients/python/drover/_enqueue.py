@@ -3,6 +3,8 @@
 import json
 import time
 
+_MAX_SECONDS = 253402300800  # 10000-01-01T00:00:00Z: times and spans stay below it
+
 _COLUMNS = ("type", "queue", "payload", "priority", "run_at", "max_attempts", "unique_key", "resource",
             "expires_at")
 
@@ -77,6 +79,14 @@ def enqueue(conn, type, payload=None, *, queue=None, priority=None, delay=None, 
         raise ValueError("priority must be an integer")
     if delay is not None and run_at is not None:
         raise ValueError("give delay or run_at, not both")
+    for name, seconds in (("delay", delay), ("expires_in", expires_in)):
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                    or not 0 <= seconds < _MAX_SECONDS):
+            raise ValueError("%s is seconds from now, at least 0: %r" % (name, seconds))
+    if run_at is not None and (isinstance(run_at, bool) or not isinstance(run_at, (int, float))
+                               or not 0 <= run_at < _MAX_SECONDS):
+        # A time in milliseconds would be a start in the year ~58,000.
+        raise ValueError("run_at is a Unix time in seconds before the year 9999: %r" % (run_at,))
     if unique_key is not None and (not isinstance(unique_key, str) or not unique_key):
         raise ValueError("unique_key must be a non-empty string")
     if unique_key is not None and unique_key.startswith("schedule:"):

@@ -175,6 +175,12 @@ class EnqueueTests(unittest.TestCase):
             drover.enqueue(self.conn, "plain", {}, priority="high")
         with self.assertRaises(ValueError):
             drover.enqueue(self.conn, "plain", {}, unique_key="schedule:nightly:2026-12-08T03:00:00Z")
+        with self.assertRaises(ValueError):
+            drover.enqueue(self.conn, "plain", {}, run_at=time.time() * 1000)  # milliseconds
+        with self.assertRaises(ValueError):
+            drover.enqueue(self.conn, "plain", {}, delay=-5)
+        with self.assertRaises(ValueError):
+            drover.enqueue(self.conn, "plain", {}, expires_in="1h")
         with self.assertRaises(TypeError):
             drover.enqueue(object(), "t", {})
 
