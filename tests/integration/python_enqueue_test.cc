@@ -1,6 +1,7 @@
 // drover.enqueue (clients/python) against the PostgreSQL backend: psycopg 3 and psycopg2
 // connections (Debian's python3-psycopg and python3-psycopg2), a server of the test's own, the
-// job read back through the store. The job types are stored as the scheduler stores them.
+// job read back through the store and through drover.get and drover.jobs. The job types are
+// stored as the scheduler stores them.
 // (The sqlite3 path, with a real droverd, is tested by clients/python/tests.)
 #include <gtest/gtest.h>
 
@@ -56,6 +57,13 @@ try:
 except drover.UnknownJobType:
     pass
 conn.commit()  # the refused enqueue left the transaction usable
+g = drover.get(conn, a, schema=sys.argv[2])
+assert (g.queue, g.state, g.resource, g.payload, g.errors) == ("mail", "queued", "acct-1", {"to": "a@example.com"}, []), g
+assert drover.get(conn, 10 ** 12, schema=sys.argv[2]) is None
+listed = [j.id for j in drover.jobs(conn, type=["send_email", "sync"], state="queued", schema=sys.argv[2])]
+assert listed == sorted([a, u1, d], reverse=True), listed
+assert [j.id for j in drover.jobs(conn, resource="acct-1", queue=["mail", "x"], schema=sys.argv[2])] == [a]
+assert [j.id for j in drover.jobs(conn, type="sync", cursor=u1, schema=sys.argv[2])] == []
 print(a, b, u1, u2, d, k1, k2)
 )";
   ShellResult r =

@@ -18,13 +18,19 @@ Applications enqueue in their own transaction, on a sqlite3 or a PostgreSQL conn
 
 The job gets its type's queue, priority, max_attempts and uniqueness from droverd's configuration
 ([jobs.send_email]) unless the call gives them; a type droverd does not define raises
-drover.UnknownJobType.
+drover.UnknownJobType. The same connections read jobs back::
+
+    job = drover.get(conn, id)      # a JobInfo: state, result, errors, progress, times; None if gone
+    page = drover.jobs(conn, type=["sync", "report"], state="failed", resource="acct-42", limit=50)
+    older = drover.jobs(conn, type="sync", cursor=page[-1].id)
 
 Standard library only.
 """
 
 from drover._enqueue import UnknownJobType, enqueue, unique_key_for
+from drover._read import JobInfo, get, jobs
 from drover._runner import Job, Permanent, after_fork, handler, serve
 
-__all__ = ["Job", "Permanent", "UnknownJobType", "after_fork", "enqueue", "handler", "serve", "unique_key_for"]
+__all__ = ["Job", "JobInfo", "Permanent", "UnknownJobType", "after_fork", "enqueue", "get", "handler", "jobs",
+           "serve", "unique_key_for"]
 __version__ = "0.1.0"

@@ -1,18 +1,11 @@
-"""drover.enqueue on a database a real droverd keeps (DROVERD, DROVERCTL: their paths), checked
-with droverctl."""
+"""drover.enqueue on a database a real droverd keeps, checked with droverctl."""
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import tempfile
 import time
 import unittest
 
 import drover
-
-DROVERD = os.environ.get("DROVERD")
-DROVERCTL = os.environ.get("DROVERCTL")
+from droverd import DroverdTestCase
 
 # No pool serves the types' queues: what enqueue wrote stays queued to be read back.
 CONFIG = """
@@ -35,55 +28,14 @@ command = ["/bin/true"]
 """
 
 
-@unittest.skipUnless(DROVERD and DROVERCTL, "set DROVERD and DROVERCTL to the binaries (ctest does)")
-class EnqueueTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.TemporaryDirectory()
-        cls.config = os.path.join(cls.dir.name, "drover.toml")
-        with open(cls.config, "w") as f:
-            f.write(CONFIG)
-        cls.log = open(os.path.join(cls.dir.name, "droverd.out"), "w")
-        cls.droverd = subprocess.Popen([DROVERD, "-c", cls.config], stdout=cls.log, stderr=subprocess.STDOUT)
-        # The scheduler writes the configured types into job_types once it starts.
-        path = os.path.join(cls.dir.name, "drover.db")
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with sqlite3.connect(path) as probe:
-                    if probe.execute("SELECT count(*) FROM job_types").fetchone()[0] == 3:
-                        break
-            except sqlite3.OperationalError:
-                pass
-            if time.monotonic() > deadline or cls.droverd.poll() is not None:
-                cls.tearDownClass()
-                raise RuntimeError("droverd did not store its job types; see " + cls.log.name)
-            time.sleep(0.02)
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.droverd.poll() is None:
-            cls.droverd.send_signal(signal.SIGTERM)
-            cls.droverd.wait(30)
-        cls.log.close()
-        cls.dir.cleanup()
-
-    def setUp(self):
-        self.conn = sqlite3.connect(os.path.join(self.dir.name, "drover.db"))
-        self.addCleanup(self.conn.close)
-
-    def ctl(self, *args):
-        out = subprocess.run([DROVERCTL, "-c", self.config] + list(args), check=True, capture_output=True,
-                             text=True)
-        return out.stdout
-
-    def show(self, id):
-        return json.loads(self.ctl("show", str(id), "--json"))
+class EnqueueTests(DroverdTestCase):
+    CONFIG = CONFIG
+    TYPES = 3
 
     def test_a_job_exists_once_the_transaction_commits(self):
         id = drover.enqueue(self.conn, "send_email", {"to": "a@example.com"}, queue="mail", priority=3,
                             resource="acct-1", max_attempts=2)
-        other = sqlite3.connect(os.path.join(self.dir.name, "drover.db"))
+        other = sqlite3.connect(self.database)
         self.addCleanup(other.close)
         self.assertEqual(other.execute("SELECT count(*) FROM jobs WHERE id = ?", (id,)).fetchone()[0], 0)
         self.conn.commit()
