@@ -29,6 +29,9 @@ int LatestPgSchemaVersion();
 
 // The LISTEN/NOTIFY channel on which the tables' triggers announce work.
 std::string PgChannel(const std::string& schema);
+// The channel on which they announce that jobs ended (no payload; one per transaction): for
+// waiters such as the Python client's drover.wait. No drover process listens on it.
+std::string PgDoneChannel(const std::string& schema);
 
 }  // namespace drover
 

@@ -64,6 +64,31 @@ listed = [j.id for j in drover.jobs(conn, type=["send_email", "sync"], state="qu
 assert listed == sorted([a, u1, d], reverse=True), listed
 assert [j.id for j in drover.jobs(conn, resource="acct-1", queue=["mail", "x"], schema=sys.argv[2])] == [a]
 assert [j.id for j in drover.jobs(conn, type="sync", cursor=u1, schema=sys.argv[2])] == []
+# drover.wait on an autocommit connection: the end another connection commits wakes it.
+import threading, time
+waiter = driver.connect(sys.argv[1])
+waiter.autocommit = True
+try:
+    drover.wait(waiter, d, timeout=0.2, schema=sys.argv[2])
+    raise SystemExit("a queued job did not time out")
+except TimeoutError:
+    pass
+def end():
+    other = driver.connect(sys.argv[1])
+    cur = other.cursor()
+    cur.execute("UPDATE \"%s\".jobs SET state = %%s, finished_at = 1 WHERE id = %%s" % sys.argv[2], ("cancelled", d))
+    other.commit()
+    other.close()
+threading.Timer(0.3, end).start()
+started = time.monotonic()
+w = drover.wait(waiter, d, timeout=20, schema=sys.argv[2])
+# Woken by the notification, not by the re-read every 2 s.
+assert w.state == "cancelled" and time.monotonic() - started < 1.9, (w, time.monotonic() - started)
+try:
+    drover.wait(conn, d, schema=sys.argv[2])
+    raise SystemExit("a connection inside a transaction was taken")
+except ValueError:
+    pass
 print(a, b, u1, u2, d, k1, k2)
 )";
   ShellResult r =

@@ -23,6 +23,7 @@ drover.UnknownJobType. The same connections read jobs back::
     job = drover.get(conn, id)      # a JobInfo: state, result, errors, progress, times; None if gone
     page = drover.jobs(conn, type=["sync", "report"], state="failed", resource="acct-42", limit=50)
     older = drover.jobs(conn, type="sync", cursor=page[-1].id)
+    done = drover.wait("/var/lib/drover/drover.db", id, timeout=30)  # or an autocommit psycopg connection
 
 Standard library only.
 """
@@ -30,7 +31,8 @@ Standard library only.
 from drover._enqueue import UnknownJobType, enqueue, unique_key_for
 from drover._read import JobInfo, get, jobs
 from drover._runner import Job, Permanent, after_fork, handler, serve
+from drover._wait import wait
 
 __all__ = ["Job", "JobInfo", "Permanent", "UnknownJobType", "after_fork", "enqueue", "get", "handler", "jobs",
-           "serve", "unique_key_for"]
+           "serve", "unique_key_for", "wait"]
 __version__ = "0.1.0"
