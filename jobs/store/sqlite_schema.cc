@@ -140,31 +140,31 @@ CREATE TABLE job_types (
 
 constexpr Migration kMigrations[] = {{1, V1}, {2, V2}, {3, V3}, {4, V4}, {5, V5}, {6, V6}};
 
-// The triggers and views drover creates; any other would run inside drover's own transactions.
-constexpr const char* kOwnTriggersAndViews[] = {"drover_jobs_limits_insert", "drover_jobs_limits_update",
-                                                "drover_jobs_checks_insert", "drover_jobs_checks_update"};
+// The triggers drover creates on its tables; any other there would run inside drover's own
+// transactions. An application's tables, views and triggers beside them are its own business.
+constexpr const char* kOwnTriggers[] = {"drover_jobs_limits_insert", "drover_jobs_limits_update",
+                                        "drover_jobs_checks_insert", "drover_jobs_checks_update"};
 
 }  // namespace
 
 int LatestSchemaVersion() { return kMigrations[std::size(kMigrations) - 1].version; }
 
 Status CheckNoForeignTriggers(SqliteDb* db) {
-  Result<Statement> st =
-      db->Prepare("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')");
+  Result<Statement> st = db->Prepare(
+      "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' "
+      "AND tbl_name IN ('jobs', 'queues', 'schedules', 'job_types')");
   if (!st.ok()) return st.status().Prefixed("read " + db->path());
   while (true) {
     Result<bool> row = st->Step();
     if (!row.ok()) return row.status().Prefixed("read " + db->path());
     if (!*row) return Status::Ok();
-    std::string name = st->Text(1);
-    if (std::find(std::begin(kOwnTriggersAndViews), std::end(kOwnTriggersAndViews), name) !=
-        std::end(kOwnTriggersAndViews)) {
-      continue;
-    }
-    return Status::Corruption("database " + db->path() + " holds " + st->Text(0) + " \"" + name +
-                              "\", which drover did not create and which would run inside its transactions; "
-                              "drop it (DROP " +
-                              (st->Text(0) == "view" ? "VIEW " : "TRIGGER ") + name + ")");
+    std::string name = st->Text(0);
+    if (std::find(std::begin(kOwnTriggers), std::end(kOwnTriggers), name) != std::end(kOwnTriggers)) continue;
+    return Status::Corruption("database " + db->path() + " holds trigger \"" + name + "\" on table " +
+                              st->Text(1) +
+                              ", which drover did not create and which would run inside its transactions; "
+                              "drop it (DROP TRIGGER " +
+                              name + ")");
   }
 }
 

@@ -14,8 +14,9 @@ Status MigrateSchema(SqliteDb* db);
 
 int LatestSchemaVersion();
 
-// Fails with Corruption naming a trigger or view in the database that drover did not create:
-// whoever can write the file could otherwise run SQL inside drover's transactions.
+// Fails with Corruption naming a trigger on drover's tables that drover did not create: whoever
+// can write the file could otherwise run SQL inside drover's transactions. Other tables' triggers
+// and views (an application's, in the same file) are accepted.
 Status CheckNoForeignTriggers(SqliteDb* db);
 
 }  // namespace drover

@@ -71,10 +71,31 @@ TEST_F(SqliteStoreTest, ATriggerDroverDidNotCreateIsRefused) {
   store_.reset();
   Result<std::unique_ptr<SqliteJobStore>> s = SqliteJobStore::Open({.database = path_});
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("holds trigger \"sneaky\", which drover did not create"),
+  EXPECT_NE(s.status().message().find("holds trigger \"sneaky\" on table jobs, which drover did not create"),
             std::string::npos)
       << s.status().ToString();
   EXPECT_NE(s.status().message().find("DROP TRIGGER sneaky"), std::string::npos);
+}
+
+// An application that keeps its tables in drover's file (to enqueue in its own transactions)
+// may have views and triggers of its own, even ones that enqueue.
+TEST_F(SqliteStoreTest, AnApplicationsOwnTablesViewsAndTriggersAreAccepted) {
+  {
+    SqliteDb db = std::move(SqliteDb::Open(path_, SqliteOptions{})).value();
+    ASSERT_TRUE(
+        db.Exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER); "
+                "CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100; "
+                "CREATE TRIGGER order_mail AFTER INSERT ON orders "
+                "BEGIN INSERT INTO jobs (type, payload) VALUES ('mail', json_object('order', NEW.id)); END")
+            .ok());
+    ASSERT_TRUE(db.Exec("INSERT INTO orders (total) VALUES (120)").ok());
+  }
+  store_.reset();
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  std::vector<ClaimedJob> c = ClaimN(1);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].type, "mail");
 }
 
 TEST_F(SqliteStoreTest, PlainSqlInsertIsAValidEnqueue) {
