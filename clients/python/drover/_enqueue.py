@@ -9,6 +9,24 @@ _COLUMNS = ("type", "queue", "payload", "priority", "run_at", "max_attempts", "u
             "expires_at")
 
 
+def dbapi_connection(conn):
+    """The DB-API connection under `conn`: a sqlite3, psycopg or psycopg2 connection as it is;
+    Django's `django.db.connection` (or `connections[alias]`), a SQLAlchemy Connection or
+    Session: the driver connection the caller's transaction is on (a Session's, begun if needed)."""
+    module = type(conn).__module__
+    if module.startswith("django."):
+        if not hasattr(conn, "ensure_connection"):  # a ConnectionProxy forwards; this is something else
+            raise TypeError("%s.%s is not a Django database connection" % (module, type(conn).__name__))
+        conn.ensure_connection()
+        return conn.connection
+    if module.startswith("sqlalchemy."):
+        if callable(getattr(conn, "connection", None)):  # a Session: the Connection of its transaction
+            conn = conn.connection()
+        fairy = conn.connection  # the pool's proxy around the driver's connection
+        return getattr(fairy, "dbapi_connection", None) or fairy.connection
+    return conn
+
+
 def _paramstyle(conn):
     """'?' for sqlite3 connections, '%s' for psycopg (3) and psycopg2 ones."""
     module = type(conn).__module__
@@ -16,8 +34,8 @@ def _paramstyle(conn):
         return "?", False
     if module.startswith("psycopg"):
         return "%s", True
-    raise TypeError("drover.enqueue takes a sqlite3, psycopg or psycopg2 connection, not %s.%s"
-                    % (module, type(conn).__name__))
+    raise TypeError("drover takes a sqlite3, psycopg or psycopg2 connection, Django's connection or a SQLAlchemy "
+                    "Connection or Session, not %s.%s" % (module, type(conn).__name__))
 
 
 class UnknownJobType(ValueError):
@@ -60,6 +78,10 @@ def enqueue(conn, type, payload=None, *, queue=None, priority=None, delay=None, 
     """Inserts a job of `type` and returns its id. Does not commit: the job exists once the
     caller's transaction commits (and is gone if it rolls back).
 
+    conn: a sqlite3, psycopg or psycopg2 connection, Django's `django.db.connection`, or a
+      SQLAlchemy Connection or Session. On SQLite the application's tables must be in drover's
+      database file for the job to share their transaction; on PostgreSQL, in the same database.
+
     queue, priority, max_attempts: default to the type's ([jobs.T] in droverd's configuration,
       which droverd keeps in the job_types table); a type it does not define raises
       UnknownJobType. A `unique = true` type gets unique_key_for(type, payload) unless a
@@ -99,6 +121,7 @@ def enqueue(conn, type, payload=None, *, queue=None, priority=None, delay=None, 
         raise ValueError("payload is over 1 MiB of JSON")
     now = time.time()
     start = now + delay if delay is not None else run_at if run_at is not None else now
+    conn = dbapi_connection(conn)
     mark, postgres = _paramstyle(conn)
     prefix = ('"%s".' % schema.replace('"', '""')) if postgres else ""
     table = prefix + "jobs"

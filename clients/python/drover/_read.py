@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
-from drover._enqueue import _paramstyle
+from drover._enqueue import _paramstyle, dbapi_connection
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "expired")
 
@@ -78,10 +78,12 @@ def _table(conn, schema):
     return mark, ('"%s".jobs' % schema.replace('"', '""')) if postgres else "jobs"
 
 
+
 def get(conn, id, *, schema="drover"):
     """The job `id` as a JobInfo, or None when there is no such job (never enqueued, or deleted)."""
     if not isinstance(id, int) or isinstance(id, bool):
         raise ValueError("id must be an integer")
+    conn = dbapi_connection(conn)
     mark, table = _table(conn, schema)
     cur = conn.cursor()
     try:
@@ -131,6 +133,7 @@ def jobs(conn, *, type=None, state=None, queue=None, resource=None, before=None,
         raise ValueError("limit is an integer from 1 to 1000")
     if cursor is not None and (isinstance(cursor, bool) or not isinstance(cursor, int)):
         raise ValueError("cursor is a job id (the last of the previous page)")
+    conn = dbapi_connection(conn)
     mark, table = _table(conn, schema)
     where, params = [], []
     if states:
