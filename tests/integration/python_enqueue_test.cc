@@ -89,6 +89,26 @@ try:
     raise SystemExit("a connection inside a transaction was taken")
 except ValueError:
     pass
+# The job actions, as the droverctl verbs act.
+x = drover.enqueue(conn, "sync", {"x": 1}, unique_key="k-x", schema=sys.argv[2])
+assert drover.cancel(conn, x, schema=sys.argv[2]) == "cancelled"
+y = drover.enqueue(conn, "sync", {"x": 2}, unique_key="k-x", schema=sys.argv[2])
+try:
+    drover.retry(conn, x, schema=sys.argv[2])
+    raise SystemExit("a retry took a held unique key")
+except drover.StateError:
+    pass
+drover.delete(conn, y, schema=sys.argv[2])
+drover.retry(conn, x, schema=sys.argv[2])
+drover.reschedule(conn, x, 4102444800, schema=sys.argv[2])
+conn.commit()
+j = drover.get(conn, x, schema=sys.argv[2])
+assert (j.state, j.attempts, j.run_at, drover.get(conn, y, schema=sys.argv[2])) == ("queued", 0, 4102444800, None), j
+try:
+    drover.cancel(conn, 10 ** 12, schema=sys.argv[2])
+    raise SystemExit("no such job was cancelled")
+except LookupError:
+    conn.rollback()
 print(a, b, u1, u2, d, k1, k2)
 )";
   ShellResult r =

@@ -24,15 +24,18 @@ drover.UnknownJobType. The same connections read jobs back::
     page = drover.jobs(conn, type=["sync", "report"], state="failed", resource="acct-42", limit=50)
     older = drover.jobs(conn, type="sync", cursor=page[-1].id)
     done = drover.wait("/var/lib/drover/drover.db", id, timeout=30)  # or an autocommit psycopg connection
+    drover.cancel(conn, id); drover.retry(conn, id); drover.delete(conn, id)  # then conn.commit()
+    drover.reschedule(conn, id, time.time() + 3600)
 
 Standard library only.
 """
 
+from drover._actions import StateError, cancel, delete, reschedule, retry
 from drover._enqueue import UnknownJobType, enqueue, unique_key_for
 from drover._read import JobInfo, get, jobs
 from drover._runner import Job, Permanent, after_fork, handler, serve
 from drover._wait import wait
 
-__all__ = ["Job", "JobInfo", "Permanent", "UnknownJobType", "after_fork", "enqueue", "get", "handler", "jobs",
-           "serve", "unique_key_for", "wait"]
+__all__ = ["Job", "JobInfo", "Permanent", "StateError", "UnknownJobType", "after_fork", "cancel", "delete",
+           "enqueue", "get", "handler", "jobs", "reschedule", "retry", "serve", "unique_key_for", "wait"]
 __version__ = "0.1.0"
