@@ -27,15 +27,18 @@ drover.UnknownJobType. The same connections read jobs back::
     drover.cancel(conn, id); drover.retry(conn, id); drover.delete(conn, id)  # then conn.commit()
     drover.reschedule(conn, id, time.time() + 3600)
 
+drover.aio has the waiting and reading calls for asyncio (await drover.aio.wait(path, id)).
+
 Standard library only.
 """
 
 from drover._actions import StateError, cancel, delete, reschedule, retry
-from drover._enqueue import UnknownJobType, enqueue, unique_key_for
+from drover._enqueue import UnknownJobType, enqueue, enqueue_many, unique_key_for
 from drover._read import JobInfo, get, jobs
 from drover._runner import Job, Permanent, after_fork, handler, serve
 from drover._wait import wait
 
 __all__ = ["Job", "JobInfo", "Permanent", "StateError", "UnknownJobType", "after_fork", "cancel", "delete",
-           "enqueue", "get", "handler", "jobs", "reschedule", "retry", "serve", "unique_key_for", "wait"]
+           "enqueue", "enqueue_many", "get", "handler", "jobs", "reschedule", "retry", "serve", "unique_key_for",
+           "wait"]
 __version__ = "0.1.0"

@@ -161,3 +161,16 @@ def enqueue(conn, type, payload=None, *, queue=None, priority=None, delay=None, 
         return row[0] if row is not None else None
     finally:
         cur.close()
+
+
+def enqueue_many(conn, jobs, *, schema="drover"):
+    """Enqueues each of `jobs` (dicts of enqueue's arguments: {"type": ..., "payload": ...,
+    "delay": ...}) in the caller's transaction, in order; returns their ids (for a unique key
+    already held, the holder's id, as enqueue does). Nothing is inserted when one is refused, as
+    long as the caller rolls back on the exception."""
+    ids = []
+    for n, job in enumerate(jobs):
+        if not isinstance(job, dict) or "type" not in job:
+            raise ValueError("jobs[%d] is not a dict with a \"type\"" % n)
+        ids.append(enqueue(conn, **dict(job, schema=job.get("schema", schema))))
+    return ids

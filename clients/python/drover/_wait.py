@@ -39,26 +39,30 @@ class _DirectoryWatch:
             os.close(self.fd)
             raise OSError(err, "inotify_add_watch %s: %s" % (directory, os.strerror(err)))
 
+    def changed(self, names):
+        """Drains the events that have come; True when one of them is for one of `names`."""
+        data = b""
+        try:
+            while True:
+                data += os.read(self.fd, 65536)
+        except BlockingIOError:
+            pass
+        at, hit = 0, False
+        while at + 16 <= len(data):
+            _, _, _, length = struct.unpack_from("iIII", data, at)
+            hit = hit or data[at + 16:at + 16 + length].rstrip(b"\0") in names
+            at += 16 + length
+        return hit
+
     def wait(self, seconds, names):
-        """True when one of `names` changed within `seconds`; drains what was read."""
+        """True when one of `names` changed within `seconds`."""
         deadline = time.monotonic() + seconds
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.fd], [], [], left)[0]:
                 return False
-            data = b""
-            try:
-                while True:
-                    data += os.read(self.fd, 65536)
-            except BlockingIOError:
-                pass
-            at = 0
-            while at + 16 <= len(data):
-                _, _, _, length = struct.unpack_from("iIII", data, at)
-                name = data[at + 16:at + 16 + length].rstrip(b"\0")
-                at += 16 + length
-                if name in names:
-                    return True
+            if self.changed(names):
+                return True
 
     def close(self):
         os.close(self.fd)
@@ -78,17 +82,23 @@ def _left(deadline, id, job, timeout):
     return left
 
 
-def _wait_sqlite(path, id, timeout):
+def _sqlite_reader(path):
+    """(a connection of the wait's own, the directory to watch, the file names that tell a commit)."""
     if not os.path.exists(path):
         raise FileNotFoundError("no database at %s" % path)
     directory, base = os.path.split(os.path.abspath(path))
     names = {os.fsencode(base + suffix) for suffix in ("", "-wal")}
-    watch = _DirectoryWatch(directory)  # before the first read: no commit falls between
+    # Autocommit: each read sees the latest commit.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    return conn, directory, names
+
+
+def _wait_sqlite(path, id, timeout):
+    conn, directory, names = _sqlite_reader(path)
     try:
-        # Autocommit: each read sees the latest commit.
-        conn = sqlite3.connect(path, isolation_level=None)
+        watch = _DirectoryWatch(directory)  # before the first read: no commit falls between
         try:
-            conn.execute("PRAGMA busy_timeout = 5000")
             deadline = None if timeout is None else time.monotonic() + timeout
             while True:
                 job = get(conn, id)
@@ -96,9 +106,9 @@ def _wait_sqlite(path, id, timeout):
                     return job
                 watch.wait(_left(deadline, id, job, timeout), names)
         finally:
-            conn.close()
+            watch.close()
     finally:
-        watch.close()
+        conn.close()
 
 
 def _wait_postgres(conn, id, timeout, schema):
@@ -145,21 +155,37 @@ def wait(target, id, timeout=None, *, schema="drover"):
     wait reads on a connection of its own, so the caller's open transaction does not hide the
     end), or a psycopg / psycopg2 connection in autocommit mode (it LISTENs on it).
     """
+    _check(id, timeout)
+    path = _sqlite_path(target)
+    if path is not None:
+        return _wait_sqlite(path, id, timeout)
+    return _wait_postgres(_listening_connection(target), id, timeout, schema)
+
+
+def _check(id, timeout):
     if not isinstance(id, int) or isinstance(id, bool):
         raise ValueError("id must be an integer")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0):
         raise ValueError("timeout is seconds, at least 0, or None")
+
+
+def _sqlite_path(target):
+    """The database file a path or a sqlite3 connection names; None for anything else."""
     if isinstance(target, (str, os.PathLike)):
-        return _wait_sqlite(os.fspath(target), id, timeout)
+        return os.fspath(target)
     if isinstance(target, sqlite3.Connection):
         path = next((row[2] for row in target.execute("PRAGMA database_list") if row[1] == "main"), "")
         if not path:
             raise ValueError("the sqlite3 connection is not to a database file")
-        return _wait_sqlite(path, id, timeout)
-    if type(target).__module__.startswith("psycopg"):
-        if not target.autocommit:
-            raise ValueError("drover.wait needs a PostgreSQL connection in autocommit mode (a transaction would "
-                             "hold back the notifications and hide the job's end)")
-        return _wait_postgres(target, id, timeout, schema)
-    raise TypeError("drover.wait takes a database path, a sqlite3 connection or a psycopg/psycopg2 connection, "
-                    "not %s.%s" % (type(target).__module__, type(target).__name__))
+        return path
+    return None
+
+
+def _listening_connection(target):
+    if not type(target).__module__.startswith("psycopg"):
+        raise TypeError("drover.wait takes a database path, a sqlite3 connection or a psycopg/psycopg2 connection, "
+                        "not %s.%s" % (type(target).__module__, type(target).__name__))
+    if not target.autocommit:
+        raise ValueError("drover.wait needs a PostgreSQL connection in autocommit mode (a transaction would "
+                         "hold back the notifications and hide the job's end)")
+    return target
