@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -117,8 +118,21 @@ class FreezableRelay {
   bool ok() const { return static_cast<bool>(listen_); }
   const std::string& dir() const { return dir_; }
   void Freeze() { frozen_ = true; }
+  void Thaw() { frozen_ = false; }
 
  private:
+  // MSG_NOSIGNAL: a node killed mid-write closes its end, which must not SIGPIPE the test.
+  static bool SendAll(int fd, const char* p, size_t n) {
+    while (n > 0) {
+      ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return false;
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    return true;
+  }
+
   static sockaddr_un Address(const std::string& path) {
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
@@ -154,7 +168,7 @@ class FreezableRelay {
           int to = side == 0 ? pairs[i].second.get() : pairs[i].first.get();
           char buf[65536];
           ssize_t n = read(from, buf, sizeof buf);
-          if (n <= 0 || !WriteAll(to, buf, static_cast<size_t>(n)).ok()) closed[i] = true;
+          if (n <= 0 || !SendAll(to, buf, static_cast<size_t>(n))) closed[i] = true;
         }
       }
       for (size_t i = pairs.size(); i-- > 0;) {
@@ -403,6 +417,93 @@ TEST_F(PostgresNodesTest, ANodeCutOffItsDatabaseStopsItsJobsBeforeAnotherNodeTak
   for (std::int64_t id : jobs->ids) EXPECT_TRUE(store->Cancel(id).ok());
   EXPECT_EQ(WEXITSTATUS(b->Stop()), 0) << b->Log();
   a->KillAll();  // it cannot reach the database to stop cleanly
+}
+
+// Chaos on three nodes: jobs keep coming while, one at a time, a whole node is killed, a droverd
+// alone is killed, or a node is cut off its database for a while (shorter or longer than
+// node_timeout) and let back. Afterwards every job has succeeded, no job ran twice at the same
+// moment (the chaos job's lock), and no job process is left. DROVER_CHAOS_SECONDS=N runs longer
+// (a soak), DROVER_CHAOS_SEED=N replays a run.
+TEST_F(PostgresNodesTest, ChaosOnThreeNodesLosesNothingAndRunsNothingTwice) {
+  const char* seconds_env = getenv("DROVER_CHAOS_SECONDS");
+  const char* seed_env = getenv("DROVER_CHAOS_SEED");
+#ifdef DROVER_SANITIZED
+  const int default_seconds = 8;
+#else
+  const int default_seconds = 15;
+#endif
+  const int seconds = seconds_env ? std::stoi(seconds_env) : default_seconds;
+  const unsigned seed = seed_env ? static_cast<unsigned>(std::stoul(seed_env)) : std::random_device{}();
+  std::printf("seed %u (DROVER_CHAOS_SEED=%u replays it), %d s\n", seed, seed, seconds);
+  std::mt19937 rng(seed);
+  std::vector<std::unique_ptr<FreezableRelay>> relays;
+  std::vector<std::unique_ptr<Daemon>> nodes;
+  for (int i = 0; i < 3; ++i) {
+    relays.push_back(
+        std::make_unique<FreezableRelay>(server_->socket_dir(), dir_.path() + "/relay" + std::to_string(i)));
+    ASSERT_TRUE(relays.back()->ok());
+    std::string uri = Uri();
+    uri.replace(uri.find(server_->socket_dir()), server_->socket_dir().size(), relays.back()->dir());
+    nodes.push_back(Node("n" + std::to_string(i + 1), "", uri));
+    ASSERT_TRUE(nodes.back()->Start()) << nodes.back()->Log();
+  }
+  auto store = Store();
+  ASSERT_TRUE(store);
+
+  enum class Fault { kNone, kNodeKilled, kDroverdKilled, kCut };
+  Fault fault = Fault::kNone;
+  int victim = 0;
+  Clock::time_point until;
+  std::map<Fault, int> faults;
+  std::vector<std::int64_t> ids;
+  const Clock::time_point end = Clock::now() + std::chrono::seconds(seconds);
+  auto restart = [&](int i) {
+    // Refused while the node's last heartbeat is younger than node_timeout: try again later.
+    return nodes[i]->pid() > 0 || nodes[i]->Start();
+  };
+  while (Clock::now() < end) {
+    std::vector<EnqueueRequest> reqs(10 + rng() % 20);
+    for (EnqueueRequest& r : reqs) {
+      r.type = "chaos";
+      r.payload = "{\"ms\": " + std::to_string(20 + rng() % 400) + "}";
+      r.max_attempts = 10;
+    }
+    Result<std::vector<EnqueueResult>> added = store->EnqueueBatch(reqs);
+    ASSERT_TRUE(added.ok()) << added.status().ToString();
+    for (const EnqueueResult& r : *added) ids.push_back(r.id);
+    const Clock::time_point now = Clock::now();
+    if (fault == Fault::kNone && rng() % 3 == 0) {
+      victim = static_cast<int>(rng() % 3);
+      fault = static_cast<Fault>(1 + rng() % 3);
+      ++faults[fault];
+      if (fault == Fault::kNodeKilled) nodes[victim]->KillAll();
+      if (fault == Fault::kDroverdKilled) nodes[victim]->Kill();
+      if (fault == Fault::kCut) relays[victim]->Freeze();
+      until = now + std::chrono::milliseconds(fault == Fault::kCut ? 500 + rng() % (2 * kNodeTimeoutMs)
+                                                                   : kNodeTimeoutMs + 500);
+    } else if (fault != Fault::kNone && now >= until) {
+      if (fault == Fault::kCut) relays[victim]->Thaw();
+      if (fault == Fault::kCut || restart(victim)) fault = Fault::kNone;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  for (auto& r : relays) r->Thaw();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(WaitFor([&] { return restart(i); }, 2 * kNodeTimeoutMs + 5000)) << nodes[i]->Log();
+  }
+  std::printf("%zu jobs; %d whole-node kills, %d droverd kills, %d cuts\n", ids.size(),
+              faults[Fault::kNodeKilled], faults[Fault::kDroverdKilled], faults[Fault::kCut]);
+  for (std::int64_t id : ids) {
+    ASSERT_TRUE(Finished(store.get(), id, 120'000)) << id;
+    Job j = *store->Get(id);
+    EXPECT_EQ(j.state, JobState::kSucceeded) << id << ": " << j.last_error.value_or("");
+  }
+  EXPECT_EQ(Logged("overlap"), 0) << "a job ran twice at the same time";
+  EXPECT_GE(Logged("end"), static_cast<int>(ids.size()));
+  for (auto& n : nodes) EXPECT_EQ(WEXITSTATUS(n->Stop()), 0) << n->Log();
+  const std::string chaos_argv =
+      std::string(CHAOS_JOB_PATH) + '\0' + dir_.path() + "/runs.log" + '\0' + dir_.path() + "/locks" + '\0';
+  EXPECT_TRUE(ProcessesRunning(chaos_argv).empty()) << "job processes were left behind";
 }
 
 // Anyone who can connect may NOTIFY drover's channel. A flood of notifications that bring no
