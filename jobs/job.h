@@ -161,12 +161,16 @@ struct Job {
   bool cancel_requested = false;
 };
 
+// Which jobs List returns: those matching every filter given. A list matches any of its values;
+// an empty one matches everything.
 struct JobFilter {
-  std::optional<JobState> state;
-  std::optional<std::string> type;
-  std::optional<std::string> queue;
-  std::optional<std::string> resource;
-  std::optional<std::int64_t> before_id;  // only older jobs (ids below): the next page
+  std::vector<JobState> states;
+  std::vector<std::string> types;
+  std::vector<std::string> queues;
+  std::vector<std::string> resources;
+  std::optional<std::int64_t> enqueued_after_ms;   // enqueued strictly after
+  std::optional<std::int64_t> enqueued_before_ms;  // enqueued strictly before
+  std::optional<std::int64_t> before_id;           // only older jobs (ids below): the next page
   int limit = 100;
 };
 

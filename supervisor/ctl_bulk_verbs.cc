@@ -25,16 +25,13 @@ std::optional<JobSelector> Selector(CtlContext& ctx, const std::string& verb, Bu
   JobSelector which;
   if (a.options.count("--queue")) which.queue = a.options["--queue"];
   if (a.options.count("--type")) which.type = a.options["--type"];
-  if (a.options.count("--state")) {
-    std::stringstream names(a.options["--state"]);  // one state, or several joined by commas
-    for (std::string name; std::getline(names, name, ',');) {
-      std::optional<JobState> s = ParseJobState(name);
-      if (!s) {
-        Usage(ctx, verb, "unknown state \"" + name + "\"");
-        return std::nullopt;
-      }
-      which.states.push_back(*s);
+  for (const std::string& name : SplitList(a.options["--state"])) {  // one state, or several
+    std::optional<JobState> s = ParseJobState(name);
+    if (!s) {
+      Usage(ctx, verb, "unknown state \"" + name + "\"");
+      return std::nullopt;
     }
+    which.states.push_back(*s);
   }
   if (a.options.count("--older-than")) {
     Result<Duration> d = ParseDuration(a.options["--older-than"]);

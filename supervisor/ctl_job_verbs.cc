@@ -188,19 +188,30 @@ void PrintTable(CtlContext& ctx, const std::vector<Job>& jobs) {
 }  // namespace
 
 int Jobs(CtlContext& ctx, const std::string&, const Words& in) {
+  const std::set<std::string> lists = {"--state", "--type", "--queue", "--resource"};
   std::optional<Args> a =
-      Parse(ctx, "jobs", in, {"--state", "--type", "--queue", "--resource", "--limit"}, {});
+      Parse(ctx, "jobs", in, {"--state", "--type", "--queue", "--resource", "--limit", "--before", "--after"},
+            {}, lists);
   if (!a) return kExitUsage;
   if (!a->positional.empty()) return Usage(ctx, "jobs", "unexpected \"" + a->positional[0] + "\"");
   JobFilter f;
-  if (a->options.count("--state")) {
-    f.state = ParseJobState(a->options["--state"]);
-    if (!f.state)
-      return Usage(ctx, "jobs", "unknown state (queued, running, succeeded, failed, cancelled, expired)");
+  for (const std::string& name : SplitList(a->options["--state"])) {
+    std::optional<JobState> s = ParseJobState(name);
+    if (!s)
+      return Usage(ctx, "jobs",
+                   "unknown state \"" + name + "\" (queued, running, succeeded, failed, cancelled, expired)");
+    f.states.push_back(*s);
   }
-  if (a->options.count("--type")) f.type = a->options["--type"];
-  if (a->options.count("--queue")) f.queue = a->options["--queue"];
-  if (a->options.count("--resource")) f.resource = a->options["--resource"];
+  f.types = SplitList(a->options["--type"]);
+  f.queues = SplitList(a->options["--queue"]);
+  f.resources = SplitList(a->options["--resource"]);
+  for (const auto& [option, bound] :
+       {std::pair{"--before", &f.enqueued_before_ms}, {"--after", &f.enqueued_after_ms}}) {
+    if (!a->options.count(option)) continue;
+    Result<std::int64_t> at = TimeOrAgo(a->options[option]);
+    if (!at.ok()) return Usage(ctx, "jobs", std::string(option) + ": " + at.status().message());
+    *bound = *at;
+  }
   if (a->options.count("--limit")) {
     std::optional<std::int64_t> n = ParseId(a->options["--limit"]);
     if (!n || *n == 0) return Usage(ctx, "jobs", "--limit takes a positive integer");
@@ -320,9 +331,9 @@ std::vector<std::string> LimitsReached(CtlContext& ctx, JobStore& store, const J
     std::vector<std::int64_t> holders;
     for (const std::string& type : l.types) {
       JobFilter f;
-      f.state = JobState::kRunning;
-      f.type = type;
-      if (l.per_resource) f.resource = j.resource;
+      f.states = {JobState::kRunning};
+      f.types = {type};
+      if (l.per_resource) f.resources = {*j.resource};
       f.limit = 100'000;
       Result<std::vector<Job>> running = store.List(f);
       if (!running.ok()) continue;
@@ -376,8 +387,8 @@ int Why(CtlContext& ctx, const std::string&, const Words& in) {
       for (const std::string& p : pools)
         capacity += ctx.config.pools.at(p).workers * ctx.config.pools.at(p).concurrency;
       JobFilter f;
-      f.state = JobState::kRunning;
-      f.queue = j->queue;
+      f.states = {JobState::kRunning};
+      f.queues = {j->queue};
       f.limit = capacity + 1;
       Result<std::vector<Job>> running = (*store)->List(f);
       if (running.ok() && static_cast<int>(running->size()) >= capacity) {

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <iostream>
 #include <ostream>
+#include <sstream>
 
+#include "common/duration.h"
 #include "common/time_util.h"
 #include "jobs/store/open_job_store.h"
 #include "supervisor/ctl_verbs.h"
@@ -73,6 +75,24 @@ std::optional<Args> Parse(CtlContext& ctx, const std::string& verb, const Words&
     }
   }
   return a;
+}
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string name; std::getline(in, name, ',');) {
+    if (!name.empty()) out.push_back(name);
+  }
+  return out;
+}
+
+Result<std::int64_t> TimeOrAgo(const std::string& s) {
+  if (Result<Duration> ago = ParseDuration(s); ago.ok()) return NowMs() - ago->count();
+  Result<std::int64_t> at = ParseRfc3339(s);
+  if (!at.ok())
+    return Status::InvalidArgument("\"" + s +
+                                   "\" is neither a time (2026-12-01T08:00:00Z) nor a duration (2h)");
+  return at;
 }
 
 std::optional<std::int64_t> ParseId(const std::string& s) {

@@ -44,6 +44,10 @@ std::optional<Args> Parse(CtlContext& ctx, const std::string& verb, const Words&
                           const std::set<std::string>& lists = {});
 
 std::optional<std::int64_t> ParseId(const std::string& s);
+// The comma-separated names of a list option ("" gives none).
+std::vector<std::string> SplitList(const std::string& s);
+// An RFC 3339 time, or a duration meaning that long ago ("2h"), as epoch milliseconds.
+Result<std::int64_t> TimeOrAgo(const std::string& s);
 // At least one id; anything else is a usage error (printed; nullopt).
 std::optional<std::vector<std::int64_t>> ParseIds(CtlContext& ctx, const std::string& verb,
                                                   const Words& words);

@@ -53,8 +53,10 @@ constexpr CtlVerb kVerbs[] = {
      "K] "
      "[--resource R] [--max-attempts N] [--expires-in DUR] [--via-socket] [--strict]",
      "add a job; prints its id", K::kJob, ctl::Enqueue},
-    {"jobs", "jobs [--state S] [--type T] [--queue Q] [--resource R] [--limit N]", "list jobs, newest first",
-     K::kJob, ctl::Jobs},
+    {"jobs",
+     "jobs [--state S,..] [--type T,..] [--queue Q,..] [--resource R,..] [--after T] [--before T] [--limit "
+     "N]",
+     "list jobs, newest first", K::kJob, ctl::Jobs},
     {"show", "show ID", "every field of a job, its error history, progress and output", K::kJob, ctl::Show},
     {"cancel", "cancel ID ... | cancel FILTER ... [--yes]", "cancel queued jobs; stop running ones", K::kJob,
      ctl::Cancel},

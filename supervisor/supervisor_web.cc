@@ -262,11 +262,12 @@ std::optional<std::string> Supervisor::OnWeb(const HttpRequest& r, ControlServer
     JobsQuery q;
     q.filter.limit = kJobsPageSize + 1;
     if (!form["state"].empty()) {
-      q.filter.state = ParseJobState(form["state"]);
-      if (!q.filter.state) return Html(400, MessagePage(c, "No such state", form["state"]));
+      std::optional<JobState> state = ParseJobState(form["state"]);
+      if (!state) return Html(400, MessagePage(c, "No such state", form["state"]));
+      q.filter.states = {*state};
     }
-    if (!form["queue"].empty()) q.filter.queue = form["queue"];
-    if (!form["type"].empty()) q.filter.type = form["type"];
+    if (!form["queue"].empty()) q.filter.queues = {form["queue"]};
+    if (!form["type"].empty()) q.filter.types = {form["type"]};
     if (!form["before"].empty()) {
       char* end = nullptr;
       q.filter.before_id = std::strtoll(form["before"].c_str(), &end, 10);

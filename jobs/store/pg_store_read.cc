@@ -61,16 +61,20 @@ Result<Job> PgJobStore::Get(std::int64_t id) {
 }
 
 Result<std::vector<Job>> PgJobStore::List(const JobFilter& f) {
-  std::optional<std::string> state;
-  if (f.state) state = std::string(JobStateName(*f.state));
+  std::vector<std::string> states;
+  for (JobState s : f.states) states.emplace_back(JobStateName(s));
   PgParams p;
-  p.Add(state).Add(f.type).Add(f.queue).Add(f.limit).Add(f.resource).Add(f.before_id);
-  Result<PgResult> r =
-      pg_.Exec(std::string("SELECT ") + kJobColumns +
-                   " FROM jobs WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR "
-                   "type = $2) AND ($3::text IS NULL OR queue = $3) AND ($5::text IS NULL OR "
-                   "resource = $5) AND ($6::bigint IS NULL OR id < $6) ORDER BY id DESC LIMIT $4",
-               p);
+  p.AddArray(states).AddArray(f.types).AddArray(f.queues).AddArray(f.resources);
+  p.Add(f.before_id).Add(f.enqueued_after_ms).Add(f.enqueued_before_ms).Add(f.limit);
+  Result<PgResult> r = pg_.Exec(
+      std::string("SELECT ") + kJobColumns +
+          " FROM jobs WHERE (cardinality($1::text[]) = 0 OR state = ANY($1)) "
+          "AND (cardinality($2::text[]) = 0 OR type = ANY($2)) AND (cardinality($3::text[]) = 0 OR queue = "
+          "ANY($3)) "
+          "AND (cardinality($4::text[]) = 0 OR resource = ANY($4)) AND ($5::bigint IS NULL OR id < $5) "
+          "AND ($6::bigint IS NULL OR enqueued_at > $6) AND ($7::bigint IS NULL OR enqueued_at < $7) "
+          "ORDER BY id DESC LIMIT $8",
+      p);
   if (!r.ok()) return r.status().Prefixed("list jobs");
   return ReadJobs(*r);
 }

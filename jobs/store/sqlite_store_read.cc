@@ -69,21 +69,22 @@ Result<Job> SqliteJobStore::Get(std::int64_t id) {
 }
 
 Result<std::vector<Job>> SqliteJobStore::List(const JobFilter& f) {
-  // Only the filters given: a page's `id < ?6` is then a range of the table's own key, and
-  // `type = ?2` can walk the jobs_type index, however large the table.
+  // Only the filters given: a page's `id < ?2` is then a range of the table's own key, and
+  // `type = ?10` can walk the jobs_type index, however large the table.
   std::string where = "1", index;
-  if (f.state) {
+  if (f.states.size() == 1) {
+    const JobState one = f.states.front();
     // The state is written out (one of six names, never input): a partial index serves only a
     // query whose WHERE implies the index's own, which a bound parameter cannot.
-    const std::string state = "state = '" + std::string(JobStateName(*f.state)) + "'";
+    const std::string state = "state = '" + std::string(JobStateName(one)) + "'";
     where += " AND " + state;
     // Newest first is a walk down the table that stops at the page's end: quick while jobs in
     // the state are many, a walk of the whole table when they are few (the failed among a
     // million). Then the state's own partial index finds them all, to be sorted.
-    const char* by_state = *f.state == JobState::kQueued    ? "jobs_due"
-                           : *f.state == JobState::kRunning ? "jobs_running"
-                                                            : "jobs_finished";
-    const std::string implied = IsFinal(*f.state) ? " AND finished_at IS NOT NULL" : "";
+    const char* by_state = one == JobState::kQueued    ? "jobs_due"
+                           : one == JobState::kRunning ? "jobs_running"
+                                                       : "jobs_finished";
+    const std::string implied = IsFinal(one) ? " AND finished_at IS NOT NULL" : "";
     Result<Statement> few = db_.Prepare(std::string("SELECT count(*) FROM (SELECT 1 FROM jobs INDEXED BY ") +
                                         by_state + " WHERE " + state + implied + " LIMIT ?1)");
     if (!few.ok()) return few.status();
@@ -96,15 +97,35 @@ Result<std::vector<Job>> SqliteJobStore::List(const JobFilter& f) {
       index = std::string(" INDEXED BY ") + by_state;
       where += implied;
     }
+  } else if (!f.states.empty()) {
+    where += " AND state IN (";
+    for (size_t i = 0; i < f.states.size(); ++i)
+      where += (i ? ", '" : "'") + std::string(JobStateName(f.states[i])) + "'";
+    where += ")";
   }
-  if (f.type) where += " AND type = ?2";
-  if (f.queue) where += " AND queue = ?3";
-  if (f.resource) where += " AND resource = ?5";
-  if (f.before_id) where += " AND id < ?6";
+  // ?1 the limit, ?2 to ?4 the bounds, ?10 on the listed names (one `=` for one name, so that
+  // its index serves).
+  std::vector<const std::string*> names;
+  auto any_of = [&](const char* column, const std::vector<std::string>& values) {
+    if (values.empty()) return;
+    where += std::string(" AND ") + column + (values.size() == 1 ? " = " : " IN (");
+    for (size_t i = 0; i < values.size(); ++i) {
+      names.push_back(&values[i]);
+      where += (i ? ", ?" : "?") + std::to_string(9 + names.size());
+    }
+    if (values.size() > 1) where += ")";
+  };
+  any_of("type", f.types);
+  any_of("queue", f.queues);
+  any_of("resource", f.resources);
+  if (f.before_id) where += " AND id < ?2";
+  if (f.enqueued_after_ms) where += " AND enqueued_at > ?3";
+  if (f.enqueued_before_ms) where += " AND enqueued_at < ?4";
   Result<Statement> st = db_.Prepare(std::string("SELECT ") + kJobColumns + " FROM jobs" + index + " WHERE " +
-                                     where + " ORDER BY id DESC LIMIT ?4");
+                                     where + " ORDER BY id DESC LIMIT ?1");
   if (!st.ok()) return st.status();
-  st->Bind(2, f.type).Bind(3, f.queue).Bind(4, f.limit).Bind(5, f.resource).Bind(6, f.before_id);
+  st->Bind(1, f.limit).Bind(2, f.before_id).Bind(3, f.enqueued_after_ms).Bind(4, f.enqueued_before_ms);
+  for (size_t i = 0; i < names.size(); ++i) st->Bind(static_cast<int>(10 + i), *names[i]);
   return ReadJobs(*st);
 }
 

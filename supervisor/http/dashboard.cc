@@ -213,11 +213,12 @@ std::string JobsPage(const PageContext& c, const JobsQuery& q, const std::vector
       "<h1>Jobs</h1><form method=\"get\" action=\"/jobs\" class=\"filters\"><label>State <select "
       "name=\"state\"><option value=\"\">any</option>";
   for (const JobStateInfo& s : kJobStates) {
-    bool on = f.state && *f.state == s.state;
+    bool on = f.states.size() == 1 && f.states[0] == s.state;
     m += "<option" + std::string(on ? " selected" : "") + ">" + std::string(s.name) + "</option>";
   }
-  m += "</select></label><label>Queue <input name=\"queue\" value=\"" + HtmlEscape(f.queue.value_or("")) +
-       "\"></label><label>Type <input name=\"type\" value=\"" + HtmlEscape(f.type.value_or("")) +
+  const std::string queue = f.queues.empty() ? "" : f.queues[0], type = f.types.empty() ? "" : f.types[0];
+  m += "</select></label><label>Queue <input name=\"queue\" value=\"" + HtmlEscape(queue) +
+       "\"></label><label>Type <input name=\"type\" value=\"" + HtmlEscape(type) +
        "\"></label><button>Filter</button></form>";
   m += "<table><thead><tr><th>Id</th><th>Type</th><th>Queue</th><th>State</th><th>Attempts</th><th>Priority</"
        "th>"
@@ -236,9 +237,9 @@ std::string JobsPage(const PageContext& c, const JobsQuery& q, const std::vector
   if (shown == 0) m += "<tr><td colspan=\"9\">No job matches.</td></tr>";
   m += "</tbody></table><p class=\"pager\">";
   std::string base = "/jobs?";
-  if (f.state) base += "state=" + std::string(JobStateName(*f.state)) + "&";
-  if (f.queue) base += "queue=" + UrlEncode(*f.queue) + "&";
-  if (f.type) base += "type=" + UrlEncode(*f.type) + "&";
+  if (f.states.size() == 1) base += "state=" + std::string(JobStateName(f.states[0])) + "&";
+  if (!queue.empty()) base += "queue=" + UrlEncode(queue) + "&";
+  if (!type.empty()) base += "type=" + UrlEncode(type) + "&";
   if (q.filter.before_id) m += "<a href=\"" + HtmlEscape(base) + "\">First page</a> ";
   if (jobs.size() > shown) {
     m += "<a href=\"" + HtmlEscape(base + "before=" + Num(jobs[shown - 1].id)) +

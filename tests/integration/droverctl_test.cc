@@ -199,7 +199,9 @@ TEST(DroverctlTest, UsageErrorsExitTwo) {
                            "delete",
                            "delete -1",
                            "cancel 1 --queue default",
-                           "jobs --type a --type b",
+                           "jobs --limit 1 --limit 2",
+                           "jobs --state done",
+                           "jobs --after yesterday",
                            "enqueue echo --queue a --queue b",
                            "cancel --state succeeded",
                            "cancel --state bogus",
@@ -323,6 +325,15 @@ TEST(DroverctlTest, ResourceIdsAreSetShownAndFiltered) {
   nlohmann::json listed = nlohmann::json::parse(Ctl(d, "jobs --resource room-7 --json").out);
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0]["resource"], "room-7");
+  // Lists (commas or a repeated flag) match any of their values; times bound the enqueue time.
+  EXPECT_EQ(nlohmann::json::parse(Ctl(d, "jobs --resource room-7,room-8 --json").out).size(), 2u);
+  EXPECT_EQ(
+      nlohmann::json::parse(Ctl(d, "jobs --resource room-7 --resource room-8 --type echo,fail --json").out)
+          .size(),
+      2u);
+  EXPECT_EQ(nlohmann::json::parse(Ctl(d, "jobs --state queued,running --after 1h --json").out).size(), 3u);
+  EXPECT_EQ(nlohmann::json::parse(Ctl(d, "jobs --before 2026-01-01T00:00:00Z --json").out).size(), 0u);
+  EXPECT_EQ(nlohmann::json::parse(Ctl(d, "jobs --type fail --json").out).size(), 0u);
   EXPECT_EQ(Ctl(d, "enqueue echo --resource ''").code, 2);
   ASSERT_TRUE(d.Start()) << d.Log();
   ShellResult via = Ctl(d, "enqueue echo '{}' --resource room-9 --via-socket");

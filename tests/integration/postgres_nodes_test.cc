@@ -566,7 +566,7 @@ TEST_F(PostgresNodesTest, AScheduleFiresEachSlotOnceAcrossNodesThatDieAndComeBac
   std::this_thread::sleep_for(std::chrono::seconds(3));
   for (auto& n : nodes) n->Stop();
   JobFilter f;
-  f.type = "tick";
+  f.types = {"tick"};
   f.limit = 1000;
   Result<std::vector<Job>> runs = store->List(f);
   ASSERT_TRUE(runs.ok());

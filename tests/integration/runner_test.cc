@@ -409,8 +409,8 @@ TEST(ExampleAppTest, HandlersAndScheduleRun) {
   ASSERT_TRUE(Finished(store.get(), bad)) << d.Log();
   EXPECT_EQ(store->Get(bad)->last_error, "the payload needs a name");
   JobFilter digests;
-  digests.type = "daily_digest";
-  digests.state = JobState::kSucceeded;
+  digests.types = {"daily_digest"};
+  digests.states = {JobState::kSucceeded};
   ASSERT_TRUE(WaitFor([&] { return !store->List(digests)->empty(); }, 10'000)) << d.Log();
 }
 

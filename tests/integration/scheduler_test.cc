@@ -94,7 +94,7 @@ overlap = false
   ASSERT_TRUE(WaitFor(
       [&] {
         JobFilter f;
-        f.state = JobState::kSucceeded;
+        f.states = {JobState::kSucceeded};
         return store->List(f)->size() >= 2;
       },
       10'000))

@@ -731,7 +731,7 @@ TEST_P(JobStoreConformance, ListFiltersByResourceAndRejectsAnEmptyOne) {
   AddWith(store_.get(), "x", "room-8");
   AddWith(store_.get(), "x");
   JobFilter f;
-  f.resource = "room-7";
+  f.resources = {"room-7"};
   Result<std::vector<Job>> jobs = store_->List(f);
   ASSERT_TRUE(jobs.ok());
   ASSERT_EQ(jobs->size(), 1u);
@@ -770,7 +770,7 @@ TEST_P(JobStoreConformance, ListFilters) {
   std::int64_t b = Add("b");
   Add("a");
   JobFilter f;
-  f.type = "b";
+  f.types = {"b"};
   Result<std::vector<Job>> jobs = store_->List(f);
   ASSERT_EQ(jobs->size(), 1u);
   EXPECT_EQ((*jobs)[0].id, b);
@@ -778,8 +778,44 @@ TEST_P(JobStoreConformance, ListFilters) {
   f.limit = 2;
   EXPECT_EQ(store_->List(f)->size(), 2u);
   f = {};
-  f.state = JobState::kRunning;
+  f.states = {JobState::kRunning};
   EXPECT_TRUE(store_->List(f)->empty());
+}
+
+// Each list filter matches any of its values; the enqueue-time bounds are strict.
+TEST_P(JobStoreConformance, ListFiltersTakeListsAndTimeBounds) {
+  const std::int64_t a = AddWith(store_.get(), "a", "r1"), b = AddWith(store_.get(), "b", "r2");
+  const std::int64_t c = AddWith(store_.get(), "c", "r1");
+  ClaimN(1);  // a runs
+  auto ids = [&](const JobFilter& f) {
+    std::vector<std::int64_t> out;
+    Result<std::vector<Job>> jobs = store_->List(f);
+    EXPECT_TRUE(jobs.ok()) << jobs.status().ToString();
+    if (jobs.ok())
+      for (const Job& j : *jobs) out.push_back(j.id);
+    return out;
+  };
+  JobFilter f;
+  f.types = {"a", "c"};
+  EXPECT_EQ(ids(f), (std::vector<std::int64_t>{c, a}));
+  f.states = {JobState::kQueued, JobState::kSucceeded};
+  EXPECT_EQ(ids(f), (std::vector<std::int64_t>{c}));
+  f = {};
+  f.resources = {"r2", "r1"};
+  f.states = {JobState::kRunning, JobState::kQueued};
+  EXPECT_EQ(ids(f), (std::vector<std::int64_t>{c, b, a}));
+  f.queues = {"default", "other"};
+  EXPECT_EQ(ids(f).size(), 3u);
+  f.queues = {"other"};
+  EXPECT_TRUE(ids(f).empty());
+  const std::int64_t first = std::min(
+      {store_->Get(a)->enqueued_at_ms, store_->Get(b)->enqueued_at_ms, store_->Get(c)->enqueued_at_ms});
+  f = {};
+  f.enqueued_after_ms = first - 60'000;
+  f.enqueued_before_ms = first + 60'000;
+  EXPECT_EQ(ids(f).size(), 3u);
+  f.enqueued_before_ms = first;  // strictly before
+  EXPECT_TRUE(ids(f).empty());
 }
 
 // The dashboard's pages: newest first, each page below the last id of the one before.
@@ -794,7 +830,7 @@ TEST_P(JobStoreConformance, ListPagesByIdBelow) {
   ASSERT_EQ(page->size(), 2u);
   EXPECT_EQ((*page)[0].id, ids[3]);
   EXPECT_EQ((*page)[1].id, ids[2]);
-  f.type = "even";
+  f.types = {"even"};
   page = store_->List(f);
   ASSERT_EQ(page->size(), 2u);
   EXPECT_EQ((*page)[0].id, ids[2]);

@@ -230,7 +230,7 @@ TEST_F(SqliteStoreTest, MigrationFromVersion3FixesPrioritiesAndAddsTheChecks) {
   Status inserted = db.Exec("INSERT INTO jobs (type, resource) VALUES ('t', 'room-1')");
   ASSERT_TRUE(inserted.ok()) << inserted.ToString();
   JobFilter f;
-  f.resource = "room-1";
+  f.resources = {"room-1"};
   EXPECT_EQ(store_->List(f)->size(), 1u);
 }
 

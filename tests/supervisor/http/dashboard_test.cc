@@ -86,8 +86,8 @@ TEST(DashboardTest, PagesLoadOnlyTheirOwnAssets) {
 TEST(DashboardTest, JobsPagesLinkToTheNextPage) {
   JobsQuery q;
   q.filter.limit = 2;
-  q.filter.state = JobState::kFailed;
-  q.filter.queue = "mail";
+  q.filter.states = {JobState::kFailed};
+  q.filter.queues = {"mail"};
   std::vector<Job> rows(3, FailedJob());
   rows[0].id = 9;
   rows[1].id = 8;
