@@ -23,9 +23,12 @@ int main(int argc, char** argv) {
   // Sleeps for payload {"ms": N}, returning early when cancelled.
   handlers.Register("sleep", [](drover::JobContext& job) {
     int ms = nlohmann::json::parse(job.payload).value("ms", 100);
-    for (int waited = 0; waited < ms; waited += 10) {
+    // Until a deadline, not for a count of short naps: on a busy machine each nap oversleeps.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < until) {
       if (job.cancelled()) return drover::HandlerResult::Retry("stopped early: cancelled");
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          std::chrono::milliseconds(10), until - std::chrono::steady_clock::now()));
     }
     return drover::HandlerResult::Ok(R"({"slept_ms":)" + std::to_string(ms) + "}");
   });

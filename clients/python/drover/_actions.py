@@ -8,7 +8,7 @@ the same rows.
 
 import time
 
-from drover._enqueue import _paramstyle, dbapi_connection
+from drover._enqueue import _MAX_SECONDS, _on
 
 
 class StateError(ValueError):
@@ -18,10 +18,8 @@ class StateError(ValueError):
 def _prepared(conn, id, schema):
     if not isinstance(id, int) or isinstance(id, bool):
         raise ValueError("id must be an integer")
-    conn = dbapi_connection(conn)
-    mark, postgres = _paramstyle(conn)
-    table = ('"%s".jobs' % schema.replace('"', '""')) if postgres else "jobs"
-    return conn, mark, postgres, table
+    conn, mark, postgres, name = _on(conn, schema)
+    return conn, mark, postgres, name("jobs")
 
 
 def _run(conn, sql, params):
@@ -96,7 +94,7 @@ def delete(conn, id, *, schema="drover"):
 def reschedule(conn, id, run_at, *, schema="drover"):
     """Moves a queued job's earliest start to `run_at` (Unix seconds). StateError for a job that
     is not queued (running or ended), LookupError for none."""
-    if isinstance(run_at, bool) or not isinstance(run_at, (int, float)) or not 0 <= run_at < 253402300800:
+    if isinstance(run_at, bool) or not isinstance(run_at, (int, float)) or not 0 <= run_at < _MAX_SECONDS:
         raise ValueError("run_at is a Unix time in seconds before the year 9999: %r" % (run_at,))
     conn, mark, postgres, table = _prepared(conn, id, schema)
     if _run(conn, "UPDATE %s SET run_at = %s WHERE id = %s AND state = 'queued'" % (table, mark, mark),

@@ -27,6 +27,15 @@ def dbapi_connection(conn):
     return conn
 
 
+def _on(conn, schema):
+    """(the DB-API connection, its placeholder, whether it is PostgreSQL, a function naming one of
+    drover's tables for it: in `schema` on PostgreSQL)."""
+    conn = dbapi_connection(conn)
+    mark, postgres = _paramstyle(conn)
+    prefix = ('"%s".' % schema.replace('"', '""')) if postgres else ""
+    return conn, mark, postgres, lambda name: prefix + name
+
+
 def _paramstyle(conn):
     """'?' for sqlite3 connections, '%s' for psycopg (3) and psycopg2 ones."""
     module = type(conn).__module__
@@ -121,13 +130,11 @@ def enqueue(conn, type, payload=None, *, queue=None, priority=None, delay=None, 
         raise ValueError("payload is over 1 MiB of JSON")
     now = time.time()
     start = now + delay if delay is not None else run_at if run_at is not None else now
-    conn = dbapi_connection(conn)
-    mark, postgres = _paramstyle(conn)
-    prefix = ('"%s".' % schema.replace('"', '""')) if postgres else ""
-    table = prefix + "jobs"
+    conn, mark, postgres, name = _on(conn, schema)
+    table = name("jobs")
     cur = conn.cursor()
     try:
-        type_queue, type_priority, type_attempts, type_unique = _type_defaults(cur, prefix + "job_types", mark,
+        type_queue, type_priority, type_attempts, type_unique = _type_defaults(cur, name("job_types"), mark,
                                                                               type)
         if unique_key is None and type_unique:
             unique_key = unique_key_for(type, payload)

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
-from drover._enqueue import _paramstyle, dbapi_connection
+from drover._enqueue import _on
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "expired")
 
@@ -73,18 +73,13 @@ def _job(row):
                    progress_message=row[20], checkpoint=_decoded(row[21]), cancel_requested=bool(row[22]))
 
 
-def _table(conn, schema):
-    mark, postgres = _paramstyle(conn)
-    return mark, ('"%s".jobs' % schema.replace('"', '""')) if postgres else "jobs"
-
-
 
 def get(conn, id, *, schema="drover"):
     """The job `id` as a JobInfo, or None when there is no such job (never enqueued, or deleted)."""
     if not isinstance(id, int) or isinstance(id, bool):
         raise ValueError("id must be an integer")
-    conn = dbapi_connection(conn)
-    mark, table = _table(conn, schema)
+    conn, mark, _, name = _on(conn, schema)
+    table = name("jobs")
     cur = conn.cursor()
     try:
         cur.execute("SELECT %s FROM %s WHERE id = %s" % (_COLUMNS, table, mark), [id])
@@ -133,8 +128,8 @@ def jobs(conn, *, type=None, state=None, queue=None, resource=None, before=None,
         raise ValueError("limit is an integer from 1 to 1000")
     if cursor is not None and (isinstance(cursor, bool) or not isinstance(cursor, int)):
         raise ValueError("cursor is a job id (the last of the previous page)")
-    conn = dbapi_connection(conn)
-    mark, table = _table(conn, schema)
+    conn, mark, _, name = _on(conn, schema)
+    table = name("jobs")
     where, params = [], []
     if states:
         # Written out (checked names above): a state's partial index serves only a literal.
