@@ -22,6 +22,9 @@ Result<std::unique_ptr<CredentialChecker>> CredentialChecker::Create() {
   c->event_fd_.Reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!c->event_fd_) return Status::FromErrno("eventfd");
   c->thread_ = std::thread([p = c.get()] { p->Loop(); });
+  // Its start (thread-local storage, the allocator's per-thread state) ends before any fork.
+  std::unique_lock<std::mutex> lock(c->mu_);
+  c->cv_.wait(lock, [&] { return c->idle_; });
   return c;
 }
 
@@ -93,11 +96,20 @@ void CredentialChecker::Failed(const std::string& address, std::int64_t now_us) 
 }
 
 void CredentialChecker::Loop() {
+  std::unique_lock<std::mutex> busy(busy_);
   while (true) {
     Task task;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      busy.unlock();  // idle from here until woken: forks may go ahead
+      if (!idle_) {
+        idle_ = true;
+        cv_.notify_all();  // Create() waits for this
+      }
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      lock.unlock();
+      busy.lock();  // before anything allocates (a fork under way finishes first)
+      lock.lock();
       if (stop_) return;
       task = std::move(queue_.front());
       queue_.pop_front();

@@ -56,6 +56,12 @@ class CredentialChecker {
   // The checks ended since the last call (their failures counted, their successes remembered).
   std::vector<Outcome> Done(std::int64_t now_us);
 
+  // Held around every fork() of droverd (its children run on without exec): the thread then
+  // waits idle for work, holding no lock of the allocator or anyone else's, so that no child
+  // inherits a lock it can never take (under AddressSanitizer, a scheduler forked while the
+  // thread allocated hung in its first transaction). Waits for a check under way, at most one.
+  std::unique_lock<std::mutex> QuietForFork() { return std::unique_lock<std::mutex>(busy_); }
+
  private:
   struct Task {
     std::uint64_t ticket = 0;
@@ -79,8 +85,10 @@ class CredentialChecker {
   };
   std::map<std::string, Failures> failures_;  // by address
 
+  std::mutex busy_;  // the thread's while it is not idle in cv_.wait (from its start)
   std::mutex mu_;
   std::condition_variable cv_;
+  bool idle_ = false;           // guarded by mu_: the thread has reached its first wait
   std::deque<Task> queue_;      // guarded by mu_
   std::vector<Finished> done_;  // guarded by mu_
   bool stop_ = false;           // guarded by mu_

@@ -73,6 +73,12 @@ void Supervisor::BuildChildren() {
 }
 
 // Starts `c`: through the spare when one is idle, else by a fork of its own.
+pid_t Supervisor::ForkQuietly() {
+  std::unique_lock<std::mutex> quiet;
+  if (credentials_) quiet = credentials_->QuietForFork();
+  return fork();
+}
+
 void Supervisor::Spawn(Child& c) {
   if (shutting_down_) {
     (void)c.life.OnStop(MonotonicUs());  // not alive: only leaves BACKOFF for STOPPED
@@ -96,7 +102,7 @@ void Supervisor::Spawn(Child& c) {
     return SpawnFailed(c);
   }
   pid_t parent = getpid();
-  pid_t pid = fork();
+  pid_t pid = ForkQuietly();
   if (pid < 0) {
     spdlog::error("{}: fork: {}", c.name, strerror(errno));
     return SpawnFailed(c);

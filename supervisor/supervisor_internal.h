@@ -62,6 +62,9 @@ class Supervisor {
   Status LockDatabase();
   Status WritePidfile();
   void AddFd(int fd);
+  // fork() while droverd's one other thread (the credential checker) is idle: the child runs on
+  // without exec and must inherit no lock that thread held.
+  pid_t ForkQuietly();
 
   // The lifecycle's timings, from the configuration (again after each reload).
   void UpdatePolicy();

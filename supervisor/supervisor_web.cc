@@ -96,7 +96,7 @@ void Supervisor::RefreshStoreView() {
   }
   const pid_t parent = getpid();
   const std::int64_t started_us = MonotonicUs();
-  pid_t pid = fork();
+  pid_t pid = ForkQuietly();
   if (pid < 0) {
     spdlog::warn("cannot read the queue figures: fork: {}", strerror(errno));
     return FinishStoreView(nullptr);
