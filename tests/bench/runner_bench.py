@@ -132,8 +132,20 @@ class Drover:
         self.db = os.path.join(work, "drover.db")
         self.proc = None
 
-    def create(self, droverctl):
-        subprocess.run([droverctl, "-c", self.config, "jobs"], check=True, capture_output=True)
+    def create(self):
+        """The database with the configured types stored: droverd's scheduler writes them at its
+        start, and drover.enqueue takes each type's defaults from them (an unknown type is refused)."""
+        def stored():
+            try:
+                with sqlite3.connect(self.db) as c:
+                    return c.execute("SELECT count(*) FROM job_types").fetchone()[0] == 3
+            except sqlite3.OperationalError:
+                return False
+        self.start()
+        try:
+            wait_for(stored, 30, "droverd to store its job types")
+        finally:
+            self.stop()
 
     def enqueue(self, n):
         conn = sqlite3.connect(self.db)
@@ -188,7 +200,7 @@ def run_drover(args, isolation, n):
     work = tempfile.mkdtemp(prefix="runner-bench-")
     try:
         d = Drover(args.droverd, work, isolation)
-        d.create(args.droverctl)
+        d.create()
         d.enqueue(n)
         d.start()
         try:
@@ -277,7 +289,7 @@ def latency(args, samples, synchronous):
     work = tempfile.mkdtemp(prefix="runner-latency-")
     try:
         d = Drover(args.droverd, work, "process", concurrency=4)
-        d.create(args.droverctl)
+        d.create()
         d.start()
         try:
             conn = sqlite3.connect(d.db, isolation_level=None)
@@ -308,7 +320,7 @@ def memory(args, n):
     work = tempfile.mkdtemp(prefix="runner-memory-")
     try:
         d = Drover(args.droverd, work, "process")
-        d.create(args.droverctl)
+        d.create()
         conn = sqlite3.connect(d.db)
         for i in range(n):
             drover.enqueue(conn, "noop", {"i": i, "pad": "x" * 100})
@@ -334,7 +346,6 @@ def memory(args, n):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--droverd", required=True)
-    ap.add_argument("--droverctl", required=True)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--jobs", type=int, default=20000, help="per run, in-process and Celery")
     ap.add_argument("--fork-jobs", type=int, default=3000, help="per run, the fork-per-job systems")
