@@ -2,6 +2,7 @@
 directory with its own database and socket, stopped by pid when the class ends."""
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -15,8 +16,7 @@ DROVERCTL = os.environ.get("DROVERCTL")
 
 @unittest.skipUnless(DROVERD and DROVERCTL, "set DROVERD and DROVERCTL to the binaries (ctest does)")
 class DroverdTestCase(unittest.TestCase):
-    CONFIG = ""  # drover.toml, with database = "drover.db" and socket = "drover.sock"
-    TYPES = 0  # how many [jobs.T] it defines: the start waits until the scheduler stored them
+    CONFIG = ""  # drover.toml's pools and job types; the class gives [supervisor] (database, socket)
 
     @classmethod
     def setUpClass(cls):
@@ -24,14 +24,16 @@ class DroverdTestCase(unittest.TestCase):
         cls.config = os.path.join(cls.dir.name, "drover.toml")
         cls.database = os.path.join(cls.dir.name, "drover.db")
         with open(cls.config, "w") as f:
-            f.write(cls.CONFIG)
+            f.write('[supervisor]\ndatabase = "drover.db"\nsocket = "drover.sock"\n' + cls.CONFIG)
+        # The start waits until the scheduler has stored every [jobs.T].
+        types = len(re.findall(r"^\[jobs\.", cls.CONFIG, re.MULTILINE))
         cls.log = open(os.path.join(cls.dir.name, "droverd.out"), "w")
         cls.droverd = subprocess.Popen([DROVERD, "-c", cls.config], stdout=cls.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while True:
             try:
                 with sqlite3.connect(cls.database) as probe:
-                    if probe.execute("SELECT count(*) FROM job_types").fetchone()[0] == cls.TYPES:
+                    if probe.execute("SELECT count(*) FROM job_types").fetchone()[0] == types:
                         break
             except sqlite3.OperationalError:
                 pass

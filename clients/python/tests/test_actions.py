@@ -7,9 +7,6 @@ import drover
 from droverd import DroverdTestCase
 
 CONFIG = """
-[supervisor]
-database = "drover.db"
-socket = "drover.sock"
 [pools.work]
 workers = 1
 queues = ["work"]
@@ -26,7 +23,6 @@ unique = true
 
 class ActionTests(DroverdTestCase):
     CONFIG = CONFIG
-    TYPES = 2
 
     def test_cancel_a_queued_and_a_running_job(self):
         queued = drover.enqueue(self.conn, "parked", {"n": 1})

@@ -8,9 +8,6 @@ import drover.aio
 from droverd import DroverdTestCase
 
 CONFIG = """
-[supervisor]
-database = "drover.db"
-socket = "drover.sock"
 [pools.work]
 workers = 2
 queues = ["work"]
@@ -26,7 +23,6 @@ queue = "nowhere"
 
 class AioTests(DroverdTestCase):
     CONFIG = CONFIG
-    TYPES = 2
 
     def test_many_waits_share_one_loop(self):
         ids = drover.enqueue_many(self.conn, [{"type": "nap", "payload": {"n": n}} for n in range(20)])

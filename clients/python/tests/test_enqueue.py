@@ -9,9 +9,6 @@ from droverd import DroverdTestCase
 
 # No pool serves the types' queues: what enqueue wrote stays queued to be read back.
 CONFIG = """
-[supervisor]
-database = "drover.db"
-socket = "drover.sock"
 [pools.default]
 workers = 1
 queues = ["nothing"]
@@ -30,7 +27,6 @@ command = ["/bin/true"]
 
 class EnqueueTests(DroverdTestCase):
     CONFIG = CONFIG
-    TYPES = 3
 
     def test_a_job_exists_once_the_transaction_commits(self):
         id = drover.enqueue(self.conn, "send_email", {"to": "a@example.com"}, queue="mail", priority=3,

@@ -13,9 +13,6 @@ import sqlalchemy
 from sqlalchemy.orm import Session
 
 CONFIG = """
-[supervisor]
-database = "drover.db"
-socket = "drover.sock"
 [pools.default]
 workers = 1
 queues = ["nothing"]
@@ -28,7 +25,6 @@ max_attempts = 2
 
 class OrmTestCase(DroverdTestCase):
     CONFIG = CONFIG
-    TYPES = 1
 
     def setUp(self):
         super().setUp()

@@ -8,9 +8,6 @@ from droverd import DroverdTestCase
 
 # Pool "work" runs jobs; queue "parked" is served by no pool, so its jobs stay queued.
 CONFIG = """
-[supervisor]
-database = "drover.db"
-socket = "drover.sock"
 [pools.work]
 workers = 1
 queues = ["work"]
@@ -32,7 +29,6 @@ queue = "parked"
 
 class ReadTests(DroverdTestCase):
     CONFIG = CONFIG
-    TYPES = 4
 
     def finished(self, id):
         deadline = time.monotonic() + 20

@@ -7,9 +7,6 @@ import drover
 from droverd import DroverdTestCase
 
 CONFIG = """
-[supervisor]
-database = "drover.db"
-socket = "drover.sock"
 [pools.work]
 workers = 2
 queues = ["work"]
@@ -24,7 +21,6 @@ queue = "nowhere"
 
 class WaitTests(DroverdTestCase):
     CONFIG = CONFIG
-    TYPES = 2
 
     def test_returns_the_ended_job(self):
         id = drover.enqueue(self.conn, "nap")
