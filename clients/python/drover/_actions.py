@@ -8,7 +8,7 @@ the same rows.
 
 import time
 
-from drover._enqueue import _MAX_SECONDS, _on
+from drover._enqueue import _MAX_SECONDS, _check_id, _on
 
 
 class StateError(ValueError):
@@ -16,8 +16,7 @@ class StateError(ValueError):
 
 
 def _prepared(conn, id, schema):
-    if not isinstance(id, int) or isinstance(id, bool):
-        raise ValueError("id must be an integer")
+    _check_id(id)
     conn, mark, postgres, name = _on(conn, schema)
     return conn, mark, postgres, name("jobs")
 

@@ -27,6 +27,11 @@ def dbapi_connection(conn):
     return conn
 
 
+def _check_id(id):
+    if not isinstance(id, int) or isinstance(id, bool):
+        raise ValueError("id must be an integer")
+
+
 def _on(conn, schema):
     """(the DB-API connection, its placeholder, whether it is PostgreSQL, a function naming one of
     drover's tables for it: in `schema` on PostgreSQL)."""

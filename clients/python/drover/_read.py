@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
-from drover._enqueue import _on
+from drover._enqueue import _check_id, _on
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "expired")
 
@@ -76,8 +76,7 @@ def _job(row):
 
 def get(conn, id, *, schema="drover"):
     """The job `id` as a JobInfo, or None when there is no such job (never enqueued, or deleted)."""
-    if not isinstance(id, int) or isinstance(id, bool):
-        raise ValueError("id must be an integer")
+    _check_id(id)
     conn, mark, _, name = _on(conn, schema)
     table = name("jobs")
     cur = conn.cursor()

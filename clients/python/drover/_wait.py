@@ -14,6 +14,7 @@ import sqlite3
 import struct
 import time
 
+from drover._enqueue import _check_id
 from drover._read import get
 
 FINAL_STATES = ("succeeded", "failed", "cancelled", "expired")
@@ -163,8 +164,7 @@ def wait(target, id, timeout=None, *, schema="drover"):
 
 
 def _check(id, timeout):
-    if not isinstance(id, int) or isinstance(id, bool):
-        raise ValueError("id must be an integer")
+    _check_id(id)
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0):
         raise ValueError("timeout is seconds, at least 0, or None")
 
